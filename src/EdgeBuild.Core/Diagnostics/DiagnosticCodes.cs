@@ -1,0 +1,56 @@
+namespace EdgeBuild.Diagnostics;
+
+/// <summary>
+/// Every user-facing diagnostic, in one table (documented in docs/diagnostics.md, which a test keeps in
+/// step with this file). Ranges: EB1xxx input and ONNX IO, EB2xxx graph and passes, EB3xxx quantization,
+/// EB4xxx target writers, EB5xxx measurement and budgets, EB6xxx MSBuild, EBG0xx generator.
+/// Codes are never reused or renumbered.
+/// </summary>
+public static class DiagnosticCodes
+{
+    public static readonly DiagnosticDescriptor FileNotFound = new("EB1000", "Model file not found",
+        "Check the path; relative paths are taken from the current directory.");
+    public static readonly DiagnosticDescriptor EmptyFile = new("EB1001", "Model file is empty",
+        "The file has no bytes; re-export the model.");
+    public static readonly DiagnosticDescriptor NotOnnx = new("EB1002", "Not a valid ONNX protobuf",
+        "The file is not an ONNX ModelProto (random bytes, a truncated download, or another format); re-export or re-download it.");
+    public static readonly DiagnosticDescriptor NoGraph = new("EB1003", "Model has no graph",
+        "An ONNX model must contain a graph; re-export the model.");
+    public static readonly DiagnosticDescriptor UnsupportedIrVersion = new("EB1004", "Unsupported IR version",
+        "EdgeBuild reads ONNX IR versions 3 to 10; convert the model with a current exporter.");
+    public static readonly DiagnosticDescriptor GraphCycle = new("EB1005", "Graph has a cycle",
+        "ONNX graphs must be acyclic; the named nodes depend on each other. Fix the exporter or the model.");
+    public static readonly DiagnosticDescriptor UndefinedValue = new("EB1006", "Input that nothing produces",
+        "A node or graph output names a value that is neither a graph input, an initializer nor a node output; the model is corrupt or was edited by hand.");
+    public static readonly DiagnosticDescriptor ExternalDataOutsideModel = new("EB1007", "External data path leaves the model folder",
+        "External data must use a relative path inside the model's folder; move the data file next to the model.");
+    public static readonly DiagnosticDescriptor ExternalDataMissing = new("EB1008", "External data file missing or too short",
+        "Copy the external data file(s) next to the model, as they were when it was exported.");
+    public static readonly DiagnosticDescriptor TensorTooLarge = new("EB1009", "Tensor too large or inconsistent",
+        "A tensor declares more elements than it holds, or more than EdgeBuild accepts (2^34); the model is corrupt.");
+    public static readonly DiagnosticDescriptor UnknownDomain = new("EB1010", "Operator from an undeclared domain",
+        "Every node's domain must appear in the model's opset_import; add the import or fix the exporter.");
+    public static readonly DiagnosticDescriptor DuplicateValue = new("EB1011", "Value defined twice",
+        "ONNX graphs are in SSA form: each value name may be produced once. Fix the exporter or the model.");
+    public static readonly DiagnosticDescriptor InvalidTensor = new("EB1012", "Malformed tensor",
+        "A tensor's data does not match its type or dims; re-export the model.");
+    public static readonly DiagnosticDescriptor WriteFailed = new("EB1013", "Cannot write output file",
+        "Check that the output folder exists and is writable.");
+
+    public static readonly DiagnosticDescriptor UnknownPass = new("EB2001", "Unknown pass name",
+        "Run 'edgebuild optimize --help' for the list of passes.");
+    public static readonly DiagnosticDescriptor OpsetConversionUnsupported = new("EB2002", "Cannot convert operator to the target opset",
+        "EdgeBuild has no conversion rule for this operator between these opsets; export the model at the target opset.");
+    public static readonly DiagnosticDescriptor VerifierFailed = new("EB2003", "Internal: graph invalid after a pass",
+        "This is a bug in EdgeBuild; please report it with the model and the pass list. Skip the pass with --passes to work around it.");
+    public static readonly DiagnosticDescriptor ConstantFoldingFailed = new("EB2004", "Constant folding failed",
+        "ONNX Runtime could not evaluate a constant subgraph; the model may be invalid. Skip 'constant-folding' with --passes.");
+
+    /// <summary>Every descriptor, in code order (for the docs table and its test).</summary>
+    public static IReadOnlyList<DiagnosticDescriptor> All { get; } =
+        typeof(DiagnosticCodes).GetFields()
+            .Where(f => f.FieldType == typeof(DiagnosticDescriptor))
+            .Select(f => (DiagnosticDescriptor)f.GetValue(null)!)
+            .OrderBy(d => d.Code, StringComparer.Ordinal)
+            .ToList();
+}
