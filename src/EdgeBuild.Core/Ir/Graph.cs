@@ -246,7 +246,11 @@ public sealed class Graph
             replacement.Rename(name);
             values.Add(name, replacement);
             replacement.IsGraphOutput = true;
-            if (declared is not null) replacement.Type = declared;
+            if (declared is not null)
+            {
+                replacement.Type = declared;
+                replacement.TypeInferred = old.TypeInferred;
+            }
             outputs[position] = replacement;
             return true;
         }

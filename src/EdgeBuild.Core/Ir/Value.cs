@@ -24,6 +24,9 @@ public sealed class Value
 
     public ValueType? Type { get; set; }
 
+    /// <summary>True when <see cref="Type"/> came from <see cref="ShapeInference"/> rather than the file or a pass.</summary>
+    public bool TypeInferred { get; set; }
+
     /// <summary>Shortcut for the tensor type, or null when the type is unknown or not a tensor.</summary>
     public TensorType? TensorType => Type as TensorType;
 

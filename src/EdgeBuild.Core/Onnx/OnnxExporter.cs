@@ -68,7 +68,7 @@ public static class OnnxExporter
         foreach (var v in graph.Outputs) g.Output.Add(WriteValueInfo(v));
         foreach (var n in graph.Nodes)
             foreach (var v in n.Outputs)
-                if (v is not null && v.Type is not null && !v.IsGraphOutput) g.ValueInfo.Add(WriteValueInfo(v));
+                if (v is not null && v.Type is not null && !v.TypeInferred && !v.IsGraphOutput) g.ValueInfo.Add(WriteValueInfo(v));
         foreach (var a in graph.QuantizationAnnotations)
         {
             var ta = new P.TensorAnnotation { TensorName = a.TensorName };
@@ -144,7 +144,8 @@ public static class OnnxExporter
     private static P.ValueInfoProto WriteValueInfo(Value v)
     {
         var p = new P.ValueInfoProto { Name = v.Name };
-        if (v.Type is not null) p.Type = WriteType(v.Type);
+        // Types the shape inference guessed stay out of the file: only declared facts are written.
+        if (v.Type is not null && !v.TypeInferred) p.Type = WriteType(v.Type);
         if (v.DocString is not null) p.DocString = v.DocString;
         p.MetadataProps.AddRange(Props(v.MetadataProps));
         return p;

@@ -1,0 +1,169 @@
+using EdgeBuild.Ir;
+using Microsoft.ML.OnnxRuntime;
+
+namespace EdgeBuild.Passes;
+
+/// <summary>
+/// Evaluates every node whose inputs are all constants, and Shape/Size of tensors whose shape is fully
+/// known, replacing the results by initializers. The constant part of the graph is cut out as one model
+/// and run once by ONNX Runtime, so folding supports every standard operator with the exact kernels the
+/// model would run with. Random operators, Q/DQ (folding would undo quantization), nodes with subgraphs
+/// and custom domains are never folded. Results larger than <see cref="OptimizeOptions.MaxFoldedTensorBytes"/>
+/// are kept as computations when they would grow the model.
+/// </summary>
+public sealed class ConstantFolding : IPass
+{
+    private static readonly HashSet<string> NeverFold =
+    [
+        "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli",
+        "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "Constant", "If", "Loop", "Scan",
+        "Optional", "OptionalHasElement", "OptionalGetElement",
+    ];
+
+    public string Name => "constant-folding";
+    public string Description => "Nodes with constant inputs, and Shape of static shapes, are evaluated at build time";
+
+    public PassResult Run(Model model, PassContext context)
+    {
+        var result = new PassResult();
+        var graph = model.Graph;
+        FoldStaticShapes(graph, model.DefaultOpset, result);
+
+        var foldable = new HashSet<Node>();
+        foreach (var node in graph.Nodes)
+        {
+            if (!IsFoldableOp(node)) continue;
+            bool allConstant = node.Inputs.All(v => v is null || v.ConstantValue is not null || (v.Producer is { } p && foldable.Contains(p)));
+            if (allConstant && node.Inputs.Any(v => v is not null)) foldable.Add(node);
+        }
+        if (foldable.Count == 0) return result;
+
+        // The values that leave the constant region are the ones to materialize.
+        var frontier = new List<Value>();
+        foreach (var node in graph.Nodes.Where(foldable.Contains))
+            foreach (var o in node.Outputs)
+                if (o is not null && (o.IsGraphOutput || o.Uses.Any(u => u.Node.Graph != graph || !foldable.Contains(u.Node))))
+                    frontier.Add(o);
+        if (frontier.Count == 0) return result;
+
+        var constantsUsed = graph.Nodes.Where(foldable.Contains).SelectMany(n => n.Inputs)
+            .Where(v => v is not null && v.Producer is null).Distinct().ToList();
+        long inputBytes = constantsUsed.Sum(v => v!.ConstantValue!.Raw.LongLength);
+
+        IReadOnlyDictionary<Value, Tensor> values;
+        try
+        {
+            values = Evaluate(model, graph.Nodes.Where(foldable.Contains).ToList(), constantsUsed!, frontier);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            context.Warn($"constant folding skipped: ONNX Runtime could not evaluate the constant subgraph ({FirstLine(e.Message)})");
+            result.Note("evaluation_failed");
+            return result;
+        }
+
+        foreach (var v in frontier)
+        {
+            if (!values.TryGetValue(v, out var tensor)) continue;
+            if (tensor.Raw.LongLength > context.Options.MaxFoldedTensorBytes && tensor.Raw.LongLength > inputBytes)
+            {
+                result.Note("kept_too_large");
+                continue;
+            }
+            if (v.IsGraphOutput)
+            {
+                result.Note("kept_graph_output");
+                continue;
+            }
+            var fresh = graph.AddInitializer(graph.UniqueName(v.Name + "_folded"), tensor);
+            Graph.ReplaceAllUses(v, fresh);
+            result.Count("values_folded");
+        }
+        int before = graph.Nodes.Count;
+        RemoveDead(graph, foldable);
+        result.Count("nodes_folded", before - graph.Nodes.Count);
+        return result;
+    }
+
+    private static bool IsFoldableOp(Node node) =>
+        node.IsStandardDomain && !NeverFold.Contains(node.OpType) && !node.HasSubgraphs
+        && !node.OpType.StartsWith("Sequence", StringComparison.Ordinal) && node.OpType != "SplitToSequence"
+        && node.Outputs.All(o => o is null || o.Type is null or TensorType);
+
+    /// <summary>Shape and Size only need the input's shape, which shape inference may know even for activations.</summary>
+    private static void FoldStaticShapes(Graph graph, long opset, PassResult result)
+    {
+        foreach (var node in graph.Nodes.ToList())
+        {
+            if (!(node.Is("Shape") || node.Is("Size")) || node.Outputs[0] is not { } output || output.IsGraphOutput) continue;
+            if (node.Input(0)?.TensorType?.Shape is not { IsStatic: true } shape) continue;
+            long[] dims = shape.ToArray();
+            Tensor tensor;
+            if (node.OpType == "Size") tensor = Tensor.FromInt64s([], [Tensor.CountElements(dims)]);
+            else
+            {
+                int rank = dims.Length;
+                long start = opset >= 15 ? node.GetInt("start", 0) : 0;
+                long end = opset >= 15 ? node.GetInt("end", rank) : rank;
+                start = Math.Clamp(start < 0 ? start + rank : start, 0, rank);
+                end = Math.Clamp(end < 0 ? end + rank : end, 0, rank);
+                var slice = dims[(int)start..(int)Math.Max(start, end)];
+                tensor = Tensor.FromInt64s([slice.Length], slice);
+            }
+            var fresh = graph.AddInitializer(graph.UniqueName(output.Name + "_folded"), tensor);
+            Graph.ReplaceAllUses(output, fresh);
+            graph.RemoveNode(node);
+            result.Count("shapes_folded");
+        }
+    }
+
+    private static void RemoveDead(Graph graph, HashSet<Node> candidates)
+    {
+        for (int i = graph.Nodes.Count - 1; i >= 0; i--)
+        {
+            var n = graph.Nodes[i];
+            if (candidates.Contains(n) && !n.Outputs.Any(o => o is not null && o.IsUsed)) graph.RemoveNode(n);
+        }
+    }
+
+    /// <summary>Runs the constant nodes as a standalone model in ONNX Runtime and reads the frontier values back.</summary>
+    private static Dictionary<Value, Tensor> Evaluate(Model model, List<Node> nodes, List<Value> constants, List<Value> frontier)
+    {
+        var sub = new Graph("constant_subgraph");
+        var map = new Dictionary<Value, Value>();
+        foreach (var c in constants)
+            map[c] = sub.AddInitializer(c.Name, c.ConstantValue!);
+        foreach (var n in nodes)
+        {
+            var copy = sub.AddNode(n.OpType, n.Inputs.Select(i => i is null ? null : map[i]), n.Outputs.Select(o => o?.Name), n.Domain, n.Name, n.Attributes);
+            for (int i = 0; i < n.Outputs.Count; i++)
+                if (n.Outputs[i] is { } o) map[o] = copy.Outputs[i]!;
+        }
+        foreach (var v in frontier) sub.AddOutput(map[v]);
+        var mini = new Model(sub) { IrVersion = Math.Max(model.IrVersion, 4) };
+        mini.Opsets.AddRange(model.Opsets);
+        byte[] bytes = Onnx.OnnxExporter.ToBytes(mini);
+
+        using var options = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL,
+            IntraOpNumThreads = 1,
+            InterOpNumThreads = 1,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        using var session = new InferenceSession(bytes, options);
+        using var runOptions = new RunOptions();
+        var names = frontier.Select(v => map[v].Name).ToArray();
+        using var outputs = session.Run(runOptions, Array.Empty<string>(), Array.Empty<OrtValue>(), names);
+        var result = new Dictionary<Value, Tensor>();
+        int k = 0;
+        foreach (var ov in outputs)
+        {
+            var v = frontier[k++];
+            if (OrtTensors.ToTensor(ov) is { } t) result[v] = t;
+        }
+        return result;
+    }
+
+    private static string FirstLine(string s) => s.Split('\n')[0].Trim();
+}

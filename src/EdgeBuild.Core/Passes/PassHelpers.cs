@@ -1,0 +1,42 @@
+using EdgeBuild.Ir;
+
+namespace EdgeBuild.Passes;
+
+/// <summary>
+/// Preconditions shared by the fusion passes. The classic fusion bug (ONNX Runtime issues 4110, 15109) is
+/// fusing away a tensor that someone else still reads; every pass asks these helpers instead.
+/// </summary>
+internal static class PassHelpers
+{
+    /// <summary>True when <paramref name="value"/> is read by <paramref name="node"/> alone (once) and is not a graph output.</summary>
+    public static bool IsOnlyConsumedBy(Value value, Node node) =>
+        !value.IsGraphOutput && value.Uses.Count == 1 && value.Uses[0].Node == node;
+
+    /// <summary>A float32 constant (an initializer that is not an overridable graph input), or null.</summary>
+    public static Tensor? FloatConstant(Value? value) =>
+        value?.ConstantValue is { ElementType: DataType.Float } t ? t : null;
+
+    /// <summary>True when every output but the first is absent or unused.</summary>
+    public static bool OnlyFirstOutputUsed(Node node) =>
+        node.Outputs.Skip(1).All(o => o is null || !o.IsUsed);
+
+    /// <summary>Adds a float initializer with a fresh name based on <paramref name="hint"/>.</summary>
+    public static Value AddFloatInitializer(Graph graph, string hint, long[] dims, float[] data) =>
+        graph.AddInitializer(graph.UniqueName(hint), Tensor.FromFloats(dims, data));
+
+    /// <summary>A name hint for values derived from <paramref name="node"/>.</summary>
+    public static string Hint(Node node, string suffix) =>
+        (node.Name.Length > 0 ? node.Name : node.Outputs.FirstOrDefault(o => o is not null)?.Name ?? node.OpType) + "_" + suffix;
+
+    /// <summary>
+    /// Replaces <paramref name="node"/>'s first output by <paramref name="replacement"/> and removes the node.
+    /// False (nothing changed) when the output is a graph output that cannot be renamed onto the replacement.
+    /// </summary>
+    public static bool Bypass(Graph graph, Node node, Value replacement)
+    {
+        if (!OnlyFirstOutputUsed(node)) return false;
+        if (!graph.TrySubstitute(node.Output0, replacement)) return false;
+        graph.RemoveNode(node);
+        return true;
+    }
+}
