@@ -53,6 +53,9 @@ public sealed class OnnxImporter
         return new OnnxImporter(subject, modelDirectory).Import(proto);
     }
 
+    internal static Ir.Tensor ReadStandaloneTensor(P.TensorProto proto, string subject, string? directory) =>
+        new OnnxImporter(subject, directory).ReadTensor(proto, proto.HasName ? $"tensor '{proto.Name}'" : "tensor");
+
     private Model Import(P.ModelProto proto)
     {
         // Protobuf parses almost any bytes into *something*; a model needs at least a graph and a version.
