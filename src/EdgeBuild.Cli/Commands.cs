@@ -1,13 +1,141 @@
 using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using EdgeBuild.Analysis;
+using EdgeBuild.Diagnostics;
+using EdgeBuild.Ir;
+using EdgeBuild.Onnx;
+using EdgeBuild.Passes;
 
 namespace EdgeBuild.Cli;
 
-/// <summary>The command tree of <c>edgebuild</c>.</summary>
+/// <summary>
+/// The command tree of <c>edgebuild</c>. A thin shell: every command parses its options, calls the core,
+/// and prints. A user's mistake ends in one <c>error EBnnnn:</c> line and exit code 1, never a stack trace.
+/// </summary>
 public static class Commands
 {
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var root = new RootCommand("edgebuild: compile ONNX models for edge deployment");
-        return root.Parse(args).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+        var root = new RootCommand("edgebuild: compile ONNX models for edge deployment") { Inspect(stdout, stderr), Optimize(stdout, stderr) };
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0 && parse.Action is not null && !(args.Contains("--help") || args.Contains("-h")))
+        {
+            foreach (var e in parse.Errors)
+                stderr.WriteLine($"error {DiagnosticCodes.InvalidArgument.Code}: edgebuild: {e.Message} {DiagnosticCodes.InvalidArgument.Help}");
+            return 1;
+        }
+        return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
     }
+
+    /// <summary>Runs a command body, turning EdgeBuild failures into one diagnostic line.</summary>
+    private static int Guard(TextWriter stderr, Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (EdgeBuildException e)
+        {
+            stderr.WriteLine(e.Format());
+            return 1;
+        }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("EDGEBUILD_DEBUG") != "1")
+        {
+            var d = DiagnosticCodes.InternalError;
+            stderr.WriteLine($"error {d.Code}: edgebuild: {e.GetType().Name}: {e.Message.Split('\n')[0].Trim()}. {d.Help}");
+            return 1;
+        }
+    }
+
+    private static Command Inspect(TextWriter stdout, TextWriter stderr)
+    {
+        var model = new Argument<string>("model") { Description = "The ONNX model file" };
+        var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
+        var command = new Command("inspect", "Show a model's inputs, outputs, opsets, operators, parameters and MACs") { model, json };
+        command.SetAction(parse => Guard(stderr, () =>
+        {
+            string path = parse.GetValue(model)!;
+            var m = OnnxImporter.Load(path);
+            var summary = ModelSummary.Create(m, Path.GetFileName(path), new FileInfo(path).Length);
+            if (parse.GetValue(json)) stdout.WriteLine(JsonSerializer.Serialize(summary, Json));
+            else SummaryPrinter.Print(summary, stdout);
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command Optimize(TextWriter stdout, TextWriter stderr)
+    {
+        var model = new Argument<string>("model") { Description = "The ONNX model file" };
+        var output = new Option<string>("--output", "-o") { Description = "Where to write the optimized model", Required = true };
+        var passes = new Option<string?>("--passes") { Description = "Comma-separated passes to run (default: all): " + string.Join(", ", OptimizationPipeline.PassNames) };
+        var skip = new Option<string?>("--skip") { Description = "Comma-separated passes to leave out" };
+        var opset = new Option<long?>("--target-opset") { Description = "Convert the model to this ai.onnx opset first" };
+        var report = new Option<bool>("--report") { Description = "Print the pass table (pass, time, nodes before/after, changes)" };
+        var reportJson = new Option<string?>("--report-json") { Description = "Also write the pass table as JSON to this file" };
+        var dump = new Option<string?>("--dump") { Description = "Write the optimized graph as text to this file" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress lines on stderr" };
+        var command = new Command("optimize", "Run the graph optimization pipeline and write the optimized model")
+            { model, output, passes, skip, opset, report, reportJson, dump, quiet };
+        command.SetAction(parse => Guard(stderr, () =>
+        {
+            string input = parse.GetValue(model)!;
+            string outPath = parse.GetValue(output)!;
+            bool silent = parse.GetValue(quiet);
+            void Progress(string line) { if (!silent) stderr.WriteLine($"edgebuild: {line}"); }
+
+            var selected = OptimizationPipeline.DefaultPasses;
+            if (parse.GetValue(passes) is { } list) selected = OptimizationPipeline.Select(list.Split(','));
+            if (parse.GetValue(skip) is { } skipList)
+            {
+                var skipped = OptimizationPipeline.Select(skipList.Split(','), "--skip").Select(p => p.Name).ToHashSet();
+                selected = selected.Where(p => !skipped.Contains(p.Name)).ToList();
+            }
+            var options = new OptimizeOptions { TargetOpset = parse.GetValue(opset) };
+
+            var clock = Stopwatch.StartNew();
+            long size = File.Exists(input) ? new FileInfo(input).Length : 0;
+            Progress($"reading {input} ({Bytes(size)})");
+            var m = OnnxImporter.Load(input);
+            var readTime = clock.Elapsed;
+            var result = OptimizationPipeline.Run(m, options, selected, progress: Progress, warn: w => stderr.WriteLine($"warning: {input}: {w}"));
+            Progress($"writing {outPath}");
+            var writeClock = Stopwatch.StartNew();
+            OnnxExporter.Save(m, outPath);
+            var writeTime = writeClock.Elapsed;
+            if (parse.GetValue(dump) is { } dumpPath) AtomicFile.WriteAllText(dumpPath, GraphPrinter.Print(m));
+            if (parse.GetValue(reportJson) is { } jsonPath)
+                AtomicFile.WriteAllText(jsonPath, JsonSerializer.Serialize(ReportJson(result, readTime, writeTime), Json));
+
+            if (parse.GetValue(report)) PassTable.Print(result, stdout);
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{Path.GetFileName(input)}: {result.NodesBefore} -> {result.NodesAfter} nodes, {result.InitializersBefore} -> {result.InitializersAfter} initializers, {Bytes(size)} -> {Bytes(new FileInfo(outPath).Length)}, {clock.Elapsed.TotalMilliseconds:F0} ms (read {readTime.TotalMilliseconds:F0}, passes {result.Total.TotalMilliseconds:F0}, write {writeTime.TotalMilliseconds:F0})"));
+            return 0;
+        }));
+        return command;
+    }
+
+    private static object ReportJson(OptimizationReport r, TimeSpan read, TimeSpan write) => new
+    {
+        r.NodesBefore,
+        r.NodesAfter,
+        r.InitializersBefore,
+        r.InitializersAfter,
+        r.Rounds,
+        ReadMs = read.TotalMilliseconds,
+        PassesMs = r.Total.TotalMilliseconds,
+        WriteMs = write.TotalMilliseconds,
+        Passes = r.Passes.Select(p => new { p.Name, TimeMs = p.Time.TotalMilliseconds, p.NodesBefore, p.NodesAfter, p.Rounds, Counters = p.Counters.ToDictionary(c => c.Key, c => c.Value) }),
+    };
+
+    internal static string Bytes(long n) => n switch
+    {
+        >= 1 << 20 => string.Create(CultureInfo.InvariantCulture, $"{n / 1048576.0:F1} MiB"),
+        >= 1 << 10 => string.Create(CultureInfo.InvariantCulture, $"{n / 1024.0:F1} KiB"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{n} B"),
+    };
 }

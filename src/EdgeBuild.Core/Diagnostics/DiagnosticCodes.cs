@@ -3,7 +3,8 @@ namespace EdgeBuild.Diagnostics;
 /// <summary>
 /// Every user-facing diagnostic, in one table (documented in docs/diagnostics.md, which a test keeps in
 /// step with this file). Ranges: EB1xxx input and ONNX IO, EB2xxx graph and passes, EB3xxx quantization,
-/// EB4xxx target writers, EB5xxx measurement and budgets, EB6xxx MSBuild, EBG0xx generator.
+/// EB4xxx target writers, EB5xxx measurement and budgets, EB6xxx MSBuild, EB9xxx tool-level
+/// failures (internal errors, bad command lines), EBG0xx generator.
 /// Codes are never reused or renumbered.
 /// </summary>
 public static class DiagnosticCodes
@@ -43,8 +44,11 @@ public static class DiagnosticCodes
         "EdgeBuild has no conversion rule for this operator between these opsets; export the model at the target opset.");
     public static readonly DiagnosticDescriptor VerifierFailed = new("EB2003", "Internal: graph invalid after a pass",
         "This is a bug in EdgeBuild; please report it with the model and the pass list. Skip the pass with --passes to work around it.");
-    public static readonly DiagnosticDescriptor ConstantFoldingFailed = new("EB2004", "Constant folding failed",
-        "ONNX Runtime could not evaluate a constant subgraph; the model may be invalid. Skip 'constant-folding' with --passes.");
+
+    public static readonly DiagnosticDescriptor InternalError = new("EB9001", "Internal error",
+        "This is a bug in EdgeBuild; please report it with the command line and the model. Set EDGEBUILD_DEBUG=1 for a stack trace.");
+    public static readonly DiagnosticDescriptor InvalidArgument = new("EB9002", "Invalid command-line argument",
+        "Run 'edgebuild --help' for the options.");
 
     /// <summary>Every descriptor, in code order (for the docs table and its test).</summary>
     public static IReadOnlyList<DiagnosticDescriptor> All { get; } =
