@@ -288,9 +288,9 @@ public sealed class Graph
         for (int i = 0; i < nodes.Count; i++) index[nodes[i]] = i;
         var pending = new int[nodes.Count];
         var dependents = new List<int>[nodes.Count];
+        for (int i = 0; i < nodes.Count; i++) dependents[i] = [];
         for (int i = 0; i < nodes.Count; i++)
         {
-            dependents[i] = [];
             var deps = new HashSet<int>();
             foreach (var v in DependenciesOf(nodes[i]))
                 if (v.Producer is { } p && index.TryGetValue(p, out int j) && j != i) deps.Add(j);
