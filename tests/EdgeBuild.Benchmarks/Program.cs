@@ -1,0 +1,174 @@
+// EdgeBuild benchmarks (numbers for issue notes; not timed tests).
+//
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- latency [--runs N] [--models a,b]
+//       ONNX Runtime, 1 thread, sequential: original vs optimized model, interleaved run by run on the
+//       same real photo, so both see the same machine load. Prints mean, P50, P99 and the ratio.
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- optimize MODEL [--repeat N]
+//       Read + optimize + write in this process; prints wall time per phase and peak RSS (VmHWM).
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- noise MODEL
+//       How far ONNX Runtime's own graph optimizations move the outputs (ENABLE_ALL vs DISABLE_ALL):
+//       the floor against which our optimizer's differences are judged.
+using System.Diagnostics;
+using System.Globalization;
+using EdgeBuild.Ir;
+using EdgeBuild.Onnx;
+using EdgeBuild.Passes;
+using EdgeBuild.Tests.Support;
+using Microsoft.ML.OnnxRuntime;
+using Tensor = EdgeBuild.Ir.Tensor;
+
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+string root = FindRepoRoot();
+string data = Environment.GetEnvironmentVariable("EDGEBUILD_TESTDATA") is { Length: > 0 } env ? env : Path.Combine(root, ".testdata-cache");
+string mode = args.Length > 0 ? args[0] : "latency";
+string? Arg(string name) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+
+switch (mode)
+{
+    case "latency": return Latency(int.Parse(Arg("--runs") ?? "100"), Arg("--models")?.Split(',') ?? RealModelSpec.All.Select(s => s.Id).ToArray());
+    case "optimize": return OptimizeOnce(args[1], int.Parse(Arg("--repeat") ?? "1"));
+    case "noise": return Noise(args[1]);
+    default: Console.Error.WriteLine($"unknown mode {mode}"); return 2;
+}
+
+int Latency(int runs, string[] ids)
+{
+    Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {RuntimeInfo()}; ONNX Runtime 1 thread, sequential, ENABLE_ALL; {runs} timed runs each, interleaved, after 10 warm-up runs");
+    Console.WriteLine($"cpu: {CpuName()}");
+    Console.WriteLine($"{"model",-20} {"orig mean",10} {"opt mean",10} {"orig p50",9} {"opt p50",9} {"orig p99",9} {"opt p99",9} {"opt/orig",9} {"orig+DAZ",9}");
+    foreach (var id in ids)
+    {
+        var spec = RealModelSpec.Get(id);
+        string path = Path.Combine(data, "models", id + ".onnx");
+        var model = OnnxImporter.Load(path);
+        OptimizationPipeline.Run(model, new OptimizeOptions());
+        byte[] optimized = OnnxExporter.ToBytes(model);
+        using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        using var a = new InferenceSession(path, options);
+        using var b = new InferenceSession(optimized, options);
+        // The original with ONNX Runtime's flush-denormals-to-zero: shows what subnormals cost on this CPU.
+        using var dazOptions = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        dazOptions.AddSessionConfigEntry("session.set_denormal_as_zero", "1");
+        using var c = new InferenceSession(path, dazOptions);
+        var photo = spec.Photos(data, 1)[0];
+        var input = spec.Load(photo);
+        if (spec.FeedThrough is { } feed)
+        {
+            using var pre = new InferenceSession(Path.Combine(data, "models", feed + ".onnx"), options);
+            input = RunAll(pre, pre.InputNames[0], input)[0];
+        }
+        using var x = OrtTensors.ToOrtValue(input);
+        var ta = new List<double>();
+        var tb = new List<double>();
+        var tc = new List<double>();
+        for (int r = 0; r < 10 + runs; r++)
+        {
+            // Alternate which model goes first so neither always runs on a warmer cache.
+            bool aFirst = r % 2 == 0;
+            double da = 0, db = 0;
+            if (aFirst) { da = Time(a, spec.InputName, x); db = Time(b, spec.InputName, x); }
+            else { db = Time(b, spec.InputName, x); da = Time(a, spec.InputName, x); }
+            double dc = Time(c, spec.InputName, x);
+            if (r >= 10) { ta.Add(da); tb.Add(db); tc.Add(dc); }
+        }
+        Console.WriteLine($"{id,-20} {ta.Average(),10:F3} {tb.Average(),10:F3} {P(ta, 50),9:F3} {P(tb, 50),9:F3} {P(ta, 99),9:F3} {P(tb, 99),9:F3} {tb.Average() / ta.Average(),9:F3} {tc.Average(),9:F3}");
+    }
+    return 0;
+}
+
+static double Time(InferenceSession s, string inputName, OrtValue x)
+{
+    var sw = Stopwatch.StartNew();
+    using var outs = s.Run(new RunOptions(), [inputName], [x], s.OutputNames);
+    return sw.Elapsed.TotalMilliseconds;
+}
+
+static double P(List<double> xs, int pct)
+{
+    var sorted = xs.Order().ToArray();
+    return sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(pct / 100.0 * sorted.Length) - 1)];
+}
+
+static List<Tensor> RunAll(InferenceSession s, string inputName, Tensor input)
+{
+    using var x = OrtTensors.ToOrtValue(input);
+    using var outs = s.Run(new RunOptions(), [inputName], [x], s.OutputNames);
+    return outs.Select(o => OrtTensors.ToTensor(o)!).ToList();
+}
+
+int OptimizeOnce(string path, int repeat)
+{
+    for (int i = 0; i < repeat; i++)
+    {
+        var sw = Stopwatch.StartNew();
+        var model = OnnxImporter.Load(path);
+        var read = sw.Elapsed.TotalMilliseconds;
+        var report = OptimizationPipeline.Run(model, new OptimizeOptions { VerifyAfterEachPass = false });
+        var passes = sw.Elapsed.TotalMilliseconds - read;
+        string outPath = Path.Combine(Path.GetTempPath(), $"edgebuild-bench-{Environment.ProcessId}.onnx");
+        OnnxExporter.Save(model, outPath);
+        var total = sw.Elapsed.TotalMilliseconds;
+        File.Delete(outPath);
+        Console.WriteLine($"{Path.GetFileName(path)} run {i + 1}: read {read:F0} ms, passes {passes:F0} ms, write {total - read - passes:F0} ms, total {total:F0} ms; nodes {report.NodesBefore} -> {report.NodesAfter}");
+    }
+    Console.WriteLine($"peak RSS (VmHWM) {PeakRssMiB():F0} MiB, managed allocated {GC.GetTotalAllocatedBytes() / 1048576.0:F0} MiB, file {new FileInfo(path).Length / 1048576.0:F1} MiB");
+    return 0;
+}
+
+int Noise(string id)
+{
+    var spec = RealModelSpec.Get(id);
+    string path = Path.Combine(data, "models", id + ".onnx");
+    var model = OnnxImporter.Load(path);
+    OptimizationPipeline.Run(model, new OptimizeOptions());
+    byte[] optimized = OnnxExporter.ToBytes(model);
+    using var all = new SessionOptions { IntraOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+    using var none = new SessionOptions { IntraOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL };
+    using var origAll = new InferenceSession(path, all);
+    using var origNone = new InferenceSession(path, none);
+    using var optAll = new InferenceSession(optimized, all);
+    double ortNoise = 0, ours = 0, maxOut = 0;
+    foreach (var photo in spec.Photos(data, 20))
+    {
+        var input = spec.Load(photo);
+        var r = RunAll(origNone, spec.InputName, input);
+        var e = RunAll(origAll, spec.InputName, input);
+        var o = RunAll(optAll, spec.InputName, input);
+        for (int k = 0; k < r.Count; k++)
+        {
+            maxOut = Math.Max(maxOut, r[k].ToFloats().Max(v => Math.Abs((double)v)));
+            ortNoise = Math.Max(ortNoise, MaxDiff(r[k], e[k]));
+            ours = Math.Max(ours, MaxDiff(e[k], o[k]));
+        }
+    }
+    Console.WriteLine($"{id}: max |output| {maxOut:G4}; ORT ENABLE_ALL vs DISABLE_ALL max |diff| {ortNoise:G4}; ours (optimized vs original, both ENABLE_ALL) {ours:G4}");
+    return 0;
+}
+
+static double MaxDiff(Tensor a, Tensor b)
+{
+    var x = a.ToFloats();
+    var y = b.ToFloats();
+    double m = 0;
+    for (int i = 0; i < x.Length; i++) m = Math.Max(m, Math.Abs((double)x[i] - y[i]));
+    return m;
+}
+
+static double PeakRssMiB()
+{
+    foreach (var line in File.ReadLines("/proc/self/status"))
+        if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+    return double.NaN;
+}
+
+static string CpuName() => File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':')[1].Trim() ?? "?";
+
+static string RuntimeInfo() => $"{System.Runtime.InteropServices.RuntimeInformation.OSDescription.Trim()}, .NET {Environment.Version}";
+
+static string FindRepoRoot()
+{
+    for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        if (File.Exists(Path.Combine(d.FullName, "EdgeBuild.sln"))) return d.FullName;
+    return Directory.GetCurrentDirectory();
+}
