@@ -17,8 +17,9 @@ public static class OnnxExporter
     /// <summary>Writes atomically: a temp file in the same folder, then a rename. A failure leaves no partial file.</summary>
     public static void Save(Model model, string path)
     {
-        byte[] bytes = ToBytes(model);
-        AtomicFile.WriteAllBytes(path, bytes);
+        // Streamed to the temp file: no second in-memory copy of the weights.
+        var proto = ToProto(model);
+        AtomicFile.Write(path, stream => proto.WriteTo(stream));
     }
 
     public static P.ModelProto ToProto(Model model)
@@ -202,7 +203,10 @@ public static class OnnxExporter
 /// <summary>Writes files through a temp file and a rename, so readers never see a half-written artifact.</summary>
 public static class AtomicFile
 {
-    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
+    public static void WriteAllBytes(string path, byte[] bytes) => Write(path, stream => stream.Write(bytes));
+
+    /// <summary>Lets <paramref name="write"/> fill a temp file next to <paramref name="path"/>, then renames it into place.</summary>
+    public static void Write(string path, Action<Stream> write)
     {
         string full = Path.GetFullPath(path);
         string dir = Path.GetDirectoryName(full) ?? ".";
@@ -211,7 +215,7 @@ public static class AtomicFile
         {
             using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
-                fs.Write(bytes);
+                write(fs);
                 fs.Flush(flushToDisk: true);
             }
             File.Move(temp, full, overwrite: true);

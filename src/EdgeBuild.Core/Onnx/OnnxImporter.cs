@@ -30,11 +30,29 @@ public sealed class OnnxImporter
     public static Model Load(string path)
     {
         if (!File.Exists(path)) throw new EdgeBuildException(DiagnosticCodes.FileNotFound, path, "file does not exist");
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
+        P.ModelProto proto;
+        try
+        {
+            // Parsed from the stream: the file's bytes are never held in memory a second time.
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            if (stream.Length == 0) throw new EdgeBuildException(DiagnosticCodes.EmptyFile, path, "the file is empty (0 bytes)");
+            proto = ParseProto(stream, path);
+        }
         catch (IOException e) { throw new EdgeBuildException(DiagnosticCodes.FileNotFound, path, $"cannot read the file ({e.Message})", e); }
         catch (UnauthorizedAccessException e) { throw new EdgeBuildException(DiagnosticCodes.FileNotFound, path, $"cannot read the file ({e.Message})", e); }
-        return Parse(bytes, path, Path.GetDirectoryName(Path.GetFullPath(path)));
+        return new OnnxImporter(path, Path.GetDirectoryName(Path.GetFullPath(path))).Import(proto);
+    }
+
+    private static P.ModelProto ParseProto(Stream stream, string subject)
+    {
+        try
+        {
+            return P.ModelProto.Parser.ParseFrom(stream);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new EdgeBuildException(DiagnosticCodes.NotOnnx, subject, $"cannot be decoded as ONNX ({e.Message.TrimEnd('.')})", e);
+        }
     }
 
     /// <summary>Reads a model from bytes. Without <paramref name="modelDirectory"/>, external data is an error.</summary>
