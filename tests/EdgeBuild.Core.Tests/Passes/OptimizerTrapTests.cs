@@ -1,4 +1,5 @@
 using EdgeBuild.Ir;
+using EdgeBuild.Onnx;
 using EdgeBuild.Passes;
 
 namespace EdgeBuild.Tests.Passes;
@@ -49,5 +50,40 @@ public sealed class OptimizerTrapTests
         OptimizationPipeline.Run(model, new OptimizeOptions());
 
         Assert.DoesNotContain(g.Nodes, n => n.Is("Dropout") || n.Is("Neg"));
+    }
+
+    [Fact]
+    public void NoOpCastWhoseOutputIsASubgraphOutputIsKept()
+    {
+        var model = NewModel(13, out var g);
+        var x = g.AddInput("x", new TensorType(DataType.Float, Shape.Of(2)));
+        var cond = g.AddInput("cond", new TensorType(DataType.Bool, Shape.Of()));
+        var relu = g.AddNode("Relu", [x], ["r"]);
+        var cast = g.AddNode("Cast", [relu.Output0], ["c"], attributes: [Ir.Attribute.Of("to", (long)DataType.Float)]);
+        // The then-branch returns the outer value 'c' itself, with no node of its own.
+        var thenBranch = new Graph("then", g);
+        thenBranch.AddOutput(cast.Output0);
+        var elseBranch = new Graph("else", g);
+        var neg = elseBranch.AddNode("Neg", [x], ["e"]);
+        elseBranch.AddOutput(neg.Output0);
+        var iff = g.AddNode("If", [cond], ["out"], attributes:
+        [
+            new Ir.Attribute("then_branch", AttributeKind.Graph) { Graph = thenBranch },
+            new Ir.Attribute("else_branch", AttributeKind.Graph) { Graph = elseBranch },
+        ]);
+        iff.Output0.Type = new TensorType(DataType.Float, Shape.Of(2));
+        g.AddOutput(iff.Output0);
+
+        OptimizationPipeline.Run(model, new OptimizeOptions());
+
+        // onnx.checker accepts a branch returning an outer value (ONNX Runtime asks for an Identity in between).
+        // The Cast is a no-op, but its output is named by the branch, so it stays; before the fix the
+        // rename onto the Relu output threw half-way and left the graph broken.
+        Assert.Empty(GraphVerifier.Verify(g));
+        Assert.Contains(g.Nodes, n => n.Is("Cast"));
+        Assert.Same(cast.Output0, thenBranch.Outputs[0]);
+        Assert.Equal("c", thenBranch.Outputs[0].Name);
+        var bytes = OnnxExporter.ToBytes(model);
+        Assert.Equal(bytes, OnnxExporter.ToBytes(OnnxImporter.Parse(bytes)));
     }
 }
