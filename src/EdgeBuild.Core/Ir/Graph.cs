@@ -233,10 +233,13 @@ public sealed class Graph
             if (old.Graph != this || replacement.Graph != this || replacement.Producer is null
                 || replacement.IsGraphOutput || replacement.IsGraphInput) return false;
             if (old.Producer is null) return false;
+            // Flagged as an output only because a subgraph returns it (an If branch yielding an outer
+            // value): it has no slot here to rename into, and the subgraph still names it.
+            int position = outputs.IndexOf(old);
+            if (position < 0) return false;
             ReplaceAllUses(old, replacement);
             string name = old.Name;
             var declared = old.Type;
-            int position = outputs.IndexOf(old);
             // old leaves the graph: detach it from its producer's output slot.
             var oldProducer = old.Producer;
             old.IsGraphOutput = false;

@@ -7,9 +7,9 @@ namespace EdgeBuild.Passes;
 /// Evaluates every node whose inputs are all constants, and Shape/Size of tensors whose shape is fully
 /// known, replacing the results by initializers. The constant part of the graph is cut out as one model
 /// and run once by ONNX Runtime, so folding supports every standard operator with the exact kernels the
-/// model would run with. Random operators, Q/DQ (folding would undo quantization), nodes with subgraphs
-/// and custom domains are never folded. Results larger than <see cref="OptimizeOptions.MaxFoldedTensorBytes"/>
-/// are kept as computations when they would grow the model.
+/// model would run with. Random operators (training-mode Dropout too), Q/DQ (folding would undo
+/// quantization), nodes with subgraphs and custom domains are never folded. Results larger than
+/// <see cref="OptimizeOptions.MaxFoldedTensorBytes"/> are kept as computations when they would grow the model.
 /// </summary>
 public sealed class ConstantFolding : IPass
 {
@@ -86,9 +86,14 @@ public sealed class ConstantFolding : IPass
     }
 
     private static bool IsFoldableOp(Node node) =>
-        node.IsStandardDomain && !NeverFold.Contains(node.OpType) && !node.HasSubgraphs
+        node.IsStandardDomain && !NeverFold.Contains(node.OpType) && !node.HasSubgraphs && !IsTrainingDropout(node)
         && !node.OpType.StartsWith("Sequence", StringComparison.Ordinal) && node.OpType != "SplitToSequence"
         && node.Outputs.All(o => o is null || o.Type is null or TensorType);
+
+    /// <summary>Dropout-12+ with training_mode set drops random elements: folding it would bake one random mask into the model.</summary>
+    private static bool IsTrainingDropout(Node node) =>
+        node.Is("Dropout") && node.Input(2) is { } trainingMode
+        && (trainingMode.ConstantValue is not { } t || t.ToInt64s().Any(v => v != 0));
 
     /// <summary>Shape and Size only need the input's shape, which shape inference may know even for activations.</summary>
     private static void FoldStaticShapes(Graph graph, long opset, PassResult result)
