@@ -290,6 +290,7 @@ public sealed class Graph
         var index = new Dictionary<Node, int>();
         for (int i = 0; i < nodes.Count; i++) index[nodes[i]] = i;
         var pending = new int[nodes.Count];
+        // Every list exists before the first is filled: a node may depend on one later in the list.
         var dependents = new List<int>[nodes.Count];
         for (int i = 0; i < nodes.Count; i++) dependents[i] = [];
         for (int i = 0; i < nodes.Count; i++)

@@ -23,6 +23,8 @@ public static class OptimizationPipeline
 {
     public static IReadOnlyList<IPass> DefaultPasses { get; } =
     [
+        // First, so every later pass sees one operator set.
+        new OpsetConversion(),
         // Before folding: paddle2onnx-style Constant weights must be initializers to be folded into anything.
         new ConstantToInitializer(),
         // Evaluates shape arithmetic (Shape->Gather->Concat->Reshape) so the no-op Reshape check can see it.
