@@ -297,11 +297,10 @@ public sealed class Graph
         {
             var deps = new HashSet<int>();
             foreach (var v in DependenciesOf(nodes[i]))
-                if (v.Producer is { } p && index.TryGetValue(p, out int j) && j != i) deps.Add(j);
-                else if (v.Producer is { } self && ReferenceEquals(self, nodes[i])) deps.Add(i);
+                if (v.Producer is { } p && index.TryGetValue(p, out int j)) deps.Add(j);
+            // A node reading its own output waits on itself, never becomes ready, and is reported as a cycle.
             foreach (var j in deps)
             {
-                if (j == i) { pending[i] = int.MaxValue; continue; }
                 dependents[j].Add(i);
                 pending[i]++;
             }

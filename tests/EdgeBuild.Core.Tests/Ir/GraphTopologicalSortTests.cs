@@ -1,6 +1,6 @@
 using EdgeBuild.Ir;
 
-namespace EdgeBuild.Tests.Ir;
+namespace EdgeBuild.Tests.IrTests;
 
 public sealed class GraphTopologicalSortTests
 {
