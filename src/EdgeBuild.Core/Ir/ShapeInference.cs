@@ -2,7 +2,7 @@ namespace EdgeBuild.Ir;
 
 /// <summary>
 /// Forward shape and element-type inference for the operators the passes look at (and the common ones
-/// around them). It only fills in what is unknown: a type declared in the file is never overwritten, and
+/// around them). It only fills in types nobody declared: a type from the file or a pass is never changed, and
 /// an operator it does not know leaves its outputs unknown. Inferred types are flagged so the writer can
 /// leave them out of value_info (a wrong guess must never reach ONNX Runtime as a declared shape).
 /// </summary>
@@ -31,10 +31,9 @@ public static class ShapeInference
                 var o = node.Outputs[i];
                 var t = results[i];
                 if (o is null || t is null) continue;
-                if (o.Type is not null and not TensorType) continue;
-                var existing = o.Type as TensorType;
-                if (existing is not null && !existing.IsLessSpecificThan(t)) continue;
-                o.Type = existing is null ? t : Merge(existing, t);
+                // A declared type is a fact from the file or a pass: never overwritten, never merged into.
+                if (o.Type is not null && !o.TypeInferred) continue;
+                o.Type = t;
                 o.TypeInferred = true;
                 filled++;
             }
@@ -52,25 +51,6 @@ public static class ShapeInference
                     o.Type = null;
                     o.TypeInferred = false;
                 }
-    }
-
-    private static bool IsLessSpecificThan(this TensorType a, TensorType b)
-    {
-        if (a.ElementType == DataType.Undefined && b.ElementType != DataType.Undefined) return true;
-        if (a.Shape is null) return b.Shape is not null;
-        if (b.Shape is null || a.Shape.Rank != b.Shape.Rank) return false;
-        for (int i = 0; i < a.Shape.Rank; i++)
-            if (!a.Shape[i].IsKnown && b.Shape[i].IsKnown) return true;
-        return false;
-    }
-
-    private static TensorType Merge(TensorType declared, TensorType inferred)
-    {
-        var et = declared.ElementType != DataType.Undefined ? declared.ElementType : inferred.ElementType;
-        if (declared.Shape is null || inferred.Shape is null || declared.Shape.Rank != inferred.Shape.Rank)
-            return new TensorType(et, declared.Shape ?? inferred.Shape, declared.Denotation);
-        var dims = declared.Shape.Dims.Select((d, i) => d.IsKnown ? d : inferred.Shape[i].IsKnown ? inferred.Shape[i] : d);
-        return new TensorType(et, new Shape(dims), declared.Denotation);
     }
 
     private static TensorType? In(Node n, int i) => n.Input(i)?.TensorType;
@@ -162,7 +142,12 @@ public static class ShapeInference
             case "Reshape":
             {
                 var target = ConstInts(n, 1);
-                if (target is null) return One(ET(n, 0), null);
+                if (target is null)
+                {
+                    // The values are computed at run time, but a shape tensor of known length still fixes the rank.
+                    if (S(n, 1) is { Rank: 1 } ts && ts[0].Value is long rank) return One(ET(n, 0), new Shape(Enumerable.Repeat(Dim.Unknown, (int)rank)));
+                    return One(ET(n, 0), null);
+                }
                 return One(ET(n, 0), ReshapeShape(S(n, 0), target, n.GetInt("allowzero", 0) != 0));
             }
             case "Transpose":

@@ -48,7 +48,6 @@ public sealed class ConstantFolding : IPass
 
         var constantsUsed = graph.Nodes.Where(foldable.Contains).SelectMany(n => n.Inputs)
             .Where(v => v is not null && v.Producer is null).Distinct().ToList();
-        long inputBytes = constantsUsed.Sum(v => v!.ConstantValue!.Raw.LongLength);
 
         IReadOnlyDictionary<Value, Tensor> values;
         try
@@ -65,7 +64,7 @@ public sealed class ConstantFolding : IPass
         foreach (var v in frontier)
         {
             if (!values.TryGetValue(v, out var tensor)) continue;
-            if (tensor.Raw.LongLength > context.Options.MaxFoldedTensorBytes && tensor.Raw.LongLength > inputBytes)
+            if (tensor.Raw.LongLength > context.Options.MaxFoldedTensorBytes && tensor.Raw.LongLength > ConeInputBytes(v, foldable))
             {
                 result.Note("kept_too_large");
                 continue;
@@ -83,6 +82,26 @@ public sealed class ConstantFolding : IPass
         RemoveDead(graph, foldable);
         result.Count("nodes_folded", before - graph.Nodes.Count);
         return result;
+    }
+
+    /// <summary>Bytes of the constants that feed <paramref name="value"/> through folded nodes: what folding it replaces.</summary>
+    private static long ConeInputBytes(Value value, HashSet<Node> foldable)
+    {
+        var seen = new HashSet<Value>();
+        var stack = new Stack<Value>([value]);
+        long bytes = 0;
+        while (stack.Count > 0)
+        {
+            var v = stack.Pop();
+            if (!seen.Add(v)) continue;
+            if (v.Producer is { } p && foldable.Contains(p))
+            {
+                foreach (var i in p.Inputs)
+                    if (i is not null) stack.Push(i);
+            }
+            else if (v.ConstantValue is { } t) bytes += t.Raw.LongLength;
+        }
+        return bytes;
     }
 
     private static bool IsFoldableOp(Node node) =>

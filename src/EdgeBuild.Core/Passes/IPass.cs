@@ -42,8 +42,11 @@ public sealed record OptimizeOptions
     /// <summary>Run <see cref="GraphVerifier"/> after every pass (tests always do; it costs little).</summary>
     public bool VerifyAfterEachPass { get; init; } = true;
 
-    /// <summary>Largest tensor constant folding may create, unless it is no larger than the constants it replaces.</summary>
-    public long MaxFoldedTensorBytes { get; init; } = 1 << 20;
+    /// <summary>
+    /// Largest tensor constant folding may create, unless it is no larger than the constants it replaces. Keeps
+    /// zero-padding tensors (ConstantOfShape, Expand) as cheap computations instead of bytes in the file.
+    /// </summary>
+    public long MaxFoldedTensorBytes { get; init; } = 4 << 10;
 
     /// <summary>How many times the pipeline is repeated at most while passes still change the graph.</summary>
     public int MaxRounds { get; init; } = 4;
