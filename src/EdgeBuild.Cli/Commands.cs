@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using EdgeBuild.Analysis;
+using EdgeBuild.Compile;
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Ir;
 using EdgeBuild.Onnx;
@@ -20,7 +21,7 @@ public static class Commands
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var root = new RootCommand("edgebuild: compile ONNX models for edge deployment") { Inspect(stdout, stderr), Optimize(stdout, stderr) };
+        var root = new RootCommand("edgebuild: compile ONNX models for edge deployment") { Compile(stdout, stderr), Inspect(stdout, stderr), Optimize(stdout, stderr) };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0 && parse.Action is not null && !(args.Contains("--help") || args.Contains("-h")))
         {
@@ -49,6 +50,54 @@ public static class Commands
             stderr.WriteLine($"error {d.Code}: edgebuild: {e.GetType().Name}: {e.Message.Split('\n')[0].Trim()}. {d.Help}");
             return 1;
         }
+    }
+
+    /// <summary>The build step: the options mirror the EdgeModel item's metadata (docs/msbuild.md).</summary>
+    private static Command Compile(TextWriter stdout, TextWriter stderr)
+    {
+        var model = new Argument<string>("model") { Description = "The ONNX model file" };
+        var outDir = new Option<string>("--out") { Description = "Folder for the artifacts and <Name>.edgemodel.json", Required = true };
+        var name = new Option<string?>("--name") { Description = "Class name (default: the file name in PascalCase)" };
+        var ns = new Option<string?>("--namespace") { Description = "Namespace of the generated class" };
+        var precision = new Option<string>("--precision") { Description = "Fp32 (today), Fp16, Int8, Int8Dynamic, Mixed", DefaultValueFactory = _ => "Fp32" };
+        var targets = new Option<string>("--targets") { Description = "Artifact formats, separated by ';' or ',': Onnx (today), TensorRT, TFLite", DefaultValueFactory = _ => "Onnx" };
+        var provider = new Option<string>("--execution-provider") { Description = "Cpu, Cuda or TensorRT", DefaultValueFactory = _ => "Cpu" };
+        var calibration = new Option<string[]>("--calibration") { Description = "Calibration image files (repeatable)", AllowMultipleArgumentsPerToken = true };
+        var latency = new Option<double?>("--latency-budget-ms") { Description = "P99 latency budget in milliseconds" };
+        var accuracy = new Option<double?>("--max-accuracy-loss") { Description = "Largest accuracy loss against FP32, in percent" };
+        var opset = new Option<long?>("--target-opset") { Description = "Convert to this ai.onnx opset first" };
+        var passes = new Option<string?>("--passes") { Description = "Comma-separated passes to run (default: all)" };
+        var skip = new Option<string?>("--skip") { Description = "Comma-separated passes to leave out" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress lines on stderr" };
+        var command = new Command("compile", "Compile a model: optimized artifacts for the targets and the manifest the source generator reads")
+            { model, outDir, name, ns, precision, targets, provider, calibration, latency, accuracy, opset, passes, skip, quiet };
+        command.SetAction(parse => Guard(stderr, () =>
+        {
+            string input = parse.GetValue(model)!;
+            bool silent = parse.GetValue(quiet);
+            static IReadOnlyList<string> Split(string? s) => s is null ? [] : s.Split([';', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var options = new CompileOptions
+            {
+                Name = parse.GetValue(name),
+                Namespace = parse.GetValue(ns) ?? "",
+                Precision = CompileOptions.ParseEnum<Precision>("Precision", parse.GetValue(precision)!),
+                Targets = Split(parse.GetValue(targets)).Select(t => CompileOptions.ParseEnum<TargetKind>("Targets", t)).ToList(),
+                ExecutionProvider = CompileOptions.ParseEnum<ExecutionProviderKind>("ExecutionProvider", parse.GetValue(provider)!),
+                Calibration = parse.GetValue(calibration) ?? [],
+                LatencyBudgetMs = parse.GetValue(latency),
+                MaxAccuracyLoss = parse.GetValue(accuracy),
+                TargetOpset = parse.GetValue(opset),
+                Passes = parse.GetValue(passes) is { } p ? Split(p) : null,
+                SkipPasses = Split(parse.GetValue(skip)),
+            };
+            var result = ModelCompiler.Compile(input, parse.GetValue(outDir)!, options,
+                silent ? null : line => stderr.WriteLine($"edgebuild: {line}"), w => stderr.WriteLine($"warning: {input}: {w}"));
+            var m = result.Manifest;
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{Path.GetFileName(input)} -> {m.Name}: {m.NodesBefore} -> {m.NodesAfter} nodes, {string.Join(", ", m.Artifacts.Select(a => $"{a.Path} ({Bytes(a.Bytes)})"))}, {result.ManifestPath}"));
+            return 0;
+        }));
+        return command;
     }
 
     private static Command Inspect(TextWriter stdout, TextWriter stderr)

@@ -45,6 +45,17 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor VerifierFailed = new("EB2003", "Internal: graph invalid after a pass",
         "This is a bug in EdgeBuild; please report it with the model and the pass list. Skip the pass with --passes to work around it.");
 
+    public static readonly DiagnosticDescriptor PrecisionNotAvailable = new("EB3001", "Precision not available",
+        "EdgeBuild compiles Fp32 today; Fp16 and Int8 arrive with quantization. Use Precision=\"Fp32\" (values: Fp32, Fp16, Int8, Int8Dynamic, Mixed).");
+    public static readonly DiagnosticDescriptor CalibrationFileMissing = new("EB3002", "Calibration file not found",
+        "Each calibration file must exist; check the Calibration glob or list.");
+
+    public static readonly DiagnosticDescriptor TargetNotAvailable = new("EB4001", "Target not available",
+        "EdgeBuild writes the Onnx target today; TensorRT and TFLite arrive with their writers. Use Targets=\"Onnx\".");
+
+    public static readonly DiagnosticDescriptor InvalidCompileOption = new("EB6001", "Invalid EdgeModel option",
+        "Check the EdgeModel item's metadata (or the edgebuild compile option) against docs/msbuild.md.");
+
     public static readonly DiagnosticDescriptor InternalError = new("EB9001", "Internal error",
         "This is a bug in EdgeBuild; please report it with the command line and the model. Set EDGEBUILD_DEBUG=1 for a stack trace.");
     public static readonly DiagnosticDescriptor InvalidArgument = new("EB9002", "Invalid command-line argument",

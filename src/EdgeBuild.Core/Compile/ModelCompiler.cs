@@ -1,0 +1,120 @@
+using System.Reflection;
+using System.Security.Cryptography;
+using EdgeBuild.Diagnostics;
+using EdgeBuild.Ir;
+using EdgeBuild.Onnx;
+using EdgeBuild.Passes;
+
+namespace EdgeBuild.Compile;
+
+/// <summary>What one compile produced.</summary>
+public sealed record CompileResult(ModelManifest Manifest, string ManifestPath, IReadOnlyList<string> ArtifactPaths, OptimizationReport Optimization);
+
+/// <summary>
+/// The build step behind <c>edgebuild compile</c> and the EdgeModel item: read, optimize, write the
+/// artifacts for the requested targets, then the manifest. The manifest is written last, so its
+/// presence means every artifact it lists is complete; on any failure this model's previous manifest
+/// and artifacts are removed, so a failed build never leaves outputs that look fresh.
+/// </summary>
+public static class ModelCompiler
+{
+    /// <summary>The compiler's version as recorded in manifests (no commit hash: same inputs, same bytes).</summary>
+    public static string ToolVersion { get; } =
+        typeof(ModelCompiler).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+    public static CompileResult Compile(string modelPath, string outputDirectory, CompileOptions options,
+        Action<string>? progress = null, Action<string>? warn = null)
+    {
+        string name = options.Name is { Length: > 0 } n ? n : CSharpNames.TypeName(Path.GetFileNameWithoutExtension(modelPath));
+        Validate(name, options);
+        string manifestPath = Path.Combine(outputDirectory, name + ModelManifest.FileSuffix);
+        var written = new List<string>();
+        try
+        {
+            Directory.CreateDirectory(outputDirectory);
+            progress?.Invoke($"reading {modelPath}");
+            var model = OnnxImporter.Load(modelPath);
+            byte[] source = File.ReadAllBytes(modelPath);
+
+            var passes = options.Passes is null ? OptimizationPipeline.DefaultPasses : OptimizationPipeline.Select(options.Passes);
+            if (options.SkipPasses.Count > 0)
+            {
+                var skip = OptimizationPipeline.Select(options.SkipPasses, "--skip").Select(p => p.Name).ToHashSet();
+                passes = passes.Where(p => !skip.Contains(p.Name)).ToList();
+            }
+            progress?.Invoke("optimizing");
+            var report = OptimizationPipeline.Run(model, new OptimizeOptions { TargetOpset = options.TargetOpset }, passes, progress, warn);
+
+            // The interface is read after optimization: passes keep names, and shape inference filled what the file left out.
+            var inputs = Describe(model.Graph.Inputs.Where(v => v.Initializer is null).ToList());
+            var outputs = Describe(model.Graph.Outputs);
+
+            var artifacts = new List<ManifestArtifact>();
+            foreach (var target in options.Targets.Distinct())
+            {
+                // Only Onnx reaches here today (Validate); each new writer adds its case.
+                string file = name + ".onnx";
+                string path = Path.Combine(outputDirectory, file);
+                progress?.Invoke($"writing {path}");
+                byte[] bytes = OnnxExporter.ToBytes(model);
+                written.Add(path);
+                AtomicFile.WriteAllBytes(path, bytes);
+                artifacts.Add(new ManifestArtifact(file, target.ToString(), options.Precision.ToString(), Sha256(bytes), bytes.LongLength));
+            }
+
+            var manifest = new ModelManifest(name, options.Namespace, ToolVersion, Path.GetFileName(modelPath), Sha256(source), source.LongLength,
+                options, inputs, outputs, artifacts, report.NodesBefore, report.NodesAfter);
+            written.Add(manifestPath);
+            AtomicFile.WriteAllText(manifestPath, manifest.ToJson());
+            return new CompileResult(manifest, manifestPath, written.Take(written.Count - 1).ToList(), report);
+        }
+        catch
+        {
+            RemoveOutputs(manifestPath, written, outputDirectory, name);
+            throw;
+        }
+    }
+
+    private static void Validate(string name, CompileOptions options)
+    {
+        if (!CSharpNames.IsValidIdentifier(name))
+            throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "ClassName", $"'{name}' is not a valid C# class name");
+        if (!CSharpNames.IsValidNamespace(options.Namespace))
+            throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "Namespace", $"'{options.Namespace}' is not a valid C# namespace");
+        if (options.Precision != Precision.Fp32)
+            throw new EdgeBuildException(DiagnosticCodes.PrecisionNotAvailable, "Precision", $"precision {options.Precision} is not available yet");
+        if (options.Targets.Count == 0)
+            throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "Targets", "no target given");
+        foreach (var t in options.Targets)
+            if (t != TargetKind.Onnx) throw new EdgeBuildException(DiagnosticCodes.TargetNotAvailable, "Targets", $"target {t} is not available yet");
+        foreach (var c in options.Calibration)
+            if (!File.Exists(c)) throw new EdgeBuildException(DiagnosticCodes.CalibrationFileMissing, c, "calibration file does not exist");
+        if (options.LatencyBudgetMs is <= 0 or double.NaN)
+            throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "LatencyBudgetMs", $"{options.LatencyBudgetMs} is not a positive number of milliseconds");
+        if (options.MaxAccuracyLoss is < 0 or > 100 or double.NaN)
+            throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "MaxAccuracyLoss", $"{options.MaxAccuracyLoss} is not a percentage between 0 and 100");
+    }
+
+    private static List<ManifestTensor> Describe(IReadOnlyList<Value> values)
+    {
+        var names = CSharpNames.UniqueParameterNames(values.Select(v => v.Name));
+        return values.Select((v, i) => new ManifestTensor(v.Name, names[i],
+            v.TensorType is { } t ? ModelManifest.ElementTypeName(t.ElementType) : "unknown",
+            ModelManifest.ShapeEntries(v.TensorType?.Shape))).ToList();
+    }
+
+    private static string Sha256(byte[] bytes) => Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
+
+    /// <summary>Removes this model's outputs after a failure: what this run wrote and what an earlier run left.</summary>
+    private static void RemoveOutputs(string manifestPath, List<string> written, string outputDirectory, string name)
+    {
+        var stale = new List<string>(written) { manifestPath };
+        foreach (var ext in new[] { ".onnx" }) stale.Add(Path.Combine(outputDirectory, name + ext));
+        foreach (var f in stale.Distinct())
+        {
+            try { File.Delete(f); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+    }
+}

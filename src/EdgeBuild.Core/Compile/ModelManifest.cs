@@ -1,0 +1,146 @@
+using System.Text;
+using System.Text.Json;
+using EdgeBuild.Ir;
+
+namespace EdgeBuild.Compile;
+
+/// <summary>A tensor of the model's interface as the manifest describes it.</summary>
+public sealed record ManifestTensor(string Name, string CSharpName, string ElementType, IReadOnlyList<object?>? Shape);
+
+/// <summary>A file the compile step wrote, relative to the manifest's folder.</summary>
+public sealed record ManifestArtifact(string Path, string Target, string Precision, string Sha256, long Bytes);
+
+/// <summary>
+/// The manifest (docs/manifest.md): the contract between the compile step, the source generator and
+/// the runtime. <see cref="ToJson"/> is deterministic so the CLI and the build give identical bytes.
+/// </summary>
+public sealed record ModelManifest(
+    string Name,
+    string Namespace,
+    string ToolVersion,
+    string SourceFile,
+    string SourceSha256,
+    long SourceBytes,
+    CompileOptions Options,
+    IReadOnlyList<ManifestTensor> Inputs,
+    IReadOnlyList<ManifestTensor> Outputs,
+    IReadOnlyList<ManifestArtifact> Artifacts,
+    int NodesBefore,
+    int NodesAfter)
+{
+    public const int SchemaVersion = 1;
+    public const string FileSuffix = ".edgemodel.json";
+
+    /// <summary>The manifest element type name of an IR element type ("float32", "int64", ...).</summary>
+    public static string ElementTypeName(DataType type) => type switch
+    {
+        DataType.Float => "float32",
+        DataType.Float16 => "float16",
+        DataType.Double => "float64",
+        DataType.BFloat16 => "bfloat16",
+        _ => type.ToString().ToLowerInvariant(),
+    };
+
+    /// <summary>Shape entries: numbers, symbol names, or null for unknown dims; null when the rank is unknown.</summary>
+    public static IReadOnlyList<object?>? ShapeEntries(Shape? shape) =>
+        shape?.Dims.Select(d => d.Value is long v ? (object?)v : d.Param).ToList();
+
+    public string ToJson()
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, NewLine = "\n" }))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("schemaVersion", SchemaVersion);
+            w.WriteString("name", Name);
+            w.WriteString("namespace", Namespace);
+            w.WriteStartObject("tool");
+            w.WriteString("name", "edgebuild");
+            w.WriteString("version", ToolVersion);
+            w.WriteEndObject();
+            w.WriteStartObject("source");
+            w.WriteString("file", SourceFile);
+            w.WriteString("sha256", SourceSha256);
+            w.WriteNumber("bytes", SourceBytes);
+            w.WriteEndObject();
+            WriteOptions(w);
+            WriteTensors(w, "inputs", Inputs);
+            WriteTensors(w, "outputs", Outputs);
+            w.WriteStartArray("artifacts");
+            foreach (var a in Artifacts)
+            {
+                w.WriteStartObject();
+                w.WriteString("path", a.Path);
+                w.WriteString("target", a.Target);
+                w.WriteString("precision", a.Precision);
+                w.WriteString("sha256", a.Sha256);
+                w.WriteNumber("bytes", a.Bytes);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartObject("optimization");
+            w.WriteNumber("nodesBefore", NodesBefore);
+            w.WriteNumber("nodesAfter", NodesAfter);
+            w.WriteEndObject();
+            // Filled by the measurement step; present and empty until then.
+            w.WriteStartObject("metrics");
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
+    }
+
+    private void WriteOptions(Utf8JsonWriter w)
+    {
+        var o = Options;
+        w.WriteStartObject("options");
+        w.WriteString("precision", o.Precision.ToString());
+        w.WriteStartArray("targets");
+        foreach (var t in o.Targets) w.WriteStringValue(t.ToString());
+        w.WriteEndArray();
+        w.WriteString("executionProvider", o.ExecutionProvider.ToString());
+        WriteNullable(w, "latencyBudgetMs", o.LatencyBudgetMs);
+        WriteNullable(w, "maxAccuracyLoss", o.MaxAccuracyLoss);
+        w.WriteStartArray("calibration");
+        foreach (var c in o.Calibration) w.WriteStringValue(Path.GetFileName(c));
+        w.WriteEndArray();
+        if (o.TargetOpset is long opset) w.WriteNumber("targetOpset", opset);
+        else w.WriteNull("targetOpset");
+        w.WriteEndObject();
+    }
+
+    private static void WriteNullable(Utf8JsonWriter w, string name, double? value)
+    {
+        if (value is double v) w.WriteNumber(name, v);
+        else w.WriteNull(name);
+    }
+
+    private static void WriteTensors(Utf8JsonWriter w, string name, IReadOnlyList<ManifestTensor> tensors)
+    {
+        w.WriteStartArray(name);
+        foreach (var t in tensors)
+        {
+            w.WriteStartObject();
+            w.WriteString("name", t.Name);
+            w.WriteString("csharpName", t.CSharpName);
+            w.WriteString("elementType", t.ElementType);
+            if (t.Shape is null) w.WriteNull("shape");
+            else
+            {
+                w.WriteStartArray("shape");
+                foreach (var d in t.Shape)
+                {
+                    switch (d)
+                    {
+                        case long v: w.WriteNumberValue(v); break;
+                        case string s: w.WriteStringValue(s); break;
+                        default: w.WriteNullValue(); break;
+                    }
+                }
+                w.WriteEndArray();
+            }
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+}
