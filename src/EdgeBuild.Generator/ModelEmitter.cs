@@ -122,7 +122,7 @@ internal static class ModelEmitter
         w.Line();
         string symbolic = t.IsStatic ? "" : "; -1 marks a symbolic dimension, whose value Run takes as an argument";
         w.Line($"/// <summary>Shape of {tensor}: {ShapeText(t)}{symbolic}.</summary>");
-        w.Line($"public static global::System.ReadOnlySpan<long> {t.MemberPrefix}Shape => new long[] {{ {string.Join(", ", t.Dims.Select(d => Number(d.Size)))} }};");
+        w.Line($"public static global::System.ReadOnlySpan<long> {t.MemberPrefix}Shape => {(t.Dims.Count == 0 ? "global::System.ReadOnlySpan<long>.Empty" : LongArray(t))};");
         if (t.IsStatic)
         {
             w.Line();
@@ -142,7 +142,7 @@ internal static class ModelEmitter
         w.Open();
         foreach (var t in tensors)
         {
-            string shape = "new long[] { " + string.Join(", ", t.Dims.Select(d => Number(d.Size))) + " }";
+            string shape = t.Dims.Count == 0 ? "global::System.Array.Empty<long>()" : LongArray(t);
             string symbols = t.IsStatic
                 ? "null"
                 : "new string?[] { " + string.Join(", ", t.Dims.Select(d => d.Symbol is null ? "null" : Literal(Unescape(d.Symbol)))) + " }";
@@ -190,6 +190,10 @@ internal static class ModelEmitter
         w.Close();
     }
 
+    // A ReadOnlySpan<long> property over a constant array initializer compiles to a span over the
+    // assembly's data (RuntimeHelpers.CreateSpan): reading the shape allocates nothing.
+    private static string LongArray(TensorSpec t) => "new long[] { " + string.Join(", ", t.Dims.Select(d => Number(d.Size))) + " }";
+
     private static string Uses(ModelSpec m, SymbolSpec s)
     {
         var uses = new List<string>();
@@ -204,7 +208,7 @@ internal static class ModelEmitter
     {
         string type = Xml(ClrType(t.ElementType).Replace("global::System.", ""));
         return t.IsStatic
-            ? $"{Number(ElementCount(t))} {type} values, shape {ShapeText(t)}"
+            ? $"{Number(ElementCount(t))} {type} {(ElementCount(t) == 1 ? "value" : "values")}, shape {ShapeText(t)}"
             : $"{type} values, shape {ShapeText(t)}";
     }
 
