@@ -142,6 +142,17 @@ internal static class ManifestParser
         if (context.HasErrors || inputs is null || outputs is null || artifacts is null || className is null || ns is null)
             return context.Result(null);
 
+        // A member named like its class is an error (CS0542): the class name must differ from every member.
+        var members = FixedMembers.Concat(new[] { "session" })
+            .Concat(inputs.Select((_, i) => ModelEmitter.DimsField("input", i)))
+            .Concat(outputs.Select((_, i) => ModelEmitter.DimsField("output", i)));
+        if (members.Contains(className, StringComparer.Ordinal))
+        {
+            context.Report(DiagnosticDescriptors.InvalidName.Id, root["name"]!.Span, context.FileName, className,
+                "class name here: the generated class has a member of that name");
+            return context.Result(null);
+        }
+
         var all = inputs.Concat(outputs).ToList();
         var firstUse = new Dictionary<string, RawTensor>(StringComparer.Ordinal);
         foreach (var t in all)

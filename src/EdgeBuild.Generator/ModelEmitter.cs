@@ -53,8 +53,8 @@ internal static class ModelEmitter
 
         w.Line($"/// <summary>The model's name: <c>{Xml(m.ClassName)}</c>.</summary>");
         w.Line($"public const string ModelName = {Literal(m.ClassName)};");
-        foreach (var t in m.Inputs) EmitTensorConstants(w, t, "input");
-        foreach (var t in m.Outputs) EmitTensorConstants(w, t, "output");
+        for (int i = 0; i < m.Inputs.Count; i++) EmitTensorConstants(w, m.Inputs[i], "input", DimsField("input", i));
+        for (int i = 0; i < m.Outputs.Count; i++) EmitTensorConstants(w, m.Outputs[i], "output", DimsField("output", i));
 
         w.Line();
         w.Line("/// <summary>What the runtime needs to know about the model: its tensors, symbolic dimensions and artifacts.</summary>");
@@ -74,6 +74,13 @@ internal static class ModelEmitter
         w.Line($"{Runtime}ExecutionProvider.{m.DefaultProvider});");
         w.Indent--;
 
+        w.Line();
+        // Arrays allocated once, at type initialization: the span properties over them never allocate,
+        // not even in Debug builds, where RuntimeHelpers.CreateSpan is not expanded by the JIT.
+        for (int i = 0; i < m.Inputs.Count; i++)
+            w.Line($"private static readonly long[] {DimsField("input", i)} = {LongArray(m.Inputs[i])};");
+        for (int i = 0; i < m.Outputs.Count; i++)
+            w.Line($"private static readonly long[] {DimsField("output", i)} = {LongArray(m.Outputs[i])};");
         w.Line();
         w.Line($"private readonly {Runtime}EdgeSession session;");
         w.Line();
@@ -110,7 +117,10 @@ internal static class ModelEmitter
         w.Close();
     }
 
-    private static void EmitTensorConstants(Writer w, TensorSpec t, string kind)
+    /// <summary>The private field holding a tensor's dimensions (names no tensor constant can take: those start upper-case).</summary>
+    public static string DimsField(string kind, int index) => kind + "Dims" + index.ToString(CultureInfo.InvariantCulture);
+
+    private static void EmitTensorConstants(Writer w, TensorSpec t, string kind, string dimsField)
     {
         string tensor = $"the {kind} <c>{Xml(t.Name)}</c>";
         w.Line();
@@ -122,7 +132,7 @@ internal static class ModelEmitter
         w.Line();
         string symbolic = t.IsStatic ? "" : "; -1 marks a symbolic dimension, whose value Run takes as an argument";
         w.Line($"/// <summary>Shape of {tensor}: {ShapeText(t)}{symbolic}.</summary>");
-        w.Line($"public static global::System.ReadOnlySpan<long> {t.MemberPrefix}Shape => {(t.Dims.Count == 0 ? "global::System.ReadOnlySpan<long>.Empty" : LongArray(t))};");
+        w.Line($"public static global::System.ReadOnlySpan<long> {t.MemberPrefix}Shape => {dimsField};");
         if (t.IsStatic)
         {
             w.Line();
@@ -142,7 +152,7 @@ internal static class ModelEmitter
         w.Open();
         foreach (var t in tensors)
         {
-            string shape = t.Dims.Count == 0 ? "global::System.Array.Empty<long>()" : LongArray(t);
+            string shape = LongArray(t);
             string symbols = t.IsStatic
                 ? "null"
                 : "new string?[] { " + string.Join(", ", t.Dims.Select(d => d.Symbol is null ? "null" : Literal(Unescape(d.Symbol)))) + " }";
@@ -190,9 +200,8 @@ internal static class ModelEmitter
         w.Close();
     }
 
-    // A ReadOnlySpan<long> property over a constant array initializer compiles to a span over the
-    // assembly's data (RuntimeHelpers.CreateSpan): reading the shape allocates nothing.
-    private static string LongArray(TensorSpec t) => "new long[] { " + string.Join(", ", t.Dims.Select(d => Number(d.Size))) + " }";
+    private static string LongArray(TensorSpec t) =>
+        t.Dims.Count == 0 ? "global::System.Array.Empty<long>()" : "new long[] { " + string.Join(", ", t.Dims.Select(d => Number(d.Size))) + " }";
 
     private static string Uses(ModelSpec m, SymbolSpec s)
     {

@@ -24,7 +24,7 @@ public sealed partial class MixedTypes : global::System.IDisposable
     public const global::EdgeBuild.Runtime.EdgeElementType ModelTensorElementType = global::EdgeBuild.Runtime.EdgeElementType.Float16;
 
     /// <summary>Shape of the input <c>model</c>: [int]; -1 marks a symbolic dimension, whose value Run takes as an argument.</summary>
-    public static global::System.ReadOnlySpan<long> ModelTensorShape => new long[] { -1 };
+    public static global::System.ReadOnlySpan<long> ModelTensorShape => inputDims0;
 
     /// <summary>ONNX name of the output <c>is "positive"</c>.</summary>
     public const string IsPositiveName = "is \"positive\"";
@@ -33,7 +33,7 @@ public sealed partial class MixedTypes : global::System.IDisposable
     public const global::EdgeBuild.Runtime.EdgeElementType IsPositiveElementType = global::EdgeBuild.Runtime.EdgeElementType.Bool;
 
     /// <summary>Shape of the output <c>is "positive"</c>: [int]; -1 marks a symbolic dimension, whose value Run takes as an argument.</summary>
-    public static global::System.ReadOnlySpan<long> IsPositiveShape => new long[] { -1 };
+    public static global::System.ReadOnlySpan<long> IsPositiveShape => outputDims0;
 
     /// <summary>ONNX name of the output <c>wide</c>.</summary>
     public const string WideName = "wide";
@@ -42,7 +42,7 @@ public sealed partial class MixedTypes : global::System.IDisposable
     public const global::EdgeBuild.Runtime.EdgeElementType WideElementType = global::EdgeBuild.Runtime.EdgeElementType.Float64;
 
     /// <summary>Shape of the output <c>wide</c>: [int]; -1 marks a symbolic dimension, whose value Run takes as an argument.</summary>
-    public static global::System.ReadOnlySpan<long> WideShape => new long[] { -1 };
+    public static global::System.ReadOnlySpan<long> WideShape => outputDims1;
 
     /// <summary>What the runtime needs to know about the model: its tensors, symbolic dimensions and artifacts.</summary>
     public static global::EdgeBuild.Runtime.EdgeModelDescription ModelDescription { get; } = new global::EdgeBuild.Runtime.EdgeModelDescription(
@@ -62,6 +62,10 @@ public sealed partial class MixedTypes : global::System.IDisposable
             new global::EdgeBuild.Runtime.EdgeArtifact("MixedTypes.onnx", "Onnx", "Fp32"),
         },
         global::EdgeBuild.Runtime.ExecutionProvider.Cuda);
+
+    private static readonly long[] inputDims0 = new long[] { -1 };
+    private static readonly long[] outputDims0 = new long[] { -1 };
+    private static readonly long[] outputDims1 = new long[] { -1 };
 
     private readonly global::EdgeBuild.Runtime.EdgeSession session;
 

@@ -26,7 +26,7 @@ namespace EdgeBuild.Generator.Tests.Models
         public const global::EdgeBuild.Runtime.EdgeElementType XElementType = global::EdgeBuild.Runtime.EdgeElementType.Float32;
 
         /// <summary>Shape of the input <c>x</c>: [batchSize, 4]; -1 marks a symbolic dimension, whose value Run takes as an argument.</summary>
-        public static global::System.ReadOnlySpan<long> XShape => new long[] { -1, 4 };
+        public static global::System.ReadOnlySpan<long> XShape => inputDims0;
 
         /// <summary>ONNX name of the output <c>y</c>.</summary>
         public const string YName = "y";
@@ -35,7 +35,7 @@ namespace EdgeBuild.Generator.Tests.Models
         public const global::EdgeBuild.Runtime.EdgeElementType YElementType = global::EdgeBuild.Runtime.EdgeElementType.Float32;
 
         /// <summary>Shape of the output <c>y</c>: [batchSize, 2]; -1 marks a symbolic dimension, whose value Run takes as an argument.</summary>
-        public static global::System.ReadOnlySpan<long> YShape => new long[] { -1, 2 };
+        public static global::System.ReadOnlySpan<long> YShape => outputDims0;
 
         /// <summary>ONNX name of the output <c>flat</c>.</summary>
         public const string FlatName = "flat";
@@ -44,7 +44,7 @@ namespace EdgeBuild.Generator.Tests.Models
         public const global::EdgeBuild.Runtime.EdgeElementType FlatElementType = global::EdgeBuild.Runtime.EdgeElementType.Float32;
 
         /// <summary>Shape of the output <c>flat</c>: [flatDim0]; -1 marks a symbolic dimension, whose value Run takes as an argument.</summary>
-        public static global::System.ReadOnlySpan<long> FlatShape => new long[] { -1 };
+        public static global::System.ReadOnlySpan<long> FlatShape => outputDims1;
 
         /// <summary>What the runtime needs to know about the model: its tensors, symbolic dimensions and artifacts.</summary>
         public static global::EdgeBuild.Runtime.EdgeModelDescription ModelDescription { get; } = new global::EdgeBuild.Runtime.EdgeModelDescription(
@@ -64,6 +64,10 @@ namespace EdgeBuild.Generator.Tests.Models
                 new global::EdgeBuild.Runtime.EdgeArtifact("models/SymbolicNet.onnx", "Onnx", "Fp32"),
             },
             global::EdgeBuild.Runtime.ExecutionProvider.Cpu);
+
+        private static readonly long[] inputDims0 = new long[] { -1, 4 };
+        private static readonly long[] outputDims0 = new long[] { -1, 2 };
+        private static readonly long[] outputDims1 = new long[] { -1 };
 
         private readonly global::EdgeBuild.Runtime.EdgeSession session;
 

@@ -26,7 +26,7 @@ namespace EdgeBuild.Generator.Tests.Models
         public const global::EdgeBuild.Runtime.EdgeElementType Input0ElementType = global::EdgeBuild.Runtime.EdgeElementType.Float32;
 
         /// <summary>Shape of the input <c>input:0</c>: [1, 3, 4, 4].</summary>
-        public static global::System.ReadOnlySpan<long> Input0Shape => new long[] { 1, 3, 4, 4 };
+        public static global::System.ReadOnlySpan<long> Input0Shape => inputDims0;
 
         /// <summary>Number of elements of the input <c>input:0</c>: the length of its span in <see cref="Run"/>.</summary>
         public const int Input0Length = 48;
@@ -38,7 +38,7 @@ namespace EdgeBuild.Generator.Tests.Models
         public const global::EdgeBuild.Runtime.EdgeElementType ImageElementType = global::EdgeBuild.Runtime.EdgeElementType.UInt8;
 
         /// <summary>Shape of the input <c>image</c>: [1, 3, 4, 4].</summary>
-        public static global::System.ReadOnlySpan<long> ImageShape => new long[] { 1, 3, 4, 4 };
+        public static global::System.ReadOnlySpan<long> ImageShape => inputDims1;
 
         /// <summary>Number of elements of the input <c>image</c>: the length of its span in <see cref="Run"/>.</summary>
         public const int ImageLength = 48;
@@ -50,7 +50,7 @@ namespace EdgeBuild.Generator.Tests.Models
         public const global::EdgeBuild.Runtime.EdgeElementType Softmax0Tmp0ElementType = global::EdgeBuild.Runtime.EdgeElementType.Float32;
 
         /// <summary>Shape of the output <c>softmax_0.tmp_0</c>: [1, 3, 4, 4].</summary>
-        public static global::System.ReadOnlySpan<long> Softmax0Tmp0Shape => new long[] { 1, 3, 4, 4 };
+        public static global::System.ReadOnlySpan<long> Softmax0Tmp0Shape => outputDims0;
 
         /// <summary>Number of elements of the output <c>softmax_0.tmp_0</c>: the length of its span in <see cref="Run"/>.</summary>
         public const int Softmax0Tmp0Length = 48;
@@ -62,7 +62,7 @@ namespace EdgeBuild.Generator.Tests.Models
         public const global::EdgeBuild.Runtime.EdgeElementType BoxesElementType = global::EdgeBuild.Runtime.EdgeElementType.Float32;
 
         /// <summary>Shape of the output <c>boxes</c>: [1, 3, 4, 4].</summary>
-        public static global::System.ReadOnlySpan<long> BoxesShape => new long[] { 1, 3, 4, 4 };
+        public static global::System.ReadOnlySpan<long> BoxesShape => outputDims1;
 
         /// <summary>Number of elements of the output <c>boxes</c>: the length of its span in <see cref="Run"/>.</summary>
         public const int BoxesLength = 48;
@@ -74,7 +74,7 @@ namespace EdgeBuild.Generator.Tests.Models
         public const global::EdgeBuild.Runtime.EdgeElementType CountElementType = global::EdgeBuild.Runtime.EdgeElementType.Int64;
 
         /// <summary>Shape of the output <c>count</c>: [].</summary>
-        public static global::System.ReadOnlySpan<long> CountShape => global::System.ReadOnlySpan<long>.Empty;
+        public static global::System.ReadOnlySpan<long> CountShape => outputDims2;
 
         /// <summary>Number of elements of the output <c>count</c>: the length of its span in <see cref="Run"/>.</summary>
         public const int CountLength = 1;
@@ -99,6 +99,12 @@ namespace EdgeBuild.Generator.Tests.Models
                 new global::EdgeBuild.Runtime.EdgeArtifact("TinyDetector.onnx", "Onnx", "Fp32"),
             },
             global::EdgeBuild.Runtime.ExecutionProvider.Cpu);
+
+        private static readonly long[] inputDims0 = new long[] { 1, 3, 4, 4 };
+        private static readonly long[] inputDims1 = new long[] { 1, 3, 4, 4 };
+        private static readonly long[] outputDims0 = new long[] { 1, 3, 4, 4 };
+        private static readonly long[] outputDims1 = new long[] { 1, 3, 4, 4 };
+        private static readonly long[] outputDims2 = global::System.Array.Empty<long>();
 
         private readonly global::EdgeBuild.Runtime.EdgeSession session;
 
