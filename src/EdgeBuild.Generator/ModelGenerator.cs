@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
 using System.Text;
@@ -20,6 +21,9 @@ public sealed class ModelGenerator : IIncrementalGenerator
     /// <summary>Tracking names of the pipeline's steps (tests assert these are cached when nothing changed).</summary>
     public static class TrackingNames
     {
+        /// <summary>The manifests among the additional files, one per path.</summary>
+        public const string Manifests = "Manifests";
+
         /// <summary>Manifest text to <see cref="ParseResult"/>.</summary>
         public const string Parse = "Parse";
 
@@ -38,8 +42,16 @@ public sealed class ModelGenerator : IIncrementalGenerator
     /// <inheritdoc/>
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
-        var parsed = context.AdditionalTextsProvider
+        // One entry per path: an AdditionalFiles item included twice must not generate its class twice
+        // (duplicate hint names fail the whole generator). Unchanged texts come out of SelectMany
+        // Unchanged, so the parser still runs only for the manifests that changed.
+        var manifests = context.AdditionalTextsProvider
             .Where(static text => text.Path.EndsWith(ManifestParser.FileSuffix, StringComparison.OrdinalIgnoreCase))
+            .Collect()
+            .SelectMany(static (texts, _) => DistinctByPath(texts))
+            .WithTrackingName(TrackingNames.Manifests);
+
+        var parsed = manifests
             .Select(static (text, cancellationToken) =>
                 ManifestParser.Parse(text.Path, text.GetText(cancellationToken)?.ToString(), cancellationToken))
             .WithTrackingName(TrackingNames.Parse);
@@ -100,6 +112,15 @@ public sealed class ModelGenerator : IIncrementalGenerator
             return;
         }
         context.AddSource(ModelEmitter.HintName(model), SourceText.From(source, Encoding.UTF8));
+    }
+
+    private static ImmutableArray<AdditionalText> DistinctByPath(ImmutableArray<AdditionalText> texts)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var result = ImmutableArray.CreateBuilder<AdditionalText>(texts.Length);
+        foreach (var text in texts)
+            if (seen.Add(text.Path)) result.Add(text);
+        return result.ToImmutable();
     }
 
     internal static Diagnostic ToDiagnostic(DiagnosticInfo d)

@@ -157,6 +157,17 @@ public class DiagnosticsTests
     }
 
     [Fact]
+    public void TheSameManifestListedTwiceGeneratesOnce()
+    {
+        // An AdditionalFiles item included twice hands the generator the same path twice.
+        var (result, output) = GeneratorHarness.Run(("TinyDetector.edgemodel.json", Valid), ("TinyDetector.edgemodel.json", Valid));
+        Assert.Null(result.Exception);
+        Assert.Empty(result.Diagnostics);
+        Assert.Single(result.GeneratedSources);
+        Assert.Empty(output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning));
+    }
+
+    [Fact]
     public void Ebg007RuntimeNotReferenced()
     {
         var (result, _) = GeneratorHarness.Run([new InMemoryAdditionalText(GeneratorHarness.ManifestPath("T.edgemodel.json"), Valid)], withRuntime: false);

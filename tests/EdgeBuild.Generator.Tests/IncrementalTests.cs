@@ -10,7 +10,7 @@ namespace EdgeBuild.Generator.Tests;
 /// </summary>
 public class IncrementalTests
 {
-    private static readonly string[] ModelSteps = [ModelGenerator.TrackingNames.Parse, ModelGenerator.TrackingNames.Classes, ModelGenerator.TrackingNames.Output];
+    private static readonly string[] ModelSteps = [ModelGenerator.TrackingNames.Manifests, ModelGenerator.TrackingNames.Parse, ModelGenerator.TrackingNames.Classes, ModelGenerator.TrackingNames.Output];
 
     private static InMemoryAdditionalText Manifest(string className, string? json = null) =>
         new(GeneratorHarness.ManifestPath(className + ".edgemodel.json"), json ?? GeneratorHarness.ReadManifest(className));
