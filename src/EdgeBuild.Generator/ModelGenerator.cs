@@ -83,8 +83,8 @@ public sealed class ModelGenerator : IIncrementalGenerator
         if (result.Model is not { } model) return new GeneratorOutput(null, result.Diagnostics);
         string fileName = ManifestParser.FileName(result.FilePath);
         // The first manifest (by path) keeps the class; the others report EBG006 and generate nothing.
-        var first = classes.First(k => k.FullName == model.FullName);
-        if (first.FilePath != result.FilePath)
+        var first = classes.FirstOrDefault(k => k.FullName == model.FullName);
+        if (first is not null && first.FilePath != result.FilePath)
         {
             var duplicate = DiagnosticInfo.AtFile(DiagnosticDescriptors.DuplicateClass.Id, result.FilePath, fileName, model.FullName, first.FilePath);
             return new GeneratorOutput(null, new EquatableArray<DiagnosticInfo>(new[] { duplicate }));
