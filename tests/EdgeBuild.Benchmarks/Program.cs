@@ -8,11 +8,19 @@
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- noise MODEL
 //       How far ONNX Runtime's own graph optimizations move the outputs (ENABLE_ALL vs DISABLE_ALL):
 //       the floor against which our optimizer's differences are judged.
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- run [--runs N] [--seconds S] [--models eye-state,face-detect-rfb320]
+//       The generated Run (classes made by EdgeBuild.Generator from Models/*.edgemodel.json at build time)
+//       against a hand-written OrtValue Run (OrtValues preallocated over the caller's arrays, so no
+//       copies, + session.Run(RunOptions, names, values, outputNames, outputValues)), interleaved call by
+//       call, with a second hand-written session as the A/A noise floor. Prints ns per call, the ratio
+//       and managed bytes allocated per call.
 using System.Diagnostics;
 using System.Globalization;
+using EdgeBuild.Benchmarks.Models;
 using EdgeBuild.Ir;
 using EdgeBuild.Onnx;
 using EdgeBuild.Passes;
+using EdgeBuild.Runtime;
 using EdgeBuild.Tests.Support;
 using Microsoft.ML.OnnxRuntime;
 using Tensor = EdgeBuild.Ir.Tensor;
@@ -28,6 +36,8 @@ switch (mode)
     case "latency": return Latency(int.Parse(Arg("--runs") ?? "100"), Arg("--models")?.Split(',') ?? RealModelSpec.All.Select(s => s.Id).ToArray());
     case "optimize": return OptimizeOnce(args[1], int.Parse(Arg("--repeat") ?? "1"));
     case "noise": return Noise(args[1]);
+    case "run": return RunComparison(Arg("--runs") is { } n ? int.Parse(n) : null, double.Parse(Arg("--seconds") ?? "8"),
+        Arg("--models")?.Split(',') ?? ["eye-state", "face-detect-rfb320"]);
     default: Console.Error.WriteLine($"unknown mode {mode}"); return 2;
 }
 
@@ -149,6 +159,109 @@ int Noise(string id)
     return 0;
 }
 
+int RunComparison(int? fixedRuns, double seconds, string[] ids)
+{
+    Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {RuntimeInfo()}; ONNX Runtime 1 intra-op thread, sequential, ENABLE_ALL");
+    Console.WriteLine($"cpu: {CpuName()}");
+    Console.WriteLine("generated = EdgeBuild generated class (copies the input span in and the outputs out, RunWithBinding);");
+    Console.WriteLine("hand = OrtValues preallocated over the caller's arrays (no copies), session.Run(RunOptions, names, values, outputNames, outputValues);");
+    Console.WriteLine("hand2 = a second hand-written session (A/A noise floor). Calls interleaved, order rotated each round.");
+    Console.WriteLine($"{"model",-20} {"runs",6} {"gen p50 ns",11} {"hand p50 ns",12} {"gen mean ns",12} {"hand mean ns",13} {"p50 g/h",8} {"mean g/h",9} {"A/A p50",8} {"gen B/call",11} {"hand B/call",12} {"max |diff|",10}");
+    foreach (var id in ids)
+    {
+        var spec = RealModelSpec.Get(id);
+        string modelPath = Path.Combine(data, "models", id + ".onnx");
+        float[] input = spec.Load(spec.Photos(data, 1)[0]).ToFloats();
+        var options = new EdgeModelOptions { ModelDirectory = Path.Combine(data, "models") };
+
+        // The generated class and the arrays its caller owns.
+        Action generated;
+        float[][] generatedOutputs;
+        IDisposable generatedModel;
+        switch (id)
+        {
+            case "eye-state":
+            {
+                var m = EyeState.Create(options);
+                var output = new float[EyeState.OutputLength];
+                generated = () => m.Run(input, output);
+                (generatedModel, generatedOutputs) = (m, [output]);
+                break;
+            }
+            case "face-detect-rfb320":
+            {
+                var m = FaceDetector.Create(options);
+                var scores = new float[FaceDetector.ScoresLength];
+                var boxes = new float[FaceDetector.BoxesLength];
+                generated = () => m.Run(input, scores, boxes);
+                (generatedModel, generatedOutputs) = (m, [scores, boxes]);
+                break;
+            }
+            default:
+                Console.Error.WriteLine($"no generated class for {id} (add Models/<Name>.edgemodel.json)");
+                return 2;
+        }
+        using var disposeGenerated = generatedModel;
+        using var hand = new HandWrittenRun(modelPath, input);
+        using var hand2 = new HandWrittenRun(modelPath, input);
+        Action handRun = hand.Run, hand2Run = hand2.Run;
+
+        for (int i = 0; i < 20; i++) { generated(); handRun(); hand2Run(); }
+        double single = TimeCalls(generated, 20) / 20;
+        int runs = fixedRuns ?? (int)Math.Clamp(seconds * 1e9 / 3 / single, 200, 100_000);
+
+        var tg = new double[runs];
+        var th = new double[runs];
+        var ta = new double[runs];
+        Action[] order = [generated, handRun, hand2Run];
+        double[][] sinks = [tg, th, ta];
+        for (int r = 0; r < runs; r++)
+        {
+            // Rotate who goes first so no variant always runs on the warmest cache.
+            for (int k = 0; k < 3; k++)
+            {
+                int v = (r + k) % 3;
+                long t0 = Stopwatch.GetTimestamp();
+                order[v]();
+                sinks[v][r] = Ns(Stopwatch.GetTimestamp() - t0);
+            }
+        }
+
+        int allocRuns = Math.Max(100, Math.Min(runs, 2000));
+        double generatedBytes = BytesPerCall(generated, allocRuns);
+        double handBytes = BytesPerCall(handRun, allocRuns);
+
+        double maxDiff = 0;
+        for (int o = 0; o < generatedOutputs.Length; o++)
+            for (int i = 0; i < generatedOutputs[o].Length; i++)
+                maxDiff = Math.Max(maxDiff, Math.Abs(generatedOutputs[o][i] - hand.Outputs[o][i]));
+
+        var lg = tg.ToList();
+        var lh = th.ToList();
+        var la = ta.ToList();
+        Console.WriteLine($"{id,-20} {runs,6} {P(lg, 50),11:F0} {P(lh, 50),12:F0} {lg.Average(),12:F0} {lh.Average(),13:F0} {P(lg, 50) / P(lh, 50),8:F3} {lg.Average() / lh.Average(),9:F3} {P(la, 50) / P(lh, 50),8:F3} {generatedBytes,11:F1} {handBytes,12:F1} {maxDiff,10:G3}");
+    }
+    return 0;
+}
+
+static double TimeCalls(Action action, int n)
+{
+    long t0 = Stopwatch.GetTimestamp();
+    for (int i = 0; i < n; i++) action();
+    return Ns(Stopwatch.GetTimestamp() - t0);
+}
+
+// Raw timestamps (ns resolution on Linux), not TimeSpan ticks (100 ns).
+static double Ns(long ticks) => ticks * 1e9 / Stopwatch.Frequency;
+
+static double BytesPerCall(Action action, int n)
+{
+    action();
+    long before = GC.GetAllocatedBytesForCurrentThread();
+    for (int i = 0; i < n; i++) action();
+    return (GC.GetAllocatedBytesForCurrentThread() - before) / (double)n;
+}
+
 static double MaxDiff(Tensor a, Tensor b)
 {
     var x = a.ToFloats();
@@ -175,4 +288,51 @@ static string FindRepoRoot()
     for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
         if (File.Exists(Path.Combine(d.FullName, "EdgeBuild.sln"))) return d.FullName;
     return Directory.GetCurrentDirectory();
+}
+
+/// <summary>
+/// What a careful user writes by hand with ONNX Runtime's OrtValue API: every input and output an
+/// OrtValue over an array made once, names and value lists made once, one session.Run per call. The
+/// input is already in its array, so a call copies nothing.
+/// </summary>
+sealed class HandWrittenRun : IDisposable
+{
+    private readonly InferenceSession session;
+    private readonly SessionOptions options;
+    private readonly RunOptions runOptions = new();
+    private readonly string[] inputNames;
+    private readonly string[] outputNames;
+    private readonly OrtValue[] inputValues;
+    private readonly OrtValue[] outputValues;
+
+    public HandWrittenRun(string modelPath, float[] input)
+    {
+        options = new SessionOptions
+        {
+            IntraOpNumThreads = 1,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        session = new InferenceSession(modelPath, options);
+        inputNames = [session.InputNames[0]];
+        var inputArray = (float[])input.Clone();
+        inputValues = [OrtValue.CreateTensorValueFromMemory(inputArray, session.InputMetadata[inputNames[0]].Dimensions.Select(d => (long)d).ToArray())];
+        outputNames = session.OutputNames.ToArray();
+        Outputs = outputNames.Select(n => new float[session.OutputMetadata[n].Dimensions.Aggregate(1, (a, d) => a * d)]).ToArray();
+        outputValues = outputNames.Select((n, i) => OrtValue.CreateTensorValueFromMemory(Outputs[i], session.OutputMetadata[n].Dimensions.Select(d => (long)d).ToArray())).ToArray();
+    }
+
+    public float[][] Outputs { get; }
+
+    public void Run() => session.Run(runOptions, inputNames, inputValues, outputNames, outputValues);
+
+    public void Dispose()
+    {
+        foreach (var v in inputValues.Concat(outputValues)) v.Dispose();
+        runOptions.Dispose();
+        session.Dispose();
+        options.Dispose();
+    }
 }

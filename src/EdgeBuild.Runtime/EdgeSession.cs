@@ -1,0 +1,324 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using Microsoft.ML.OnnxRuntime;
+
+namespace EdgeBuild.Runtime;
+
+/// <summary>
+/// An ONNX Runtime session over one model artifact, with every input and output bound once to native
+/// memory (an <see cref="OrtIoBinding"/>), so a run copies the caller's spans in, runs and copies the
+/// results out without allocating managed memory. Generated model classes drive it; a run is
+/// <see cref="Begin()"/> (or <see cref="Begin(ReadOnlySpan{long})"/>), <see cref="SetInput{T}"/> per input,
+/// <see cref="CheckOutput{T}"/> per output, <see cref="Run"/>, <see cref="GetOutput{T}"/> per output.
+/// </summary>
+/// <remarks>
+/// Not thread-safe: the bound buffers are shared by every run of the instance. Use one instance per
+/// thread (ONNX Runtime shares nothing between them but the process-wide environment).
+/// </remarks>
+public sealed unsafe class EdgeSession : IDisposable
+{
+    private readonly InferenceSession session;
+    private readonly SessionOptions sessionOptions;
+    private readonly RunOptions runOptions;
+    private readonly OrtIoBinding binding;
+    private readonly BoundTensor[] inputs;
+    private readonly BoundTensor[] outputs;
+    private readonly long[] symbolValues;
+    private bool bound;
+    private bool disposed;
+
+    private EdgeSession(EdgeModelDescription description, InferenceSession session, SessionOptions sessionOptions,
+        ExecutionProvider provider, string modelPath)
+    {
+        Description = description;
+        this.session = session;
+        this.sessionOptions = sessionOptions;
+        ExecutionProvider = provider;
+        ModelPath = modelPath;
+        runOptions = new RunOptions();
+        binding = session.CreateIoBinding();
+        inputs = description.Inputs.Select(s => new BoundTensor(s, isInput: true)).ToArray();
+        outputs = description.Outputs.Select(s => new BoundTensor(s, isInput: false)).ToArray();
+        symbolValues = new long[description.Symbols.Count];
+        foreach (var t in inputs.Concat(outputs))
+            if (t.Spec.IsStatic) t.Bind(binding, t.Spec.Shape.ToArray(), ElementCount(t, t.Spec.Shape.ToArray()));
+        bound = symbolValues.Length == 0;
+    }
+
+    /// <summary>The model this session runs.</summary>
+    public EdgeModelDescription Description { get; }
+
+    /// <summary>The execution provider the session runs on, after any fallback to the CPU.</summary>
+    public ExecutionProvider ExecutionProvider { get; }
+
+    /// <summary>The full path of the artifact the session loaded.</summary>
+    public string ModelPath { get; }
+
+    /// <summary>
+    /// Loads the model's artifact and creates the session: the execution provider from
+    /// <paramref name="options"/> (else the model's default); CUDA or TensorRT fall back to the CPU
+    /// with one line to <see cref="EdgeModelOptions.Log"/> when this ONNX Runtime build or this machine
+    /// cannot run them.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The artifact is not where the options say (by default next to the application).</exception>
+    /// <exception cref="InvalidOperationException">The artifact's inputs or outputs do not match the manifest (a stale artifact).</exception>
+    public static EdgeSession Create(EdgeModelDescription description, EdgeModelOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(description);
+        options ??= new EdgeModelOptions();
+        options.Validate();
+        var log = options.Log ?? DefaultLog;
+        var requested = options.ExecutionProvider ?? description.DefaultProvider;
+        string directory = options.ModelDirectory ?? AppContext.BaseDirectory;
+
+        if (requested != ExecutionProvider.Cpu)
+        {
+            string path = ArtifactPath(description, requested, directory);
+            string? reason = ExecutionProviders.MissingReason(requested);
+            if (reason is null)
+            {
+                var gpuOptions = CreateSessionOptions(options);
+                try
+                {
+                    ExecutionProviders.Append(gpuOptions, requested, options.DeviceId);
+                    options.ConfigureSessionOptions?.Invoke(gpuOptions);
+                    var gpuSession = new InferenceSession(path, gpuOptions);
+                    return Finish(description, gpuSession, gpuOptions, requested, path);
+                }
+                catch (Exception e) when (ExecutionProviders.IsUnavailable(e))
+                {
+                    gpuOptions.Dispose();
+                    reason = FirstLine(e.Message);
+                }
+                catch
+                {
+                    gpuOptions.Dispose();
+                    throw;
+                }
+            }
+            log($"EdgeBuild: model '{description.Name}': {requested} execution provider unavailable ({reason}); running on CPU.");
+        }
+
+        string cpuPath = ArtifactPath(description, ExecutionProvider.Cpu, directory);
+        var cpuOptions = CreateSessionOptions(options);
+        try
+        {
+            options.ConfigureSessionOptions?.Invoke(cpuOptions);
+            var cpuSession = new InferenceSession(cpuPath, cpuOptions);
+            return Finish(description, cpuSession, cpuOptions, ExecutionProvider.Cpu, cpuPath);
+        }
+        catch
+        {
+            cpuOptions.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Starts a run of a model without symbolic dimensions.</summary>
+    /// <exception cref="InvalidOperationException">The model has symbolic dimensions: call <see cref="Begin(ReadOnlySpan{long})"/>.</exception>
+    public void Begin()
+    {
+        ThrowIfDisposed();
+        if (symbolValues.Length != 0)
+            throw new InvalidOperationException($"model '{Description.Name}' has symbolic dimensions ({string.Join(", ", Description.Symbols)}): pass their values");
+    }
+
+    /// <summary>
+    /// Starts a run with values for the symbolic dimensions (in <see cref="EdgeModelDescription.Symbols"/>
+    /// order). Tensors are rebound, which allocates, only when a value differs from the previous run's.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value is negative, or makes a tensor larger than a span can hold.</exception>
+    public void Begin(ReadOnlySpan<long> symbols)
+    {
+        ThrowIfDisposed();
+        if (bound && symbols.SequenceEqual(symbolValues)) return;
+        if (symbols.Length != symbolValues.Length)
+            throw new ArgumentException($"model '{Description.Name}' has {symbolValues.Length} symbolic dimensions, got {symbols.Length} values", nameof(symbols));
+        for (int i = 0; i < symbols.Length; i++)
+            if (symbols[i] < 0)
+                throw new ArgumentOutOfRangeException(Description.Symbols[i], symbols[i], $"symbolic dimension '{Description.Symbols[i]}' must be 0 or more");
+        // Until every tensor is rebound, the old bindings do not match the new values.
+        bound = false;
+        symbols.CopyTo(symbolValues);
+        foreach (var t in inputs.Concat(outputs))
+        {
+            if (t.Spec.IsStatic) continue;
+            var dims = new long[t.Spec.Shape.Count];
+            for (int d = 0; d < dims.Length; d++)
+                dims[d] = t.Spec.Symbols[d] is { } s ? symbolValues[Description.Symbols.IndexOf(s)] : t.Spec.Shape[d];
+            t.Bind(binding, dims, ElementCount(t, dims));
+        }
+        bound = true;
+    }
+
+    /// <summary>Copies input <paramref name="index"/>'s values into its bound memory.</summary>
+    /// <exception cref="ArgumentException">The span's length or element type does not match the tensor.</exception>
+    public void SetInput<T>(int index, ReadOnlySpan<T> values) where T : unmanaged
+    {
+        var t = inputs[index];
+        Check(t, EdgeElementTypes.Of<T>(), values.Length);
+        values.CopyTo(new Span<T>(t.Data, t.Length));
+    }
+
+    /// <summary>Checks, before the run, that <paramref name="destination"/> fits output <paramref name="index"/>.</summary>
+    /// <exception cref="ArgumentException">The span's length or element type does not match the tensor.</exception>
+    public void CheckOutput<T>(int index, Span<T> destination) where T : unmanaged => Check(outputs[index], EdgeElementTypes.Of<T>(), destination.Length);
+
+    /// <summary>Runs the model on the bound inputs, writing the bound outputs.</summary>
+    public void Run()
+    {
+        ThrowIfDisposed();
+        if (!bound) throw NotBound();
+        session.RunWithBinding(runOptions, binding);
+    }
+
+    /// <summary>Copies output <paramref name="index"/> of the last run into <paramref name="destination"/>.</summary>
+    /// <exception cref="ArgumentException">The span's length or element type does not match the tensor.</exception>
+    public void GetOutput<T>(int index, Span<T> destination) where T : unmanaged
+    {
+        var t = outputs[index];
+        Check(t, EdgeElementTypes.Of<T>(), destination.Length);
+        new ReadOnlySpan<T>(t.Data, t.Length).CopyTo(destination);
+    }
+
+    /// <summary>Releases the session and the bound memory. Runs after this throw <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        binding.Dispose();
+        foreach (var t in inputs) t.Dispose();
+        foreach (var t in outputs) t.Dispose();
+        runOptions.Dispose();
+        session.Dispose();
+        sessionOptions.Dispose();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Check(BoundTensor t, EdgeElementType type, int length)
+    {
+        ThrowIfDisposed();
+        if (!bound) throw NotBound();
+        if (type != t.Spec.ElementType) throw WrongType(t, type);
+        if (length != t.Length) throw WrongLength(t, length);
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if (disposed) ThrowDisposed();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowDisposed() => throw new ObjectDisposedException(Description.Name);
+
+    private InvalidOperationException NotBound() =>
+        new($"model '{Description.Name}': call Begin with the symbolic dimensions ({string.Join(", ", Description.Symbols)}) before a run");
+
+    private static ArgumentException WrongType(BoundTensor t, EdgeElementType got) =>
+        new($"{t.Kind} '{t.Spec.Name}' holds {EdgeElementTypes.CSharpName(t.Spec.ElementType)} values, got a span of {(got == 0 ? "another type" : EdgeElementTypes.CSharpName(got))}",
+            t.Spec.ParameterName);
+
+    private ArgumentException WrongLength(BoundTensor t, int got)
+    {
+        string shape = "[" + string.Join(",", t.Dims.Select(d => d.ToString(CultureInfo.InvariantCulture))) + "]";
+        var symbols = t.Spec.Symbols.Where(s => s is not null).Distinct()
+            .Select(s => $"{s}={symbolValues[Description.Symbols.IndexOf(s!)].ToString(CultureInfo.InvariantCulture)}").ToList();
+        string with = symbols.Count == 0 ? "" : " with " + string.Join(", ", symbols);
+        return new ArgumentException(
+            $"{t.Kind} '{t.Spec.Name}' expects {t.Length.ToString(CultureInfo.InvariantCulture)} {EdgeElementTypes.CSharpName(t.Spec.ElementType)} values (shape {shape}{with}), got {got.ToString(CultureInfo.InvariantCulture)}",
+            t.Spec.ParameterName);
+    }
+
+    private int ElementCount(BoundTensor t, long[] dims)
+    {
+        long count = 1;
+        foreach (long d in dims)
+        {
+            count *= d;
+            if (count > int.MaxValue)
+            {
+                string shape = "[" + string.Join(",", dims.Select(x => x.ToString(CultureInfo.InvariantCulture))) + "]";
+                throw new ArgumentOutOfRangeException(t.Spec.ParameterName,
+                    $"{t.Kind} '{t.Spec.Name}' with shape {shape} would hold more than {int.MaxValue} elements, more than a span can");
+            }
+        }
+        return (int)count;
+    }
+
+    private static EdgeSession Finish(EdgeModelDescription description, InferenceSession session, SessionOptions options,
+        ExecutionProvider provider, string path)
+    {
+        try
+        {
+            CheckArtifactMatches(description, session, path);
+            return new EdgeSession(description, session, options, provider, path);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    // A stale artifact (the model changed, the manifest did not) would otherwise fail inside ONNX Runtime
+    // at the first run with a message about binding names.
+    private static void CheckArtifactMatches(EdgeModelDescription description, InferenceSession session, string path)
+    {
+        var problems = new List<string>();
+        void CheckAll(IEnumerable<EdgeTensorSpec> specs, IReadOnlyDictionary<string, NodeMetadata> metadata, string kind)
+        {
+            foreach (var spec in specs)
+            {
+                if (!metadata.TryGetValue(spec.Name, out var m)) problems.Add($"{kind} '{spec.Name}' is missing");
+                else if (!m.IsTensor || (int)m.ElementDataType != (int)spec.ElementType)
+                    problems.Add($"{kind} '{spec.Name}' is {(m.IsTensor ? m.ElementDataType.ToString() : m.OnnxValueType.ToString())}, the manifest says {spec.ElementType}");
+                else if (m.Dimensions.Length != spec.Shape.Count)
+                    problems.Add($"{kind} '{spec.Name}' has rank {m.Dimensions.Length}, the manifest says {spec.Shape.Count}");
+            }
+        }
+        CheckAll(description.Inputs, session.InputMetadata, "input");
+        CheckAll(description.Outputs, session.OutputMetadata, "output");
+        if (problems.Count > 0)
+            throw new InvalidOperationException(
+                $"model '{description.Name}': the artifact {path} does not match its manifest ({string.Join("; ", problems)}). Rebuild so both come from the same compile.");
+    }
+
+    private static string ArtifactPath(EdgeModelDescription description, ExecutionProvider provider, string directory)
+    {
+        var artifact = (provider == ExecutionProvider.TensorRT ? Find("TensorRT") : null) ?? Find("Onnx")
+            ?? throw new InvalidOperationException($"model '{description.Name}' has no ONNX artifact in its manifest");
+        string path = Path.GetFullPath(Path.Combine(directory, artifact.Path.Replace('/', Path.DirectorySeparatorChar)));
+        if (!File.Exists(path))
+            throw new FileNotFoundException(
+                $"model '{description.Name}': artifact not found at {path}. The build copies it next to the application; set EdgeModelOptions.ModelDirectory if it lives elsewhere.",
+                path);
+        return path;
+
+        EdgeArtifact? Find(string target) =>
+            description.Artifacts.FirstOrDefault(a => string.Equals(a.Target, target, StringComparison.OrdinalIgnoreCase));
+    }
+
+    private static SessionOptions CreateSessionOptions(EdgeModelOptions options) => new()
+    {
+        IntraOpNumThreads = options.IntraOpThreads,
+        InterOpNumThreads = options.InterOpThreads,
+        ExecutionMode = options.ParallelExecution ? ExecutionMode.ORT_PARALLEL : ExecutionMode.ORT_SEQUENTIAL,
+        GraphOptimizationLevel = options.GraphOptimization switch
+        {
+            GraphOptimization.Disabled => GraphOptimizationLevel.ORT_DISABLE_ALL,
+            GraphOptimization.Basic => GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            GraphOptimization.Extended => GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            _ => GraphOptimizationLevel.ORT_ENABLE_ALL,
+        },
+        // ONNX Runtime's own warnings go to stdout; the application hears from us through Log instead.
+        LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+    };
+
+    private static string FirstLine(string message)
+    {
+        string line = message.Split('\n')[0].Trim();
+        return line.Length == 0 ? "no reason given" : line;
+    }
+
+    private static void DefaultLog(string line) => Console.Error.WriteLine(line);
+}

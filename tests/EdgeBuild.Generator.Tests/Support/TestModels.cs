@@ -1,0 +1,118 @@
+using EdgeBuild.Ir;
+using EdgeBuild.Onnx;
+using Microsoft.ML.OnnxRuntime;
+using Attribute = EdgeBuild.Ir.Attribute;
+using Tensor = EdgeBuild.Ir.Tensor;
+
+namespace EdgeBuild.Generator.Tests.Support;
+
+/// <summary>
+/// The ONNX models behind the test manifests (Manifests/*.edgemodel.json), built in code with the
+/// compiler's IR and exporter: no opaque fixture files.
+/// </summary>
+public static class TestModels
+{
+    private static Model NewModel(string name)
+    {
+        var model = new Model(new Graph(name)) { IrVersion = 8, ProducerName = "edgebuild-generator-tests" };
+        model.Opsets.Add(new OpsetId("", 13));
+        return model;
+    }
+
+    private static Value Node(Graph g, string op, Value[] inputs, string output, params Attribute[] attributes) =>
+        g.AddNode(op, inputs, [output], "", output + "_node", attributes).Output0;
+
+    private static void Output(Graph g, Value v, DataType type, Shape shape)
+    {
+        v.Type = new TensorType(type, shape);
+        g.AddOutput(v);
+    }
+
+    /// <summary>Inputs "input:0" (float [1,3,4,4]) and "image" (uint8, same shape); outputs softmax, sum and a count.</summary>
+    public static Model TinyDetector()
+    {
+        var model = NewModel("tiny-detector");
+        var g = model.Graph;
+        var x = g.AddInput("input:0", new TensorType(DataType.Float, Shape.Of(1, 3, 4, 4)));
+        var image = g.AddInput("image", new TensorType(DataType.UInt8, Shape.Of(1, 3, 4, 4)));
+        var softmax = Node(g, "Softmax", [x], "softmax_0.tmp_0", Attribute.Of("axis", 1L));
+        var imageFloat = Node(g, "Cast", [image], "image_f", Attribute.Of("to", (long)DataType.Float));
+        var boxes = Node(g, "Add", [x, imageFloat], "boxes");
+        var imageLong = Node(g, "Cast", [image], "image_i64", Attribute.Of("to", (long)DataType.Int64));
+        var count = Node(g, "ReduceSum", [imageLong], "count", Attribute.Of("keepdims", 0L));
+        Output(g, softmax, DataType.Float, Shape.Of(1, 3, 4, 4));
+        Output(g, boxes, DataType.Float, Shape.Of(1, 3, 4, 4));
+        Output(g, count, DataType.Int64, Shape.Of());
+        return model;
+    }
+
+    /// <summary>Input "x" [batch_size, 4]; outputs y = x W [batch_size, 2] and "flat" = x reshaped to one unknown dimension.</summary>
+    public static Model SymbolicNet()
+    {
+        var model = NewModel("symbolic");
+        var g = model.Graph;
+        var x = g.AddInput("x", new TensorType(DataType.Float, new Shape([Dim.Symbolic("batch_size"), Dim.Of(4)])));
+        var w = g.AddInitializer("W", Tensor.FromFloats([4, 2], [1, 2, 3, 4, 5, 6, 7, 8]));
+        var y = Node(g, "MatMul", [x, w], "y");
+        var minusOne = g.AddInitializer("flat_shape", Tensor.FromInt64s([1], [-1]));
+        var flat = Node(g, "Reshape", [x, minusOne], "flat");
+        Output(g, y, DataType.Float, new Shape([Dim.Symbolic("batch_size"), Dim.Of(2)]));
+        Output(g, flat, DataType.Float, new Shape([Dim.Unknown]));
+        return model;
+    }
+
+    /// <summary>Input "model" (float16 [int]); outputs a bool (value &gt; 0) and the values widened to double.</summary>
+    public static Model MixedTypes()
+    {
+        var model = NewModel("mixed");
+        var g = model.Graph;
+        var x = g.AddInput("model", new TensorType(DataType.Float16, new Shape([Dim.Symbolic("int")])));
+        var asFloat = Node(g, "Cast", [x], "as_float", Attribute.Of("to", (long)DataType.Float));
+        var zero = g.AddInitializer("zero", Tensor.Scalar(0f));
+        var positive = Node(g, "Greater", [asFloat, zero], "is \"positive\"");
+        var wide = Node(g, "Cast", [x], "wide", Attribute.Of("to", (long)DataType.Double));
+        Output(g, positive, DataType.Bool, new Shape([Dim.Symbolic("int")]));
+        Output(g, wide, DataType.Double, new Shape([Dim.Symbolic("int")]));
+        return model;
+    }
+
+    /// <summary>A fresh folder holding the three models at the paths their manifests name.</summary>
+    public static string WriteAll()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "edgebuild-runtime-tests-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Path.Combine(dir, "models"));
+        OnnxExporter.Save(TinyDetector(), Path.Combine(dir, "TinyDetector.onnx"));
+        OnnxExporter.Save(SymbolicNet(), Path.Combine(dir, "models", "SymbolicNet.onnx"));
+        OnnxExporter.Save(MixedTypes(), Path.Combine(dir, "MixedTypes.onnx"));
+        return dir;
+    }
+
+    /// <summary>Runs a model file the plain ONNX Runtime way (the reference the generated classes must match).</summary>
+    public static OrtValue[] RunPlain(string path, params (string Name, OrtValue Value)[] inputs)
+    {
+        using var options = new SessionOptions { IntraOpNumThreads = 1, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        using var session = new InferenceSession(path, options);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, inputs.Select(i => i.Name).ToArray(), inputs.Select(i => i.Value).ToArray(), session.OutputNames);
+        // Copy out: the collection disposes its values.
+        return outputs.Select(o =>
+        {
+            var info = o.GetTensorTypeAndShape();
+            var copy = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, info.ElementDataType, info.Shape);
+            o.GetTensorDataAsSpan<byte>().CopyTo(copy.GetTensorMutableDataAsSpan<byte>());
+            return copy;
+        }).ToArray();
+    }
+}
+
+/// <summary>The test models written once per test class, deleted afterwards.</summary>
+public sealed class ModelFolder : IDisposable
+{
+    public string Path { get; } = TestModels.WriteAll();
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Path, recursive: true); }
+        catch (IOException) { }
+    }
+}
