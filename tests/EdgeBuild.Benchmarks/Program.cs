@@ -8,6 +8,9 @@
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- noise MODEL
 //       How far ONNX Runtime's own graph optimizations move the outputs (ENABLE_ALL vs DISABLE_ALL):
 //       the floor against which our optimizer's differences are judged.
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- incremental [--runs N] [--models K] [--taskhost] [--tool-config C]
+//       The MSBuild acceptance: no-op `dotnet build` with EdgeModel items vs the same project without them,
+//       alternating, medians and their ratio (<= 1.1); --taskhost adds the TaskHostFactory cost of a recompile.
 using System.Diagnostics;
 using System.Globalization;
 using EdgeBuild.Ir;
@@ -28,6 +31,7 @@ switch (mode)
     case "latency": return Latency(int.Parse(Arg("--runs") ?? "100"), Arg("--models")?.Split(',') ?? RealModelSpec.All.Select(s => s.Id).ToArray());
     case "optimize": return OptimizeOnce(args[1], int.Parse(Arg("--repeat") ?? "1"));
     case "noise": return Noise(args[1]);
+    case "incremental": return IncrementalBuildBenchmark.Run(args, root);
     default: Console.Error.WriteLine($"unknown mode {mode}"); return 2;
 }
 

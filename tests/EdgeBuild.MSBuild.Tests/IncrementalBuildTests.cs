@@ -70,6 +70,8 @@ public class IncrementalBuildTests
         Assert.True(File.Exists(s.BinArtifact("Detector")));
         // IncrementalClean removes what the previous build wrote and this one no longer lists.
         Assert.False(File.Exists(s.BinArtifact("FaceDetect")), renamed.ToString());
+        Assert.False(File.Exists(s.Manifest("FaceDetect")));
+        Assert.False(File.Exists(s.Artifact("FaceDetect")));
 
         string publishDir = Path.Combine(s.Root, "publish");
         var publish = s.Dotnet(["publish", s.ProjectPath, "--no-build", "-c", "Debug", "-o", publishDir]);
