@@ -49,6 +49,31 @@ public class ProjectShapeTests
         Assert.Equal(0, again.CompilerRuns);
     }
 
+    /// <summary>
+    /// Models compiled in a library reach the app that references it: the artifact must sit next to the app, where the
+    /// generated class looks for it (AppContext.BaseDirectory).
+    /// </summary>
+    [Fact]
+    public void ReferencedLibrarysArtifactsAreCopiedToTheApp()
+    {
+        using var s = new Scenario("library");
+        TinyModels.WriteConvRelu(Path.Combine(s.Root, "Lib", "models", "face.onnx"));
+        File.WriteAllText(Path.Combine(s.Root, "Lib", "Lib.csproj"), Scenario.ProjectText("""
+                <EdgeModel Include="models/face.onnx" />
+            """, properties: "    <OutputType>Library</OutputType>", rootNamespace: "Lib"));
+        Directory.CreateDirectory(Path.Combine(s.Root, "App"));
+        File.WriteAllText(Path.Combine(s.Root, "App", "App.csproj"), Scenario.ProjectText("""
+                <ProjectReference Include="../Lib/Lib.csproj" />
+            """));
+        File.WriteAllText(Path.Combine(s.Root, "App", "Program.cs"), "System.Console.WriteLine(1);\n");
+
+        var r = s.Dotnet(["build", Path.Combine(s.Root, "App", "App.csproj")], s.Root);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(1, r.CompilerRuns);
+        string built = Path.Combine(s.Root, "Lib", "obj", "Debug", "net10.0", "edgebuild", "Face", "Face.onnx");
+        Assert.Equal(File.ReadAllBytes(built), File.ReadAllBytes(Path.Combine(s.Root, "App", "bin", "Debug", "net10.0", "Face.onnx")));
+    }
+
     /// <summary>Spaces, '@' and ';' in the project folder, the project name, the model file and a calibration folder.</summary>
     [Fact]
     public void PathsWithSpacesAtSignsAndSemicolons()
