@@ -39,6 +39,7 @@ internal sealed class Photo
     public void CropResize(float x, float y, float w, float h, int outWidth, int outHeight, bool gray, Func<float, float> normalize, Span<float> destination)
     {
         int plane = outWidth * outHeight;
+        Span<float> c = stackalloc float[3];
         for (int oy = 0; oy < outHeight; oy++)
         {
             float sy = Math.Clamp(y + (oy + 0.5f) * h / outHeight - 0.5f, 0, Height - 1);
@@ -49,7 +50,6 @@ internal sealed class Photo
                 float sx = Math.Clamp(x + (ox + 0.5f) * w / outWidth - 0.5f, 0, Width - 1);
                 int x0 = (int)sx, x1 = Math.Min(x0 + 1, Width - 1);
                 float fx = sx - x0;
-                Span<float> c = stackalloc float[3];
                 for (int k = 0; k < 3; k++)
                 {
                     float top = Sample(x0, y0, k) * (1 - fx) + Sample(x1, y0, k) * fx;

@@ -12,7 +12,7 @@ using DriverMonitor.Models;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 string testData = TestDataFolder();
 var photos = args.Length > 0
-    ? args.SelectMany(a => Directory.Exists(a) ? Directory.GetFiles(a).Order(StringComparer.Ordinal) : [a]).ToList()
+    ? args.SelectMany(a => Directory.Exists(a) ? Directory.GetFiles(a).Order(StringComparer.Ordinal) : new[] { a }.AsEnumerable()).ToList()
     : new[] { "faces", "people" }.SelectMany(g => Directory.GetFiles(Path.Combine(testData, "photos", g)).Order(StringComparer.Ordinal)).ToList();
 
 using var detector = FaceDetector.Create();
@@ -27,6 +27,7 @@ var points = new float[FaceLandmarks.OutputLength];
 var eyeInput = new float[EyeState.InputLength];
 var eyeLogits = new float[EyeState.OutputLength];
 var timings = new Dictionary<string, List<double>> { ["detect"] = [], ["landmarks"] = [], ["eyes"] = [] };
+var pixels = new float[136];
 
 Console.WriteLine($"DriverMonitor: {photos.Count} photos; execution provider {detector.ExecutionProvider}");
 int facesSeen = 0, eyesClosed = 0, eyesOpen = 0;
@@ -49,7 +50,7 @@ foreach (var path in photos)
         clock.Restart();
         landmarker.Run(landmarkInput, points);
         timings["landmarks"].Add(clock.Elapsed.TotalMilliseconds);
-        Span<float> px = stackalloc float[136];
+        var px = pixels.AsSpan();
         for (int i = 0; i < 68; i++)
         {
             px[2 * i] = face.X1 + points[2 * i] * face.Width;

@@ -14,6 +14,9 @@
 //       copies, + session.Run(RunOptions, names, values, outputNames, outputValues)), interleaved call by
 //       call, with a second hand-written session as the A/A noise floor. Prints ns per call, the ratio
 //       and managed bytes allocated per call.
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- incremental [--runs N] [--models K] [--taskhost] [--tool-config C]
+//       The MSBuild acceptance: no-op `dotnet build` with EdgeModel items vs the same project without them,
+//       alternating, medians and their ratio (<= 1.1); --taskhost adds the TaskHostFactory cost of a recompile.
 using System.Diagnostics;
 using System.Globalization;
 using EdgeBuild.Benchmarks.Models;
@@ -38,6 +41,7 @@ switch (mode)
     case "noise": return Noise(args[1]);
     case "run": return RunComparison(Arg("--runs") is { } n ? int.Parse(n) : null, double.Parse(Arg("--seconds") ?? "8"),
         Arg("--models")?.Split(',') ?? ["eye-state", "face-detect-rfb320"]);
+    case "incremental": return IncrementalBuildBenchmark.Run(args, root);
     default: Console.Error.WriteLine($"unknown mode {mode}"); return 2;
 }
 

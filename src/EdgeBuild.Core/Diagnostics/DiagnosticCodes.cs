@@ -55,6 +55,16 @@ public static class DiagnosticCodes
 
     public static readonly DiagnosticDescriptor InvalidCompileOption = new("EB6001", "Invalid EdgeModel option",
         "Check the EdgeModel item's metadata (or the edgebuild compile option) against docs/msbuild.md.");
+    public static readonly DiagnosticDescriptor EdgeModelNotFound = new("EB6002", "EdgeModel file not found",
+        "The Include path of an EdgeModel item is taken relative to the project file; check the path and that the model file is present.");
+    public static readonly DiagnosticDescriptor CalibrationMatchedNothing = new("EB6003", "Calibration pattern matched no files",
+        "A wildcard in the Calibration metadata (relative to the project file) matched no file; check the pattern and that the calibration images are present.");
+    public static readonly DiagnosticDescriptor ToolFailedWithoutDiagnostic = new("EB6004", "edgebuild failed without a diagnostic",
+        "The compiler process failed but printed no EBnnnn line; build with -v:d to see its output, and report it with the model.");
+    public static readonly DiagnosticDescriptor DuplicateClassName = new("EB6005", "Two EdgeModel items have the same ClassName",
+        "Each EdgeModel item compiles to its own class and artifact file; give one of them another ClassName.");
+    public static readonly DiagnosticDescriptor ToolNotFound = new("EB6006", "edgebuild compiler not found",
+        "Restore the EdgeBuild package, or point EdgeBuildToolPath at edgebuild.dll (in this repository: build src/EdgeBuild.Cli first).");
 
     public static readonly DiagnosticDescriptor InternalError = new("EB9001", "Internal error",
         "This is a bug in EdgeBuild; please report it with the command line and the model. Set EDGEBUILD_DEBUG=1 for a stack trace.");

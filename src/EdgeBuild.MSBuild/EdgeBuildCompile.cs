@@ -1,0 +1,313 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Build.Framework;
+using Microsoft.Build.Utilities;
+
+namespace EdgeBuild.MSBuild;
+
+/// <summary>
+/// Compiles one EdgeModel item by running <c>edgebuild compile</c> out of process (<c>dotnet exec edgebuild.dll</c>):
+/// the compiler and ONNX Runtime never load into MSBuild. Every problem the task or the compiler finds becomes one
+/// MSBuild error at the item's element in the project file; no stack trace reaches the build output. On failure the
+/// model's outputs (manifest, artifacts, their copies in the output folder) are deleted, so no stale file looks fresh.
+/// The targets (build/EdgeBuild.targets) call it once per out-of-date model; see implementation_notes.md.
+/// </summary>
+public sealed class EdgeBuildCompile : ToolTask
+{
+    private static readonly string[] Precisions = ["Fp32", "Fp16", "Int8", "Int8Dynamic", "Mixed"];
+    private static readonly string[] TargetKinds = ["Onnx", "TensorRT", "TFLite"];
+    private static readonly string[] ExecutionProviders = ["Cpu", "Cuda", "TensorRT"];
+
+    private ItemLocation? location;
+    private string? firstUnparsedError;
+    private bool loggedToolDiagnostic;
+
+    /// <summary>The EdgeModel item, with its metadata resolved by the targets (ClassName filled in).</summary>
+    [Required]
+    public ITaskItem Model { get; set; } = null!;
+
+    /// <summary>Path of edgebuild.dll (EdgeBuildToolPath).</summary>
+    [Required]
+    public string ToolAssembly { get; set; } = "";
+
+    /// <summary>This model's folder for the artifacts and the manifest.</summary>
+    [Required]
+    public string OutputDirectory { get; set; } = "";
+
+    /// <summary>The calibration files MSBuild expanded from the Calibration metadata (for Calibration patterns the check that each matched something).</summary>
+    public ITaskItem[] CalibrationFiles { get; set; } = [];
+
+    /// <summary>Files deleted when the compile fails: the manifest, the artifacts and their copies in the output folder.</summary>
+    public ITaskItem[] FilesToRemoveOnFailure { get; set; } = [];
+
+    /// <summary>The project file (where errors go when the item's defining file is unknown).</summary>
+    public string ProjectFile { get; set; } = "";
+
+    protected override string ToolName => Path.DirectorySeparatorChar == '\\' ? "dotnet.exe" : "dotnet";
+
+    protected override Encoding StandardOutputEncoding => Encoding.UTF8;
+    protected override Encoding StandardErrorEncoding => Encoding.UTF8;
+
+    private string Meta(string name) => Model.GetMetadata(name)?.Trim() ?? "";
+
+    public override bool Execute()
+    {
+        bool ok;
+        try
+        {
+            ok = base.Execute() && !Log.HasLoggedErrors;
+            string manifest = Path.Combine(OutputDirectory, Meta("ClassName") + ".edgemodel.json");
+            if (ok && !File.Exists(manifest))
+            {
+                LogItemError(TaskDiagnostics.ToolFailed, Meta("ClassName"), $"edgebuild reported success but wrote no manifest at {manifest}");
+                ok = false;
+            }
+        }
+        catch (Exception e) when (e is not (OutOfMemoryException or StackOverflowException))
+        {
+            // A bug here must still end in one line at the item, not a trace in the build log.
+            LogItemError(TaskDiagnostics.ToolFailed, Meta("ClassName"), $"the EdgeBuild task failed: {e.GetType().Name}: {FirstLine(e.Message)}");
+            ok = false;
+        }
+        if (!ok) RemoveOutputs();
+        return ok;
+    }
+
+    /// <summary>Checks everything that can be checked without the compiler and logs every problem, not just the first.</summary>
+    protected override bool ValidateParameters()
+    {
+        bool valid = true;
+        void Fail(TaskDiagnostic d, string subject, string message)
+        {
+            LogItemError(d, subject, message);
+            valid = false;
+        }
+
+        if (!File.Exists(ToolAssembly))
+            Fail(TaskDiagnostics.ToolNotFound, ToolAssembly, "edgebuild.dll does not exist (EdgeBuildToolPath)");
+
+        string modelPath = Meta("FullPath");
+        if (!File.Exists(modelPath))
+            Fail(TaskDiagnostics.ModelNotFound, Model.ItemSpec, $"model file does not exist (looked for {modelPath})");
+
+        string className = Meta("ClassName");
+        if (!IsIdentifier(className))
+            Fail(TaskDiagnostics.InvalidOption, "ClassName", $"'{className}' is not a valid C# class name");
+
+        CheckOneOf("Precision", Meta("Precision"), Precisions, Fail);
+        CheckOneOf("ExecutionProvider", Meta("ExecutionProvider"), ExecutionProviders, Fail);
+        var targets = SplitList(Meta("Targets"));
+        if (targets.Count == 0) Fail(TaskDiagnostics.InvalidOption, "Targets", "no target given (valid: " + string.Join(", ", TargetKinds) + ")");
+        foreach (var t in targets) CheckOneOf("Targets", t, TargetKinds, Fail);
+
+        CheckNumber("LatencyBudgetMs", Fail);
+        CheckNumber("MaxAccuracyLoss", Fail);
+        string opset = Meta("TargetOpset");
+        if (opset.Length > 0 && !long.TryParse(opset, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            Fail(TaskDiagnostics.InvalidOption, "TargetOpset", $"'{opset}' is not an opset number");
+
+        CheckCalibration(Fail);
+        return valid;
+    }
+
+    private static void CheckOneOf(string option, string value, string[] allowed, Action<TaskDiagnostic, string, string> fail)
+    {
+        if (Canonical(value, allowed) is null)
+            fail(TaskDiagnostics.InvalidOption, option, $"'{value}' is not a valid {option} (valid: {string.Join(", ", allowed)})");
+    }
+
+    private void CheckNumber(string option, Action<TaskDiagnostic, string, string> fail)
+    {
+        string value = Meta(option);
+        if (value.Length > 0 && !double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+            fail(TaskDiagnostics.InvalidOption, option, $"'{value}' is not a number (use '.' as the decimal point)");
+    }
+
+    /// <summary>
+    /// A Calibration entry without wildcards names a file that must exist; an entry with wildcards must have matched
+    /// at least one file in MSBuild's expansion. The entries are read escaped, so a path with a literal ';' (%3B) stays one entry.
+    /// </summary>
+    private void CheckCalibration(Action<TaskDiagnostic, string, string> fail)
+    {
+        string spec = Model is ITaskItem2 escaped ? escaped.GetMetadataValueEscaped("Calibration") : Model.GetMetadata("Calibration");
+        if (string.IsNullOrWhiteSpace(spec)) return;
+        string projectDirectory = ProjectFile.Length > 0 ? Path.GetDirectoryName(Path.GetFullPath(ProjectFile)) ?? "" : Directory.GetCurrentDirectory();
+        var expanded = CalibrationFiles.Select(f => f.GetMetadata("FullPath").Replace('\\', '/')).ToList();
+        foreach (var part in spec.Split(';'))
+        {
+            string entry = ItemLocator.Unescape(part.Trim());
+            if (entry.Length == 0) continue;
+            if (entry.IndexOf('*') >= 0 || entry.IndexOf('?') >= 0)
+            {
+                string pattern = Path.IsPathRooted(entry) ? entry : projectDirectory.Replace('\\', '/').TrimEnd('/') + "/" + entry;
+                var regex = Glob.ToRegex(CollapseDots(pattern));
+                if (!expanded.Any(f => regex.IsMatch(f)))
+                    fail(TaskDiagnostics.CalibrationMatchedNothing, entry, "Calibration pattern matched no files");
+            }
+            else if (!File.Exists(Path.Combine(projectDirectory, entry)))
+                fail(TaskDiagnostics.CalibrationFileMissing, entry, "calibration file does not exist");
+        }
+    }
+
+    /// <summary>Removes "./" and "dir/../" from a '/' path whose wildcards Path.GetFullPath would reject on Windows.</summary>
+    private static string CollapseDots(string path)
+    {
+        var parts = new List<string>();
+        foreach (var p in path.Replace('\\', '/').Split('/'))
+        {
+            if (p == ".") continue;
+            if (p == ".." && parts.Count > 0 && parts[parts.Count - 1] != ".." && parts[parts.Count - 1].Length > 0) parts.RemoveAt(parts.Count - 1);
+            else parts.Add(p);
+        }
+        return string.Join("/", parts);
+    }
+
+    /// <summary>The host that runs edgebuild.dll: the SDK's dotnet (DOTNET_HOST_PATH), else dotnet from PATH.</summary>
+    protected override string GenerateFullPathToTool()
+    {
+        string? host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
+        if (!string.IsNullOrEmpty(host) && File.Exists(host)) return host!;
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))
+        {
+            try
+            {
+                string candidate = Path.Combine(dir.Trim('"'), ToolName);
+                if (dir.Length > 0 && File.Exists(candidate)) return candidate;
+            }
+            catch (ArgumentException)
+            {
+                // A malformed PATH entry is skipped.
+            }
+        }
+        return ToolName;
+    }
+
+    /// <summary>
+    /// <c>exec "edgebuild.dll" compile "model" --out "dir" --name C ...  -q</c>, quoted by CommandLineBuilder so the
+    /// logged line can be pasted into a shell. Values are passed in their canonical spelling.
+    /// </summary>
+    protected override string GenerateCommandLineCommands()
+    {
+        var b = new CommandLineBuilder(quoteHyphensOnCommandLine: false, useNewLineSeparator: false);
+        b.AppendSwitch("exec");
+        b.AppendFileNameIfNotNull(ToolAssembly);
+        b.AppendSwitch("compile");
+        b.AppendFileNameIfNotNull(Meta("FullPath"));
+        b.AppendSwitchIfNotNull("--out ", OutputDirectory.TrimEnd('/', '\\'));
+        b.AppendSwitchIfNotNull("--name ", Meta("ClassName"));
+        if (Meta("Namespace").Length > 0) b.AppendSwitchIfNotNull("--namespace ", Meta("Namespace"));
+        b.AppendSwitchIfNotNull("--precision ", Canonical(Meta("Precision"), Precisions) ?? Meta("Precision"));
+        b.AppendSwitchIfNotNull("--targets ", string.Join(";", SplitList(Meta("Targets")).Select(t => Canonical(t, TargetKinds) ?? t)));
+        b.AppendSwitchIfNotNull("--execution-provider ", Canonical(Meta("ExecutionProvider"), ExecutionProviders) ?? Meta("ExecutionProvider"));
+        foreach (var file in CalibrationFiles)
+            b.AppendSwitchIfNotNull("--calibration ", file.GetMetadata("FullPath"));
+        AppendIfSet(b, "--latency-budget-ms ", "LatencyBudgetMs");
+        AppendIfSet(b, "--max-accuracy-loss ", "MaxAccuracyLoss");
+        AppendIfSet(b, "--target-opset ", "TargetOpset");
+        if (SplitList(Meta("Passes")) is { Count: > 0 } passes) b.AppendSwitchIfNotNull("--passes ", string.Join(",", passes));
+        if (SplitList(Meta("SkipPasses")) is { Count: > 0 } skip) b.AppendSwitchIfNotNull("--skip ", string.Join(",", skip));
+        b.AppendSwitch("-q");
+        return b.ToString();
+    }
+
+    private void AppendIfSet(CommandLineBuilder b, string option, string metadata)
+    {
+        if (Meta(metadata).Length > 0) b.AppendSwitchIfNotNull(option, Meta(metadata));
+    }
+
+    /// <summary>Maps each output line through <see cref="ToolOutput"/>: diagnostics to the item's location, the rest to messages.</summary>
+    protected override void LogEventsFromTextOutput(string singleLine, MessageImportance messageImportance)
+    {
+        var line = ToolOutput.Classify(singleLine);
+        switch (line.Kind)
+        {
+            case ToolLineKind.Error:
+            case ToolLineKind.Warning:
+            {
+                var at = Location();
+                string message = line.Origin.Length > 0 ? line.Origin + ": " + line.Message : line.Message;
+                string? code = line.Code.Length > 0 ? line.Code : null;
+                if (line.Kind == ToolLineKind.Error)
+                {
+                    loggedToolDiagnostic = true;
+                    Log.LogError(null, code, code, at.File, at.Line, at.Column, 0, 0, "{0}", message);
+                }
+                else Log.LogWarning(null, code, code, at.File, at.Line, at.Column, 0, 0, "{0}", message);
+                break;
+            }
+            case ToolLineKind.Progress:
+                Log.LogMessage(MessageImportance.Low, "{0}", singleLine);
+                break;
+            case ToolLineKind.StackTrace:
+                // Kept for -v:diag; a crash is reported as one EB6004 line at the item instead.
+                firstUnparsedError ??= singleLine.Trim();
+                Log.LogMessage(MessageImportance.Low, "{0}", singleLine);
+                break;
+            default:
+                // The first line a crashing process prints (e.g. the host's "A fatal error was encountered") explains EB6004.
+                if (singleLine.Trim().Length > 0) firstUnparsedError ??= singleLine.Trim();
+                Log.LogMessage(messageImportance, "{0}", singleLine);
+                break;
+        }
+    }
+
+    /// <summary>Replaces ToolTask's MSB6006 ("exited with code 1"): the compiler's own EB line already said what is wrong.</summary>
+    protected override bool HandleTaskExecutionErrors()
+    {
+        if (!loggedToolDiagnostic && !Log.HasLoggedErrors)
+        {
+            string detail = firstUnparsedError is null ? "" : $": {firstUnparsedError.TrimEnd('.')}";
+            LogItemError(TaskDiagnostics.ToolFailed, Meta("ClassName"), $"edgebuild exited with code {ExitCode.ToString(CultureInfo.InvariantCulture)}{detail}");
+        }
+        return false;
+    }
+
+    private void LogItemError(TaskDiagnostic d, string subject, string message)
+    {
+        var at = Location();
+        Log.LogError(null, d.Code, d.Code, at.File, at.Line, at.Column, 0, 0, "{0}", $"{subject}: {message}. {d.Help}");
+    }
+
+    private ItemLocation Location()
+    {
+        if (location is { } known) return known;
+        string definingProject = Model.GetMetadata("EdgeBuildDefiningProject");
+        if (string.IsNullOrEmpty(definingProject)) definingProject = ProjectFile;
+        string spec = Model is ITaskItem2 escaped ? escaped.EvaluatedIncludeEscaped : Model.ItemSpec;
+        var found = ItemLocator.Find(definingProject, "EdgeModel", spec);
+        location = found.File.Length > 0 ? found : new ItemLocation(ProjectFile, 0, 0);
+        return location.Value;
+    }
+
+    private void RemoveOutputs()
+    {
+        foreach (var f in FilesToRemoveOnFailure)
+        {
+            string path = f.GetMetadata("FullPath");
+            try
+            {
+                if (File.Exists(path)) File.Delete(path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Log.LogMessage(MessageImportance.Normal, "EdgeBuild: could not remove {0}: {1}", path, e.Message);
+            }
+        }
+    }
+
+    private static string? Canonical(string value, string[] allowed) =>
+        allowed.FirstOrDefault(a => string.Equals(a, value.Trim(), StringComparison.OrdinalIgnoreCase));
+
+    private static List<string> SplitList(string value) =>
+        value.Split([';', ','], StringSplitOptions.RemoveEmptyEntries).Select(s => s.Trim()).Where(s => s.Length > 0).ToList();
+
+    /// <summary>Letters, digits and '_', not starting with a digit (the compiler also rejects C# keywords).</summary>
+    private static bool IsIdentifier(string s) =>
+        s.Length > 0 && (char.IsLetter(s[0]) || s[0] == '_') && s.All(c => char.IsLetterOrDigit(c) || c == '_');
+
+    private static string FirstLine(string s)
+    {
+        int i = s.IndexOf('\n');
+        return (i < 0 ? s : s.Substring(0, i)).Trim();
+    }
+}
