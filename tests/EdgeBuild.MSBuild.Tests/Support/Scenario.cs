@@ -52,8 +52,9 @@ public sealed class Scenario : IDisposable
     public string Directory { get; }
     public string ProjectName { get; }
     public string ProjectPath => Path.Combine(Directory, ProjectName + ".csproj");
-    public string ObjEdgeBuild => Path.Combine(Directory, "obj", Configuration, "net10.0", "edgebuild");
-    public string BinDir => Path.Combine(Directory, "bin", Configuration, "net10.0");
+    // The scenario app builds in dotnet build's default configuration; Configuration is the one the compiler and task were built in.
+    public string ObjEdgeBuild => Path.Combine(Directory, "obj", "Debug", "net10.0", "edgebuild");
+    public string BinDir => Path.Combine(Directory, "bin", "Debug", "net10.0");
 
     public string Manifest(string className) => Path.Combine(ObjEdgeBuild, className, className + ".edgemodel.json");
     public string Artifact(string className) => Path.Combine(ObjEdgeBuild, className, className + ".onnx");
@@ -65,6 +66,10 @@ public sealed class Scenario : IDisposable
 
     public static string ProjectText(string items, string properties = "", string rootNamespace = "App") => $"""
         <Project Sdk="Microsoft.NET.Sdk">
+          <PropertyGroup>
+            <!-- Before the import: EdgeBuild.InRepo.props picks the compiler and task built in this configuration. -->
+            <EdgeBuildConfiguration>{Configuration}</EdgeBuildConfiguration>
+          </PropertyGroup>
           <Import Project="{RepoRoot}/build/EdgeBuild.InRepo.props" />
           <PropertyGroup>
             <OutputType>Exe</OutputType>
@@ -72,7 +77,6 @@ public sealed class Scenario : IDisposable
             <RootNamespace>{rootNamespace}</RootNamespace>
             <ImplicitUsings>disable</ImplicitUsings>
             <Nullable>enable</Nullable>
-            <EdgeBuildConfiguration>{Configuration}</EdgeBuildConfiguration>
         {properties}
           </PropertyGroup>
           <ItemGroup>
