@@ -50,6 +50,15 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor CalibrationFileMissing = new("EB3002", "Calibration file not found",
         "Each calibration file must exist; check the Calibration glob or list.");
 
+    public static readonly DiagnosticDescriptor TooFewCalibrationSamples = new("EB3003", "Not enough calibration samples",
+        "Static INT8 needs representative inputs: give at least the minimum number of calibration images or .npy files (--min-calibration, MinCalibrationSamples).");
+    public static readonly DiagnosticDescriptor CalibrationInputNotImage = new("EB3004", "Model input is not an image",
+        "Image calibration needs a model input shaped [N,C,H,W] or [N,H,W,C] with 1 or 3 channels and fixed H and W; calibrate this model with .npy tensors instead.");
+    public static readonly DiagnosticDescriptor CalibrationFileUnreadable = new("EB3005", "Calibration file unreadable",
+        "Calibration files must be images SkiaSharp can decode (jpg, png, bmp, gif, webp) or .npy arrays matching the model input; remove or replace the file.");
+    public static readonly DiagnosticDescriptor CalibrationNoMatch = new("EB3006", "Calibration pattern matched nothing",
+        "The calibration folder or wildcard matched no files; check the path and the pattern.");
+
     public static readonly DiagnosticDescriptor TargetNotAvailable = new("EB4001", "Target not available",
         "EdgeBuild writes the Onnx target today; TensorRT and TFLite arrive with their writers. Use Targets=\"Onnx\".");
 
