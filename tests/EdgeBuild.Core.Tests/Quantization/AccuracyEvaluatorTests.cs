@@ -1,0 +1,95 @@
+using EdgeBuild.Ir;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
+using EdgeBuild.Quantization;
+using EdgeBuild.Tests.Support;
+using A = EdgeBuild.Ir.Attribute;
+
+namespace EdgeBuild.Tests.Quantization;
+
+public class AccuracyEvaluatorTests
+{
+    private sealed class RandomSamples(string input, long[] dims, int count) : ICalibrationDataSource
+    {
+        public int Count => count;
+        public IEnumerable<IReadOnlyDictionary<string, Tensor>> Samples() =>
+            Enumerable.Range(0, count).Select(i => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor> { [input] = ModelBuilder.RandomInput(dims, seed: i) });
+    }
+
+    /// <summary>A linear classifier [1,8] -> [1,K]; <paramref name="noise"/> perturbs the weights.</summary>
+    private static byte[] Linear(int k, float noise, bool softmax = false)
+    {
+        var b = new ModelBuilder(seed: 5);
+        var x = b.Input("x", 1, 8);
+        var w = b.Weight("w", [8, k]);
+        if (noise != 0)
+        {
+            var data = w.Initializer!.ToFloats();
+            var r = new Random(9);
+            for (int i = 0; i < data.Length; i++) data[i] += noise * (float)(r.NextDouble() - 0.5);
+            b.Graph.SetInitializer(w, Tensor.FromFloats([8, k], data));
+        }
+        var y = b.Op("MatMul", [x, w], "logits");
+        b.Output(softmax ? b.Op("Softmax", [y], "prob", A.Of("axis", -1L)) : y);
+        return OnnxExporter.ToBytes(b.Model);
+    }
+
+    [Fact]
+    public void IdenticalModelsLoseNothing()
+    {
+        var samples = new RandomSamples("x", [1, 8], 20);
+        foreach (var task in new[] { TaskKind.Classification, TaskKind.Regression, TaskKind.Embedding, TaskKind.Generic })
+        {
+            var r = AccuracyEvaluator.Compare(Linear(4, 0), Linear(4, 0), samples, task);
+            Assert.Equal(0, r.LossPercent, 9);
+            Assert.True(double.IsPositiveInfinity(r.Outputs[0].SqnrDb));
+        }
+    }
+
+    [Fact]
+    public void PerturbedWeightsShowUpInEveryMetric()
+    {
+        var samples = new RandomSamples("x", [1, 8], 50);
+        var cls = AccuracyEvaluator.Compare(Linear(4, 0), Linear(4, 1.0f), samples, TaskKind.Classification);
+        Assert.InRange(cls.LossPercent, 1, 99);
+        var emb = AccuracyEvaluator.Compare(Linear(64, 0), Linear(64, 0.2f), samples, TaskKind.Embedding);
+        Assert.InRange(emb.Value, 0.5, 0.9999);
+        var reg = AccuracyEvaluator.Compare(Linear(64, 0), Linear(64, 0.2f), samples, TaskKind.Regression);
+        Assert.True(reg.LossPercent > 1);
+        Assert.True(emb.Outputs[0].SqnrDb is > 0 and < 60);
+    }
+
+    [Fact]
+    public void TaskIsInferredFromOutputs()
+    {
+        var small = OnnxImporter.Parse(Linear(4, 0));
+        var softmax = OnnxImporter.Parse(Linear(100, 0, softmax: true));
+        var wide = OnnxImporter.Parse(Linear(100, 0));
+        foreach (var m in new[] { small, softmax, wide }) ShapeInference.Infer(m);
+        Assert.Equal(TaskKind.Classification, AccuracyEvaluator.Infer(small));
+        Assert.Equal(TaskKind.Classification, AccuracyEvaluator.Infer(softmax));
+        Assert.Equal(TaskKind.Generic, AccuracyEvaluator.Infer(wide));
+    }
+
+    [SkippableFact]
+    public void DetectorAgreesWithItselfAndTheTaskIsDetection()
+    {
+        string data = TestData.Require();
+        var spec = RealModelSpec.Get("face-detect-rfb320");
+        var model = OnnxImporter.Load(TestData.Model(spec.Id));
+        ShapeInference.Infer(model);
+        Assert.Equal(TaskKind.Detection, AccuracyEvaluator.Infer(model));
+        var bytes = File.ReadAllBytes(TestData.Model(spec.Id));
+        var photos = new PhotoSamples(spec, spec.Photos(data, 4));
+        var r = AccuracyEvaluator.Compare(bytes, bytes, photos, TaskKind.Detection);
+        Assert.Equal(1.0, r.Value);
+        Assert.Contains("reference boxes", r.Metric);
+    }
+
+    private sealed class PhotoSamples(RealModelSpec spec, IReadOnlyList<string> photos) : ICalibrationDataSource
+    {
+        public int Count => photos.Count;
+        public IEnumerable<IReadOnlyDictionary<string, Tensor>> Samples() =>
+            photos.Select(p => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor> { [spec.InputName] = spec.Load(p) });
+    }
+}
