@@ -49,6 +49,12 @@ public static class DiagnosticCodes
         "EdgeBuild compiles Fp32 today; Fp16 and Int8 arrive with quantization. Use Precision=\"Fp32\" (values: Fp32, Fp16, Int8, Int8Dynamic, Mixed).");
     public static readonly DiagnosticDescriptor CalibrationFileMissing = new("EB3002", "Calibration file not found",
         "Each calibration file must exist; check the Calibration glob or list.");
+    public static readonly DiagnosticDescriptor NotEnoughCalibrationSamples = new("EB3003", "Not enough calibration samples",
+        "Int8 static quantization measures activation ranges on calibration data; supply at least the required number of samples (about 100 representative inputs is typical), or use Int8Dynamic or Fp16, which need none.");
+    public static readonly DiagnosticDescriptor CalibrationDataMismatch = new("EB3004", "Calibration data does not fit the model",
+        "Every calibration sample must provide each model input with the model's element type and shape; check the preprocessing (size, layout, channels) against the model's inputs.");
+    public static readonly DiagnosticDescriptor InvalidQuantizeOption = new("EB3005", "Invalid quantization option",
+        "Check the quantization options: Percentile must be in (0, 100], MinCalibrationSamples at least 1.");
 
     public static readonly DiagnosticDescriptor TargetNotAvailable = new("EB4001", "Target not available",
         "EdgeBuild writes the Onnx target today; TensorRT and TFLite arrive with their writers. Use Targets=\"Onnx\".");
