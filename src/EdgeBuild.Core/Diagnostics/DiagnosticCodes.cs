@@ -49,14 +49,18 @@ public static class DiagnosticCodes
         "EdgeBuild compiles Fp32 today; Fp16 and Int8 arrive with quantization. Use Precision=\"Fp32\" (values: Fp32, Fp16, Int8, Int8Dynamic, Mixed).");
     public static readonly DiagnosticDescriptor CalibrationFileMissing = new("EB3002", "Calibration file not found",
         "Each calibration file must exist; check the Calibration glob or list.");
+    public static readonly DiagnosticDescriptor NotEnoughCalibrationSamples = new("EB3003", "Not enough calibration samples",
+        "Int8 static quantization measures activation ranges on calibration data; supply at least the required number of samples (about 100 representative inputs is typical), or use Int8Dynamic or Fp16, which need none.");
+    public static readonly DiagnosticDescriptor CalibrationDataMismatch = new("EB3004", "Calibration data does not fit the model",
+        "Every calibration sample must provide each model input with the model's element type and shape; check the preprocessing (size, layout, channels) against the model's inputs.");
+    public static readonly DiagnosticDescriptor InvalidQuantizeOption = new("EB3005", "Invalid quantization option",
+        "Check the quantization options: Percentile must be in (0, 100], MinCalibrationSamples at least 1.");
 
-    public static readonly DiagnosticDescriptor TooFewCalibrationSamples = new("EB3003", "Not enough calibration samples",
-        "Static INT8 needs representative inputs: give at least the minimum number of calibration images or .npy files (--min-calibration, MinCalibrationSamples).");
-    public static readonly DiagnosticDescriptor CalibrationInputNotImage = new("EB3004", "Model input is not an image",
+    public static readonly DiagnosticDescriptor CalibrationInputNotImage = new("EB3006", "Model input is not an image",
         "Image calibration needs a model input shaped [N,C,H,W] or [N,H,W,C] with 1 or 3 channels and fixed H and W; calibrate this model with .npy tensors instead.");
-    public static readonly DiagnosticDescriptor CalibrationFileUnreadable = new("EB3005", "Calibration file unreadable",
+    public static readonly DiagnosticDescriptor CalibrationFileUnreadable = new("EB3007", "Calibration file unreadable",
         "Calibration files must be images SkiaSharp can decode (jpg, png, bmp, gif, webp) or .npy arrays matching the model input; remove or replace the file.");
-    public static readonly DiagnosticDescriptor CalibrationNoMatch = new("EB3006", "Calibration pattern matched nothing",
+    public static readonly DiagnosticDescriptor CalibrationNoMatch = new("EB3008", "Calibration pattern matched nothing",
         "The calibration folder or wildcard matched no files; check the path and the pattern.");
 
     public static readonly DiagnosticDescriptor TargetNotAvailable = new("EB4001", "Target not available",

@@ -40,7 +40,7 @@ public sealed class FileCalibrationSource : ICalibrationDataSource
             samples.Add(t);
         }
         if (samples.Count < minimumSamples)
-            throw new EdgeBuildException(DiagnosticCodes.TooFewCalibrationSamples, string.Join(";", files.Take(3)) + (files.Count > 3 ? ";..." : ""),
+            throw new EdgeBuildException(DiagnosticCodes.NotEnoughCalibrationSamples, string.Join(";", files.Take(3)) + (files.Count > 3 ? ";..." : ""),
                 $"{samples.Count} calibration sample(s), at least {minimumSamples} needed");
     }
 

@@ -1,0 +1,46 @@
+using EdgeBuild.Diagnostics;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using P = EdgeBuild.Onnx.Proto;
+using Tensor = EdgeBuild.Ir.Tensor;
+
+namespace EdgeBuild.Quantization.Calibration;
+
+/// <summary>
+/// Runs the float model over the calibration data with the tensors to quantize as extra outputs, and feeds every
+/// sample's values to a <see cref="Calibrator"/>. Tensors are handed to the calibrator in parallel (each once per
+/// sample), samples one after another.
+/// </summary>
+internal static class CalibrationRunner
+{
+    /// <summary>Calibrated ranges by tensor name, and the first <paramref name="keep"/> samples (for the SQNR comparison).</summary>
+    public static (IReadOnlyDictionary<string, TensorRange> Ranges, List<IReadOnlyDictionary<string, Tensor>> Kept) Run(
+        P.ModelProto floatModel, IReadOnlyList<TensorCapture.InputSpec> inputs, IReadOnlyList<string> tensors, ICalibrationDataSource data,
+        Calibrator calibrator, int minSamples, int keep, Action<string>? progress, CancellationToken ct)
+    {
+        var kept = new List<IReadOnlyDictionary<string, Tensor>>();
+        using var capture = new TensorCapture(floatModel, inputs, tensors);
+        var names = capture.Outputs;
+        int count = 0;
+        int declared = data.Count;
+        foreach (var sample in data.Samples())
+        {
+            ct.ThrowIfCancellationRequested();
+            capture.Run(sample, count, outputs =>
+                Parallel.For(0, outputs.Count, new ParallelOptions { CancellationToken = ct }, k =>
+                {
+                    var value = outputs[k];
+                    if (value.OnnxType != OnnxValueType.ONNX_TYPE_TENSOR) return;
+                    if (value.GetTensorTypeAndShape().ElementDataType != TensorElementType.Float) return;
+                    calibrator.Collect(names[k], value.GetTensorDataAsSpan<float>());
+                }));
+            if (kept.Count < keep) kept.Add(sample);
+            count++;
+            progress?.Invoke($"calibrating {count}/{Math.Max(declared, count)}");
+        }
+        if (count < minSamples)
+            throw new EdgeBuildException(DiagnosticCodes.NotEnoughCalibrationSamples, "calibration data",
+                $"int8 static quantization needs at least {minSamples} calibration sample{(minSamples == 1 ? "" : "s")}; the data source gave {count}");
+        return (calibrator.ComputeRanges(), kept);
+    }
+}

@@ -1,0 +1,54 @@
+namespace EdgeBuild.Quantization.Calibration;
+
+/// <summary>
+/// The smallest and largest value over all samples; with <c>movingAverage</c>, each sample's extremes are blended
+/// in with constant 0.01 (ORT's MinMaxCalibrater, moving_average=True, averaging_constant=0.01), which damps a
+/// single extreme sample.
+/// </summary>
+public sealed class MinMaxCalibrator(bool movingAverage = false, double averagingConstant = 0.01) : Calibrator<MinMaxCalibrator.State>
+{
+    public sealed class State
+    {
+        public bool Seen;
+        public double Min, Max;
+    }
+
+    public override CalibratorKind Kind => CalibratorKind.MinMax;
+
+    protected override State NewState() => new();
+
+    protected override void Update(State state, ReadOnlySpan<float> values)
+    {
+        if (values.Length == 0) return;
+        var (min, max) = Extremes(values);
+        if (!state.Seen)
+        {
+            (state.Min, state.Max, state.Seen) = (min, max, true);
+        }
+        else if (movingAverage)
+        {
+            state.Min += averagingConstant * (min - state.Min);
+            state.Max += averagingConstant * (max - state.Max);
+        }
+        else
+        {
+            state.Min = Math.Min(state.Min, min);
+            state.Max = Math.Max(state.Max, max);
+        }
+    }
+
+    protected override TensorRange RangeOf(State state) => state.Seen ? new((float)state.Min, (float)state.Max) : default;
+
+    /// <summary>Smallest and largest finite value (NaN and infinities are ignored: they would make every scale useless).</summary>
+    internal static (float Min, float Max) Extremes(ReadOnlySpan<float> values)
+    {
+        float min = float.PositiveInfinity, max = float.NegativeInfinity;
+        foreach (var v in values)
+        {
+            if (!float.IsFinite(v)) continue;
+            if (v < min) min = v;
+            if (v > max) max = v;
+        }
+        return min > max ? (0f, 0f) : (min, max);
+    }
+}

@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using EdgeBuild.Diagnostics;
+using EdgeBuild.Ir;
+using EdgeBuild.Onnx;
+using EdgeBuild.Passes;
+using EdgeBuild.Quantization.Operators;
+using Tensor = EdgeBuild.Ir.Tensor;
+
+namespace EdgeBuild.Quantization;
+
+/// <summary>
+/// The quantization engine's entry point: rewrites an optimized float32 model in place to FP16, INT8 dynamic or
+/// INT8 static (QDQ), honouring KeepFp16/KeepFp32 node patterns, and reports per compute layer the precision it
+/// got and, when data is given, the SQNR of its output. See docs/quantization.md.
+/// </summary>
+public static class ModelQuantizer
+{
+    /// <summary>QDQ with per-channel weights (DequantizeLinear's axis) needs opset 13; older models are converted first.</summary>
+    public const long MinQdqOpset = 13;
+
+    /// <summary>Samples the SQNR comparison runs on (the first ones of the data): enough to rank layers, cheap to run.</summary>
+    public const int SqnrSamples = 3;
+
+    public static QuantizationReport Quantize(Model model, QuantizeOptions options, ICalibrationDataSource? data, Action<string>? progress = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        Validate(options, data);
+        var total = Stopwatch.StartNew();
+        long bytesBefore = OnnxExporter.ToProto(model).CalculateSize();
+        var keepFp32 = new NodePatterns(options.KeepFp32);
+        var keepFp16 = new NodePatterns(options.KeepFp16);
+        var graph = model.Graph;
+
+        if (options.Mode != QuantizationMode.Fp16 && model.DefaultOpset < MinQdqOpset)
+        {
+            progress?.Invoke($"converting opset {model.DefaultOpset} to {MinQdqOpset}");
+            OptimizationPipeline.Run(model, new OptimizeOptions { TargetOpset = MinQdqOpset }, OptimizationPipeline.Select(["opset-conversion"]), cancellationToken: ct);
+        }
+        ShapeInference.ClearInferred(graph);
+        ShapeInference.Infer(model);
+        graph.SortTopologically();
+
+        int nodesBefore = graph.Nodes.Count;
+        var computeNodes = graph.Nodes.Where(QuantizerRegistry.IsComputeOp).Select(n => (Node: n, Output: n.Outputs[0]?.Name ?? "")).ToList();
+        var floatModel = OnnxExporter.ToProto(model);
+        var inputs = TensorCapture.InputsOf(model);
+
+        var precision = new Dictionary<Node, string>();
+        var observed = new Dictionary<Node, (string Float, string Quantized)>();
+        int quantized;
+        var calibrationTime = TimeSpan.Zero;
+        List<IReadOnlyDictionary<string, Tensor>>? samples = null;
+        bool IntEligible(Node n) => !keepFp32.Matches(n) && !keepFp16.Matches(n);
+
+        switch (options.Mode)
+        {
+            case QuantizationMode.Fp16:
+            {
+                progress?.Invoke("converting to float16");
+                var fp16 = Fp16Converter.Convert(model, n => !keepFp32.Matches(n), options.KeepIoFp32);
+                foreach (var (n, output) in computeNodes)
+                {
+                    precision[n] = fp16.Fp16Nodes.Contains(n) ? "Fp16" : "Fp32";
+                    observed[n] = (output, output);
+                }
+                quantized = fp16.Fp16Nodes.Count;
+                break;
+            }
+            case QuantizationMode.Int8Dynamic:
+            {
+                progress?.Invoke("quantizing weights (int8 dynamic)");
+                var rewritten = DynamicQuantizer.Quantize(model, IntEligible);
+                var fp16 = ConvertKeptFp16(model, keepFp16, options, progress);
+                foreach (var (n, output) in computeNodes)
+                {
+                    precision[n] = rewritten.ContainsKey(n) ? "Int8" : fp16.Contains(n) ? "Fp16" : "Fp32";
+                    observed[n] = (output, rewritten.TryGetValue(n, out var y) ? y.Name : output);
+                }
+                quantized = rewritten.Count + fp16.Count;
+                break;
+            }
+            case QuantizationMode.Int8Static:
+            {
+                var result = StaticQuantizer.Quantize(model, floatModel, inputs, options, data!, IntEligible, SqnrSamples, progress, ct);
+                calibrationTime = result.CalibrationTime;
+                samples = result.Samples;
+                var fp16 = ConvertKeptFp16(model, keepFp16, options, progress);
+                foreach (var (n, output) in computeNodes)
+                {
+                    if (result.Plan.QuantizedNodes.Contains(n))
+                    {
+                        precision[n] = "Int8";
+                        string floatName = result.Plan.ObservedName.GetValueOrDefault(n, output);
+                        // The node's (possibly renamed) output value, and the DequantizeLinear that stands for it.
+                        var value = n.Outputs[0];
+                        observed[n] = (floatName, value is not null && result.Dequantized.TryGetValue(value, out var dq) ? dq.Name : floatName);
+                    }
+                    else
+                    {
+                        precision[n] = fp16.Contains(n) ? "Fp16" : "Fp32";
+                        observed[n] = (output, output);
+                    }
+                }
+                quantized = result.Plan.QuantizedNodes.Count + fp16.Count;
+                break;
+            }
+            default:
+                throw new EdgeBuildException(DiagnosticCodes.InvalidQuantizeOption, "Mode", $"unknown quantization mode {options.Mode}");
+        }
+
+        ShapeInference.ClearInferred(graph);
+        ShapeInference.Infer(model);
+        graph.SortTopologically();
+
+        if (samples is null && data is not null && data.Count > 0)
+            samples = data.Samples().Take(SqnrSamples).ToList();
+        Dictionary<string, double>? sqnr = null;
+        if (samples is { Count: > 0 })
+        {
+            progress?.Invoke($"measuring SQNR per layer on {samples.Count} sample{(samples.Count == 1 ? "" : "s")}");
+            var layers = computeNodes.Select(c => new ObservedLayer(Key(c.Node), observed[c.Node].Float, observed[c.Node].Quantized)).ToList();
+            sqnr = SqnrMeasurement.Measure(floatModel, OnnxExporter.ToProto(model), inputs, layers, samples, ct);
+        }
+
+        var report = computeNodes.Select(c => new LayerQuantization(Key(c.Node), c.Node.OpType, precision[c.Node],
+            sqnr is not null && sqnr.TryGetValue(Key(c.Node), out var db) ? db : null)).ToList();
+        long bytesAfter = OnnxExporter.ToProto(model).CalculateSize();
+        return new QuantizationReport(options.Mode, quantized, nodesBefore - quantized, report, calibrationTime, total.Elapsed, bytesBefore, bytesAfter);
+    }
+
+    private static string Key(Node n) => NodePatterns.NameOf(n);
+
+    /// <summary>KeepFp16 nodes in the int8 modes: float16 with Casts around; returns the nodes converted.</summary>
+    private static IReadOnlySet<Node> ConvertKeptFp16(Model model, NodePatterns keepFp16, QuantizeOptions options, Action<string>? progress)
+    {
+        if (keepFp16.IsEmpty) return new HashSet<Node>();
+        progress?.Invoke("converting KeepFp16 nodes to float16");
+        return Fp16Converter.Convert(model, keepFp16.Matches, keepIoFp32: true).Fp16Nodes;
+    }
+
+    private static void Validate(QuantizeOptions options, ICalibrationDataSource? data)
+    {
+        if (!(options.Percentile > 0 && options.Percentile <= 100))
+            throw new EdgeBuildException(DiagnosticCodes.InvalidQuantizeOption, "Percentile", $"{options.Percentile} is not a percentile in (0, 100]");
+        if (options.MinCalibrationSamples < 1)
+            throw new EdgeBuildException(DiagnosticCodes.InvalidQuantizeOption, "MinCalibrationSamples", $"{options.MinCalibrationSamples} is less than 1");
+        if (!Enum.IsDefined(options.Mode))
+            throw new EdgeBuildException(DiagnosticCodes.InvalidQuantizeOption, "Mode", $"unknown quantization mode {options.Mode}");
+        if (!Enum.IsDefined(options.Calibrator))
+            throw new EdgeBuildException(DiagnosticCodes.InvalidQuantizeOption, "Calibrator", $"unknown calibrator {options.Calibrator}");
+        if (options.Mode == QuantizationMode.Int8Static)
+        {
+            int have = data?.Count ?? 0;
+            if (data is null || have < options.MinCalibrationSamples)
+                throw new EdgeBuildException(DiagnosticCodes.NotEnoughCalibrationSamples, "calibration data",
+                    data is null
+                        ? "int8 static quantization needs calibration data and none was given"
+                        : $"int8 static quantization needs at least {options.MinCalibrationSamples} calibration sample{(options.MinCalibrationSamples == 1 ? "" : "s")}; the data source has {have}");
+        }
+    }
+}

@@ -1,0 +1,96 @@
+using EdgeBuild.Ir;
+
+namespace EdgeBuild.Quantization;
+
+/// <summary>The precision plan a model is quantized to.</summary>
+public enum QuantizationMode
+{
+    /// <summary>Weights and activations in float16; the model's interface stays float32 (Casts at the boundary).</summary>
+    Fp16,
+
+    /// <summary>Int8 weights, activations quantized at run time (DynamicQuantizeLinear + ConvInteger/MatMulInteger); no calibration.</summary>
+    Int8Dynamic,
+
+    /// <summary>QDQ format: int8 weights and activations with ranges from calibration data.</summary>
+    Int8Static,
+}
+
+/// <summary>How the range of an activation is chosen from the calibration data (ORT's calibrate.py methods).</summary>
+public enum CalibratorKind
+{
+    /// <summary>The smallest and largest value seen (optionally a moving average over samples).</summary>
+    MinMax,
+
+    /// <summary>The given percentile of |x| over a 2048-bin histogram: outliers beyond it saturate.</summary>
+    Percentile,
+
+    /// <summary>The threshold minimizing the KL divergence between the histogram and its 128-level quantization (TensorRT).</summary>
+    Entropy,
+}
+
+/// <summary>Supplies calibration batches: each item maps model input names to tensors (batch 1 usually).</summary>
+public interface ICalibrationDataSource
+{
+    int Count { get; }
+    IEnumerable<IReadOnlyDictionary<string, Tensor>> Samples();
+}
+
+/// <summary>Settings of <see cref="ModelQuantizer.Quantize"/>.</summary>
+public sealed record QuantizeOptions
+{
+    public QuantizationMode Mode { get; init; } = QuantizationMode.Int8Static;
+    public CalibratorKind Calibrator { get; init; } = CalibratorKind.Percentile;
+
+    /// <summary>For <see cref="CalibratorKind.Percentile"/>: the share of |x| (in percent) kept inside the range.</summary>
+    public double Percentile { get; init; } = 99.999;
+
+    /// <summary>MinMax with a moving average over samples (constant 0.01, as ORT) instead of the overall extremes.</summary>
+    public bool MovingAverage { get; init; }
+
+    /// <summary>
+    /// Int8 activations with zero point 0 (TensorRT style). The default is asymmetric uint8, which ONNX Runtime's
+    /// x86 kernels fuse (U8S8); with int8 activations ORT on x86 leaves the Q/DQ nodes unfused.
+    /// </summary>
+    public bool SymmetricActivations { get; init; }
+
+    /// <summary>Glob patterns (<c>*</c>, <c>?</c>) on node names: matching nodes run in float16 instead of int8.</summary>
+    public IReadOnlyList<string> KeepFp16 { get; init; } = [];
+
+    /// <summary>Glob patterns (<c>*</c>, <c>?</c>) on node names: matching nodes stay float32.</summary>
+    public IReadOnlyList<string> KeepFp32 { get; init; } = [];
+
+    /// <summary>FP16: Cast nodes at the model boundary keep the inputs and outputs float32.</summary>
+    public bool KeepIoFp32 { get; init; } = true;
+
+    /// <summary>Int8Static needs at least this many calibration samples (EB3003 otherwise).</summary>
+    public int MinCalibrationSamples { get; init; } = 1;
+}
+
+/// <summary>How one compute node (Conv, ConvTranspose, Gemm, MatMul) ended up.</summary>
+/// <param name="Node">The node's name (its first output's name when it has none).</param>
+/// <param name="OpType">Conv, ConvTranspose, Gemm or MatMul.</param>
+/// <param name="Precision">Int8, Fp16 or Fp32.</param>
+/// <param name="Sqnr">
+/// Signal-to-quantization-noise ratio of the node's output in dB, 20 log10(|fp32| / |fp32 - quantized|), over
+/// the first calibration samples; null without data, +infinity when the outputs are identical.
+/// </param>
+public sealed record LayerQuantization(string Node, string OpType, string Precision, double? Sqnr);
+
+/// <summary>What <see cref="ModelQuantizer.Quantize"/> did.</summary>
+/// <param name="Mode">The mode applied.</param>
+/// <param name="QuantizedNodes">Nodes of the input model that run in the lower precision (folded activations included).</param>
+/// <param name="KeptNodes">Nodes of the input model left in float32.</param>
+/// <param name="Layers">Every compute node of the input model, in graph order.</param>
+/// <param name="CalibrationTime">Time spent running the model over the calibration data and choosing ranges (Int8Static).</param>
+/// <param name="TotalTime">Wall time of the whole call, SQNR measurement included.</param>
+/// <param name="BytesBefore">Serialized size of the model before quantization.</param>
+/// <param name="BytesAfter">Serialized size after.</param>
+public sealed record QuantizationReport(
+    QuantizationMode Mode,
+    int QuantizedNodes,
+    int KeptNodes,
+    IReadOnlyList<LayerQuantization> Layers,
+    TimeSpan CalibrationTime,
+    TimeSpan TotalTime,
+    long BytesBefore,
+    long BytesAfter);
