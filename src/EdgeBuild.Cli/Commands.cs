@@ -21,7 +21,7 @@ public static class Commands
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var root = new RootCommand("edgebuild: compile ONNX models for edge deployment") { Compile(stdout, stderr), Inspect(stdout, stderr), Optimize(stdout, stderr) };
+        var root = new RootCommand("edgebuild: compile ONNX models for edge deployment") { Compile(stdout, stderr), Quantize(stdout, stderr), Inspect(stdout, stderr), Optimize(stdout, stderr) };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0 && parse.Action is not null && !(args.Contains("--help") || args.Contains("-h")))
         {
@@ -59,10 +59,10 @@ public static class Commands
         var outDir = new Option<string>("--out") { Description = "Folder for the artifacts and <Name>.edgemodel.json", Required = true };
         var name = new Option<string?>("--name") { Description = "Class name (default: the file name in PascalCase)" };
         var ns = new Option<string?>("--namespace") { Description = "Namespace of the generated class" };
-        var precision = new Option<string>("--precision") { Description = "Fp32 (today), Fp16, Int8, Int8Dynamic, Mixed", DefaultValueFactory = _ => "Fp32" };
+        var precision = new Option<string>("--precision") { Description = "Fp32, Fp16, Int8, Int8Dynamic or Mixed", DefaultValueFactory = _ => "Fp32" };
         var targets = new Option<string>("--targets") { Description = "Artifact formats, separated by ';' or ',': Onnx (today), TensorRT, TFLite", DefaultValueFactory = _ => "Onnx" };
         var provider = new Option<string>("--execution-provider") { Description = "Cpu, Cuda or TensorRT", DefaultValueFactory = _ => "Cpu" };
-        var calibration = new Option<string[]>("--calibration") { Description = "Calibration image files (repeatable)", AllowMultipleArgumentsPerToken = true };
+        var quant = new QuantizationOptionSet();
         var latency = new Option<double?>("--latency-budget-ms") { Description = "P99 latency budget in milliseconds" };
         var accuracy = new Option<double?>("--max-accuracy-loss") { Description = "Largest accuracy loss against FP32, in percent" };
         var opset = new Option<long?>("--target-opset") { Description = "Convert to this ai.onnx opset first" };
@@ -70,7 +70,8 @@ public static class Commands
         var skip = new Option<string?>("--skip") { Description = "Comma-separated passes to leave out" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress lines on stderr" };
         var command = new Command("compile", "Compile a model: optimized artifacts for the targets and the manifest the source generator reads")
-            { model, outDir, name, ns, precision, targets, provider, calibration, latency, accuracy, opset, passes, skip, quiet };
+            { model, outDir, name, ns, precision, targets, provider, latency, accuracy, opset, passes, skip, quiet };
+        foreach (var o in quant.All) command.Options.Add(o);
         command.SetAction(parse => Guard(stderr, () =>
         {
             string input = parse.GetValue(model)!;
@@ -83,18 +84,54 @@ public static class Commands
                 Precision = CompileOptions.ParseEnum<Precision>("Precision", parse.GetValue(precision)!),
                 Targets = Split(parse.GetValue(targets)).Select(t => CompileOptions.ParseEnum<TargetKind>("Targets", t)).ToList(),
                 ExecutionProvider = CompileOptions.ParseEnum<ExecutionProviderKind>("ExecutionProvider", parse.GetValue(provider)!),
-                Calibration = parse.GetValue(calibration) ?? [],
                 LatencyBudgetMs = parse.GetValue(latency),
                 MaxAccuracyLoss = parse.GetValue(accuracy),
                 TargetOpset = parse.GetValue(opset),
                 Passes = parse.GetValue(passes) is { } p ? Split(p) : null,
                 SkipPasses = Split(parse.GetValue(skip)),
             };
+            options = quant.Apply(options, parse);
             var result = ModelCompiler.Compile(input, parse.GetValue(outDir)!, options,
                 silent ? null : line => stderr.WriteLine($"edgebuild: {line}"), w => stderr.WriteLine($"warning: {input}: {w}"));
             var m = result.Manifest;
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{Path.GetFileName(input)} -> {m.Name}: {m.NodesBefore} -> {m.NodesAfter} nodes, {string.Join(", ", m.Artifacts.Select(a => $"{a.Path} ({Bytes(a.Bytes)})"))}, {result.ManifestPath}"));
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>The quantization step on its own: the same engine and options as a compile with Precision set.</summary>
+    private static Command Quantize(TextWriter stdout, TextWriter stderr)
+    {
+        var model = new Argument<string>("model") { Description = "The ONNX model file (FP32)" };
+        var output = new Option<string>("--output", "-o") { Description = "Where to write the quantized model", Required = true };
+        var precision = new Option<string>("--precision") { Description = "Fp16, Int8Dynamic, Int8 or Mixed", Required = true };
+        var accuracy = new Option<double?>("--max-accuracy-loss") { Description = "Largest accuracy loss against FP32 on the held-out photos, in percent" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress lines on stderr" };
+        var quant = new QuantizationOptionSet();
+        var command = new Command("quantize", "Optimize and quantize a model (FP16, INT8 dynamic, INT8 static with calibration, mixed), and measure it against FP32")
+            { model, output, precision, accuracy, quiet };
+        foreach (var o in quant.All) command.Options.Add(o);
+        command.SetAction(parse => Guard(stderr, () =>
+        {
+            string input = parse.GetValue(model)!;
+            bool silent = parse.GetValue(quiet);
+            void Progress(string line) { if (!silent) stderr.WriteLine($"edgebuild: {line}"); }
+            var options = quant.Apply(new CompileOptions
+            {
+                Precision = CompileOptions.ParseEnum<Precision>("Precision", parse.GetValue(precision)!),
+                MaxAccuracyLoss = parse.GetValue(accuracy),
+            }, parse);
+            if (options.Precision == Precision.Fp32)
+                throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "Precision", "Fp32 is not a quantization; use 'edgebuild optimize'");
+            var m = OnnxImporter.Load(input);
+            OptimizationPipeline.Run(m, new OptimizeOptions(), progress: Progress);
+            long before = OnnxExporter.ToBytes(m).LongLength;
+            var result = QuantizeStep.Run(m, options, Progress);
+            string outPath = parse.GetValue(output)!;
+            OnnxExporter.Save(result.Model, outPath);
+            QuantizationPrinter.Print(result, before, new FileInfo(outPath).Length, stdout);
             return 0;
         }));
         return command;

@@ -204,6 +204,19 @@ public sealed class EdgeBuildCompile : ToolTask
         AppendIfSet(b, "--latency-budget-ms ", "LatencyBudgetMs");
         AppendIfSet(b, "--max-accuracy-loss ", "MaxAccuracyLoss");
         AppendIfSet(b, "--target-opset ", "TargetOpset");
+        // Quantization and calibration preprocessing (docs/msbuild.md); the compiler validates the values.
+        AppendIfSet(b, "--calibrator ", "Calibrator");
+        AppendIfSet(b, "--percentile ", "Percentile");
+        AppendIfSet(b, "--keep-fp16 ", "KeepFp16");
+        AppendIfSet(b, "--keep-fp32 ", "KeepFp32");
+        AppendIfSet(b, "--task ", "Task");
+        AppendIfSet(b, "--min-calibration ", "MinCalibrationSamples");
+        AppendIfSet(b, "--mean ", "Mean");
+        AppendIfSet(b, "--std ", "Std");
+        AppendIfSet(b, "--scale ", "Scale");
+        AppendIfSet(b, "--channel-order ", "ChannelOrder");
+        AppendIfSet(b, "--resize ", "Resize");
+        AppendIfSet(b, "--layout ", "Layout");
         if (SplitList(Meta("Passes")) is { Count: > 0 } passes) b.AppendSwitchIfNotNull("--passes ", string.Join(",", passes));
         if (SplitList(Meta("SkipPasses")) is { Count: > 0 } skip) b.AppendSwitchIfNotNull("--skip ", string.Join(",", skip));
         b.AppendSwitch("-q");

@@ -42,6 +42,7 @@ switch (mode)
     case "run": return RunComparison(Arg("--runs") is { } n ? int.Parse(n) : null, double.Parse(Arg("--seconds") ?? "8"),
         Arg("--models")?.Split(',') ?? ["eye-state", "face-detect-rfb320"]);
     case "incremental": return IncrementalBuildBenchmark.Run(args, root);
+    case "quantize-table": return EdgeBuild.Benchmarks.QuantizationTable.Run(args, data);
     default: Console.Error.WriteLine($"unknown mode {mode}"); return 2;
 }
 

@@ -28,6 +28,17 @@ public sealed record CompileOptions
     public IReadOnlyList<string>? Passes { get; init; }
     public IReadOnlyList<string> SkipPasses { get; init; } = [];
 
+    /// <summary>Held-out files for the accuracy check (empty: every 4th calibration file is held out).</summary>
+    public IReadOnlyList<string> Evaluation { get; init; } = [];
+    public Quantization.Calibration.ImagePreprocessing Preprocessing { get; init; } = new();
+    public Quantization.CalibratorKind Calibrator { get; init; } = Quantization.CalibratorKind.Percentile;
+    public double Percentile { get; init; } = 99.999;
+    /// <summary>Node-name glob patterns kept in FP16 / FP32 when quantizing to INT8.</summary>
+    public IReadOnlyList<string> KeepFp16 { get; init; } = [];
+    public IReadOnlyList<string> KeepFp32 { get; init; } = [];
+    public Measure.TaskKind Task { get; init; } = Measure.TaskKind.Auto;
+    public int MinCalibrationSamples { get; init; } = 8;
+
     /// <summary>Parses an enum value case-insensitively, or throws EB6001 naming the option and the allowed values.</summary>
     public static T ParseEnum<T>(string option, string value) where T : struct, Enum
     {

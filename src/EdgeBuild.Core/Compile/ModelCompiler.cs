@@ -44,6 +44,13 @@ public static class ModelCompiler
             }
             progress?.Invoke("optimizing");
             var report = OptimizationPipeline.Run(model, new OptimizeOptions { TargetOpset = options.TargetOpset }, passes, progress, warn);
+            QuantizeStepResult? quantization = null;
+            if (options.Precision != Precision.Fp32)
+            {
+                progress?.Invoke($"quantizing to {options.Precision}");
+                quantization = QuantizeStep.Run(model, options, progress);
+                model = quantization.Model;
+            }
 
             // The interface is read after optimization: passes keep names, and shape inference filled what the file left out.
             var inputs = Describe(model.Graph.Inputs.Where(v => v.Initializer is null).ToList());
@@ -63,7 +70,7 @@ public static class ModelCompiler
             }
 
             var manifest = new ModelManifest(name, options.Namespace, ToolVersion, Path.GetFileName(modelPath), Sha256(source), source.LongLength,
-                options, inputs, outputs, artifacts, report.NodesBefore, report.NodesAfter);
+                options, inputs, outputs, artifacts, report.NodesBefore, report.NodesAfter) { Quantization = quantization };
             written.Add(manifestPath);
             AtomicFile.WriteAllText(manifestPath, manifest.ToJson());
             return new CompileResult(manifest, manifestPath, written.Take(written.Count - 1).ToList(), report);
@@ -81,14 +88,17 @@ public static class ModelCompiler
             throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "ClassName", $"'{name}' is not a valid C# class name");
         if (!CSharpNames.IsValidNamespace(options.Namespace))
             throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "Namespace", $"'{options.Namespace}' is not a valid C# namespace");
-        if (options.Precision != Precision.Fp32)
-            throw new EdgeBuildException(DiagnosticCodes.PrecisionNotAvailable, "Precision", $"precision {options.Precision} is not available yet");
+        if (options.Precision == Precision.Mixed && options.MaxAccuracyLoss is null && options.KeepFp16.Count == 0 && options.KeepFp32.Count == 0)
+            throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "Precision",
+                "Mixed needs MaxAccuracyLoss (layers return to FP32 until the loss fits) or KeepFp16/KeepFp32 patterns");
+        // Calibration files are checked even when this precision does not use them: a typo should not wait for Int8.
+        if (options.Calibration.Count > 0) Quantization.Calibration.CalibrationFiles.Expand(options.Calibration);
+        if (options.MinCalibrationSamples < 1)
+            throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "MinCalibrationSamples", $"{options.MinCalibrationSamples} is not a positive count");
         if (options.Targets.Count == 0)
             throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "Targets", "no target given");
         foreach (var t in options.Targets)
             if (t != TargetKind.Onnx) throw new EdgeBuildException(DiagnosticCodes.TargetNotAvailable, "Targets", $"target {t} is not available yet");
-        foreach (var c in options.Calibration)
-            if (!File.Exists(c)) throw new EdgeBuildException(DiagnosticCodes.CalibrationFileMissing, c, "calibration file does not exist");
         if (options.LatencyBudgetMs is <= 0 or double.NaN)
             throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "LatencyBudgetMs", $"{options.LatencyBudgetMs} is not a positive number of milliseconds");
         if (options.MaxAccuracyLoss is < 0 or > 100 or double.NaN)

@@ -29,6 +29,9 @@ public sealed record ModelManifest(
     int NodesAfter)
 {
     public const int SchemaVersion = 1;
+
+    /// <summary>Set when the model was quantized: written as the "quantization" section and metrics.accuracy.</summary>
+    public QuantizeStepResult? Quantization { get; init; }
     public const string FileSuffix = ".edgemodel.json";
 
     /// <summary>The manifest element type name of an IR element type ("float32", "int64", ...).</summary>
@@ -82,8 +85,31 @@ public sealed record ModelManifest(
             w.WriteNumber("nodesBefore", NodesBefore);
             w.WriteNumber("nodesAfter", NodesAfter);
             w.WriteEndObject();
-            // Filled by the measurement step; present and empty until then.
+            if (Quantization is { } q)
+            {
+                w.WriteStartObject("quantization");
+                w.WriteString("mode", q.Report.Mode.ToString());
+                w.WriteNumber("quantizedNodes", q.Report.QuantizedNodes);
+                w.WriteNumber("keptNodes", q.Report.KeptNodes);
+                w.WriteNumber("calibrationSamples", q.CalibrationFiles.Count);
+                w.WriteNumber("heldOutSamples", q.HeldOutFiles.Count);
+                w.WriteStartArray("keptInFp32ForBudget");
+                foreach (var l in q.KeptInFloat) w.WriteStringValue(l.Node);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            // Filled by the measurement step (latency, memory); accuracy comes from quantization when there was one.
             w.WriteStartObject("metrics");
+            if (Quantization?.Accuracy is { } accuracy)
+            {
+                w.WriteStartObject("accuracy");
+                w.WriteString("task", accuracy.Task.ToString());
+                w.WriteString("metric", accuracy.Metric);
+                w.WriteNumber("value", Math.Round(accuracy.Value, 6));
+                w.WriteNumber("lossPercent", Math.Round(accuracy.LossPercent, 6));
+                w.WriteNumber("samples", accuracy.Samples);
+                w.WriteEndObject();
+            }
             w.WriteEndObject();
             w.WriteEndObject();
         }

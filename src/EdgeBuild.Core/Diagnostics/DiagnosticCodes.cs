@@ -63,6 +63,9 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor CalibrationNoMatch = new("EB3008", "Calibration pattern matched nothing",
         "The calibration folder or wildcard matched no files; check the path and the pattern.");
 
+    public static readonly DiagnosticDescriptor AccuracyBudgetExceeded = new("EB3009", "Accuracy budget exceeded",
+        "The quantized model loses more than MaxAccuracyLoss against FP32 on the held-out photos; use Precision=\"Mixed\" to return sensitive layers to FP32, keep layers with KeepFp16/KeepFp32, try another Calibrator, or raise the budget.");
+
     public static readonly DiagnosticDescriptor TargetNotAvailable = new("EB4001", "Target not available",
         "EdgeBuild writes the Onnx target today; TensorRT and TFLite arrive with their writers. Use Targets=\"Onnx\".");
 

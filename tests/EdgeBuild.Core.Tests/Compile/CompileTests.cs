@@ -94,7 +94,10 @@ public sealed class CompileTests : IDisposable
 
     [Theory]
     [InlineData("--precision", "Int7", "EB6001", "Precision")]
-    [InlineData("--precision", "Int8", "EB3001", "Precision")]
+    [InlineData("--precision", "Int8", "EB3003", "Calibration")]
+    [InlineData("--precision", "Mixed", "EB6001", "Precision")]
+    [InlineData("--calibrator", "Median", "EB6001", "Calibrator")]
+    [InlineData("--calibration", "/nonexistent/*.jpg", "EB3008", "*.jpg")]
     [InlineData("--targets", "Onnx;Coreml", "EB6001", "Targets")]
     [InlineData("--targets", "TFLite", "EB4001", "Targets")]
     [InlineData("--execution-provider", "Npu", "EB6001", "ExecutionProvider")]

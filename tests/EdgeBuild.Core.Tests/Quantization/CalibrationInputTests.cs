@@ -101,7 +101,7 @@ public sealed class CalibrationInputTests : IDisposable
     private static void AssertCode(string code, Action action) => Assert.Equal(code, Assert.Throws<EdgeBuildException>(action).Code);
 
     [Fact]
-    public void WildcardMatchingNothing() => AssertCode("EB3006", () => CalibrationFiles.Expand([Path.Combine(dir, "*.jpg")]));
+    public void WildcardMatchingNothing() => AssertCode("EB3008", () => CalibrationFiles.Expand([Path.Combine(dir, "*.jpg")]));
 
     [Fact]
     public void MissingFile() => AssertCode("EB3002", () => CalibrationFiles.Expand([Path.Combine(dir, "nope.jpg")]));
@@ -111,7 +111,7 @@ public sealed class CalibrationInputTests : IDisposable
     {
         string fake = Path.Combine(dir, "photo.jpg");
         File.WriteAllText(fake, "this is text, not a JPEG");
-        AssertCode("EB3005", () => new FileCalibrationSource(ImageModel(1, 3, 2, 4), [fake], new ImagePreprocessing()));
+        AssertCode("EB3007", () => new FileCalibrationSource(ImageModel(1, 3, 2, 4), [fake], new ImagePreprocessing()));
     }
 
     [Fact]
@@ -120,5 +120,5 @@ public sealed class CalibrationInputTests : IDisposable
 
     [Fact]
     public void ModelInputThatIsNotAnImage() =>
-        AssertCode("EB3004", () => new FileCalibrationSource(ImageModel(1, 16), [Png()], new ImagePreprocessing()));
+        AssertCode("EB3006", () => new FileCalibrationSource(ImageModel(1, 16), [Png()], new ImagePreprocessing()));
 }

@@ -1,0 +1,24 @@
+using System.Globalization;
+using EdgeBuild.Compile;
+
+namespace EdgeBuild.Cli;
+
+/// <summary>What <c>edgebuild quantize</c> (and a compile with a Precision) prints: sizes, accuracy, the least robust layers.</summary>
+internal static class QuantizationPrinter
+{
+    public static void Print(QuantizeStepResult result, long bytesBefore, long bytesAfter, TextWriter w)
+    {
+        var r = result.Report;
+        var inv = CultureInfo.InvariantCulture;
+        w.WriteLine(string.Create(inv, $"{r.Mode}: {r.QuantizedNodes} nodes quantized, {r.KeptNodes} kept in float; {Commands.Bytes(bytesBefore)} -> {Commands.Bytes(bytesAfter)} ({(double)bytesAfter / bytesBefore:F2}x); calibration {r.CalibrationTime.TotalSeconds:F1} s on {result.CalibrationFiles.Count} samples, total {r.TotalTime.TotalSeconds:F1} s"));
+        if (result.Accuracy is { } a) w.WriteLine("accuracy against FP32: " + a.Summary + $" ({result.HeldOutFiles.Count} held-out files)");
+        else w.WriteLine("accuracy against FP32: not measured (no held-out samples: give --eval, or at least 8 calibration files)");
+        if (result.KeptInFloat.Count > 0)
+            w.WriteLine($"kept in FP32 to meet the budget ({result.Attempts} attempts): " + string.Join(", ", result.KeptInFloat.Select(l => string.Create(inv, $"{l.Node} ({l.OpType}, {l.Sqnr:F1} dB)"))));
+        var worst = r.Layers.Where(l => l.Sqnr is not null).OrderBy(l => l.Sqnr).Take(10).ToList();
+        if (worst.Count == 0) return;
+        var rows = new List<string[]> { new[] { "least robust layers", "op", "precision", "SQNR dB" } };
+        rows.AddRange(worst.Select(l => new[] { l.Node, l.OpType, l.Precision, l.Sqnr!.Value.ToString("F1", inv) }));
+        TextTable.Write(rows, w);
+    }
+}

@@ -1,0 +1,102 @@
+using EdgeBuild.Diagnostics;
+using EdgeBuild.Ir;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
+using EdgeBuild.Quantization;
+using EdgeBuild.Quantization.Calibration;
+
+namespace EdgeBuild.Compile;
+
+/// <summary>What quantizing one model did: the engine's report, accuracy against FP32, and the layers a budget sent back to float.</summary>
+public sealed record QuantizeStepResult(
+    Model Model,
+    QuantizationReport Report,
+    AccuracyReport? Accuracy,
+    IReadOnlyList<string> CalibrationFiles,
+    IReadOnlyList<string> HeldOutFiles,
+    IReadOnlyList<LayerQuantization> KeptInFloat,
+    int Attempts);
+
+/// <summary>
+/// The quantization step shared by <c>edgebuild compile</c> (Precision metadata) and <c>edgebuild quantize</c>:
+/// choose the calibration and held-out photos, run the engine, measure the loss against the FP32 model, and
+/// for Precision=Mixed (or Int8 with MaxAccuracyLoss) return the least robust layers to FP32 until the loss
+/// is within the budget. A budget that cannot be met is EB3007.
+/// </summary>
+public static class QuantizeStep
+{
+    public static QuantizationMode ModeOf(Precision precision) => precision switch
+    {
+        Precision.Fp16 => QuantizationMode.Fp16,
+        Precision.Int8Dynamic => QuantizationMode.Int8Dynamic,
+        _ => QuantizationMode.Int8Static,
+    };
+
+    /// <summary>Quantizes a copy of <paramref name="model"/> (optimized FP32, left as it is) and reports.</summary>
+    public static QuantizeStepResult Run(Model model, CompileOptions options, Action<string>? progress = null)
+    {
+        var mode = ModeOf(options.Precision);
+        byte[] fp32 = OnnxExporter.ToBytes(model);
+
+        // Held-out photos: the Evaluation files when given; else every 4th calibration file, never used to calibrate.
+        IReadOnlyList<string> calibration = options.Calibration.Count > 0 ? CalibrationFiles.Expand(options.Calibration) : [];
+        IReadOnlyList<string> heldOut = options.Evaluation.Count > 0 ? CalibrationFiles.Expand(options.Evaluation) : [];
+        if (heldOut.Count == 0 && calibration.Count >= 8)
+        {
+            heldOut = calibration.Where((_, i) => i % 4 == 3).ToList();
+            calibration = calibration.Where((_, i) => i % 4 != 3).ToList();
+        }
+        if (mode == QuantizationMode.Int8Static && calibration.Count == 0)
+            throw new EdgeBuildException(DiagnosticCodes.NotEnoughCalibrationSamples, "Calibration",
+                $"precision {options.Precision} needs calibration images or .npy files (Calibration metadata, --calibration)");
+        var data = calibration.Count > 0 && mode == QuantizationMode.Int8Static
+            ? new FileCalibrationSource(model, calibration, options.Preprocessing, options.MinCalibrationSamples)
+            : null;
+        var evaluation = heldOut.Count > 0 ? new FileCalibrationSource(model, heldOut, options.Preprocessing) : null;
+        var task = options.Task == TaskKind.Auto ? AccuracyEvaluator.Infer(model) : options.Task;
+
+        var quantizeOptions = new QuantizeOptions
+        {
+            Mode = mode,
+            Calibrator = options.Calibrator,
+            Percentile = options.Percentile,
+            KeepFp16 = options.KeepFp16,
+            KeepFp32 = options.KeepFp32,
+            MinCalibrationSamples = options.MinCalibrationSamples,
+        };
+        var quantized = OnnxImporter.Parse(fp32);
+        var report = ModelQuantizer.Quantize(quantized, quantizeOptions, data, progress);
+        AccuracyReport? accuracy = null;
+        if (evaluation is not null)
+        {
+            progress?.Invoke($"measuring accuracy against FP32 on {evaluation.Count} held-out samples ({task})");
+            accuracy = AccuracyEvaluator.Compare(fp32, OnnxExporter.ToBytes(quantized), evaluation, task);
+        }
+
+        var kept = new List<LayerQuantization>();
+        int attempts = 1;
+        bool budgeted = options.MaxAccuracyLoss is double && (options.Precision == Precision.Mixed || options.Precision == Precision.Int8);
+        if (budgeted && accuracy is not null && accuracy.LossPercent > options.MaxAccuracyLoss!.Value)
+        {
+            // Least robust first: the lowest output SQNR of each quantized layer when the whole model is INT8.
+            var ranked = report.Layers.Where(l => l.Precision == "Int8").OrderBy(l => l.Sqnr ?? double.PositiveInfinity).ToList();
+            for (int count = 1; accuracy.LossPercent > options.MaxAccuracyLoss.Value && kept.Count < ranked.Count; count *= 2)
+            {
+                kept = ranked.Take(Math.Min(count, ranked.Count)).ToList();
+                progress?.Invoke($"loss {accuracy.LossPercent:F2} % over budget {options.MaxAccuracyLoss} %: keeping {kept.Count} layer(s) in FP32");
+                var retry = OnnxImporter.Parse(fp32);
+                report = ModelQuantizer.Quantize(retry, quantizeOptions with { KeepFp32 = [.. options.KeepFp32, .. kept.Select(l => l.Node)] },
+                    data is null ? null : new FileCalibrationSource(retry, calibration, options.Preprocessing, options.MinCalibrationSamples), progress);
+                accuracy = AccuracyEvaluator.Compare(fp32, OnnxExporter.ToBytes(retry), evaluation!, task);
+                attempts++;
+                quantized = retry;
+            }
+        }
+        if (options.MaxAccuracyLoss is double budget && accuracy is not null && accuracy.LossPercent > budget)
+            throw new EdgeBuildException(DiagnosticCodes.AccuracyBudgetExceeded, "MaxAccuracyLoss",
+                $"{options.Precision} loses {accuracy.LossPercent:F2} % against FP32 ({accuracy.Metric} {accuracy.Value:G4}), over the budget of {budget} %" +
+                (kept.Count > 0 ? $" even with {kept.Count} layer(s) in FP32" : "") +
+                $"; least robust layers: {string.Join(", ", report.Layers.Where(l => l.Sqnr is not null).OrderBy(l => l.Sqnr).Take(5).Select(l => FormattableString.Invariant($"{l.Node} {l.Sqnr:F1} dB")))}");
+        return new QuantizeStepResult(quantized, report, accuracy, calibration, heldOut, kept, attempts);
+    }
+}

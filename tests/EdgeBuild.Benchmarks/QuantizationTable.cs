@@ -1,0 +1,166 @@
+using System.Diagnostics;
+using System.Globalization;
+using EdgeBuild.Ir;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
+using EdgeBuild.Passes;
+using EdgeBuild.Quantization;
+using EdgeBuild.Tests.Support;
+using Microsoft.ML.OnnxRuntime;
+using Tensor = EdgeBuild.Ir.Tensor;
+
+namespace EdgeBuild.Benchmarks;
+
+/// <summary>
+/// The quantization acceptance table: per model x precision, size ratio, single-thread latency ratio to the
+/// optimized FP32 model (interleaved run by run, one photo), the task-metric loss against FP32 on held-out
+/// photos (never used to calibrate), and calibration + quantization time.
+///
+///   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- quantize-table [--models a,b] [--runs N] [--held-out N] [--calibration N]
+/// </summary>
+internal static class QuantizationTable
+{
+    private static readonly Dictionary<string, TaskKind> Tasks = new()
+    {
+        ["eye-state"] = TaskKind.Classification,
+        ["ocr-angle-cls"] = TaskKind.Classification,
+        ["face-detect-rfb320"] = TaskKind.Detection,
+        ["face-landmark68"] = TaskKind.Regression,
+        ["face-embedding"] = TaskKind.Embedding,
+        ["resnet18-features"] = TaskKind.Embedding,
+        ["ocr-det-ppocrv4"] = TaskKind.Regression,
+        ["blazeface-front128"] = TaskKind.Generic,
+        ["blazeface-back256"] = TaskKind.Generic,
+        ["resnet18-preprocess"] = TaskKind.Generic,
+    };
+
+    public static int Run(string[] args, string data)
+    {
+        string? Arg(string name) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+        var ids = Arg("--models")?.Split(',') ?? ["eye-state", "face-detect-rfb320", "face-landmark68", "face-embedding", "resnet18-features", "ocr-det-ppocrv4"];
+        int runs = int.Parse(Arg("--runs") ?? "30", CultureInfo.InvariantCulture);
+        int heldOutCount = int.Parse(Arg("--held-out") ?? "30", CultureInfo.InvariantCulture);
+        int calibrationCount = int.Parse(Arg("--calibration") ?? "16", CultureInfo.InvariantCulture);
+        var variants = new (string Name, QuantizeOptions Options, double? Budget)[]
+        {
+            ("FP16", new QuantizeOptions { Mode = QuantizationMode.Fp16 }, null),
+            ("INT8 dynamic", new QuantizeOptions { Mode = QuantizationMode.Int8Dynamic }, null),
+            ("INT8 MinMax", new QuantizeOptions { Mode = QuantizationMode.Int8Static, Calibrator = CalibratorKind.MinMax }, null),
+            ("INT8 Percentile", new QuantizeOptions { Mode = QuantizationMode.Int8Static, Calibrator = CalibratorKind.Percentile }, null),
+            ("INT8 Entropy", new QuantizeOptions { Mode = QuantizationMode.Int8Static, Calibrator = CalibratorKind.Entropy }, null),
+            ("Mixed (1 %)", new QuantizeOptions { Mode = QuantizationMode.Int8Static, Calibrator = CalibratorKind.Percentile }, 1.0),
+        };
+        Console.WriteLine($"cpu: {File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':')[1].Trim()}; ORT 1 thread; latency {runs} interleaved runs; {heldOutCount} held-out photos; up to {calibrationCount} calibration photos");
+        Console.WriteLine($"| model | precision | size | latency | task metric | loss % | kept FP32 | quantize s |");
+        Console.WriteLine($"|---|---|---|---|---|---|---|---|");
+        foreach (var id in ids)
+        {
+            var spec = RealModelSpec.Get(id);
+            var task = Tasks.GetValueOrDefault(id, TaskKind.Generic);
+            var model = OnnxImporter.Load(Path.Combine(data, "models", id + ".onnx"));
+            OptimizationPipeline.Run(model, new OptimizeOptions());
+            byte[] fp32 = OnnxExporter.ToBytes(model);
+            // Held-out photos are the model's own groups; calibration photos come after them, then from other groups.
+            var own = spec.Photos(data, 1000);
+            var heldOut = own.Take(heldOutCount).ToList();
+            var others = Directory.GetFiles(Path.Combine(data, "photos"), "*", SearchOption.AllDirectories)
+                .Where(p => !p.Contains("stylized", StringComparison.Ordinal)).Order(StringComparer.Ordinal);
+            var calibration = own.Skip(heldOutCount).Concat(others.Except(own)).Take(calibrationCount).ToList();
+            var heldOutData = new PhotoSource(spec, heldOut, data);
+            var calibrationData = new PhotoSource(spec, calibration, data);
+            Console.WriteLine($"| {id} | FP32 | {fp32.Length / 1048576.0:F2} MiB | 1.00 | - | 0 | - | - |");
+            foreach (var (name, options, budget) in variants)
+            {
+                try
+                {
+                    var clock = Stopwatch.StartNew();
+                    var q = OnnxImporter.Parse(fp32);
+                    var report = ModelQuantizer.Quantize(q, options, options.Mode == QuantizationMode.Int8Static ? calibrationData : null);
+                    byte[] bytes = OnnxExporter.ToBytes(q);
+                    var accuracy = AccuracyEvaluator.Compare(fp32, bytes, heldOutData, task);
+                    var kept = new List<string>();
+                    if (budget is double b && accuracy.LossPercent > b)
+                    {
+                        var ranked = report.Layers.Where(l => l.Precision == "Int8").OrderBy(l => l.Sqnr ?? double.PositiveInfinity).Select(l => l.Node).ToList();
+                        for (int count = 1; accuracy.LossPercent > b && kept.Count < ranked.Count; count *= 2)
+                        {
+                            kept = ranked.Take(count).ToList();
+                            q = OnnxImporter.Parse(fp32);
+                            ModelQuantizer.Quantize(q, options with { KeepFp32 = kept }, calibrationData);
+                            bytes = OnnxExporter.ToBytes(q);
+                            accuracy = AccuracyEvaluator.Compare(fp32, bytes, heldOutData, task);
+                        }
+                    }
+                    double seconds = clock.Elapsed.TotalSeconds;
+                    double ratio = LatencyRatio(fp32, bytes, spec, heldOutData, runs);
+                    Console.WriteLine(FormattableString.Invariant(
+                        $"| {id} | {name} | {(double)bytes.Length / fp32.Length:F2}x | {ratio:F2} | {accuracy.Metric} {accuracy.Value:G4} | {accuracy.LossPercent:F2} | {(kept.Count == 0 ? "-" : kept.Count + ": " + string.Join(" ", kept.Take(4)))} | {seconds:F1} |"));
+                }
+                catch (Exception e) when (e is Diagnostics.EdgeBuildException or OnnxRuntimeException or InvalidOperationException)
+                {
+                    Console.WriteLine($"| {id} | {name} | failed: {e.Message.Split('\n')[0]} |||||");
+                }
+            }
+        }
+        return 0;
+    }
+
+    private static double LatencyRatio(byte[] fp32, byte[] candidate, RealModelSpec spec, ICalibrationDataSource photos, int runs)
+    {
+        using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        using var a = new InferenceSession(fp32, options);
+        using var b = new InferenceSession(candidate, options);
+        var input = photos.Samples().First().Single();
+        using var x = OrtTensors.ToOrtValue(input.Value);
+        var ta = new List<double>();
+        var tb = new List<double>();
+        for (int r = 0; r < runs + 5; r++)
+        {
+            double da = Time(a, input.Key, x), db = Time(b, input.Key, x);
+            if (r >= 5) { ta.Add(da); tb.Add(db); }
+        }
+        return Median(tb) / Median(ta);
+    }
+
+    private static double Time(InferenceSession s, string name, OrtValue x)
+    {
+        var sw = Stopwatch.StartNew();
+        using var outs = s.Run(new RunOptions(), [name], [x], s.OutputNames);
+        return sw.Elapsed.TotalMilliseconds;
+    }
+
+    private static double Median(List<double> xs)
+    {
+        var s = xs.Order().ToArray();
+        return s[s.Length / 2];
+    }
+
+    /// <summary>Photos as model inputs (through the preprocessing graph for resnet18-features).</summary>
+    private sealed class PhotoSource : ICalibrationDataSource
+    {
+        private readonly List<Tensor> inputs = [];
+        private readonly string name;
+
+        public PhotoSource(RealModelSpec spec, IReadOnlyList<string> photos, string data)
+        {
+            name = spec.InputName;
+            using var feeder = spec.FeedThrough is { } f ? new InferenceSession(Path.Combine(data, "models", f + ".onnx")) : null;
+            foreach (var p in photos)
+            {
+                var t = spec.Load(p);
+                if (feeder is not null)
+                {
+                    using var v = OrtTensors.ToOrtValue(t);
+                    using var o = feeder.Run(new RunOptions(), [feeder.InputNames[0]], [v], feeder.OutputNames);
+                    t = OrtTensors.ToTensor(o[0])!;
+                }
+                inputs.Add(t);
+            }
+        }
+
+        public int Count => inputs.Count;
+
+        public IEnumerable<IReadOnlyDictionary<string, Tensor>> Samples() =>
+            inputs.Select(t => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor> { [name] = t });
+    }
+}

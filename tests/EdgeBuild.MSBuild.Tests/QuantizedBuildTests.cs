@@ -1,0 +1,79 @@
+using System.Text;
+using System.Text.Json;
+using EdgeBuild.Ir;
+using EdgeBuild.MSBuild.Tests.Support;
+using EdgeBuild.Onnx;
+
+namespace EdgeBuild.MSBuild.Tests;
+
+/// <summary>Precision metadata through the build: the artifact is quantized, the manifest says how and how well.</summary>
+public class QuantizedBuildTests
+{
+    /// <summary>Writes <paramref name="count"/> float32 .npy tensors shaped like the tiny model's input.</summary>
+    private static void WriteNpy(Scenario s, int count)
+    {
+        var random = new Random(11);
+        for (int n = 0; n < count; n++)
+        {
+            string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 8, 8), }".PadRight(117) + "\n";
+            var bytes = new List<byte> { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0 };
+            bytes.AddRange(BitConverter.GetBytes((ushort)header.Length));
+            bytes.AddRange(Encoding.ASCII.GetBytes(header));
+            for (int i = 0; i < 3 * 8 * 8; i++) bytes.AddRange(BitConverter.GetBytes((float)(random.NextDouble() * 2 - 1)));
+            s.Write($"calib/sample{n:D2}.npy", "");
+            File.WriteAllBytes(Path.Combine(s.Directory, "calib", $"sample{n:D2}.npy"), bytes.ToArray());
+        }
+    }
+
+    [Fact]
+    public void Int8WithCalibrationQuantizesAndRecordsAccuracy()
+    {
+        using var s = new Scenario("int8");
+        s.Model("models/face-detect.onnx");
+        WriteNpy(s, 12);
+        s.WriteProject("""<EdgeModel Include="models/face-detect.onnx" Precision="Int8" Calibration="calib/*.npy" Task="Regression" />""");
+        var r = s.Build();
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var artifact = OnnxImporter.Load(s.Artifact("FaceDetect"));
+        Assert.Contains(artifact.Graph.Nodes, n => n.OpType == "QuantizeLinear");
+        Assert.Contains(artifact.Graph.Initializers, v => v.Initializer?.ElementType == DataType.Int8);
+        using var json = JsonDocument.Parse(File.ReadAllText(s.Manifest("FaceDetect")));
+        var root = json.RootElement;
+        Assert.Equal("Int8", root.GetProperty("artifacts")[0].GetProperty("precision").GetString());
+        var q = root.GetProperty("quantization");
+        Assert.Equal("Int8Static", q.GetProperty("mode").GetString());
+        Assert.Equal(9, q.GetProperty("calibrationSamples").GetInt32());  // every 4th of 12 is held out
+        Assert.Equal(3, q.GetProperty("heldOutSamples").GetInt32());
+        var accuracy = root.GetProperty("metrics").GetProperty("accuracy");
+        Assert.Equal("Regression", accuracy.GetProperty("task").GetString());
+        Assert.InRange(accuracy.GetProperty("lossPercent").GetDouble(), 0, 10);
+    }
+
+    [Fact]
+    public void Fp16HalvesTheWeights()
+    {
+        using var s = new Scenario("fp16");
+        s.Model("models/face-detect.onnx");
+        s.WriteProject("""<EdgeModel Include="models/face-detect.onnx" Precision="Fp16" />""");
+        var r = s.Build();
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var artifact = OnnxImporter.Load(s.Artifact("FaceDetect"));
+        Assert.Contains(artifact.Graph.Initializers, v => v.Initializer?.ElementType == DataType.Float16);
+        Assert.Equal(DataType.Float, artifact.Graph.Inputs[0].TensorType!.ElementType); // the interface stays float32
+    }
+
+    [Fact]
+    public void TooFewCalibrationFilesIsOneErrorAtTheItem()
+    {
+        using var s = new Scenario("few");
+        s.Model("models/face-detect.onnx");
+        WriteNpy(s, 3);
+        s.WriteProject("""<EdgeModel Include="models/face-detect.onnx" Precision="Int8" Calibration="calib/*.npy" />""");
+        var r = s.Build();
+        Assert.NotEqual(0, r.ExitCode);
+        var errors = r.Output.Split('\n').Where(l => l.Contains(": error EB", StringComparison.Ordinal)).Select(l => l.Trim()).Distinct().ToList();
+        Assert.True(errors.Count >= 1 && errors.All(e => e.Contains("error EB3003", StringComparison.Ordinal)), r.ToString());
+        Assert.Contains("App.csproj(", errors[0]);
+        Assert.False(File.Exists(s.Manifest("FaceDetect")));
+    }
+}
