@@ -1,6 +1,4 @@
 using EdgeBuild.Ir;
-using IrAttribute = EdgeBuild.Ir.Attribute;
-
 namespace EdgeBuild.Quantization;
 
 /// <summary>
@@ -37,6 +35,12 @@ internal static class DynamicQuantizer
             };
             if (result is null) continue;
             var output = node.Output0;
+            // Later rewrites check their input's type: the replacement has the replaced output's.
+            if (result.Type is null)
+            {
+                result.Type = output.Type;
+                result.TypeInferred = true;
+            }
             if (!graph.TrySubstitute(output, result)) continue;
             graph.RemoveNode(node);
             rewritten[node] = result;

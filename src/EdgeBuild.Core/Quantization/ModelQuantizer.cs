@@ -71,7 +71,7 @@ public static class ModelQuantizer
             {
                 progress?.Invoke("quantizing weights (int8 dynamic)");
                 var rewritten = DynamicQuantizer.Quantize(model, IntEligible);
-                var fp16 = ConvertKeptFp16(model, keepFp16, options, progress);
+                var fp16 = ConvertKeptFp16(model, keepFp16, keepFp32, progress);
                 foreach (var (n, output) in computeNodes)
                 {
                     precision[n] = rewritten.ContainsKey(n) ? "Int8" : fp16.Contains(n) ? "Fp16" : "Fp32";
@@ -85,7 +85,7 @@ public static class ModelQuantizer
                 var result = StaticQuantizer.Quantize(model, floatModel, inputs, options, data!, IntEligible, SqnrSamples, progress, ct);
                 calibrationTime = result.CalibrationTime;
                 samples = result.Samples;
-                var fp16 = ConvertKeptFp16(model, keepFp16, options, progress);
+                var fp16 = ConvertKeptFp16(model, keepFp16, keepFp32, progress);
                 foreach (var (n, output) in computeNodes)
                 {
                     if (result.Plan.QuantizedNodes.Contains(n))
@@ -109,6 +109,7 @@ public static class ModelQuantizer
                 throw new EdgeBuildException(DiagnosticCodes.InvalidQuantizeOption, "Mode", $"unknown quantization mode {options.Mode}");
         }
 
+        RemoveUnusedInitializers(graph);
         ShapeInference.ClearInferred(graph);
         ShapeInference.Infer(model);
         graph.SortTopologically();
@@ -131,12 +132,19 @@ public static class ModelQuantizer
 
     private static string Key(Node n) => NodePatterns.NameOf(n);
 
-    /// <summary>KeepFp16 nodes in the int8 modes: float16 with Casts around; returns the nodes converted.</summary>
-    private static IReadOnlySet<Node> ConvertKeptFp16(Model model, NodePatterns keepFp16, QuantizeOptions options, Action<string>? progress)
+    /// <summary>KeepFp16 nodes in the int8 modes (KeepFp32 wins where both match): float16 with Casts around; returns the nodes converted.</summary>
+    private static IReadOnlySet<Node> ConvertKeptFp16(Model model, NodePatterns keepFp16, NodePatterns keepFp32, Action<string>? progress)
     {
         if (keepFp16.IsEmpty) return new HashSet<Node>();
         progress?.Invoke("converting KeepFp16 nodes to float16");
-        return Fp16Converter.Convert(model, keepFp16.Matches, keepIoFp32: true).Fp16Nodes;
+        return Fp16Converter.Convert(model, n => keepFp16.Matches(n) && !keepFp32.Matches(n), keepIoFp32: true).Fp16Nodes;
+    }
+
+    /// <summary>The float weights that quantized copies replaced.</summary>
+    private static void RemoveUnusedInitializers(Graph graph)
+    {
+        foreach (var v in graph.Initializers.ToList())
+            if (!v.IsUsed && !v.IsGraphInput) graph.RemoveInitializer(v);
     }
 
     private static void Validate(QuantizeOptions options, ICalibrationDataSource? data)

@@ -8,8 +8,10 @@ namespace EdgeBuild.Quantization;
 /// Phase two of static quantization: turns the marks of a <see cref="QdqPlan"/> into nodes, once.
 /// <list type="bullet">
 /// <item>activations: one QuantizeLinear -> DequantizeLinear pair per tensor, every reader moved to the DQ
-/// output (a graph output keeps its name: the DQ output takes it);</item>
-/// <item>weights: stored as int8 initializers followed by a DequantizeLinear (per channel with axis);</item>
+/// output (a tensor that is also a model output stays float there: only its readers see the pair);</item>
+/// <item>weights: stored as int8 initializers followed by a DequantizeLinear (per channel with axis). The zero
+/// point input is left out: it is optional and 0 by default, and a per-channel int8 zero tensor would cost one
+/// byte per channel (four per channel for int32 biases) for nothing;</item>
 /// <item>biases: int32 initializers with scale s_input * s_weight (zero point 0) followed by a DequantizeLinear.
 /// When a bias would not fit int32 at that scale, the weight scale of the channel is raised until it does (ORT
 /// does the same since 1.19); this only happens for channels with tiny weights.</item>
@@ -26,8 +28,12 @@ internal static class QdqInserter
     public static Dictionary<Value, Value> Insert(QdqPlan plan, IReadOnlyDictionary<string, TensorRange> ranges)
     {
         var graph = plan.Graph;
+        // The constants as marked, before any slot is rewired to a DequantizeLinear output.
+        var original = new Dictionary<(Node, int), Value>();
+        foreach (var m in plan.Constants) original[(m.Node, m.Input)] = m.Node.Input(m.Input)!;
+        Value Original(Node node, int input) => original.TryGetValue((node, input), out var v) ? v : node.Input(input)!;
         var activationParams = ResolveActivations(plan, ranges);
-        var weightScales = WeightScales(plan, activationParams);
+        var weightScales = WeightScales(plan, activationParams, Original);
 
         // Scale and zero-point initializers, one set per parameter source, so shared tensors share them.
         var paramValues = new Dictionary<ActivationMark, (Value Scale, Value ZeroPoint)>();
@@ -43,11 +49,15 @@ internal static class QdqInserter
             return made;
         }
 
-        // Constants first: they only replace inputs at their marked slots.
+        // Constants first. Weights and biases replace the input at their marked slot only; a constant in an
+        // activation's place gets one DequantizeLinear that every reader without a mark of its own shares, so
+        // the float copy can go (a prior-box table read by a quantized Mul and a float one is stored once).
         var dequantizedWeights = new Dictionary<(Value, int?), Value>();
+        var dequantizedConstants = new Dictionary<Value, Value>();
+        var markedSlots = plan.Constants.Select(m => (m.Node, m.Input)).ToHashSet();
         foreach (var mark in plan.Constants)
         {
-            var value = mark.Node.Input(mark.Input)!;
+            var value = Original(mark.Node, mark.Input);
             Value replacement;
             switch (mark)
             {
@@ -59,10 +69,16 @@ internal static class QdqInserter
                     }
                     break;
                 case BiasMark b:
-                    replacement = DequantizedBias(graph, plan, b, activationParams, weightScales);
+                    replacement = DequantizedBias(graph, plan, b, value, Original(b.WeightNode, b.WeightInput), activationParams, weightScales);
                     break;
                 case ConstantActivationMark:
-                    replacement = DequantizedConstant(graph, value, plan.Symmetric);
+                    if (!dequantizedConstants.TryGetValue(value, out replacement!))
+                    {
+                        replacement = DequantizedConstant(graph, value, plan.Symmetric);
+                        dequantizedConstants[value] = replacement;
+                        foreach (var u in value.Uses.ToList())
+                            if (u.Node.Graph == graph && !markedSlots.Contains((u.Node, u.InputIndex))) u.Node.SetInput(u.InputIndex, replacement);
+                    }
                     break;
                 default:
                     throw new InvalidOperationException($"unknown mark {mark.GetType().Name}");
@@ -71,20 +87,36 @@ internal static class QdqInserter
         }
 
         var dequantized = new Dictionary<Value, Value>();
+        var quantized = new Dictionary<Value, Value>();
+        var rescaledMuls = new List<Node>();
+        var created = new List<Node>();
         foreach (var mark in plan.Activations)
         {
             var v = mark.Value;
             var (scale, zeroPoint) = ParamValues(mark);
             var readers = v.Uses.ToList();
-            Value QuantizeDequantize(Value x)
+            Value q;
+            if (mark.RescaleOf is { } source)
             {
-                var q = graph.AddNodeWithFreshOutputs("QuantizeLinear", [x, scale, zeroPoint], 1, x.Name + "_quantized").Output0;
-                return graph.AddNodeWithFreshOutputs("DequantizeLinear", [q, scale, zeroPoint], 1, x.Name + "_dequantized").Output0;
+                // Same integers as the source, read with a larger scale; the Mul that made v goes away.
+                q = quantized[source];
+                rescaledMuls.Add(v.Producer!);
             }
-            var dq = v.IsGraphOutput ? GraphEdits.AppendToGraphOutput(graph, v, "_QuantizeInput", QuantizeDequantize) : QuantizeDequantize(v);
+            else
+            {
+                var qNode = graph.AddNodeWithFreshOutputs("QuantizeLinear", [v, scale, zeroPoint], 1, v.Name + "_quantized");
+                created.Add(qNode);
+                q = qNode.Output0;
+            }
+            quantized[v] = q;
+            var dqNode = graph.AddNodeWithFreshOutputs("DequantizeLinear", [q, scale, zeroPoint], 1, v.Name + "_dequantized");
+            created.Add(dqNode);
+            var dq = dqNode.Output0;
             foreach (var u in readers) u.Node.SetInput(u.InputIndex, dq);
             dequantized[v] = dq;
         }
+        foreach (var mul in rescaledMuls) graph.RemoveNode(mul);
+        RemoveUnread(graph, created);
         graph.SortTopologically();
         return dequantized;
     }
@@ -100,25 +132,46 @@ internal static class QdqInserter
     private static Dictionary<ActivationMark, QuantParams> ResolveActivations(QdqPlan plan, IReadOnlyDictionary<string, TensorRange> ranges)
     {
         var result = new Dictionary<ActivationMark, QuantParams>();
-        foreach (var mark in plan.Activations)
+        QuantParams Resolve(ActivationMark mark, int depth)
         {
-            var root = Root(plan, mark);
-            if (result.ContainsKey(root)) continue;
-            if (root.Fixed is { } fixedParams) result[root] = fixedParams;
-            else if (ranges.TryGetValue(root.CalibrationName, out var r)) result[root] = QuantMath.ForActivation(r.Min, r.Max, plan.Symmetric);
-            else throw new InvalidOperationException($"no calibrated range for '{root.CalibrationName}'");
+            if (result.TryGetValue(mark, out var known)) return known;
+            if (depth > 10_000) throw new InvalidOperationException($"quantization parameters of '{mark.Value.Name}' refer to themselves");
+            QuantParams p;
+            if (mark.Fixed is { } fixedParams) p = fixedParams;
+            else if (mark.SameAs is { } same && plan.MarkOf(same) is { } sameMark) p = Resolve(sameMark, depth + 1);
+            else if (mark.RescaleOf is { } source && plan.MarkOf(source) is { } sourceMark)
+            {
+                var s = Resolve(sourceMark, depth + 1);
+                p = s with { Scale = s.Scale * mark.Factor };
+            }
+            else if (ranges.TryGetValue(mark.CalibrationName, out var r)) p = QuantMath.ForActivation(r.Min, r.Max, plan.Symmetric);
+            else throw new InvalidOperationException($"no calibrated range for '{mark.CalibrationName}'");
+            result[mark] = p;
+            return p;
         }
-        foreach (var mark in plan.Activations) result[mark] = result[Root(plan, mark)];
+        foreach (var mark in plan.Activations) Resolve(mark, 0);
         return result;
     }
 
+    /// <summary>Q/DQ nodes nobody reads any more (the DequantizeLinear of a tensor whose only reader was a removed Mul).</summary>
+    private static void RemoveUnread(Graph graph, List<Node> created)
+    {
+        // Reverse creation order: a DequantizeLinear goes before the QuantizeLinear it reads.
+        for (int i = created.Count - 1; i >= 0; i--)
+        {
+            var n = created[i];
+            if (n.Graph == graph && n.Outputs.All(o => o is null || !o.IsUsed)) graph.RemoveNode(n);
+        }
+    }
+
     /// <summary>Weight scales per (weight, axis), raised where a bias on that weight would overflow int32.</summary>
-    private static Dictionary<(Value, int?), float[]> WeightScales(QdqPlan plan, Dictionary<ActivationMark, QuantParams> activationParams)
+    private static Dictionary<(Value, int?), float[]> WeightScales(QdqPlan plan, Dictionary<ActivationMark, QuantParams> activationParams,
+        Func<Node, int, Value> original)
     {
         var scales = new Dictionary<(Value, int?), float[]>();
         foreach (var w in plan.Constants.OfType<WeightMark>())
         {
-            var value = w.Node.Input(w.Input)!;
+            var value = original(w.Node, w.Input);
             if (scales.ContainsKey((value, w.Axis))) continue;
             var t = value.ConstantValue!;
             scales[(value, w.Axis)] = w.Axis is int axis
@@ -129,9 +182,9 @@ internal static class QdqInserter
         {
             var weight = plan.Constants.OfType<WeightMark>().FirstOrDefault(w => w.Node == b.WeightNode && w.Input == b.WeightInput);
             if (weight is null) continue;
-            var ws = scales[(b.WeightNode.Input(b.WeightInput)!, weight.Axis)];
+            var ws = scales[(original(b.WeightNode, b.WeightInput), weight.Axis)];
             float sx = InputScale(plan, b, activationParams);
-            var bias = b.Node.Input(b.Input)!.ConstantValue!.ToFloats();
+            var bias = original(b.Node, b.Input).ConstantValue!.ToFloats();
             for (int c = 0; c < bias.Length; c++)
             {
                 int k = ws.Length == 1 ? 0 : c % ws.Length;
@@ -156,24 +209,21 @@ internal static class QdqInserter
         {
             var q = GraphEdits.Initializer(graph, name + "_quantized", QuantMath.QuantizePerChannel(t, a, scales));
             var s = GraphEdits.Initializer(graph, name + "_scale", Tensor.FromFloats([scales.Length], scales));
-            var zp = GraphEdits.Initializer(graph, name + "_zero_point", Tensor.FromRaw(DataType.Int8, [scales.Length], new byte[scales.Length]));
-            return graph.AddNodeWithFreshOutputs("DequantizeLinear", [q, s, zp], 1, name + "_dequantized", [IrAttribute.Of("axis", (long)a)]).Output0;
+            return graph.AddNodeWithFreshOutputs("DequantizeLinear", [q, s], 1, name + "_dequantized", [IrAttribute.Of("axis", (long)a)]).Output0;
         }
         var qv = GraphEdits.Initializer(graph, name + "_quantized", QuantMath.QuantizeSymmetric(t, scales[0]));
         var sv = GraphEdits.Initializer(graph, name + "_scale", Tensor.Scalar(scales[0]));
-        var zv = GraphEdits.Initializer(graph, name + "_zero_point", QuantMath.Scalar(DataType.Int8, 0));
-        return graph.AddNodeWithFreshOutputs("DequantizeLinear", [qv, sv, zv], 1, name + "_dequantized").Output0;
+        return graph.AddNodeWithFreshOutputs("DequantizeLinear", [qv, sv], 1, name + "_dequantized").Output0;
     }
 
-    private static Value DequantizedBias(Graph graph, QdqPlan plan, BiasMark b, Dictionary<ActivationMark, QuantParams> activationParams,
-        Dictionary<(Value, int?), float[]> weightScales)
+    private static Value DequantizedBias(Graph graph, QdqPlan plan, BiasMark b, Value value, Value weightValue,
+        Dictionary<ActivationMark, QuantParams> activationParams, Dictionary<(Value, int?), float[]> weightScales)
     {
-        var value = b.Node.Input(b.Input)!;
         var t = value.ConstantValue!;
         var bias = t.ToFloats();
         float sx = InputScale(plan, b, activationParams);
         var weight = plan.Constants.OfType<WeightMark>().First(w => w.Node == b.WeightNode && w.Input == b.WeightInput);
-        var ws = weightScales[(b.WeightNode.Input(b.WeightInput)!, weight.Axis)];
+        var ws = weightScales[(weightValue, weight.Axis)];
         bool perChannel = ws.Length > 1 || (weight.Axis is not null && bias.Length == ws.Length && bias.Length > 1);
         // float32 products, as the runtime forms s_x * s_w when it requantizes.
         var scales = perChannel ? ws.Select(w => sx * w * b.Beta).ToArray() : [sx * ws[0] * b.Beta];
@@ -185,13 +235,11 @@ internal static class QdqInserter
         if (perChannel && scales.Length == bias.Length)
         {
             var sv = GraphEdits.Initializer(graph, name + "_scale", Tensor.FromFloats([scales.Length], scales));
-            var zv = GraphEdits.Initializer(graph, name + "_zero_point", Tensor.FromSpan<int>(DataType.Int32, [scales.Length], new int[scales.Length]));
             // The channel axis of a [N] bias is 0, of a [1, N] Gemm bias 1: the last one either way.
-            return graph.AddNodeWithFreshOutputs("DequantizeLinear", [qv, sv, zv], 1, name + "_dequantized", [IrAttribute.Of("axis", (long)(t.Rank - 1))]).Output0;
+            return graph.AddNodeWithFreshOutputs("DequantizeLinear", [qv, sv], 1, name + "_dequantized", [IrAttribute.Of("axis", (long)(t.Rank - 1))]).Output0;
         }
         var s = GraphEdits.Initializer(graph, name + "_scale", Tensor.Scalar(scales[0]));
-        var z = GraphEdits.Initializer(graph, name + "_zero_point", QuantMath.Scalar(DataType.Int32, 0));
-        return graph.AddNodeWithFreshOutputs("DequantizeLinear", [qv, s, z], 1, name + "_dequantized").Output0;
+        return graph.AddNodeWithFreshOutputs("DequantizeLinear", [qv, s], 1, name + "_dequantized").Output0;
     }
 
     /// <summary>A constant in an activation's place, quantized per tensor with the activation type over its own min/max.</summary>

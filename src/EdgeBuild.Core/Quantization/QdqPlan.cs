@@ -15,6 +15,13 @@ internal sealed class ActivationMark(Value value, string calibrationName)
 
     /// <summary>When set, fixed parameters that need no calibration (Softmax's [0, 1) output).</summary>
     public QuantParams? Fixed { get; set; }
+
+    /// <summary>
+    /// When set, the tensor is <see cref="RescaleOf"/> times <see cref="Factor"/> (a Mul by a positive scalar): it is
+    /// represented by the same integers with the scale multiplied, and its Mul node disappears.
+    /// </summary>
+    public Value? RescaleOf { get; set; }
+    public float Factor { get; set; } = 1f;
 }
 
 /// <summary>A constant input quantized at one reading slot: a per-channel or per-tensor weight, or an int32 bias.</summary>
@@ -58,6 +65,13 @@ internal sealed class QdqPlan(Graph graph, QuantizeOptions options)
     /// <summary>A float32 tensor of the main graph, of known type: the only kind that is quantized.</summary>
     public bool IsQuantizable(Value? v) => v is not null && v.Graph == Graph && GraphEdits.IsFloat32(v);
 
+    /// <summary>
+    /// An output the node's quantizer may quantize. Model outputs stay float: quantizing them would only add error
+    /// (a uint8 step of 1/256 on probabilities, of range/255 on logits) and save nothing, since the caller reads
+    /// float anyway. The last layer then runs on dequantized inputs in float.
+    /// </summary>
+    public bool CanQuantizeOutput(Value? v) => IsQuantizable(v) && !v!.IsGraphOutput;
+
     public bool IsConstant(Value? v) => v?.ConstantValue is { ElementType: DataType.Float };
 
     /// <summary>True when the tensor already gets a Q/DQ pair (an earlier quantizer marked it, usually its producer's).</summary>
@@ -92,14 +106,14 @@ internal sealed class QdqPlan(Graph graph, QuantizeOptions options)
     /// <summary>The output gets the input's scale and zero point: ORT then drops the Q/DQ around data-movement ops.</summary>
     public void QuantizeOutputSameAsInput(Value output, Value input)
     {
-        if (!IsQuantizable(output)) return;
+        if (!CanQuantizeOutput(output)) return;
         var mark = QuantizeActivation(output);
         mark.SameAs = input;
     }
 
     public void QuantizeOutputFixed(Value output, QuantParams p)
     {
-        if (!IsQuantizable(output)) return;
+        if (!CanQuantizeOutput(output)) return;
         QuantizeActivation(output).Fixed = p;
     }
 
@@ -136,7 +150,7 @@ internal sealed class QdqPlan(Graph graph, QuantizeOptions options)
         if (input is null || output is null || !IsQuantized(input) || input.Producer is null) return false;
         if (input.IsGraphOutput || output.IsGraphOutput || input.Uses.Count != 1) return false;
         var mark = activations[input];
-        if (mark.SameAs is not null || mark.Fixed is not null || !IsQuantizable(output)) return false;
+        if (mark.SameAs is not null || mark.Fixed is not null || mark.RescaleOf is not null || !IsQuantizable(output)) return false;
         // The calibrated output range [lo, hi] widened to include 0 must stay inside [min, max] of the clamp.
         if (activation.OpType == "Clip" && !ClipContainsZero(activation)) return false;
 
@@ -148,6 +162,32 @@ internal sealed class QdqPlan(Graph graph, QuantizeOptions options)
         // The producer's observed tensor is now the activation's output (the same name in the float model).
         if (input.Producer is { } producer && ObservedName.ContainsKey(producer)) ObservedName[producer] = name;
         QuantizedNodes.Add(activation);
+        return true;
+    }
+
+    /// <summary>
+    /// Marks y = x * c, for a positive scalar constant c and a quantized x, as "x's integers with scale s_x * c":
+    /// exact, since c * s_x * (q - zp) = (c * s_x) * (q - zp), and the Mul is removed in phase two (its readers get
+    /// a DequantizeLinear of x's QuantizeLinear output with the larger scale). ORT's QLinearMul would instead
+    /// requantize every element. Returns false, changing nothing, when the pattern does not apply.
+    /// </summary>
+    public bool TryRescale(Node mul)
+    {
+        if (!mul.Is("Mul") || mul.Inputs.Count != 2) return false;
+        int constant = IsConstant(mul.Input(1)) ? 1 : IsConstant(mul.Input(0)) ? 0 : -1;
+        if (constant < 0) return false;
+        var x = mul.Input(1 - constant);
+        var c = mul.Input(constant)!.ConstantValue!;
+        var y = mul.Outputs[0];
+        if (c.ElementCount != 1 || x is null || IsConstant(x) || !IsQuantized(x) || !CanQuantizeOutput(y) || IsQuantized(y)) return false;
+        // The result must have x's shape: a scalar constant of higher rank would broadcast x up.
+        if (c.Rank > (x.TensorType?.Shape?.Rank ?? 0)) return false;
+        float factor = c.ToFloats()[0];
+        if (!(factor > 0) || !float.IsFinite(factor)) return false;
+        var mark = QuantizeActivation(y!);
+        mark.RescaleOf = x;
+        mark.Factor = factor;
+        QuantizedNodes.Add(mul);
         return true;
     }
 

@@ -30,7 +30,7 @@ internal static class StaticQuantizer
             if (QuantizerRegistry.For(node).Mark(node, plan)) plan.QuantizedNodes.Add(node);
         }
 
-        var tensors = plan.Activations.Where(m => m.Fixed is null && m.SameAs is null).Select(m => m.CalibrationName).Distinct(StringComparer.Ordinal).ToList();
+        var tensors = plan.Activations.Where(m => m.Fixed is null && m.SameAs is null && m.RescaleOf is null).Select(m => m.CalibrationName).Distinct(StringComparer.Ordinal).ToList();
         var started = System.Diagnostics.Stopwatch.StartNew();
         progress?.Invoke($"calibrating {tensors.Count} tensors with {options.Calibrator}");
         var (ranges, samples) = CalibrationRunner.Run(floatModel, inputs, tensors, data, CalibratorFactory.Create(options),

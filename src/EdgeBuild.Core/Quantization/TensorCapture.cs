@@ -20,6 +20,7 @@ internal sealed class TensorCapture : IDisposable
     private readonly RunOptions runOptions = new();
     private readonly IReadOnlyList<InputSpec> inputs;
     private readonly string[] inputNames;
+    private readonly string[] fetch;
 
     /// <summary>A graph input as calibration data must match it: name, element type, dims (null where free).</summary>
     public sealed record InputSpec(string Name, DataType Type, long?[]? Dims);
@@ -43,6 +44,8 @@ internal sealed class TensorCapture : IDisposable
             names.Add(t);
         }
         Outputs = names.Distinct(StringComparer.Ordinal).ToArray();
+        // ORT needs at least one output to run; with nothing requested, the model's own first one (not reported).
+        fetch = Outputs.Count > 0 ? Outputs.ToArray() : proto.Graph.Output.Take(1).Select(o => o.Name).ToArray();
         options = new SessionOptions
         {
             // Basic level: constant folding and clean-ups only, so every requested tensor keeps its meaning
@@ -76,14 +79,14 @@ internal sealed class TensorCapture : IDisposable
             IDisposableReadOnlyCollection<OrtValue> results;
             try
             {
-                results = session.Run(runOptions, inputNames, values, Outputs.ToArray());
+                results = session.Run(runOptions, inputNames, values, fetch);
             }
             catch (OnnxRuntimeException e)
             {
                 throw new EdgeBuildException(DiagnosticCodes.CalibrationDataMismatch, $"calibration sample {sampleIndex + 1}",
                     $"ONNX Runtime cannot run the model on it: {e.Message.Split('\n')[0].Trim()}", e);
             }
-            using (results) onOutputs(results.ToList());
+            using (results) onOutputs(Outputs.Count > 0 ? results.ToList() : []);
         }
         finally
         {

@@ -73,12 +73,21 @@ public sealed class AbsHistogram(int bins = AbsHistogram.DefaultBins)
     }
 }
 
-/// <summary>A calibrator deciding a threshold on |x| from a histogram.</summary>
+/// <summary>
+/// A calibrator deciding a threshold on |x| from a histogram. A tensor with fewer values than bins (a pooled
+/// [1, C, 1, 1] vector over a few samples) has no distribution to speak of: it keeps its full range.
+/// </summary>
 public abstract class HistogramCalibrator(int bins) : Calibrator<AbsHistogram>
 {
     protected override AbsHistogram NewState() => new(bins);
     protected override void Update(AbsHistogram state, ReadOnlySpan<float> values) => state.Add(values);
-    protected override TensorRange RangeOf(AbsHistogram state) => state.IsEmpty || state.Range <= 0 ? state.Clip(0) : state.Clip(Threshold(state));
+
+    protected override TensorRange RangeOf(AbsHistogram state)
+    {
+        if (state.IsEmpty || state.Range <= 0) return state.Clip(0);
+        if (state.Counts.Sum() < state.Bins) return state.Clip(state.Range);
+        return state.Clip(Threshold(state));
+    }
 
     /// <summary>The threshold on |x| beyond which values saturate.</summary>
     public abstract double Threshold(AbsHistogram histogram);

@@ -52,7 +52,7 @@ public static class CalibratorFactory
     {
         CalibratorKind.MinMax => new MinMaxCalibrator(options.MovingAverage),
         CalibratorKind.Percentile => new PercentileCalibrator(options.Percentile),
-        CalibratorKind.Entropy => new EntropyCalibrator(),
+        CalibratorKind.Entropy => new EntropyCalibrator(unsignedWhenNonNegative: !options.SymmetricActivations),
         _ => throw new EdgeBuildException(DiagnosticCodes.InvalidQuantizeOption, "Calibrator", $"unknown calibrator {options.Calibrator}"),
     };
 }

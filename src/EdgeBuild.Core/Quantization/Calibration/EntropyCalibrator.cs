@@ -5,14 +5,24 @@ namespace EdgeBuild.Quantization.Calibration;
 /// pytorch-quantization implementation): over a 2048-bin histogram of |x|, try every threshold from bin 128 up;
 /// for each, fold the tail into the last kept bin (P), merge the kept bins into 128 quantization levels and
 /// spread each level back over its non-empty bins (Q), and keep the threshold with the smallest KL(P || Q).
+/// Both distributions are smoothed before the divergence (see <see cref="Smooth"/>). The search starts at 128
+/// bins, so the threshold is never below 1/16 of the largest |x| seen: a known property of the method.
 /// The count of exact zeros is replaced by its neighbour's first, as pytorch-quantization does: after a ReLU
 /// half the tensor is 0 and would otherwise dominate the divergence.
+/// A tensor that is never negative is quantized to uint8 over [0, t] when activations are asymmetric, i.e. to
+/// 256 levels, not 128; the search then uses 256 quantized bins (pytorch-quantization's "unsigned" case), which
+/// keeps a wider threshold. Signed tensors and symmetric activations use 128.
 /// </summary>
-public sealed class EntropyCalibrator(int bins = AbsHistogram.DefaultBins, int quantizedBins = 128, int stride = 1) : HistogramCalibrator(bins)
+public sealed class EntropyCalibrator(int bins = AbsHistogram.DefaultBins, int quantizedBins = 128, int stride = 1, bool unsignedWhenNonNegative = true)
+    : HistogramCalibrator(bins)
 {
     public override CalibratorKind Kind => CalibratorKind.Entropy;
 
-    public override double Threshold(AbsHistogram histogram) => histogram.BinWidth * BestBinCount(histogram.Counts, quantizedBins, stride);
+    public override double Threshold(AbsHistogram histogram)
+    {
+        int levels = unsignedWhenNonNegative && histogram.Min >= 0 ? 2 * quantizedBins : quantizedBins;
+        return histogram.BinWidth * BestBinCount(histogram.Counts, levels, stride);
+    }
 
     /// <summary>How many histogram bins the best threshold keeps.</summary>
     public static int BestBinCount(double[] histogram, int quantizedBins = 128, int stride = 1)
@@ -54,6 +64,8 @@ public sealed class EntropyCalibrator(int bins = AbsHistogram.DefaultBins, int q
                 for (int k = start; k < end; k++) q[k] = bins[k] != 0 ? each : 0;
             }
 
+            Smooth(p, i);
+            Smooth(q, i);
             double divergence = KlDivergence(p, q, i);
             // "<=": of equal divergences the widest threshold wins (pytorch-quantization takes the last argmin).
             if (divergence <= best)
@@ -63,6 +75,21 @@ public sealed class EntropyCalibrator(int bins = AbsHistogram.DefaultBins, int q
             }
         }
         return bestCount;
+    }
+
+    /// <summary>
+    /// MXNet's smooth_distribution (which ORT's entropy calibrator uses): empty bins get a tiny count taken evenly
+    /// from the others, so Q is never 0 where P is not. Without it, a single far outlier folded into an empty bin
+    /// makes every threshold below it "infinitely" bad and the search returns the maximum.
+    /// </summary>
+    private static void Smooth(double[] d, int length, double eps = 1e-4)
+    {
+        int zeros = 0;
+        for (int k = 0; k < length; k++) if (d[k] == 0) zeros++;
+        int nonZeros = length - zeros;
+        if (zeros == 0 || nonZeros == 0) return;
+        double take = eps * zeros / nonZeros;
+        for (int k = 0; k < length; k++) d[k] = d[k] == 0 ? eps : d[k] - take;
     }
 
     /// <summary>KL(P || Q) over the first <paramref name="length"/> entries, both normalized first; infinite where Q is 0 and P is not.</summary>

@@ -14,11 +14,11 @@ internal abstract class OpQuantizer
     /// <summary>Marks <paramref name="node"/>'s tensors; returns true when the node will run quantized.</summary>
     public abstract bool Mark(Node node, QdqPlan plan);
 
-    /// <summary>Marks the node's output with its own calibrated range when it is a quantizable tensor.</summary>
+    /// <summary>Marks the node's output with its own calibrated range when it is a quantizable tensor and not a model output.</summary>
     protected static bool QuantizeOutput(Node node, QdqPlan plan)
     {
         var o = node.Outputs.Count > 0 ? node.Outputs[0] : null;
-        if (!plan.IsQuantizable(o)) return false;
+        if (!plan.CanQuantizeOutput(o)) return false;
         plan.QuantizeActivation(o!);
         return true;
     }
