@@ -94,6 +94,8 @@ public static class Commands
             var result = ModelCompiler.Compile(input, parse.GetValue(outDir)!, options,
                 silent ? null : line => stderr.WriteLine($"edgebuild: {line}"), w => stderr.WriteLine($"warning: {input}: {w}"));
             var m = result.Manifest;
+            // Quantized: sizes, accuracy against FP32 and the least robust layers appear in the build log.
+            if (m.Quantization is { } q) QuantizationPrinter.Print(q, q.Report.BytesBefore, m.Artifacts.FirstOrDefault()?.Bytes ?? 0, stdout);
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{Path.GetFileName(input)} -> {m.Name}: {m.NodesBefore} -> {m.NodesAfter} nodes, {string.Join(", ", m.Artifacts.Select(a => $"{a.Path} ({Bytes(a.Bytes)})"))}, {result.ManifestPath}"));
             return 0;
