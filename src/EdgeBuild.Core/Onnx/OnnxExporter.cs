@@ -28,7 +28,7 @@ public static class OnnxExporter
         var proto = new P.ModelProto
         {
             IrVersion = EffectiveIrVersion(model),
-            Graph = WriteGraph(graph),
+            Graph = WriteGraph(graph, isModelGraph: true),
         };
         if (model.ProducerName is not null) proto.ProducerName = model.ProducerName;
         if (model.ProducerVersion is not null) proto.ProducerVersion = model.ProducerVersion;
@@ -54,7 +54,9 @@ public static class OnnxExporter
         return model.IrVersion;
     }
 
-    private static P.GraphProto WriteGraph(Graph graph)
+    private static P.GraphProto WriteGraph(Graph graph) => WriteGraph(graph, isModelGraph: false);
+
+    private static P.GraphProto WriteGraph(Graph graph, bool isModelGraph)
     {
         graph.SortTopologically();
         var g = new P.GraphProto { Name = graph.Name };
@@ -65,8 +67,8 @@ public static class OnnxExporter
             if (v.Initializer is { } t) g.Initializer.Add(WriteTensor(t, v.Name));
             else if (v.SparseInitializer is { } s) g.SparseInitializer.Add(WriteSparse(s, v.Name));
         }
-        foreach (var v in graph.Inputs) g.Input.Add(WriteValueInfo(v));
-        foreach (var v in graph.Outputs) g.Output.Add(WriteValueInfo(v));
+        foreach (var v in graph.Inputs) g.Input.Add(WriteValueInfo(v, isInterface: isModelGraph));
+        foreach (var v in graph.Outputs) g.Output.Add(WriteValueInfo(v, isInterface: isModelGraph));
         foreach (var n in graph.Nodes)
             foreach (var v in n.Outputs)
                 if (v is not null && v.Type is not null && !v.TypeInferred && !v.IsGraphOutput) g.ValueInfo.Add(WriteValueInfo(v));
@@ -142,11 +144,12 @@ public static class OnnxExporter
         return p;
     }
 
-    private static P.ValueInfoProto WriteValueInfo(Value v)
+    private static P.ValueInfoProto WriteValueInfo(Value v, bool isInterface = false)
     {
         var p = new P.ValueInfoProto { Name = v.Name };
-        // Types the shape inference guessed stay out of the file: only declared facts are written.
-        if (v.Type is not null && !v.TypeInferred) p.Type = WriteType(v.Type);
+        // Types the shape inference guessed stay out of value_info: only declared facts are written there. A graph
+        // input or output of the model must have a type (onnx.checker), so one the file did not declare gets the inferred one.
+        if (v.Type is not null && (!v.TypeInferred || isInterface)) p.Type = WriteType(v.Type);
         if (v.DocString is not null) p.DocString = v.DocString;
         p.MetadataProps.AddRange(Props(v.MetadataProps));
         return p;
