@@ -14,7 +14,7 @@ internal static class QuantizationPrinter
         if (result.Accuracy is { } a) w.WriteLine("accuracy against FP32: " + a.Summary + $" ({result.HeldOutFiles.Count} held-out files)");
         else w.WriteLine("accuracy against FP32: not measured (no held-out samples: give --eval, or at least 8 calibration files)");
         if (result.KeptInFloat.Count > 0)
-            w.WriteLine($"kept in FP32 to meet the budget ({result.Attempts} attempts): " + string.Join(", ", result.KeptInFloat.Select(l => string.Create(inv, $"{l.Node} ({l.OpType}, {l.Sqnr:F1} dB)"))));
+            w.WriteLine($"kept in FP32 to meet the budget ({result.Attempts} quantizations): " + string.Join(", ", result.KeptInFloat.Select(l => string.Create(inv, $"{l.Node} ({l.OpType}, loss alone {l.LossPercent:F2} %)"))));
         var worst = r.Layers.Where(l => l.Sqnr is not null).OrderBy(l => l.Sqnr).Take(10).ToList();
         if (worst.Count == 0) return;
         var rows = new List<string[]> { new[] { "least robust layers", "op", "precision", "SQNR dB" } };

@@ -81,15 +81,10 @@ internal static class QuantizationTable
                     var kept = new List<string>();
                     if (budget is double b && accuracy.LossPercent > b)
                     {
-                        var ranked = report.Layers.Where(l => l.Precision == "Int8").OrderBy(l => l.Sqnr ?? double.PositiveInfinity).Select(l => l.Node).ToList();
-                        for (int count = 1; accuracy.LossPercent > b && kept.Count < ranked.Count; count *= 2)
-                        {
-                            kept = ranked.Take(count).ToList();
-                            q = OnnxImporter.Parse(fp32);
-                            ModelQuantizer.Quantize(q, options with { KeepFp32 = kept }, calibrationData);
-                            bytes = OnnxExporter.ToBytes(q);
-                            accuracy = AccuracyEvaluator.Compare(fp32, bytes, heldOutData, task);
-                        }
+                        var search = MixedPrecisionSearch.Run(fp32, options, calibrationData, heldOutData, task, b);
+                        kept = search.KeptInFp32.Select(k => k.Node).ToList();
+                        bytes = OnnxExporter.ToBytes(search.Model);
+                        accuracy = search.Accuracy;
                     }
                     double seconds = clock.Elapsed.TotalSeconds;
                     double ratio = LatencyRatio(fp32, bytes, spec, heldOutData, runs);

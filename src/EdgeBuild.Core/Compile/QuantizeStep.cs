@@ -14,7 +14,7 @@ public sealed record QuantizeStepResult(
     AccuracyReport? Accuracy,
     IReadOnlyList<string> CalibrationFiles,
     IReadOnlyList<string> HeldOutFiles,
-    IReadOnlyList<LayerQuantization> KeptInFloat,
+    IReadOnlyList<LayerSensitivity> KeptInFloat,
     int Attempts);
 
 /// <summary>
@@ -73,24 +73,18 @@ public static class QuantizeStep
             accuracy = AccuracyEvaluator.Compare(fp32, OnnxExporter.ToBytes(quantized), evaluation, task);
         }
 
-        var kept = new List<LayerQuantization>();
+        IReadOnlyList<LayerSensitivity> kept = [];
         int attempts = 1;
         bool budgeted = options.MaxAccuracyLoss is double && (options.Precision == Precision.Mixed || options.Precision == Precision.Int8);
-        if (budgeted && accuracy is not null && accuracy.LossPercent > options.MaxAccuracyLoss!.Value)
+        if (budgeted && data is not null && evaluation is not null && accuracy is not null && accuracy.LossPercent > options.MaxAccuracyLoss!.Value)
         {
-            // Least robust first: the lowest output SQNR of each quantized layer when the whole model is INT8.
-            var ranked = report.Layers.Where(l => l.Precision == "Int8").OrderBy(l => l.Sqnr ?? double.PositiveInfinity).ToList();
-            for (int count = 1; accuracy.LossPercent > options.MaxAccuracyLoss.Value && kept.Count < ranked.Count; count *= 2)
-            {
-                kept = ranked.Take(Math.Min(count, ranked.Count)).ToList();
-                progress?.Invoke($"loss {accuracy.LossPercent:F2} % over budget {options.MaxAccuracyLoss} %: keeping {kept.Count} layer(s) in FP32");
-                var retry = OnnxImporter.Parse(fp32);
-                report = ModelQuantizer.Quantize(retry, quantizeOptions with { KeepFp32 = [.. options.KeepFp32, .. kept.Select(l => l.Node)] },
-                    data is null ? null : new FileCalibrationSource(retry, calibration, options.Preprocessing, options.MinCalibrationSamples), progress);
-                accuracy = AccuracyEvaluator.Compare(fp32, OnnxExporter.ToBytes(retry), evaluation!, task);
-                attempts++;
-                quantized = retry;
-            }
+            progress?.Invoke($"loss {accuracy.LossPercent:F2} % is over the budget of {options.MaxAccuracyLoss} %: measuring each layer's sensitivity");
+            var search = MixedPrecisionSearch.Run(fp32, quantizeOptions, data, evaluation, task, options.MaxAccuracyLoss.Value, progress);
+            quantized = search.Model;
+            report = search.Report;
+            accuracy = search.Accuracy;
+            kept = search.KeptInFp32;
+            attempts = search.Quantizations;
         }
         if (options.MaxAccuracyLoss is double budget && accuracy is not null && accuracy.LossPercent > budget)
             throw new EdgeBuildException(DiagnosticCodes.AccuracyBudgetExceeded, "MaxAccuracyLoss",
