@@ -14,6 +14,11 @@
 //       copies, + session.Run(RunOptions, names, values, outputNames, outputValues)), interleaved call by
 //       call, with a second hand-written session as the A/A noise floor. Prints ns per call, the ratio
 //       and managed bytes allocated per call.
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- quantize [--runs N] [--models a,b] [--calibration K] [--fusions]
+//       The quantization engine per model x mode (FP32, FP16, INT8 dynamic, INT8 static MinMax/Percentile/Entropy):
+//       size ratio, calibration and total quantize time, worst layer SQNR, output SQNR on held-out photos, and ONNX
+//       Runtime 1-thread latency against FP32, all variants interleaved run by run. --fusions saves ORT's optimized
+//       model of each variant (SessionOptions.OptimizedModelFilePath) and counts what it fused. Peak RSS at the end.
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- incremental [--runs N] [--models K] [--taskhost] [--tool-config C]
 //       The MSBuild acceptance: no-op `dotnet build` with EdgeModel items vs the same project without them,
 //       alternating, medians and their ratio (<= 1.1); --taskhost adds the TaskHostFactory cost of a recompile.
@@ -43,6 +48,8 @@ switch (mode)
         Arg("--models")?.Split(',') ?? ["eye-state", "face-detect-rfb320"]);
     case "incremental": return IncrementalBuildBenchmark.Run(args, root);
     case "quantize-table": return EdgeBuild.Benchmarks.QuantizationTable.Run(args, data);
+    case "quantize": return QuantizeBenchmark.Run(data, int.Parse(Arg("--runs") ?? "20"), int.Parse(Arg("--calibration") ?? "10"),
+        Arg("--models")?.Split(',') ?? ["resnet18-features", "ocr-det-ppocrv4", "face-detect-rfb320", "eye-state", "face-embedding"], args.Contains("--fusions"));
     default: Console.Error.WriteLine($"unknown mode {mode}"); return 2;
 }
 

@@ -33,9 +33,6 @@ internal static class GraphEdits
 
     public static Value Initializer(Graph graph, string hint, Tensor tensor) => graph.AddInitializer(graph.UniqueName(hint), tensor);
 
-    /// <summary>Nodes that read <paramref name="value"/>, with the input slots, including readers inside subgraphs.</summary>
-    public static IReadOnlyList<Use> UsesOf(Value value) => value.Uses.ToList();
-
     /// <summary>True for a float32 tensor whose element type is known.</summary>
     public static bool IsFloat32(Value? v) => v?.TensorType?.ElementType == DataType.Float;
 }

@@ -66,11 +66,27 @@ internal sealed class QdqPlan(Graph graph, QuantizeOptions options)
     public bool IsQuantizable(Value? v) => v is not null && v.Graph == Graph && GraphEdits.IsFloat32(v);
 
     /// <summary>
-    /// An output the node's quantizer may quantize. Model outputs stay float: quantizing them would only add error
-    /// (a uint8 step of 1/256 on probabilities, of range/255 on logits) and save nothing, since the caller reads
-    /// float anyway. The last layer then runs on dequantized inputs in float.
+    /// An output the node's quantizer may quantize. Model outputs stay float, and so do tensors that only reach
+    /// model outputs through reshaping (a pooled vector flattened into the logits): quantizing them would only add
+    /// error (a uint8 step of 1/256 on probabilities, saturation of logits outside the calibrated range) and save
+    /// nothing, since the caller reads float anyway. The last layer then runs on dequantized inputs in float.
     /// </summary>
-    public bool CanQuantizeOutput(Value? v) => IsQuantizable(v) && !v!.IsGraphOutput;
+    public bool CanQuantizeOutput(Value? v) => IsQuantizable(v) && !OnlyReachesModelOutputs(v!, 0);
+
+    private static readonly HashSet<string> Reshaping = new(StringComparer.Ordinal) { "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity" };
+
+    private static bool OnlyReachesModelOutputs(Value v, int depth)
+    {
+        if (v.IsGraphOutput) return true;
+        if (v.Uses.Count == 0 || depth > 8) return false;
+        foreach (var u in v.Uses)
+        {
+            var n = u.Node;
+            if (u.InputIndex != 0 || !n.IsStandardDomain || !Reshaping.Contains(n.OpType) || n.Outputs.Count == 0 || n.Outputs[0] is not { } o) return false;
+            if (!OnlyReachesModelOutputs(o, depth + 1)) return false;
+        }
+        return true;
+    }
 
     public bool IsConstant(Value? v) => v?.ConstantValue is { ElementType: DataType.Float };
 

@@ -50,6 +50,14 @@ internal static class QuantModels
 {
     public static readonly long[] ImageDims = [1, 3, 8, 8];
 
+    /// <summary>Declares the inferred output types, as an exported file has them (onnx.checker wants graph outputs typed).</summary>
+    public static ModelBuilder Typed(ModelBuilder b)
+    {
+        ShapeInference.Infer(b.Model);
+        foreach (var o in b.Graph.Outputs) o.TypeInferred = false;
+        return b;
+    }
+
     public static ListDataSource Data(int count = 8, long[]? dims = null, string input = "x") => ListDataSource.Random(input, dims ?? ImageDims, count);
 
     /// <summary>x -> Conv(8) -> Relu -> Conv(4) -> y.</summary>
@@ -61,7 +69,7 @@ internal static class QuantModels
         var r = b.Op("Relu", [c1], "relu1");
         var c2 = b.Conv(r, "conv2", 4, 8);
         b.Output(c2);
-        return b;
+        return Typed(b);
     }
 
     /// <summary>One node of every family the registry knows, in a chain that keeps every tensor float.</summary>
@@ -94,7 +102,7 @@ internal static class QuantModels
         var gapFlat = b.Op("Flatten", [gap], "gap_flat");
         var exp = b.Op("Exp", [gapFlat], "exp");
         b.Output(mm2, exp);
-        return b;
+        return Typed(b);
     }
 
     /// <summary>x -> Conv -> y and x -> MatMul (via Reshape) / Gemm: the ops INT8 dynamic rewrites.</summary>
@@ -107,7 +115,7 @@ internal static class QuantModels
         var mm = b.Op("MatMul", [flat, b.Weight("mm_B", [64, 16])], "matmul");
         var g = b.Op("Gemm", [mm, b.Weight("gemm_B", [5, 16]), b.Weight("gemm_C", [5])], "gemm", Ir.Attribute.Of("transB", 1L), Ir.Attribute.Of("alpha", 0.5f));
         b.Output(g);
-        return b;
+        return Typed(b);
     }
 
     /// <summary>Runs both models on the same inputs; the SQNR (dB) of all outputs together.</summary>
