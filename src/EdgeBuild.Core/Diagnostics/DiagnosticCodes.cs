@@ -45,8 +45,9 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor VerifierFailed = new("EB2003", "Internal: graph invalid after a pass",
         "This is a bug in EdgeBuild; please report it with the model and the pass list. Skip the pass with --passes to work around it.");
 
-    public static readonly DiagnosticDescriptor PrecisionNotAvailable = new("EB3001", "Precision not available",
-        "EdgeBuild compiles Fp32 today; Fp16 and Int8 arrive with quantization. Use Precision=\"Fp32\" (values: Fp32, Fp16, Int8, Int8Dynamic, Mixed).");
+    // Retired when quantization landed (every Precision compiles); kept so the code is never reused.
+    public static readonly DiagnosticDescriptor PrecisionNotAvailable = new("EB3001", "Precision not available (retired)",
+        "No longer reported: every Precision value compiles. Kept in the table so the code is never reused.");
     public static readonly DiagnosticDescriptor CalibrationFileMissing = new("EB3002", "Calibration file not found",
         "Each calibration file must exist; check the Calibration glob or list.");
     public static readonly DiagnosticDescriptor NotEnoughCalibrationSamples = new("EB3003", "Not enough calibration samples",
