@@ -46,7 +46,8 @@ foreach (var id in models)
     string outName = a.OutputNames[0];
     float[] RunOnce(InferenceSession s)
     {
-        using var outs = s.Run(new RunOptions(), [input.Key], [x], [outName]);
+        using var runOptions1 = new RunOptions(); // held in a local: an inline RunOptions can be finalized mid-Run
+        using var outs = s.Run(runOptions1, [input.Key], [x], [outName]);
         return outs[0].GetTensorDataAsSpan<float>().ToArray();
     }
     var ya = RunOnce(a);

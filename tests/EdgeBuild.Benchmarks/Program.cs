@@ -105,7 +105,8 @@ int Latency(int runs, string[] ids)
 static double Time(InferenceSession s, string inputName, OrtValue x)
 {
     var sw = Stopwatch.StartNew();
-    using var outs = s.Run(new RunOptions(), [inputName], [x], s.OutputNames);
+    using var runOptions1 = new RunOptions(); // held in a local: an inline RunOptions can be finalized mid-Run
+    using var outs = s.Run(runOptions1, [inputName], [x], s.OutputNames);
     return sw.Elapsed.TotalMilliseconds;
 }
 
@@ -118,7 +119,8 @@ static double P(List<double> xs, int pct)
 static List<Tensor> RunAll(InferenceSession s, string inputName, Tensor input)
 {
     using var x = OrtTensors.ToOrtValue(input);
-    using var outs = s.Run(new RunOptions(), [inputName], [x], s.OutputNames);
+    using var runOptions2 = new RunOptions(); // held in a local: an inline RunOptions can be finalized mid-Run
+    using var outs = s.Run(runOptions2, [inputName], [x], s.OutputNames);
     return outs.Select(o => OrtTensors.ToTensor(o)!).ToList();
 }
 

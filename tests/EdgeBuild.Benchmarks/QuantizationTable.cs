@@ -120,7 +120,8 @@ internal static class QuantizationTable
     private static double Time(InferenceSession s, string name, OrtValue x)
     {
         var sw = Stopwatch.StartNew();
-        using var outs = s.Run(new RunOptions(), [name], [x], s.OutputNames);
+        using var runOptions1 = new RunOptions(); // held in a local: an inline RunOptions can be finalized mid-Run
+        using var outs = s.Run(runOptions1, [name], [x], s.OutputNames);
         return sw.Elapsed.TotalMilliseconds;
     }
 
@@ -146,7 +147,8 @@ internal static class QuantizationTable
                 if (feeder is not null)
                 {
                     using var v = OrtTensors.ToOrtValue(t);
-                    using var o = feeder.Run(new RunOptions(), [feeder.InputNames[0]], [v], feeder.OutputNames);
+                    using var runOptions2 = new RunOptions(); // held in a local: an inline RunOptions can be finalized mid-Run
+                    using var o = feeder.Run(runOptions2, [feeder.InputNames[0]], [v], feeder.OutputNames);
                     t = OrtTensors.ToTensor(o[0])!;
                 }
                 inputs.Add(t);

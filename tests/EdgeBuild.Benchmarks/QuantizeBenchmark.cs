@@ -32,7 +32,8 @@ internal static class QuantizeBenchmark
         var input = spec.Load(photo);
         if (pre is null) return input;
         using var x = OrtTensors.ToOrtValue(input);
-        using var outs = pre.Run(new RunOptions(), [pre.InputNames[0]], [x], pre.OutputNames);
+        using var runOptions1 = new RunOptions(); // held in a local: an inline RunOptions can be finalized mid-Run
+        using var outs = pre.Run(runOptions1, [pre.InputNames[0]], [x], pre.OutputNames);
         return OrtTensors.ToTensor(outs[0])!;
     }
 
@@ -120,7 +121,8 @@ internal static class QuantizeBenchmark
                     int v = (r + k) % sessions.Count;
                     var s = sessions[v];
                     long t0 = Stopwatch.GetTimestamp();
-                    using (var outs = s.Run(new RunOptions(), [inputName], [x], s.OutputNames)) { }
+                    using var runOptions2 = new RunOptions(); // held in a local: an inline RunOptions can be finalized mid-Run
+                    using (var outs = s.Run(runOptions2, [inputName], [x], s.OutputNames)) { }
                     double ms = (Stopwatch.GetTimestamp() - t0) * 1000.0 / Stopwatch.Frequency;
                     if (r >= 3) times[v].Add(ms);
                 }
@@ -150,8 +152,10 @@ internal static class QuantizeBenchmark
         foreach (var input in inputs)
         {
             using var x = OrtTensors.ToOrtValue(input);
-            using var ra = a.Run(new RunOptions(), [inputName], [x], a.OutputNames);
-            using var rb = b.Run(new RunOptions(), [inputName], [x], b.OutputNames);
+            using var runOptions3 = new RunOptions(); // held in a local: an inline RunOptions can be finalized mid-Run
+            using var ra = a.Run(runOptions3, [inputName], [x], a.OutputNames);
+            using var runOptions4 = new RunOptions(); // held in a local: an inline RunOptions can be finalized mid-Run
+            using var rb = b.Run(runOptions4, [inputName], [x], b.OutputNames);
             for (int k = 0; k < ra.Count; k++)
             {
                 var fa = OrtTensors.ToTensor(ra[k])!.ToFloats();

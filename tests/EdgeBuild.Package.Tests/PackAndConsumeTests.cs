@@ -114,7 +114,8 @@ public sealed class PackAndConsumeTests(ITestOutputHelper output) : IDisposable
         var x = new float[32];
         for (int i = 0; i < x.Length; i++) x[i] = (i % 7) / 7f - 0.5f;
         using var input = OrtValue.CreateTensorValueFromMemory(x, [1, 2, 4, 4]);
-        using var outputs = session.Run(new RunOptions(), ["x"], [input], ["y"]);
+        using var runOptions1 = new RunOptions(); // held in a local: an inline RunOptions can be finalized mid-Run
+        using var outputs = session.Run(runOptions1, ["x"], [input], ["y"]);
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 

@@ -95,7 +95,8 @@ public static class AccuracyEvaluator
         var values = names.Select(n => OrtTensors.ToOrtValue(inputs[n])).ToArray();
         try
         {
-            using var results = session.Run(new RunOptions(), names, values, outputNames);
+            using var runOptions1 = new RunOptions(); // held in a local: an inline RunOptions can be finalized mid-Run
+            using var results = session.Run(runOptions1, names, values, outputNames);
             return results.Select(r => OrtTensors.ToTensor(r) ?? throw new InvalidOperationException("non-tensor output")).ToArray();
         }
         finally
