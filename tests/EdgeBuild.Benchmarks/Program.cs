@@ -74,13 +74,7 @@ int Latency(int runs, string[] ids)
         using var c = new InferenceSession(path, dazOptions);
         // The original loaded a second time: its ratio to the first is the noise floor of this measurement.
         using var d = new InferenceSession(path, options);
-        var photo = spec.Photos(data, 1)[0];
-        var input = spec.Load(photo);
-        if (spec.FeedThrough is { } feed)
-        {
-            using var pre = new InferenceSession(Path.Combine(data, "models", feed + ".onnx"), options);
-            input = RunAll(pre, pre.InputNames[0], input)[0];
-        }
+        var input = new RealModelSamples(spec, spec.Photos(data, 1), data).Inputs[0];
         using var x = OrtTensors.ToOrtValue(input);
         var ta = new List<double>();
         var tb = new List<double>();

@@ -66,8 +66,8 @@ internal static class QuantizationTable
             var others = Directory.GetFiles(Path.Combine(data, "photos"), "*", SearchOption.AllDirectories)
                 .Where(p => !p.Contains("stylized", StringComparison.Ordinal)).Order(StringComparer.Ordinal);
             var calibration = own.Skip(heldOutCount).Concat(others.Except(own)).Take(calibrationCount).ToList();
-            var heldOutData = new PhotoSource(spec, heldOut, data);
-            var calibrationData = new PhotoSource(spec, calibration, data);
+            var heldOutData = new RealModelSamples(spec, heldOut, data);
+            var calibrationData = new RealModelSamples(spec, calibration, data);
             Console.WriteLine($"| {id} | FP32 | {fp32.Length / 1048576.0:F2} MiB | 1.00 | - | 0 | - | - |");
             foreach (var (name, options, budget) in variants)
             {
@@ -131,33 +131,4 @@ internal static class QuantizationTable
         return s[s.Length / 2];
     }
 
-    /// <summary>Photos as model inputs (through the preprocessing graph for resnet18-features).</summary>
-    private sealed class PhotoSource : ICalibrationDataSource
-    {
-        private readonly List<Tensor> inputs = [];
-        private readonly string name;
-
-        public PhotoSource(RealModelSpec spec, IReadOnlyList<string> photos, string data)
-        {
-            name = spec.InputName;
-            using var feeder = spec.FeedThrough is { } f ? new InferenceSession(Path.Combine(data, "models", f + ".onnx")) : null;
-            foreach (var p in photos)
-            {
-                var t = spec.Load(p);
-                if (feeder is not null)
-                {
-                    using var v = OrtTensors.ToOrtValue(t);
-                    using var runOptions2 = new RunOptions(); // held in a local: an inline RunOptions can be finalized mid-Run
-                    using var o = feeder.Run(runOptions2, [feeder.InputNames[0]], [v], feeder.OutputNames);
-                    t = OrtTensors.ToTensor(o[0])!;
-                }
-                inputs.Add(t);
-            }
-        }
-
-        public int Count => inputs.Count;
-
-        public IEnumerable<IReadOnlyDictionary<string, Tensor>> Samples() =>
-            inputs.Select(t => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor> { [name] = t });
-    }
 }

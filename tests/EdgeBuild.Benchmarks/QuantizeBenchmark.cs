@@ -17,26 +17,6 @@ using Tensor = EdgeBuild.Ir.Tensor;
 /// </summary>
 internal static class QuantizeBenchmark
 {
-    private sealed class Photos(RealModelSpec spec, IReadOnlyList<string> photos, InferenceSession? pre) : ICalibrationDataSource
-    {
-        public int Count => photos.Count;
-
-        public IEnumerable<IReadOnlyDictionary<string, Tensor>> Samples()
-        {
-            foreach (var p in photos) yield return new Dictionary<string, Tensor> { [spec.InputName] = Load(spec, p, pre) };
-        }
-    }
-
-    private static Tensor Load(RealModelSpec spec, string photo, InferenceSession? pre)
-    {
-        var input = spec.Load(photo);
-        if (pre is null) return input;
-        using var x = OrtTensors.ToOrtValue(input);
-        using var runOptions1 = new RunOptions(); // held in a local: an inline RunOptions can be finalized mid-Run
-        using var outs = pre.Run(runOptions1, [pre.InputNames[0]], [x], pre.OutputNames);
-        return OrtTensors.ToTensor(outs[0])!;
-    }
-
     private static readonly (string Label, QuantizeOptions? Options, bool NeedsData)[] Variants =
     [
         ("FP32", null, false),
@@ -57,11 +37,9 @@ internal static class QuantizeBenchmark
         foreach (var id in ids)
         {
             var spec = RealModelSpec.Get(id);
-            using var preOptions = new SessionOptions { IntraOpNumThreads = 1, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
-            using var pre = spec.FeedThrough is { } feed ? new InferenceSession(Path.Combine(data, "models", feed + ".onnx"), preOptions) : null;
             var photos = spec.Photos(data, calibration + 3);
-            var calib = new Photos(spec, photos.Take(calibration).ToList(), pre);
-            var held = photos.Skip(calibration).Select(p => Load(spec, p, pre)).ToList();
+            var calib = new RealModelSamples(spec, photos.Take(calibration), data);
+            var held = new RealModelSamples(spec, photos.Skip(calibration), data).Inputs;
 
             var model = OnnxImporter.Load(Path.Combine(data, "models", id + ".onnx"));
             OptimizationPipeline.Run(model, new OptimizeOptions());

@@ -80,16 +80,10 @@ public class AccuracyEvaluatorTests
         ShapeInference.Infer(model);
         Assert.Equal(TaskKind.Detection, AccuracyEvaluator.Infer(model));
         var bytes = File.ReadAllBytes(TestData.Model(spec.Id));
-        var photos = new PhotoSamples(spec, spec.Photos(data, 4));
+        var photos = new RealModelSamples(spec, spec.Photos(data, 4), data);
         var r = AccuracyEvaluator.Compare(bytes, bytes, photos, TaskKind.Detection);
         Assert.Equal(1.0, r.Value);
         Assert.Contains("reference boxes", r.Metric);
     }
 
-    private sealed class PhotoSamples(RealModelSpec spec, IReadOnlyList<string> photos) : ICalibrationDataSource
-    {
-        public int Count => photos.Count;
-        public IEnumerable<IReadOnlyDictionary<string, Tensor>> Samples() =>
-            photos.Select(p => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor> { [spec.InputName] = spec.Load(p) });
-    }
 }

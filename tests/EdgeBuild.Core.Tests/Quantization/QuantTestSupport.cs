@@ -16,21 +16,6 @@ internal sealed class ListDataSource(IReadOnlyList<IReadOnlyDictionary<string, T
 }
 
 /// <summary>Real photos through a pinned model's preprocessing (RealModelSpec), as calibration data.</summary>
-internal sealed class PhotoDataSource(RealModelSpec spec, IReadOnlyList<string> photos, Func<Tensor, Tensor>? feedThrough = null) : ICalibrationDataSource
-{
-    public int Count => photos.Count;
-
-    public IEnumerable<IReadOnlyDictionary<string, Tensor>> Samples()
-    {
-        foreach (var photo in photos)
-        {
-            var input = spec.Load(photo);
-            if (feedThrough is not null) input = feedThrough(input);
-            yield return new Dictionary<string, Tensor> { [spec.InputName] = input };
-        }
-    }
-}
-
 internal static class QuantAssert
 {
     public static int Count(Model model, string opType) => model.Graph.Nodes.Count(n => n.OpType == opType);

@@ -31,14 +31,13 @@ public class RealModelQuantizationTests(ITestOutputHelper output)
         string data = TestData.Require();
         var spec = RealModelSpec.Get(id);
         using var sessionOptions = Ort.Options();
-        using var pre = spec.FeedThrough is { } feed ? new InferenceSession(TestData.Model(feed), sessionOptions) : null;
-        Tensor Prepare(Tensor input) => pre is null ? input : Ort.Run(pre, new Dictionary<string, Tensor> { [pre.InputNames[0]] = input }).Values.First();
 
         var model = OnnxImporter.Load(TestData.Model(id));
         OptimizationPipeline.Run(model, new OptimizeOptions { VerifyAfterEachPass = false });
         byte[] fp32 = OnnxExporter.ToBytes(model);
         var photos = spec.Photos(data, 15);
-        var calibration = new PhotoDataSource(spec, photos.Take(10).ToList(), Prepare);
+        var calibration = new RealModelSamples(spec, photos.Take(10), data);
+        var heldOut = new RealModelSamples(spec, photos.Skip(10), data);
 
         var clock = Stopwatch.StartNew();
         var report = ModelQuantizer.Quantize(model, new QuantizeOptions { Calibrator = CalibratorKind.Percentile }, calibration);
@@ -52,9 +51,9 @@ public class RealModelQuantizationTests(ITestOutputHelper output)
 
         using var a = new InferenceSession(fp32, sessionOptions);
         using var b = new InferenceSession(int8, sessionOptions);
-        foreach (var photo in photos.Skip(10))
+        foreach (var (photo, sample) in photos.Skip(10).Zip(heldOut.Samples()))
         {
-            var input = new Dictionary<string, Tensor> { [spec.InputName] = Prepare(spec.Load(photo)) };
+            var input = sample;
             var expected = Ort.Run(a, input);
             var actual = Ort.Run(b, input);
             string name = Path.GetFileName(photo);

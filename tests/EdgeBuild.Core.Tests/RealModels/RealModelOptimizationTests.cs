@@ -53,17 +53,13 @@ public class RealModelOptimizationTests(ITestOutputHelper output)
         using var options = Ort.Options();
         using var reference = new InferenceSession(original, options);
         using var candidate = new InferenceSession(optimized, options);
-        using var feeder = spec.FeedThrough is { } feed ? new InferenceSession(TestData.Model(feed), options) : null;
 
         var photos = spec.Photos(data, photoCount);
         Assert.Equal(photoCount, photos.Count);
         var maxOut = new Dictionary<string, double>();
         var maxDiff = new Dictionary<string, (double Diff, string Photo)>();
-        foreach (var photo in photos)
+        foreach (var (photo, inputs) in photos.Zip(new RealModelSamples(spec, photos, data).Samples()))
         {
-            var input = spec.Load(photo);
-            if (feeder is not null) input = Ort.Run(feeder, new Dictionary<string, Tensor> { [feeder.InputNames[0]] = input }).Values.Single();
-            var inputs = new Dictionary<string, Tensor> { [spec.InputName] = input };
             var expected = Ort.Run(reference, inputs);
             var actual = Ort.Run(candidate, inputs);
             Assert.Equal(expected.Keys.Order(), actual.Keys.Order());

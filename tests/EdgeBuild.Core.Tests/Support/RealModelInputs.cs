@@ -66,3 +66,43 @@ public sealed record RealModelSpec(
         return Tensor.FromFloats(dims, data);
     }
 }
+
+/// <summary>
+/// A spec's photos as model inputs (a calibration or evaluation source), made once up front. For a model fed
+/// through another (resnet18-features takes what resnet18-preprocess makes of a photo) the feeding model runs first.
+/// </summary>
+public sealed class RealModelSamples : EdgeBuild.Quantization.ICalibrationDataSource
+{
+    public RealModelSamples(RealModelSpec spec, IEnumerable<string> photos, string testData)
+    {
+        Spec = spec;
+        using var options = new Microsoft.ML.OnnxRuntime.SessionOptions
+        {
+            IntraOpNumThreads = 1,
+            LogSeverityLevel = Microsoft.ML.OnnxRuntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        using var feeder = spec.FeedThrough is { } feed ? new Microsoft.ML.OnnxRuntime.InferenceSession(Path.Combine(testData, "models", feed + ".onnx"), options) : null;
+        using var runOptions = new Microsoft.ML.OnnxRuntime.RunOptions();
+        foreach (var photo in photos)
+        {
+            var input = spec.Load(photo);
+            if (feeder is not null)
+            {
+                using var value = EdgeBuild.Passes.OrtTensors.ToOrtValue(input);
+                using var outputs = feeder.Run(runOptions, [feeder.InputNames[0]], [value], feeder.OutputNames);
+                input = EdgeBuild.Passes.OrtTensors.ToTensor(outputs[0])!;
+            }
+            Inputs.Add(input);
+        }
+    }
+
+    public RealModelSpec Spec { get; }
+
+    /// <summary>The model inputs, one per photo, in photo order.</summary>
+    public List<Tensor> Inputs { get; } = [];
+
+    public int Count => Inputs.Count;
+
+    public IEnumerable<IReadOnlyDictionary<string, Tensor>> Samples() =>
+        Inputs.Select(t => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor> { [Spec.InputName] = t });
+}
