@@ -4,6 +4,7 @@ using EdgeBuild.Diagnostics;
 using EdgeBuild.Ir;
 using EdgeBuild.Onnx;
 using EdgeBuild.Passes;
+using EdgeBuild.Targets;
 
 namespace EdgeBuild.Compile;
 
@@ -44,6 +45,7 @@ public static class ModelCompiler
             }
             progress?.Invoke("optimizing");
             var report = OptimizationPipeline.Run(model, new OptimizeOptions { TargetOpset = options.TargetOpset }, passes, progress, warn);
+            var floatModel = model;
             QuantizeStepResult? quantization = null;
             if (options.Precision != Precision.Fp32)
             {
@@ -56,18 +58,20 @@ public static class ModelCompiler
             var inputs = Describe(model.Graph.Inputs.Where(v => v.Initializer is null).ToList());
             var outputs = Describe(model.Graph.Outputs);
 
-            var artifacts = new List<ManifestArtifact>();
-            foreach (var target in options.Targets.Distinct())
+            var context = new TargetContext(name, outputDirectory, options, floatModel, model, quantization, progress, warn);
+            try
             {
-                // Only Onnx reaches here today (Validate); each new writer adds its case.
-                string file = name + ".onnx";
-                string path = Path.Combine(outputDirectory, file);
-                progress?.Invoke($"writing {path}");
-                byte[] bytes = OnnxExporter.ToBytes(model);
-                written.Add(path);
-                AtomicFile.WriteAllBytes(path, bytes);
-                artifacts.Add(new ManifestArtifact(file, target.ToString(), options.Precision.ToString(), Sha256(bytes), bytes.LongLength));
+                foreach (var target in options.Targets.Distinct())
+                {
+                    context.CurrentTarget = target;
+                    TargetWriters.For(target)!.Write(context);
+                }
             }
+            finally
+            {
+                written.AddRange(context.WrittenPaths);
+            }
+            var artifacts = context.Artifacts;
 
             var manifest = new ModelManifest(name, options.Namespace, ToolVersion, Path.GetFileName(modelPath), Sha256(source), source.LongLength,
                 options, inputs, outputs, artifacts, report.NodesBefore, report.NodesAfter) { Quantization = quantization };
@@ -98,7 +102,7 @@ public static class ModelCompiler
         if (options.Targets.Count == 0)
             throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "Targets", "no target given");
         foreach (var t in options.Targets)
-            if (t != TargetKind.Onnx) throw new EdgeBuildException(DiagnosticCodes.TargetNotAvailable, "Targets", $"target {t} is not available yet");
+            if (TargetWriters.For(t) is null) throw new EdgeBuildException(DiagnosticCodes.TargetNotAvailable, "Targets", $"target {t} is not available yet");
         if (options.LatencyBudgetMs is <= 0 or double.NaN)
             throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "LatencyBudgetMs", $"{options.LatencyBudgetMs} is not a positive number of milliseconds");
         if (options.MaxAccuracyLoss is < 0 or > 100 or double.NaN)
@@ -119,7 +123,7 @@ public static class ModelCompiler
     private static void RemoveOutputs(string manifestPath, List<string> written, string outputDirectory, string name)
     {
         var stale = new List<string>(written) { manifestPath };
-        foreach (var ext in new[] { ".onnx" }) stale.Add(Path.Combine(outputDirectory, name + ext));
+        foreach (var ext in TargetWriters.All.SelectMany(w => w.FileSuffixes)) stale.Add(Path.Combine(outputDirectory, name + ext));
         foreach (var f in stale.Distinct())
         {
             try { File.Delete(f); }

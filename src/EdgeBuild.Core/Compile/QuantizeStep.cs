@@ -32,20 +32,23 @@ public static class QuantizeStep
         _ => QuantizationMode.Int8Static,
     };
 
+    /// <summary>The engine settings a compile's options ask for (mode Int8Static; callers set another).</summary>
+    public static QuantizeOptions EngineOptions(CompileOptions options) => new()
+    {
+        Calibrator = options.Calibrator,
+        Percentile = options.Percentile,
+        KeepFp16 = options.KeepFp16,
+        KeepFp32 = options.KeepFp32,
+        MinCalibrationSamples = options.MinCalibrationSamples,
+    };
+
     /// <summary>Quantizes a copy of <paramref name="model"/> (optimized FP32, left as it is) and reports.</summary>
     public static QuantizeStepResult Run(Model model, CompileOptions options, Action<string>? progress = null)
     {
         var mode = ModeOf(options.Precision);
         byte[] fp32 = OnnxExporter.ToBytes(model);
 
-        // Held-out photos: the Evaluation files when given; else every 4th calibration file, never used to calibrate.
-        IReadOnlyList<string> calibration = options.Calibration.Count > 0 ? CalibrationFiles.Expand(options.Calibration) : [];
-        IReadOnlyList<string> heldOut = options.Evaluation.Count > 0 ? CalibrationFiles.Expand(options.Evaluation) : [];
-        if (heldOut.Count == 0 && calibration.Count >= 8)
-        {
-            heldOut = calibration.Where((_, i) => i % 4 == 3).ToList();
-            calibration = calibration.Where((_, i) => i % 4 != 3).ToList();
-        }
+        var (calibration, heldOut) = CalibrationSplit.Of(options);
         if (mode == QuantizationMode.Int8Static && calibration.Count == 0)
             throw new EdgeBuildException(DiagnosticCodes.NotEnoughCalibrationSamples, "Calibration",
                 $"precision {options.Precision} needs calibration images or .npy files (Calibration metadata, --calibration)");
@@ -55,15 +58,7 @@ public static class QuantizeStep
         var evaluation = heldOut.Count > 0 ? new FileCalibrationSource(model, heldOut, options.Preprocessing) : null;
         var task = options.Task == TaskKind.Auto ? AccuracyEvaluator.Infer(model) : options.Task;
 
-        var quantizeOptions = new QuantizeOptions
-        {
-            Mode = mode,
-            Calibrator = options.Calibrator,
-            Percentile = options.Percentile,
-            KeepFp16 = options.KeepFp16,
-            KeepFp32 = options.KeepFp32,
-            MinCalibrationSamples = options.MinCalibrationSamples,
-        };
+        var quantizeOptions = EngineOptions(options) with { Mode = mode };
         var quantized = OnnxImporter.Parse(fp32);
         var report = ModelQuantizer.Quantize(quantized, quantizeOptions, data, progress);
         AccuracyReport? accuracy = null;

@@ -1,0 +1,15 @@
+using EdgeBuild.Compile;
+
+namespace EdgeBuild.Targets;
+
+/// <summary>The target writers, in one place: the compile step looks a target up here.</summary>
+public static class TargetWriters
+{
+    public static IReadOnlyList<ITargetWriter> All { get; } =
+    [
+        new OnnxTargetWriter(),
+    ];
+
+    /// <summary>The writer for <paramref name="kind"/>, or null when this build of EdgeBuild has none.</summary>
+    public static ITargetWriter? For(TargetKind kind) => All.FirstOrDefault(w => w.Kind == kind);
+}
