@@ -21,7 +21,7 @@ public static class Commands
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var root = new RootCommand("edgebuild: compile ONNX models for edge deployment") { Compile(stdout, stderr), Quantize(stdout, stderr), Inspect(stdout, stderr), Optimize(stdout, stderr) };
+        var root = new RootCommand("edgebuild: compile ONNX models for edge deployment") { Compile(stdout, stderr), Convert(stdout, stderr), Quantize(stdout, stderr), Inspect(stdout, stderr), Optimize(stdout, stderr) };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0 && parse.Action is not null && !(args.Contains("--help") || args.Contains("-h")))
         {
@@ -98,6 +98,42 @@ public static class Commands
             if (m.Quantization is { } q) QuantizationPrinter.Print(q, q.Report.BytesBefore, m.Artifacts.FirstOrDefault()?.Bytes ?? 0, stdout);
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{Path.GetFileName(input)} -> {m.Name}: {m.NodesBefore} -> {m.NodesAfter} nodes, {string.Join(", ", m.Artifacts.Select(a => $"{a.Path} ({Bytes(a.Bytes)})"))}, {result.ManifestPath}"));
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>One target's artifacts without the manifest: the same step as a compile with that single target.</summary>
+    private static Command Convert(TextWriter stdout, TextWriter stderr)
+    {
+        var model = new Argument<string>("model") { Description = "The ONNX model file" };
+        var target = new Option<string>("--target") { Description = "Onnx, TensorRT or TFLite", Required = true };
+        var output = new Option<string>("--output", "-o") { Description = "Folder for the artifacts (named after the model, or --name)", Required = true };
+        var name = new Option<string?>("--name") { Description = "Base name of the artifacts (default: the file name in PascalCase)" };
+        var precision = new Option<string>("--precision") { Description = "Fp32, Fp16, Int8, Int8Dynamic or Mixed", DefaultValueFactory = _ => "Fp32" };
+        var accuracy = new Option<double?>("--max-accuracy-loss") { Description = "Largest accuracy loss against FP32 on the held-out photos, in percent" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress lines on stderr" };
+        var quant = new QuantizationOptionSet();
+        var command = new Command("convert", "Write one target's artifacts (ONNX, TensorRT kit, TFLite) at a precision, without a manifest")
+            { model, target, output, name, precision, accuracy, quiet };
+        foreach (var o in quant.All) command.Options.Add(o);
+        command.SetAction(parse => Guard(stderr, () =>
+        {
+            string input = parse.GetValue(model)!;
+            bool silent = parse.GetValue(quiet);
+            var options = quant.Apply(new CompileOptions
+            {
+                Name = parse.GetValue(name),
+                Precision = CompileOptions.ParseEnum<Precision>("Precision", parse.GetValue(precision)!),
+                Targets = [CompileOptions.ParseEnum<TargetKind>("Target", parse.GetValue(target)!)],
+                MaxAccuracyLoss = parse.GetValue(accuracy),
+            }, parse);
+            var result = ModelCompiler.Compile(input, parse.GetValue(output)!, options,
+                silent ? null : line => stderr.WriteLine($"edgebuild: {line}"), w => stderr.WriteLine($"warning: {input}: {w}"), writeManifest: false);
+            var m = result.Manifest;
+            if (m.Quantization is { } q) QuantizationPrinter.Print(q, q.Report.BytesBefore, m.Artifacts.FirstOrDefault()?.Bytes ?? 0, stdout);
+            foreach (var a in m.Artifacts)
+                stdout.WriteLine($"{Path.Combine(parse.GetValue(output)!, a.Path)} ({a.Target}, {a.Precision}, {Bytes(a.Bytes)})");
             return 0;
         }));
         return command;

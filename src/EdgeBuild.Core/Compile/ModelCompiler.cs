@@ -23,8 +23,9 @@ public static class ModelCompiler
     public static string ToolVersion { get; } =
         typeof(ModelCompiler).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
+    /// <summary>Compiles one model into <paramref name="outputDirectory"/>; with <paramref name="writeManifest"/> false (<c>edgebuild convert</c>) only the artifacts are written and the result's ManifestPath is empty.</summary>
     public static CompileResult Compile(string modelPath, string outputDirectory, CompileOptions options,
-        Action<string>? progress = null, Action<string>? warn = null)
+        Action<string>? progress = null, Action<string>? warn = null, bool writeManifest = true)
     {
         string name = options.Name is { Length: > 0 } n ? n : CSharpNames.TypeName(Path.GetFileNameWithoutExtension(modelPath));
         Validate(name, options);
@@ -75,6 +76,7 @@ public static class ModelCompiler
 
             var manifest = new ModelManifest(name, options.Namespace, ToolVersion, Path.GetFileName(modelPath), Sha256(source), source.LongLength,
                 options, inputs, outputs, artifacts, report.NodesBefore, report.NodesAfter) { Quantization = quantization };
+            if (!writeManifest) return new CompileResult(manifest, "", written, report);
             written.Add(manifestPath);
             AtomicFile.WriteAllText(manifestPath, manifest.ToJson());
             return new CompileResult(manifest, manifestPath, written.Take(written.Count - 1).ToList(), report);
