@@ -158,11 +158,12 @@ public sealed class Graph
     }
 
     /// <summary>Adds a node whose outputs get fresh names derived from <paramref name="hint"/>.</summary>
-    public Node AddNodeWithFreshOutputs(string opType, IEnumerable<Value?> nodeInputs, int outputCount, string hint, IEnumerable<Attribute>? attributes = null)
+    /// <summary>Adds a node whose outputs get fresh names from <paramref name="hint"/>; the node is named after the hint too unless <paramref name="named"/> is false.</summary>
+    public Node AddNodeWithFreshOutputs(string opType, IEnumerable<Value?> nodeInputs, int outputCount, string hint, IEnumerable<Attribute>? attributes = null, bool named = true)
     {
         var names = new List<string>();
         for (int i = 0; i < outputCount; i++) names.Add(UniqueName(outputCount == 1 ? hint : $"{hint}_{i}"));
-        return AddNode(opType, nodeInputs, names, "", UniqueNodeName(hint), attributes);
+        return AddNode(opType, nodeInputs, names, "", named ? UniqueNodeName(hint) : "", attributes);
     }
 
     public string UniqueNodeName(string hint)

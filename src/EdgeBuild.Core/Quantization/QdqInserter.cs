@@ -21,6 +21,13 @@ namespace EdgeBuild.Quantization;
 /// </summary>
 internal static class QdqInserter
 {
+    // Short suffixes on purpose: in a small model the names of the added tensors weigh as much as its weights.
+    /// <summary>Int8 integers: a QuantizeLinear output or a quantized weight.</summary>
+    public const string QuantizedSuffix = "_q";
+    public const string DequantizedSuffix = "_dq";
+    public const string ScaleSuffix = "_scale";
+    public const string ZeroPointSuffix = "_zp";
+
     /// <summary>Largest |bias| / scale allowed: 2^30, a factor 2 below int32's limit, so accumulation has headroom.</summary>
     private const double BiasLimit = 1 << 30;
 
@@ -35,18 +42,23 @@ internal static class QdqInserter
         var activationParams = ResolveActivations(plan, ranges);
         var weightScales = WeightScales(plan, activationParams, Original);
 
-        // Scale and zero-point initializers, one set per parameter source, so shared tensors share them.
+        // Scale and zero-point initializers, one set per parameter source, so shared tensors share them; equal
+        // values share one initializer (a small model's bytes are mostly these scalars and their names).
         var paramValues = new Dictionary<ActivationMark, (Value Scale, Value ZeroPoint)>();
+        var scalesByValue = new Dictionary<float, Value>();
+        var zeroPointsByValue = new Dictionary<(DataType, int), Value>();
         (Value, Value) ParamValues(ActivationMark mark)
         {
             var root = Root(plan, mark);
             if (paramValues.TryGetValue(root, out var known)) return known;
             var p = activationParams[root];
             string hint = root.Value.Name;
-            var made = (GraphEdits.Initializer(graph, hint + "_scale", Tensor.Scalar(p.Scale)),
-                        GraphEdits.Initializer(graph, hint + "_zero_point", QuantMath.Scalar(p.Type, p.ZeroPoint)));
-            paramValues[root] = made;
-            return made;
+            if (!scalesByValue.TryGetValue(p.Scale, out var scale))
+                scalesByValue[p.Scale] = scale = GraphEdits.Initializer(graph, hint + ScaleSuffix, Tensor.Scalar(p.Scale));
+            if (!zeroPointsByValue.TryGetValue((p.Type, p.ZeroPoint), out var zeroPoint))
+                zeroPointsByValue[(p.Type, p.ZeroPoint)] = zeroPoint = GraphEdits.Initializer(graph,
+                    string.Create(System.Globalization.CultureInfo.InvariantCulture, $"zero_point_{DataTypes.Name(p.Type)}_{p.ZeroPoint}"), QuantMath.Scalar(p.Type, p.ZeroPoint));
+            return paramValues[root] = (scale, zeroPoint);
         }
 
         // Constants first. Weights and biases replace the input at their marked slot only; a constant in an
@@ -55,6 +67,12 @@ internal static class QdqInserter
         var dequantizedWeights = new Dictionary<(Value, int?), Value>();
         var dequantizedConstants = new Dictionary<Value, Value>();
         var markedSlots = plan.Constants.Select(m => (m.Node, m.Input)).ToHashSet();
+        Value DequantizedWeightOf(Value weight, int? axis)
+        {
+            if (!dequantizedWeights.TryGetValue((weight, axis), out var dq))
+                dequantizedWeights[(weight, axis)] = dq = DequantizedWeight(graph, weight, axis, weightScales[(weight, axis)]);
+            return dq;
+        }
         foreach (var mark in plan.Constants)
         {
             var value = Original(mark.Node, mark.Input);
@@ -62,15 +80,18 @@ internal static class QdqInserter
             switch (mark)
             {
                 case WeightMark w:
-                    if (!dequantizedWeights.TryGetValue((value, w.Axis), out replacement!))
-                    {
-                        replacement = DequantizedWeight(graph, value, w.Axis, weightScales[(value, w.Axis)]);
-                        dequantizedWeights[(value, w.Axis)] = replacement;
-                    }
+                    replacement = DequantizedWeightOf(value, w.Axis);
                     break;
                 case BiasMark b:
-                    replacement = DequantizedBias(graph, plan, b, value, Original(b.WeightNode, b.WeightInput), activationParams, weightScales);
+                {
+                    var weightValue = Original(b.WeightNode, b.WeightInput);
+                    var weight = plan.Constants.OfType<WeightMark>().First(w => w.Node == b.WeightNode && w.Input == b.WeightInput);
+                    // The weight's scale initializer (input 1 of its DequantizeLinear) and the input's scale.
+                    var weightScale = DequantizedWeightOf(weightValue, weight.Axis).Producer!.Input(1)!;
+                    var inputScale = ParamValues(plan.MarkOf(b.Activation)!).Item1;
+                    replacement = DequantizedBias(graph, plan, b, value, weightValue, activationParams, weightScales, inputScale, weightScale);
                     break;
+                }
                 case ConstantActivationMark:
                     if (!dequantizedConstants.TryGetValue(value, out replacement!))
                     {
@@ -104,12 +125,12 @@ internal static class QdqInserter
             }
             else
             {
-                var qNode = graph.AddNodeWithFreshOutputs("QuantizeLinear", [v, scale, zeroPoint], 1, v.Name + "_quantized");
+                var qNode = graph.AddNodeWithFreshOutputs("QuantizeLinear", [v, scale, zeroPoint], 1, v.Name + QuantizedSuffix, named: false);
                 created.Add(qNode);
                 q = qNode.Output0;
             }
             quantized[v] = q;
-            var dqNode = graph.AddNodeWithFreshOutputs("DequantizeLinear", [q, scale, zeroPoint], 1, v.Name + "_dequantized");
+            var dqNode = graph.AddNodeWithFreshOutputs("DequantizeLinear", [q, scale, zeroPoint], 1, v.Name + DequantizedSuffix, named: false);
             created.Add(dqNode);
             var dq = dqNode.Output0;
             foreach (var u in readers) u.Node.SetInput(u.InputIndex, dq);
@@ -207,17 +228,17 @@ internal static class QdqInserter
         string name = weight.Name;
         if (axis is int a)
         {
-            var q = GraphEdits.Initializer(graph, name + "_quantized", QuantMath.QuantizePerChannel(t, a, scales));
-            var s = GraphEdits.Initializer(graph, name + "_scale", Tensor.FromFloats([scales.Length], scales));
-            return graph.AddNodeWithFreshOutputs("DequantizeLinear", [q, s], 1, name + "_dequantized", [IrAttribute.Of("axis", (long)a)]).Output0;
+            var q = GraphEdits.Initializer(graph, name + QuantizedSuffix, QuantMath.QuantizePerChannel(t, a, scales));
+            var s = GraphEdits.Initializer(graph, name + ScaleSuffix, Tensor.FromFloats([scales.Length], scales));
+            return graph.AddNodeWithFreshOutputs("DequantizeLinear", [q, s], 1, name + DequantizedSuffix, [IrAttribute.Of("axis", (long)a)], named: false).Output0;
         }
-        var qv = GraphEdits.Initializer(graph, name + "_quantized", QuantMath.QuantizeSymmetric(t, scales[0]));
-        var sv = GraphEdits.Initializer(graph, name + "_scale", Tensor.Scalar(scales[0]));
-        return graph.AddNodeWithFreshOutputs("DequantizeLinear", [qv, sv], 1, name + "_dequantized").Output0;
+        var qv = GraphEdits.Initializer(graph, name + QuantizedSuffix, QuantMath.QuantizeSymmetric(t, scales[0]));
+        var sv = GraphEdits.Initializer(graph, name + ScaleSuffix, Tensor.Scalar(scales[0]));
+        return graph.AddNodeWithFreshOutputs("DequantizeLinear", [qv, sv], 1, name + DequantizedSuffix, null, named: false).Output0;
     }
 
     private static Value DequantizedBias(Graph graph, QdqPlan plan, BiasMark b, Value value, Value weightValue,
-        Dictionary<ActivationMark, QuantParams> activationParams, Dictionary<(Value, int?), float[]> weightScales)
+        Dictionary<ActivationMark, QuantParams> activationParams, Dictionary<(Value, int?), float[]> weightScales, Value inputScale, Value weightScale)
     {
         var t = value.ConstantValue!;
         var bias = t.ToFloats();
@@ -231,15 +252,20 @@ internal static class QdqInserter
         for (int c = 0; c < bias.Length; c++)
             q[c] = QuantMath.Quantize(bias[c], scales[perChannel ? c % scales.Length : 0], 0, int.MinValue + 1, int.MaxValue);
         string name = value.Name;
-        var qv = GraphEdits.Initializer(graph, name + "_quantized", Tensor.FromSpan<int>(DataType.Int32, t.Dims, q));
+        var qv = GraphEdits.Initializer(graph, name + QuantizedSuffix, Tensor.FromSpan<int>(DataType.Int32, t.Dims, q));
         if (perChannel && scales.Length == bias.Length)
         {
-            var sv = GraphEdits.Initializer(graph, name + "_scale", Tensor.FromFloats([scales.Length], scales));
+            // The per-channel bias scale is by definition s_x * s_w: a Mul of the two stored scales, folded to a
+            // constant when the runtime loads the model (ORT folds before it fuses QDQ), instead of a third vector
+            // as long as the bias itself. Only with beta 1, where the product is exactly what quantized the bias.
+            var sv = b.Beta == 1f
+                ? graph.AddNodeWithFreshOutputs("Mul", [inputScale, weightScale], 1, name + ScaleSuffix, null, named: false).Output0
+                : GraphEdits.Initializer(graph, name + ScaleSuffix, Tensor.FromFloats([scales.Length], scales));
             // The channel axis of a [N] bias is 0, of a [1, N] Gemm bias 1: the last one either way.
-            return graph.AddNodeWithFreshOutputs("DequantizeLinear", [qv, sv], 1, name + "_dequantized", [IrAttribute.Of("axis", (long)(t.Rank - 1))]).Output0;
+            return graph.AddNodeWithFreshOutputs("DequantizeLinear", [qv, sv], 1, name + DequantizedSuffix, [IrAttribute.Of("axis", (long)(t.Rank - 1))], named: false).Output0;
         }
-        var s = GraphEdits.Initializer(graph, name + "_scale", Tensor.Scalar(scales[0]));
-        return graph.AddNodeWithFreshOutputs("DequantizeLinear", [qv, s], 1, name + "_dequantized").Output0;
+        var s = GraphEdits.Initializer(graph, name + ScaleSuffix, Tensor.Scalar(scales[0]));
+        return graph.AddNodeWithFreshOutputs("DequantizeLinear", [qv, s], 1, name + DequantizedSuffix, null, named: false).Output0;
     }
 
     /// <summary>A constant in an activation's place, quantized per tensor with the activation type over its own min/max.</summary>
@@ -249,9 +275,9 @@ internal static class QdqInserter
         var (min, max) = MinMaxCalibrator.Extremes(t.ToFloats());
         var p = QuantMath.ForActivation(min, max, symmetric);
         string name = constant.Name;
-        var q = GraphEdits.Initializer(graph, name + "_quantized", QuantMath.QuantizeTensor(t, p));
-        var s = GraphEdits.Initializer(graph, name + "_scale", Tensor.Scalar(p.Scale));
-        var z = GraphEdits.Initializer(graph, name + "_zero_point", QuantMath.Scalar(p.Type, p.ZeroPoint));
-        return graph.AddNodeWithFreshOutputs("DequantizeLinear", [q, s, z], 1, name + "_dequantized").Output0;
+        var q = GraphEdits.Initializer(graph, name + QuantizedSuffix, QuantMath.QuantizeTensor(t, p));
+        var s = GraphEdits.Initializer(graph, name + ScaleSuffix, Tensor.Scalar(p.Scale));
+        var z = GraphEdits.Initializer(graph, name + ZeroPointSuffix, QuantMath.Scalar(p.Type, p.ZeroPoint));
+        return graph.AddNodeWithFreshOutputs("DequantizeLinear", [q, s, z], 1, name + DequantizedSuffix, null, named: false).Output0;
     }
 }

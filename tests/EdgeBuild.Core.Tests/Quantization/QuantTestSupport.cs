@@ -26,8 +26,24 @@ internal static class QuantAssert
         var dq = node.Input(input)?.Producer;
         Assert.NotNull(dq);
         Assert.Equal("DequantizeLinear", dq!.OpType);
-        return (dq.Input(0)!.ConstantValue!, dq.Input(1)!.ConstantValue!, dq.Input(2)?.ConstantValue, dq.GetAttribute("axis")?.Int);
+        return (dq.Input(0)!.ConstantValue!, ScaleOf(dq.Input(1)!), dq.Input(2)?.ConstantValue, dq.GetAttribute("axis")?.Int);
     }
+
+    /// <summary>A DequantizeLinear scale: an initializer, or a per-channel bias scale stored as the Mul of the input and weight scales.</summary>
+    public static Tensor ScaleOf(Value scale)
+    {
+        if (scale.ConstantValue is { } t) return t;
+        var mul = scale.Producer;
+        Assert.True(mul is not null && IsScaleProduct(mul), $"scale '{scale.Name}' is neither an initializer nor a product of two");
+        var a = mul!.Input(0)!.ConstantValue!.ToFloats();
+        var b = mul.Input(1)!.ConstantValue!.ToFloats();
+        var product = b.Select((v, i) => a[a.Length == 1 ? 0 : i] * v).ToArray();
+        return Tensor.FromFloats([product.Length], product);
+    }
+
+    /// <summary>A Mul of two initializers: the quantizer's way of storing a bias scale as the product of its factors.</summary>
+    public static bool IsScaleProduct(Node n) =>
+        n.OpType == "Mul" && n.Inputs.Count == 2 && n.Input(0)?.ConstantValue is not null && n.Input(1)?.ConstantValue is not null;
 }
 
 /// <summary>Small models built in code for the quantization tests, each with the data to calibrate it.</summary>
