@@ -110,6 +110,7 @@ public static class ModelQuantizer
         }
 
         RemoveUnusedInitializers(graph);
+        TakeOverFloatNames(graph);
         ShapeInference.ClearInferred(graph);
         ShapeInference.Infer(model);
         graph.SortTopologically();
@@ -145,6 +146,21 @@ public static class ModelQuantizer
     {
         foreach (var v in graph.Initializers.ToList())
             if (!v.IsUsed && !v.IsGraphInput) graph.RemoveInitializer(v);
+    }
+
+    /// <summary>
+    /// A dequantized weight takes the name of the float weight it replaced once that is gone: the Conv reads "W"
+    /// as before, and the name is not stored twice with a suffix (bytes that count in a small model).
+    /// </summary>
+    private static void TakeOverFloatNames(Graph graph)
+    {
+        foreach (var n in graph.Nodes)
+        {
+            if (n.OpType != "DequantizeLinear" || n.Input(0)?.Initializer is null || n.Outputs[0] is not { } output) continue;
+            if (!output.Name.EndsWith(QdqInserter.DequantizedSuffix, StringComparison.Ordinal)) continue;
+            string original = output.Name[..^QdqInserter.DequantizedSuffix.Length];
+            if (original.Length > 0 && graph.UniqueName(original) == original) graph.Rename(output, original);
+        }
     }
 
     private static void Validate(QuantizeOptions options, ICalibrationDataSource? data)

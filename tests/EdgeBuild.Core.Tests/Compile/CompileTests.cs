@@ -64,6 +64,22 @@ public sealed class CompileTests : IDisposable
     }
 
     [Fact]
+    public void ConvertWritesTheTargetsArtifactsWithoutAManifestAndTheSameBytesAsCompile()
+    {
+        string model = SaveModel();
+        var (exit, stdout, stderr) = Cli("convert", model, "--target", "onnx", "-o", Path.Combine(dir, "conv"), "-q");
+        Assert.True(exit == 0, stderr);
+        Assert.Equal(["FaceNet.onnx"], Directory.GetFiles(Path.Combine(dir, "conv")).Select(Path.GetFileName));
+        Assert.Contains("FaceNet.onnx (Onnx, Fp32,", stdout);
+        Assert.Equal(0, Cli("compile", model, "--out", Path.Combine(dir, "comp"), "-q").Exit);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(dir, "comp", "FaceNet.onnx")), File.ReadAllBytes(Path.Combine(dir, "conv", "FaceNet.onnx")));
+
+        var bad = Cli("convert", model, "--target", "Coreml", "-o", Path.Combine(dir, "bad"), "-q");
+        Assert.Equal(1, bad.Exit);
+        Assert.StartsWith("error EB6001: Target: 'Coreml' is not a valid Target", bad.Stderr);
+    }
+
+    [Fact]
     public void TwoCompilesGiveIdenticalBytesAndTheApiMatchesTheCli()
     {
         string model = SaveModel();
