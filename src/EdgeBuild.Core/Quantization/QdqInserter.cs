@@ -25,7 +25,7 @@ internal static class QdqInserter
     /// <summary>Int8 integers: a QuantizeLinear output or a quantized weight.</summary>
     public const string QuantizedSuffix = "_q";
     public const string DequantizedSuffix = "_dq";
-    public const string ScaleSuffix = "_scale";
+    public const string ScaleSuffix = "_s";
     public const string ZeroPointSuffix = "_zp";
 
     /// <summary>Largest |bias| / scale allowed: 2^30, a factor 2 below int32's limit, so accumulation has headroom.</summary>
@@ -44,10 +44,11 @@ internal static class QdqInserter
 
         // Scale and zero-point initializers, one set per parameter source, so shared tensors share them; equal
         // values share one initializer (a small model's bytes are mostly these scalars and their names).
-        var paramValues = new Dictionary<ActivationMark, (Value Scale, Value ZeroPoint)>();
+        var paramValues = new Dictionary<ActivationMark, (Value Scale, Value? ZeroPoint)>();
         var scalesByValue = new Dictionary<float, Value>();
         var zeroPointsByValue = new Dictionary<(DataType, int), Value>();
-        (Value, Value) ParamValues(ActivationMark mark)
+        // A uint8 zero point of 0 is left out: it is QuantizeLinear's default (after every Relu, most of them).
+        (Value, Value?) ParamValues(ActivationMark mark)
         {
             var root = Root(plan, mark);
             if (paramValues.TryGetValue(root, out var known)) return known;
@@ -55,9 +56,10 @@ internal static class QdqInserter
             string hint = root.Value.Name;
             if (!scalesByValue.TryGetValue(p.Scale, out var scale))
                 scalesByValue[p.Scale] = scale = GraphEdits.Initializer(graph, hint + ScaleSuffix, Tensor.Scalar(p.Scale));
+            if (p is { Type: DataType.UInt8, ZeroPoint: 0 }) return paramValues[root] = (scale, null);
             if (!zeroPointsByValue.TryGetValue((p.Type, p.ZeroPoint), out var zeroPoint))
                 zeroPointsByValue[(p.Type, p.ZeroPoint)] = zeroPoint = GraphEdits.Initializer(graph,
-                    string.Create(System.Globalization.CultureInfo.InvariantCulture, $"zero_point_{DataTypes.Name(p.Type)}_{p.ZeroPoint}"), QuantMath.Scalar(p.Type, p.ZeroPoint));
+                    string.Create(System.Globalization.CultureInfo.InvariantCulture, $"zp_{DataTypes.Name(p.Type)}_{p.ZeroPoint}"), QuantMath.Scalar(p.Type, p.ZeroPoint));
             return paramValues[root] = (scale, zeroPoint);
         }
 
@@ -125,12 +127,12 @@ internal static class QdqInserter
             }
             else
             {
-                var qNode = graph.AddNodeWithFreshOutputs("QuantizeLinear", [v, scale, zeroPoint], 1, v.Name + QuantizedSuffix, named: false);
+                var qNode = graph.AddNodeWithFreshOutputs("QuantizeLinear", zeroPoint is null ? [v, scale] : [v, scale, zeroPoint], 1, v.Name + QuantizedSuffix, named: false);
                 created.Add(qNode);
                 q = qNode.Output0;
             }
             quantized[v] = q;
-            var dqNode = graph.AddNodeWithFreshOutputs("DequantizeLinear", [q, scale, zeroPoint], 1, v.Name + DequantizedSuffix, named: false);
+            var dqNode = graph.AddNodeWithFreshOutputs("DequantizeLinear", zeroPoint is null ? [q, scale] : [q, scale, zeroPoint], 1, v.Name + DequantizedSuffix, named: false);
             created.Add(dqNode);
             var dq = dqNode.Output0;
             foreach (var u in readers) u.Node.SetInput(u.InputIndex, dq);
