@@ -16,6 +16,7 @@ internal sealed class QuantizationOptionSet
     public Option<string[]> Evaluation { get; } = new("--eval") { Description = "Held-out images for the accuracy check (default: every 4th calibration file)", AllowMultipleArgumentsPerToken = true };
     public Option<string> Calibrator { get; } = new("--calibrator") { Description = "MinMax, Percentile or Entropy", DefaultValueFactory = _ => "Percentile" };
     public Option<double> Percentile { get; } = new("--percentile") { Description = "Percentile calibrator's percentile", DefaultValueFactory = _ => 99.999 };
+    public Option<bool> MovingAverage { get; } = new("--moving-average") { Description = "MinMax calibrator: moving average (constant 0.01) of each sample's extremes" };
     public Option<string?> KeepFp16 { get; } = new("--keep-fp16") { Description = "Node-name patterns (* and ?, ';'-separated) kept in FP16" };
     public Option<string?> KeepFp32 { get; } = new("--keep-fp32") { Description = "Node-name patterns (* and ?, ';'-separated) kept in FP32" };
     public Option<string> Task { get; } = new("--task") { Description = "Auto, Classification, Detection, Regression, Embedding or Generic (the accuracy metric)", DefaultValueFactory = _ => "Auto" };
@@ -27,7 +28,7 @@ internal sealed class QuantizationOptionSet
     public Option<string> Resize { get; } = new("--resize") { Description = "Stretch, Letterbox or CenterCrop", DefaultValueFactory = _ => "Stretch" };
     public Option<string> Layout { get; } = new("--layout") { Description = "Auto, Nchw or Nhwc", DefaultValueFactory = _ => "Auto" };
 
-    public IEnumerable<Option> All => [Calibration, Evaluation, Calibrator, Percentile, KeepFp16, KeepFp32, Task, MinCalibration, Mean, Std, Scale, ChannelOrder, Resize, Layout];
+    public IEnumerable<Option> All => [Calibration, Evaluation, Calibrator, Percentile, MovingAverage, KeepFp16, KeepFp32, Task, MinCalibration, Mean, Std, Scale, ChannelOrder, Resize, Layout];
 
     private static double CheckPercentile(double p) => p is > 0 and <= 100 ? p
         : throw new Diagnostics.EdgeBuildException(Diagnostics.DiagnosticCodes.InvalidCompileOption, "Percentile", $"{p} is not a percentile in (0, 100]");
@@ -40,6 +41,7 @@ internal sealed class QuantizationOptionSet
         Evaluation = parse.GetValue(Evaluation) ?? [],
         Calibrator = CompileOptions.ParseEnum<CalibratorKind>("Calibrator", parse.GetValue(Calibrator)!),
         Percentile = CheckPercentile(parse.GetValue(Percentile)),
+        MovingAverage = parse.GetValue(MovingAverage),
         KeepFp16 = (parse.GetValue(KeepFp16) ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
         KeepFp32 = (parse.GetValue(KeepFp32) ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
         Task = CompileOptions.ParseEnum<TaskKind>("Task", parse.GetValue(Task)!),

@@ -33,6 +33,9 @@ public sealed record CompileOptions
     public Quantization.Calibration.ImagePreprocessing Preprocessing { get; init; } = new();
     public Quantization.CalibratorKind Calibrator { get; init; } = Quantization.CalibratorKind.Percentile;
     public double Percentile { get; init; } = 99.999;
+
+    /// <summary>MinMax calibrator: moving average of each sample's extremes instead of the overall ones.</summary>
+    public bool MovingAverage { get; init; }
     /// <summary>Node-name glob patterns kept in FP16 / FP32 when quantizing to INT8.</summary>
     public IReadOnlyList<string> KeepFp16 { get; init; } = [];
     public IReadOnlyList<string> KeepFp32 { get; init; } = [];

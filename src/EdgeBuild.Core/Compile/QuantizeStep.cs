@@ -37,6 +37,7 @@ public static class QuantizeStep
     {
         Calibrator = options.Calibrator,
         Percentile = options.Percentile,
+        MovingAverage = options.MovingAverage,
         KeepFp16 = options.KeepFp16,
         KeepFp32 = options.KeepFp32,
         MinCalibrationSamples = options.MinCalibrationSamples,

@@ -107,4 +107,21 @@ public sealed class QuantizeCliTests : IDisposable
             Assert.True(problem is null, $"onnx.checker: {problem}");
         }
     }
+
+    [Fact]
+    public void MovingAverageChangesTheMinMaxRanges()
+    {
+        Photos(12);
+        string model = ImageModel(1, 3, 8, 8);
+        string[] common = [model, "--precision", "Int8", "--calibration", Path.Combine(dir, "calib"), "--calibrator", "MinMax", "--task", "Generic"];
+        float InputScale(string path) =>
+            OnnxImporter.Load(path).Graph.Nodes.First(n => n.OpType == "QuantizeLinear" && n.Input(0)!.Name == "image").Input(1)!.ConstantValue!.ToFloats()[0];
+        var plain = Quantize(common);
+        Assert.True(plain.Exit == 0, plain.Stderr);
+        float overall = InputScale(plain.Output);
+        var averaged = Quantize([.. common, "--moving-average"]);
+        Assert.True(averaged.Exit == 0, averaged.Stderr);
+        // The average of per-sample extremes lies inside the overall extremes.
+        Assert.True(InputScale(averaged.Output) < overall, $"{InputScale(averaged.Output)} vs {overall}");
+    }
 }
