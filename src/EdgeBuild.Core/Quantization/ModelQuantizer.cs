@@ -82,7 +82,7 @@ public static class ModelQuantizer
             }
             case QuantizationMode.Int8Static:
             {
-                var result = StaticQuantizer.Quantize(model, floatModel, inputs, options, data!, IntEligible, SqnrSamples, progress, ct);
+                var result = StaticQuantizer.Quantize(model, floatModel, inputs, options, data, IntEligible, SqnrSamples, progress, ct);
                 calibrationTime = result.CalibrationTime;
                 samples = result.Samples;
                 var fp16 = ConvertKeptFp16(model, keepFp16, keepFp32, progress);
@@ -157,7 +157,7 @@ public static class ModelQuantizer
             throw new EdgeBuildException(DiagnosticCodes.InvalidQuantizeOption, "Mode", $"unknown quantization mode {options.Mode}");
         if (!Enum.IsDefined(options.Calibrator))
             throw new EdgeBuildException(DiagnosticCodes.InvalidQuantizeOption, "Calibrator", $"unknown calibrator {options.Calibrator}");
-        if (options.Mode == QuantizationMode.Int8Static)
+        if (options.Mode == QuantizationMode.Int8Static && options.CalibratedRanges is null)
         {
             int have = data?.Count ?? 0;
             if (data is null || have < options.MinCalibrationSamples)

@@ -1,0 +1,127 @@
+using EdgeBuild.Compile;
+using EdgeBuild.Diagnostics;
+using EdgeBuild.Ir;
+using EdgeBuild.Onnx;
+using EdgeBuild.Quantization;
+using EdgeBuild.Quantization.Calibration;
+
+namespace EdgeBuild.Targets.TensorRt;
+
+/// <summary>
+/// The TensorRT kit: everything a device needs to build its engine there (engines are tied to the GPU, the TensorRT
+/// version and the OS, so none is built here). For Precision Int8/Mixed, from the build's shared symmetric calibration:
+/// <list type="bullet">
+/// <item><c>Name.trt.onnx</c>: explicit quantization by TensorRT's placement rules (<see cref="QdqPlacement.TensorRt"/>);</item>
+/// <item><c>Name.trt.fp32.onnx</c> and <c>Name.calib.cache</c> (TensorRT 10 and older): the float network and TensorRT's
+/// calibration cache for implicit quantization, same scales;</item>
+/// <item><c>Name.trt.json</c>: the build recipe, the per-layer compatibility report and the kit's sha256 sums;</item>
+/// <item><c>Name.build-engine.sh</c>: checks the sums and runs trtexec.</item>
+/// </list>
+/// Fp32/Fp16 kits hold the float network, the recipe and the script. See docs/tensorrt.md.
+/// </summary>
+public sealed class TensorRtTargetWriter : ITargetWriter
+{
+    public const string NetworkSuffix = ".trt.onnx";
+    public const string FloatNetworkSuffix = ".trt.fp32.onnx";
+    public const string CacheSuffix = ".calib.cache";
+    public const string RecipeSuffix = ".trt.json";
+    public const string ScriptSuffix = ".build-engine.sh";
+
+    public TargetKind Kind => TargetKind.TensorRT;
+    public IReadOnlyList<string> FileSuffixes { get; } = [NetworkSuffix, FloatNetworkSuffix, CacheSuffix, RecipeSuffix, ScriptSuffix];
+
+    public void Write(TargetContext context)
+    {
+        var options = context.Options;
+        var settings = options.TensorRt;
+        var version = TensorRtVersion.Parse(settings.Version);
+        if (settings.WorkspaceMiB < 1)
+            throw new EdgeBuildException(DiagnosticCodes.InvalidTensorRtOption, "TensorRTWorkspaceMiB", $"{settings.WorkspaceMiB} is not a positive number of MiB");
+        if (settings.Compatibility != EnginePortability.None && !version.HasCompatibilityOptions)
+            throw new EdgeBuildException(DiagnosticCodes.InvalidTensorRtOption, "TensorRTCompatibility", $"{settings.Compatibility} needs TensorRT 8.6 or later, the kit targets {version}");
+        if (options.Precision == Precision.Int8Dynamic)
+            throw new EdgeBuildException(DiagnosticCodes.TensorRtNoDynamicInt8, "Precision", "Int8Dynamic cannot be expressed for TensorRT");
+        bool int8 = options.Precision is Precision.Int8 or Precision.Mixed;
+        string floatPrecision = options.Precision == Precision.Fp32 ? "Fp32" : "Fp16";
+
+        // Layer choices are made on the original node names (the patterns and the mixed-precision search use them).
+        var floatModel = context.CloneFloatModel();
+        var keepFp32 = new NodePatterns(options.KeepFp32.Concat(context.Quantization?.KeptInFloat.Select(k => k.Node) ?? []));
+        var keepFp16 = new NodePatterns(options.KeepFp16);
+        var keptFp32Nodes = floatModel.Graph.Nodes.Where(keepFp32.Matches).ToHashSet();
+        var keptFp16Nodes = options.Precision == Precision.Fp32 ? new HashSet<Node>() : floatModel.Graph.Nodes.Where(n => keepFp16.Matches(n) && !keptFp32Nodes.Contains(n)).ToHashSet();
+        var names = LayerNames.Assign(floatModel.Graph);
+        var keptFp32 = keptFp32Nodes.Select(n => names[n]).ToHashSet(StringComparer.Ordinal);
+        var keptFp16 = keptFp16Nodes.Select(n => names[n]).ToHashSet(StringComparer.Ordinal);
+        var profiles = ShapeProfiles.For(floatModel, settings.Profiles);
+
+        byte[] floatBytes = OnnxExporter.ToBytes(floatModel);
+        var network = OnnxImporter.Parse(floatBytes);
+        CalibrationTable? calibration = null;
+        if (int8)
+        {
+            calibration = context.Calibration(symmetric: true);
+            context.Progress("placing Q/DQ by TensorRT's rules (symmetric int8, the build's calibration)");
+            ModelQuantizer.Quantize(network, new QuantizeOptions
+            {
+                Mode = QuantizationMode.Int8Static,
+                Calibrator = options.Calibrator,
+                SymmetricActivations = true,
+                Placement = QdqPlacement.TensorRt,
+                CalibratedRanges = calibration.Ranges,
+                // Exact names: both kinds stay out of INT8; FP16 is the engine's float precision, set per layer by the recipe.
+                KeepFp32 = keptFp32.Concat(keptFp16).ToList(),
+                MinCalibrationSamples = options.MinCalibrationSamples,
+            }, data: null, context.Progress);
+            LayerNames.Assign(network.Graph);
+        }
+
+        var layers = LayerSupportReport.Build(network, version, floatPrecision, keptFp32);
+        var unsupported = layers.Where(l => !l.Supported).ToList();
+        if (unsupported.Count > 0)
+        {
+            string list = string.Join(", ", unsupported.Take(20).Select(l => $"{l.Layer} ({l.OpType}: {l.Reason})")) + (unsupported.Count > 20 ? $", and {unsupported.Count - 20} more" : "");
+            if (settings.Strict)
+                throw new EdgeBuildException(DiagnosticCodes.TensorRtLayerUnsupported, context.Name,
+                    $"{unsupported.Count} layer(s) not supported by TensorRT {version}: {list}");
+            context.Warn($"TensorRT {version} does not support {unsupported.Count} layer(s): {list}; the kit is written, but building the engine on the device will fail at them (TensorRTStrict=true makes this an error)");
+        }
+
+        string precision = options.Precision.ToString();
+        var kit = new List<ManifestArtifact> { context.WriteArtifact(context.Name + NetworkSuffix, OnnxExporter.ToBytes(network), precision) };
+        bool implicitRoute = int8 && version.HasImplicitQuantization;
+        if (implicitRoute)
+        {
+            kit.Add(context.WriteArtifact(context.Name + FloatNetworkSuffix, floatBytes, precision));
+            kit.Add(context.WriteArtifact(context.Name + CacheSuffix, CalibrationCache.Write(version, CacheEntries(floatModel, calibration!)), precision));
+        }
+
+        var recipe = new EngineRecipe(context.Name, version, options.Precision, settings, profiles,
+            keptFp16.Order(StringComparer.Ordinal).ToList(), keptFp32.Order(StringComparer.Ordinal).ToList(), implicitRoute, calibration);
+        kit.Add(context.WriteArtifact(context.Name + RecipeSuffix, recipe.ToJson(ModelCompiler.ToolVersion, kit, layers), precision));
+        var script = context.WriteArtifact(context.Name + ScriptSuffix, recipe.ToScript(ModelCompiler.ToolVersion, kit), precision);
+        MakeExecutable(Path.Combine(context.OutputDirectory, script.Path));
+    }
+
+    /// <summary>
+    /// One (tensor, scale) per calibrated tensor of the float network, inputs first, then node outputs in graph order:
+    /// the same scale the .trt.onnx's Q/DQ pair of that tensor carries (symmetric int8, amax / 127).
+    /// </summary>
+    internal static IEnumerable<(string Tensor, float Scale)> CacheEntries(Model floatModel, CalibrationTable calibration)
+    {
+        var order = floatModel.Graph.Inputs.Where(v => v.Initializer is null).Select(v => v.Name)
+            .Concat(floatModel.Graph.Nodes.SelectMany(n => n.Outputs).Where(v => v is not null).Select(v => v!.Name));
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var name in order)
+        {
+            if (!seen.Add(name) || !calibration.Ranges.TryGetValue(name, out var r)) continue;
+            yield return (name, QuantMath.ForActivation(r.Min, r.Max, symmetric: true).Scale);
+        }
+    }
+
+    private static void MakeExecutable(string path)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        File.SetUnixFileMode(path, File.GetUnixFileMode(path) | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+    }
+}
