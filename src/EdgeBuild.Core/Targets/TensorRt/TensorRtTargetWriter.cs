@@ -62,17 +62,8 @@ public sealed class TensorRtTargetWriter : ITargetWriter
         {
             calibration = context.Calibration(symmetric: true);
             context.Progress("placing Q/DQ by TensorRT's rules (symmetric int8, the build's calibration)");
-            ModelQuantizer.Quantize(network, new QuantizeOptions
-            {
-                Mode = QuantizationMode.Int8Static,
-                Calibrator = options.Calibrator,
-                SymmetricActivations = true,
-                Placement = QdqPlacement.TensorRt,
-                CalibratedRanges = calibration.Ranges,
-                // Exact names: both kinds stay out of INT8; FP16 is the engine's float precision, set per layer by the recipe.
-                KeepFp32 = keptFp32.Concat(keptFp16).ToList(),
-                MinCalibrationSamples = options.MinCalibrationSamples,
-            }, data: null, context.Progress);
+            // Exact names: both kinds stay out of INT8; FP16 is the engine's float precision, set per layer by the recipe.
+            QuantizeForTensorRt(network, calibration, keptFp32.Concat(keptFp16), context.Progress);
             LayerNames.Assign(network.Graph);
         }
 
@@ -101,6 +92,25 @@ public sealed class TensorRtTargetWriter : ITargetWriter
         kit.Add(context.WriteArtifact(context.Name + RecipeSuffix, recipe.ToJson(ModelCompiler.ToolVersion, kit, layers), precision));
         var script = context.WriteArtifact(context.Name + ScriptSuffix, recipe.ToScript(ModelCompiler.ToolVersion, kit), precision);
         MakeExecutable(Path.Combine(context.OutputDirectory, script.Path));
+    }
+
+    /// <summary>
+    /// Rewrites a float network in place into TensorRT's explicit quantization (<see cref="QdqPlacement.TensorRt"/>, symmetric
+    /// int8) with the scales of <paramref name="calibration"/> (a symmetric table); nodes named in <paramref name="keepFloat"/>
+    /// stay float. The step behind Name.trt.onnx, public so benchmarks measure exactly what the kit holds.
+    /// </summary>
+    public static QuantizationReport QuantizeForTensorRt(Model network, CalibrationTable calibration, IEnumerable<string> keepFloat, Action<string>? progress = null)
+    {
+        if (!calibration.Symmetric) throw new ArgumentException("TensorRT needs a symmetric calibration table", nameof(calibration));
+        return ModelQuantizer.Quantize(network, new QuantizeOptions
+        {
+            Mode = QuantizationMode.Int8Static,
+            Calibrator = calibration.Calibrator,
+            SymmetricActivations = true,
+            Placement = QdqPlacement.TensorRt,
+            CalibratedRanges = calibration.Ranges,
+            KeepFp32 = keepFloat.ToList(),
+        }, data: null, progress);
     }
 
     /// <summary>
