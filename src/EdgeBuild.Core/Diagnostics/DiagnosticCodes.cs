@@ -68,7 +68,7 @@ public static class DiagnosticCodes
         "The quantized model loses more than MaxAccuracyLoss against FP32 on the held-out photos; use Precision=\"Mixed\" to return sensitive layers to FP32, keep layers with KeepFp16/KeepFp32, try another Calibrator, or raise the budget.");
 
     public static readonly DiagnosticDescriptor TargetNotAvailable = new("EB4001", "Target not available",
-        "EdgeBuild writes the Onnx target today; TensorRT and TFLite arrive with their writers. Use Targets=\"Onnx\".");
+        "EdgeBuild writes the Onnx and TensorRT targets today; TFLite arrives with its writer. Use Targets=\"Onnx\" or \"TensorRT\".");
     public static readonly DiagnosticDescriptor TensorRtLayerUnsupported = new("EB4201", "Layer not supported by TensorRT",
         "TensorRTStrict is on and the named layers have no TensorRT implementation in the chosen TensorRTVersion (docs/tensorrt.md lists the table); replace them in the model, target a TensorRT version that has them, or set TensorRTStrict=false to write the kit with a warning.");
     public static readonly DiagnosticDescriptor InvalidTensorRtOption = new("EB4202", "Invalid TensorRT option",
