@@ -296,6 +296,26 @@ public sealed class TensorRtTargetTests : IDisposable
         Assert.Empty(Directory.Exists(Path.Combine(dir, "strict")) ? Directory.GetFiles(Path.Combine(dir, "strict")) : []);
     }
 
+    [Fact]
+    public void MixedKitMeetsTheAccuracyBudgetOnTheHeldOutFiles()
+    {
+        // A budget this small needs layers back in FP32; the kit measures its own network and keeps what it needs.
+        var options = Int8Options() with { Precision = Precision.Mixed, MaxAccuracyLoss = 0.001, Task = Measure.TaskKind.Regression };
+        var (result, _) = Compile(ResidualNet(), options);
+        using var json = JsonDocument.Parse(File.ReadAllText(Out("ResNet.trt.json")));
+        var accuracy = json.RootElement.GetProperty("accuracyOnCpu");
+        Assert.Equal(3, accuracy.GetProperty("samples").GetInt32()); // every 4th of 12 files is held out
+        Assert.InRange(accuracy.GetProperty("lossPercent").GetDouble(), 0, 0.001);
+
+        // Every layer the recipe forces to FP32 reads float inputs in the network, and the ONNX artifact's kept layers are among them.
+        var fp32Layers = json.RootElement.GetProperty("layerPrecisions").EnumerateObject().Where(p => p.Value.GetString() == "fp32").Select(p => p.Name).ToList();
+        Assert.NotEmpty(fp32Layers);
+        Assert.Superset(result.Manifest.Quantization!.KeptInFloat.Select(k => k.Node).ToHashSet(), fp32Layers.ToHashSet());
+        var network = OnnxImporter.Load(Out("ResNet.trt.onnx"));
+        foreach (var name in fp32Layers)
+            Assert.NotEqual("DequantizeLinear", network.Graph.Nodes.Single(n => n.Name == name).Input(0)!.Producer?.OpType);
+    }
+
     [Theory]
     [InlineData("Int8Dynamic", "10.3", "EB4203")]
     [InlineData("Fp32", "7.1", "EB4202")]

@@ -13,7 +13,7 @@ namespace EdgeBuild.Targets.TensorRt;
 /// </summary>
 internal sealed class EngineRecipe(string name, TensorRtVersion version, Precision precision, TensorRtSettings settings,
     IReadOnlyList<InputProfile> profiles, IReadOnlyList<string> fp16Layers, IReadOnlyList<string> fp32Layers, bool implicitRoute,
-    CalibrationTable? calibration)
+    CalibrationTable? calibration, Measure.AccuracyReport? accuracy)
 {
     public string EngineFile => name + ".engine";
     public string TimingCacheFile => name + ".timing.cache";
@@ -99,6 +99,17 @@ internal sealed class EngineRecipe(string name, TensorRtVersion version, Precisi
                 w.WriteString("calibrator", calibration.Calibrator.ToString());
                 w.WriteNumber("samples", calibration.Samples);
                 w.WriteString("cacheHeader", CalibrationCache.Header(version));
+                w.WriteEndObject();
+            }
+            // The .trt.onnx against FP32 on the held-out files, in ONNX Runtime on the build machine's CPU (not an engine's numbers).
+            if (accuracy is not null)
+            {
+                w.WriteStartObject("accuracyOnCpu");
+                w.WriteString("task", accuracy.Task.ToString());
+                w.WriteString("metric", accuracy.Metric);
+                w.WriteNumber("value", Math.Round(accuracy.Value, 6));
+                w.WriteNumber("lossPercent", Math.Round(accuracy.LossPercent, 6));
+                w.WriteNumber("samples", accuracy.Samples);
                 w.WriteEndObject();
             }
             WriteRoute(w, "explicit", true);

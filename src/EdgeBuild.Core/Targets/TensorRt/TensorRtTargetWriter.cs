@@ -58,12 +58,14 @@ public sealed class TensorRtTargetWriter : ITargetWriter
         byte[] floatBytes = OnnxExporter.ToBytes(floatModel);
         var network = OnnxImporter.Parse(floatBytes);
         CalibrationTable? calibration = null;
+        Measure.AccuracyReport? accuracy = null;
         if (int8)
         {
             calibration = context.Calibration(symmetric: true);
             context.Progress("placing Q/DQ by TensorRT's rules (symmetric int8, the build's calibration)");
             // Exact names: both kinds stay out of INT8; FP16 is the engine's float precision, set per layer by the recipe.
             QuantizeForTensorRt(network, calibration, keptFp32.Concat(keptFp16), context.Progress);
+            (network, accuracy) = MeetBudget(context, floatModel, floatBytes, network, calibration, keptFp32, keptFp16);
             LayerNames.Assign(network.Graph);
         }
 
@@ -88,10 +90,37 @@ public sealed class TensorRtTargetWriter : ITargetWriter
         }
 
         var recipe = new EngineRecipe(context.Name, version, options.Precision, settings, profiles,
-            keptFp16.Order(StringComparer.Ordinal).ToList(), keptFp32.Order(StringComparer.Ordinal).ToList(), implicitRoute, calibration);
+            keptFp16.Order(StringComparer.Ordinal).ToList(), keptFp32.Order(StringComparer.Ordinal).ToList(), implicitRoute, calibration, accuracy);
         kit.Add(context.WriteArtifact(context.Name + RecipeSuffix, recipe.ToJson(ModelCompiler.ToolVersion, kit, layers), precision));
         var script = context.WriteArtifact(context.Name + ScriptSuffix, recipe.ToScript(ModelCompiler.ToolVersion, kit), precision);
         MakeExecutable(Path.Combine(context.OutputDirectory, script.Path));
+    }
+
+    /// <summary>
+    /// The kit's loss against FP32 on the build's held-out files, by the same task metric as the ONNX artifact. With
+    /// MaxAccuracyLoss (Int8 or Mixed) and a loss over it, layers return to FP32 by the same search as the ONNX artifact's,
+    /// on the TensorRT network, starting from the layers already kept; still over the budget is EB3009. Adds the layers it
+    /// kept to <paramref name="keptFp32"/>. No held-out files: no measurement.
+    /// </summary>
+    private static (Model Network, Measure.AccuracyReport? Accuracy) MeetBudget(TargetContext context, Model floatModel, byte[] floatBytes, Model network,
+        CalibrationTable calibration, HashSet<string> keptFp32, HashSet<string> keptFp16)
+    {
+        var options = context.Options;
+        if (context.Split.HeldOut.Count == 0) return (network, null);
+        var evaluation = new FileCalibrationSource(floatModel, context.Split.HeldOut, options.Preprocessing);
+        var task = options.Task == Measure.TaskKind.Auto ? Measure.AccuracyEvaluator.Infer(floatModel) : options.Task;
+        context.Progress($"measuring the TensorRT network against FP32 on {evaluation.Count} held-out samples ({task})");
+        var accuracy = Measure.AccuracyEvaluator.Compare(floatBytes, OnnxExporter.ToBytes(network), evaluation, task);
+        if (options.MaxAccuracyLoss is not double budget || accuracy.LossPercent <= budget) return (network, accuracy);
+
+        context.Progress($"TensorRT network loses {accuracy.LossPercent:F2} %, over the budget of {budget} %: measuring each layer's sensitivity");
+        var data = new FileCalibrationSource(floatModel, context.Split.Calibration, options.Preprocessing, options.MinCalibrationSamples);
+        var search = MixedPrecisionSearch.Run(floatBytes, QuantizeOptionsFor(calibration, keptFp32.Concat(keptFp16)), data, evaluation, task, budget, context.Progress);
+        foreach (var layer in search.KeptInFp32) keptFp32.Add(layer.Node);
+        if (search.Accuracy.LossPercent > budget)
+            throw new EdgeBuildException(DiagnosticCodes.AccuracyBudgetExceeded, "MaxAccuracyLoss",
+                $"the TensorRT network loses {search.Accuracy.LossPercent:F2} % against FP32 ({search.Accuracy.Metric} {search.Accuracy.Value:G4}) even with {search.KeptInFp32.Count} more layer(s) in FP32, over the budget of {budget} %");
+        return (search.Model, search.Accuracy);
     }
 
     /// <summary>
@@ -102,16 +131,19 @@ public sealed class TensorRtTargetWriter : ITargetWriter
     public static QuantizationReport QuantizeForTensorRt(Model network, CalibrationTable calibration, IEnumerable<string> keepFloat, Action<string>? progress = null)
     {
         if (!calibration.Symmetric) throw new ArgumentException("TensorRT needs a symmetric calibration table", nameof(calibration));
-        return ModelQuantizer.Quantize(network, new QuantizeOptions
-        {
-            Mode = QuantizationMode.Int8Static,
-            Calibrator = calibration.Calibrator,
-            SymmetricActivations = true,
-            Placement = QdqPlacement.TensorRt,
-            CalibratedRanges = calibration.Ranges,
-            KeepFp32 = keepFloat.ToList(),
-        }, data: null, progress);
+        return ModelQuantizer.Quantize(network, QuantizeOptionsFor(calibration, keepFloat), data: null, progress);
     }
+
+    /// <summary>The quantization engine's settings for the kit's network: TensorRT placement, symmetric int8, the table's scales.</summary>
+    public static QuantizeOptions QuantizeOptionsFor(CalibrationTable calibration, IEnumerable<string> keepFloat) => new()
+    {
+        Mode = QuantizationMode.Int8Static,
+        Calibrator = calibration.Calibrator,
+        SymmetricActivations = true,
+        Placement = QdqPlacement.TensorRt,
+        CalibratedRanges = calibration.Ranges,
+        KeepFp32 = keepFloat.ToList(),
+    };
 
     /// <summary>
     /// One (tensor, scale) per calibrated tensor of the float network, inputs first, then node outputs in graph order:

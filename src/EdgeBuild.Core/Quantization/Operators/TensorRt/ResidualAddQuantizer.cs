@@ -3,7 +3,7 @@ using EdgeBuild.Ir;
 namespace EdgeBuild.Quantization.Operators.TensorRt;
 
 /// <summary>
-/// An Add of two computed tensors, one of them the output of a weighted layer (a residual connection): both inputs
+/// An Add of two computed tensors, one of them the output of a weighted layer that runs in INT8 (a residual connection): both inputs
 /// get Q/DQ, so TensorRT can fuse the addition into that layer in INT8. An Add that is not such a join keeps
 /// its inputs float.
 /// </summary>
@@ -17,7 +17,9 @@ internal sealed class ResidualAddQuantizer : OpQuantizer
         var a = node.Input(0);
         var b = node.Input(1);
         if (!plan.IsQuantizable(a) || !plan.IsQuantizable(b) || plan.IsConstant(a) || plan.IsConstant(b)) return false;
-        if (!TensorRtQuantizerRegistry.IsWeightedLayer(a!.Producer) && !TensorRtQuantizerRegistry.IsWeightedLayer(b!.Producer)) return false;
+        bool joinsInt8Layer = (TensorRtQuantizerRegistry.IsWeightedLayer(a!.Producer) && plan.QuantizedNodes.Contains(a.Producer!))
+            || (TensorRtQuantizerRegistry.IsWeightedLayer(b!.Producer) && plan.QuantizedNodes.Contains(b.Producer!));
+        if (!joinsInt8Layer) return false;
         plan.QuantizeInput(node, 0);
         plan.QuantizeInput(node, 1);
         return true;
