@@ -155,6 +155,8 @@ public static class ModelQuantizer
             throw new EdgeBuildException(DiagnosticCodes.InvalidQuantizeOption, "MinCalibrationSamples", $"{options.MinCalibrationSamples} is less than 1");
         if (!Enum.IsDefined(options.Mode))
             throw new EdgeBuildException(DiagnosticCodes.InvalidQuantizeOption, "Mode", $"unknown quantization mode {options.Mode}");
+        if (options.Placement == QdqPlacement.TensorRt && !options.SymmetricActivations)
+            throw new EdgeBuildException(DiagnosticCodes.InvalidQuantizeOption, "Placement", "TensorRT placement needs symmetric int8 activations (SymmetricActivations)");
         if (!Enum.IsDefined(options.Calibrator))
             throw new EdgeBuildException(DiagnosticCodes.InvalidQuantizeOption, "Calibrator", $"unknown calibrator {options.Calibrator}");
         if (options.Mode == QuantizationMode.Int8Static && options.CalibratedRanges is null)

@@ -317,6 +317,31 @@ public sealed class TensorRtTargetTests : IDisposable
     }
 
     [Theory]
+    [InlineData(1f, "3f800000")]
+    [InlineData(-2f, "c0000000")]
+    [InlineData(0.0078125f, "3c000000")] // 2^-7
+    public void CacheHexIsTheBigEndianFloat(float scale, string hex)
+    {
+        Assert.Equal(hex, CalibrationCache.Hex(scale));
+        Assert.Equal(scale, CalibrationCache.Decode(hex));
+    }
+
+    [Theory]
+    [InlineData("8.6.1", "TRT-8601-EntropyCalibration2")]
+    [InlineData("10.3", "TRT-100300-EntropyCalibration2")]
+    [InlineData("10.13.2", "TRT-101302-EntropyCalibration2")]
+    public void CacheHeaderCarriesTensorRtsVersionNumber(string version, string header) =>
+        Assert.Equal(header, CalibrationCache.Header(TensorRtVersion.Parse(version)));
+
+    [Fact]
+    public void TensorRtPlacementNeedsSymmetricActivations()
+    {
+        var e = Assert.Throws<EdgeBuildException>(() => ModelQuantizer.Quantize(ResidualNet().Model,
+            new QuantizeOptions { Placement = QdqPlacement.TensorRt, CalibratedRanges = new Dictionary<string, EdgeBuild.Quantization.Calibration.TensorRange>() }, null));
+        Assert.Equal("EB3005", e.Code);
+    }
+
+    [Theory]
     [InlineData("Int8Dynamic", "10.3", "EB4203")]
     [InlineData("Fp32", "7.1", "EB4202")]
     [InlineData("Fp32", "ten", "EB4202")]
