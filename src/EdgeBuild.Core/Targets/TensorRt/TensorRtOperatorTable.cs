@@ -5,10 +5,11 @@ namespace EdgeBuild.Targets.TensorRt;
 /// <summary>
 /// Which ONNX operators TensorRT's ONNX parser imports, per TensorRT major version, with the restrictions EdgeBuild can
 /// check on a graph. Data, not logic.
-/// Sources: onnx/onnx-tensorrt <c>docs/operators.md</c>, "Operator Support Matrix": the TensorRT 8.4 release of the
-/// table (commit 009d6541) for every 8.x release (8.5 and 8.6 import a few more operators, which this table therefore
-/// reports as unsupported: conservative), and for 10.x/11.x that table plus the operators the 10.x releases of the
-/// table and the onnx-tensorrt changelog add (listed in <see cref="AddedIn10"/>).
+/// Sources: onnx/onnx-tensorrt <c>docs/operators.md</c>, "Operator Support Matrix", at three releases: TensorRT 8.4
+/// (commit 009d6541), used for every 8.x (8.5 and 8.6 import a few more operators, which this table therefore reports as
+/// unsupported: conservative); TensorRT 9.2, the base of 10.x and 11.x (<see cref="AddedIn9"/>); TensorRT 10.15, whose
+/// further operators count from 10.15 on (<see cref="AddedIn10_15"/>). Restrictions are the tables' "Restrictions" column
+/// where a graph shows them.
 /// </summary>
 internal static class TensorRtOperatorTable
 {
@@ -30,11 +31,19 @@ internal static class TensorRtOperatorTable
         "Tile", "TopK", "Transpose", "Unsqueeze", "Upsample", "Where", "Xor",
     };
 
-    /// <summary>Operators TensorRT 10 imports that the 8.4 table does not.</summary>
-    private static readonly HashSet<string> AddedIn10 = new(StringComparer.Ordinal)
+    /// <summary>Operators the 9.2 table marks supported that the 8.4 table does not: imported by every 10.x and 11.x.</summary>
+    private static readonly HashSet<string> AddedIn9 = new(StringComparer.Ordinal)
     {
-        "Gelu", "GridSample", "GroupNormalization", "HardSwish", "Hardmax", "IsInf", "LayerNormalization", "Mod", "NonZero",
-        "OneHot", "RandomNormal", "RandomNormalLike", "Reciprocal", "RoiAlign", "Trilu",
+        "CastLike", "GridSample", "GroupNormalization", "HardSwish", "Hardmax", "IsInf", "LayerNormalization",
+        "MeanVarianceNormalization", "Mod", "NonZero", "OneHot", "RandomNormal", "RandomNormalLike", "Reciprocal", "RoiAlign",
+        "Shrink", "Trilu",
+    };
+
+    /// <summary>Operators the 10.15 table marks supported that the 9.2 table does not (added somewhere in 10.x: counted from 10.15).</summary>
+    private static readonly HashSet<string> AddedIn10_15 = new(StringComparer.Ordinal)
+    {
+        "Attention", "BlackmanWindow", "DeformConv", "Gelu", "HammingWindow", "HannWindow", "Mish", "RMSNormalization",
+        "RotaryEmbedding", "STFT", "TensorScatter",
     };
 
     private static readonly HashSet<string> Pools = new(StringComparer.Ordinal) { "AveragePool", "MaxPool", "LpPool" };
@@ -45,7 +54,9 @@ internal static class TensorRtOperatorTable
         if (!node.IsStandardDomain)
             return $"operator domain '{node.Domain}' is not ONNX's: TensorRT needs a plugin for it";
         string op = node.OpType;
-        bool known = Supported8.Contains(op) || (version.Major >= 10 && AddedIn10.Contains(op));
+        bool known = Supported8.Contains(op)
+            || (version.Major >= 10 && AddedIn9.Contains(op))
+            || (version >= new TensorRtVersion(10, 15, 0) && AddedIn10_15.Contains(op));
         if (!known)
             return $"{op} is not in TensorRT {version.Major}.x's ONNX operator table";
         switch (op)
@@ -61,11 +72,15 @@ internal static class TensorRtOperatorTable
                     return $"{op} on rank-{pr} input: 2D or 3D pooling only";
                 if (op == "MaxPool" && node.Outputs.Count > 1 && node.Outputs[1] is { IsUsed: true } or { IsGraphOutput: true })
                     return "MaxPool's Indices output is not supported";
+                if (node.GetAttribute("dilations")?.Ints is { } dilations && dilations.Any(d => d != 1))
+                    return $"{op} with dilations other than 1 is not supported";
                 break;
             case "Resize":
                 string mode = node.GetAttribute("mode")?.StringValue ?? "nearest";
-                if (mode == "cubic" && version.Major < 10)
-                    return $"Resize mode 'cubic' is not supported before TensorRT 10 (nearest and linear are)";
+                if (mode == "cubic")
+                    return "Resize mode 'cubic' is not supported (nearest and linear are)";
+                if (node.GetInt("antialias", 0) != 0)
+                    return "Resize with antialias is not supported";
                 break;
         }
         return null;
