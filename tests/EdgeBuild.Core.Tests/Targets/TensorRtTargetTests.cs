@@ -269,6 +269,18 @@ public sealed class TensorRtTargetTests : IDisposable
         Assert.Equal("EB4202", e.Code);
         Assert.Contains("no symbolic dimension 'height'", e.Message, StringComparison.Ordinal);
         Assert.Equal("EB4202", Assert.Throws<EdgeBuildException>(() => Compile(b, new CompileOptions { TensorRt = new TensorRtSettings { Profiles = ["batch=4:2:8"] } }, "bad2")).Code);
+
+        // Height and width: addressed by place; one left without an entry gets the batch-sized guess and a warning naming it.
+        var image = new ModelBuilder();
+        var px = image.InputSymbolic("x", "1", "3", "h", "w");
+        image.Output(image.Op("Relu", [image.Conv(px, "conv", 4, 3)], "y"));
+        ShapeInference.Infer(image.Model);
+        foreach (var o in image.Graph.Outputs) o.TypeInferred = false;
+        var (_, imageWarnings) = Compile(image, new CompileOptions { TensorRt = new TensorRtSettings { Profiles = ["x[2]=32:64:128"] } }, "image");
+        var warning = Assert.Single(imageWarnings);
+        Assert.Contains("guessed (1:1:16) for x[3];", warning, StringComparison.Ordinal);
+        using var imageJson = JsonDocument.Parse(File.ReadAllText(Out("ResNet.trt.json", "image")));
+        Assert.Contains("--maxShapes=x:1x3x128x16", imageJson.RootElement.GetProperty("explicit").GetProperty("trtexec").EnumerateArray().Select(e => e.GetString()));
     }
 
     [Fact]

@@ -13,23 +13,37 @@ public sealed record InputProfile(string Name, long[] Min, long[] Opt, long[] Ma
 
 /// <summary>
 /// Optimization profiles for the engine: TensorRT needs min/opt/max shapes for every input dimension that is not fixed.
-/// Symbolic dimensions take the TensorRTProfile entry of their name ("batch=1:4:16"); a symbol without one, and an
-/// unnamed unknown dimension, gets <see cref="DefaultRange"/>.
+/// A dimension takes the TensorRTProfile entry of its symbol ("batch=1:4:16") or of its place ("x[2]=320:640:960", the
+/// only way to address an unnamed one); without an entry it gets <see cref="DefaultRange"/>, a guess fit for a batch axis
+/// only, which <c>For</c> reports through its <c>guessed</c> list so the writer can warn about other axes.
 /// </summary>
 public static class ShapeProfiles
 {
     /// <summary>min:opt:max for a symbolic dimension without a TensorRTProfile entry.</summary>
     public static readonly (long Min, long Opt, long Max) DefaultRange = (1, 1, 16);
 
-    public static IReadOnlyList<InputProfile> For(Model model, IReadOnlyList<string> entries)
+    public static IReadOnlyList<InputProfile> For(Model model, IReadOnlyList<string> entries) => For(model, entries, out _);
+
+    /// <param name="model">The float network.</param>
+    /// <param name="entries">TensorRTProfile entries.</param>
+    /// <param name="guessed">The dimensions that got <see cref="DefaultRange"/> for want of an entry, as "input[axis]".</param>
+    public static IReadOnlyList<InputProfile> For(Model model, IReadOnlyList<string> entries, out IReadOnlyList<(string Input, int Axis)> guessed)
     {
         var ranges = ParseEntries(entries);
         var inputs = model.Graph.Inputs.Where(v => v.Initializer is null).ToList();
-        var symbols = inputs.SelectMany(v => v.TensorType?.Shape?.Dims ?? []).Where(d => d.Param is not null).Select(d => d.Param!).ToHashSet(StringComparer.Ordinal);
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var v in inputs)
+            for (int i = 0; v.TensorType?.Shape is { } sh && i < sh.Rank; i++)
+                if (sh[i].Value is null)
+                {
+                    if (sh[i].Param is { } p) keys.Add(p);
+                    keys.Add($"{v.Name}[{i}]");
+                }
         foreach (var name in ranges.Keys)
-            if (!symbols.Contains(name))
+            if (!keys.Contains(name))
                 throw new EdgeBuildException(DiagnosticCodes.InvalidTensorRtOption, "TensorRTProfile",
-                    $"the model has no symbolic dimension '{name}' (its symbols: {(symbols.Count == 0 ? "none" : string.Join(", ", symbols.Order(StringComparer.Ordinal)))})");
+                    $"the model has no symbolic dimension '{name}' (its dynamic dimensions: {(keys.Count == 0 ? "none" : string.Join(", ", keys.Order(StringComparer.Ordinal)))})");
+        var defaulted = new List<(string, int)>();
         var result = new List<InputProfile>();
         foreach (var v in inputs)
         {
@@ -48,11 +62,16 @@ public static class ShapeProfiles
                     continue;
                 }
                 dynamic = true;
-                var r = d.Param is { } p && ranges.TryGetValue(p, out var given) ? given : DefaultRange;
+                if (!(d.Param is { } p && ranges.TryGetValue(p, out var r)) && !ranges.TryGetValue($"{v.Name}[{i}]", out r))
+                {
+                    r = DefaultRange;
+                    defaulted.Add((v.Name, i));
+                }
                 (min[i], opt[i], max[i]) = r;
             }
             result.Add(new InputProfile(v.Name, min, opt, max) { Dynamic = dynamic });
         }
+        guessed = defaulted;
         return result;
     }
 
@@ -69,7 +88,7 @@ public static class ShapeProfiles
             bool ok = parts.Length == 3 && parts.Select((s, i) => long.TryParse(s.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out n[i])).All(x => x);
             if (!ok || n[0] < 1 || n[0] > n[1] || n[1] > n[2])
                 throw new EdgeBuildException(DiagnosticCodes.InvalidTensorRtOption, "TensorRTProfile",
-                    $"'{entry}' is not symbol=min:opt:max with 1 <= min <= opt <= max (e.g. batch=1:4:16)");
+                    $"'{entry}' is not symbol=min:opt:max with 1 <= min <= opt <= max (e.g. batch=1:4:16 or x[2]=320:640:960)");
             if (!result.TryAdd(entry[..eq].Trim(), (n[0], n[1], n[2])))
                 throw new EdgeBuildException(DiagnosticCodes.InvalidTensorRtOption, "TensorRTProfile", $"symbol '{entry[..eq].Trim()}' is given twice");
         }

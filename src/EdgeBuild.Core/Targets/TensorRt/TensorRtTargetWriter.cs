@@ -53,7 +53,11 @@ public sealed class TensorRtTargetWriter : ITargetWriter
         var names = LayerNames.Assign(floatModel.Graph);
         var keptFp32 = keptFp32Nodes.Select(n => names[n]).ToHashSet(StringComparer.Ordinal);
         var keptFp16 = keptFp16Nodes.Select(n => names[n]).ToHashSet(StringComparer.Ordinal);
-        var profiles = ShapeProfiles.For(floatModel, settings.Profiles);
+        var profiles = ShapeProfiles.For(floatModel, settings.Profiles, out var guessed);
+        // 1..16 suits a batch axis; for an image's height or width it would build an engine for toy sizes.
+        if (guessed.Where(g => g.Axis != 0).ToList() is { Count: > 0 } spatial)
+            context.Warn($"TensorRT shape profile guessed ({ShapeProfiles.DefaultRange.Min}:{ShapeProfiles.DefaultRange.Opt}:{ShapeProfiles.DefaultRange.Max}) for " +
+                string.Join(", ", spatial.Select(g => $"{g.Input}[{g.Axis}]")) + $"; set TensorRTProfile (e.g. \"{spatial[0].Input}[{spatial[0].Axis}]=min:opt:max\") to the sizes the device will feed");
 
         byte[] floatBytes = OnnxExporter.ToBytes(floatModel);
         var network = OnnxImporter.Parse(floatBytes);
