@@ -11,7 +11,7 @@ internal sealed class TensorRtOptionSet
     public Option<string> Version { get; } = new("--trt-version") { Description = "TensorRT version on the device (8.x, 10.x, 11.x)", DefaultValueFactory = _ => new TensorRtSettings().Version };
     public Option<bool> Strict { get; } = new("--trt-strict") { Description = "A layer TensorRT does not support is an error (EB4201), not a warning" };
     public Option<int> WorkspaceMiB { get; } = new("--trt-workspace-mib") { Description = "Builder workspace in MiB", DefaultValueFactory = _ => new TensorRtSettings().WorkspaceMiB };
-    public Option<string?> Profile { get; } = new("--trt-profile") { Description = "Shape profiles for symbolic dimensions, 'symbol=min:opt:max' separated by ';' (default 1:1:16)" };
+    public Option<string?> Profile { get; } = new("--trt-profile") { Description = "Shape profiles for dynamic dimensions, 'symbol=min:opt:max' or 'input[axis]=min:opt:max', separated by ';' (default 1:1:16)" };
     public Option<string> Compatibility { get; } = new("--trt-compatibility") { Description = "None, Version, Hardware or VersionAndHardware", DefaultValueFactory = _ => "None" };
 
     public IEnumerable<Option> All => [Version, Strict, WorkspaceMiB, Profile, Compatibility];

@@ -72,7 +72,7 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor TensorRtLayerUnsupported = new("EB4201", "Layer not supported by TensorRT",
         "TensorRTStrict is on and the named layers have no TensorRT implementation in the chosen TensorRTVersion (docs/tensorrt.md lists the table); replace them in the model, target a TensorRT version that has them, or set TensorRTStrict=false to write the kit with a warning.");
     public static readonly DiagnosticDescriptor InvalidTensorRtOption = new("EB4202", "Invalid TensorRT option",
-        "Check TensorRTVersion (8.x, 10.x or 11.x), TensorRTProfile (symbol=min:opt:max, 1 <= min <= opt <= max), TensorRTWorkspaceMiB (a positive number) and TensorRTCompatibility (TensorRT 8.6 and later) against docs/tensorrt.md.");
+        "Check TensorRTVersion (8.x, 10.x or 11.x), TensorRTProfile (symbol=min:opt:max or input[axis]=min:opt:max, 1 <= min <= opt <= max), TensorRTWorkspaceMiB (a positive number) and TensorRTCompatibility (TensorRT 8.6 and later) against docs/tensorrt.md.");
     public static readonly DiagnosticDescriptor TensorRtNoDynamicInt8 = new("EB4203", "TensorRT has no dynamic INT8",
         "TensorRT quantizes with calibrated scales only; use Precision=Int8 (or Mixed) with Calibration images, or Fp16/Fp32, for the TensorRT target.");
 
