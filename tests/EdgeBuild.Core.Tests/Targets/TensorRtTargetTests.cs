@@ -328,6 +328,21 @@ public sealed class TensorRtTargetTests : IDisposable
             Assert.NotEqual("DequantizeLinear", network.Graph.Nodes.Single(n => n.Name == name).Input(0)!.Producer?.OpType);
     }
 
+    [Fact]
+    public void TensorRt11KitsAreStronglyTypedAndHaveNoImplicitRoute()
+    {
+        Compile(ResidualNet(), Int8Options() with { TensorRt = new TensorRtSettings { Version = "11.0" } });
+        Assert.False(File.Exists(Out("ResNet.calib.cache")));
+        Assert.False(File.Exists(Out("ResNet.trt.fp32.onnx")));
+        using var json = JsonDocument.Parse(File.ReadAllText(Out("ResNet.trt.json")));
+        var args = json.RootElement.GetProperty("explicit").GetProperty("trtexec").EnumerateArray().Select(e => e.GetString()).ToList();
+        Assert.Contains("--stronglyTyped", args);
+        Assert.DoesNotContain("--int8", args);
+        Assert.DoesNotContain("--fp16", args);
+        Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("implicit").ValueKind);
+        Assert.Contains("exit 2", File.ReadAllText(Out("ResNet.build-engine.sh")), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(1f, "3f800000")]
     [InlineData(-2f, "c0000000")]
