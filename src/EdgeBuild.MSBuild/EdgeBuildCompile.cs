@@ -17,6 +17,7 @@ public sealed class EdgeBuildCompile : ToolTask
     private static readonly string[] Precisions = ["Fp32", "Fp16", "Int8", "Int8Dynamic", "Mixed"];
     private static readonly string[] TargetKinds = ["Onnx", "TensorRT", "TFLite"];
     private static readonly string[] ExecutionProviders = ["Cpu", "Cuda", "TensorRT"];
+    private static readonly string[] TensorRtCompatibilities = ["None", "Version", "Hardware", "VersionAndHardware"];
 
     private ItemLocation? location;
     private string? firstUnparsedError;
@@ -105,6 +106,14 @@ public sealed class EdgeBuildCompile : ToolTask
         string opset = Meta("TargetOpset");
         if (opset.Length > 0 && !long.TryParse(opset, NumberStyles.None, CultureInfo.InvariantCulture, out _))
             Fail(TaskDiagnostics.InvalidOption, "TargetOpset", $"'{opset}' is not an opset number");
+
+        string strict = Meta("TensorRTStrict");
+        if (strict.Length > 0 && !bool.TryParse(strict, out _))
+            Fail(TaskDiagnostics.InvalidOption, "TensorRTStrict", $"'{strict}' is not true or false");
+        string workspace = Meta("TensorRTWorkspaceMiB");
+        if (workspace.Length > 0 && !(int.TryParse(workspace, NumberStyles.None, CultureInfo.InvariantCulture, out int mib) && mib > 0))
+            Fail(TaskDiagnostics.InvalidOption, "TensorRTWorkspaceMiB", $"'{workspace}' is not a positive whole number of MiB");
+        if (Meta("TensorRTCompatibility").Length > 0) CheckOneOf("TensorRTCompatibility", Meta("TensorRTCompatibility"), TensorRtCompatibilities, Fail);
 
         CheckCalibration(Fail);
         return valid;
@@ -217,6 +226,13 @@ public sealed class EdgeBuildCompile : ToolTask
         AppendIfSet(b, "--channel-order ", "ChannelOrder");
         AppendIfSet(b, "--resize ", "Resize");
         AppendIfSet(b, "--layout ", "Layout");
+        // The TensorRT kit (docs/tensorrt.md); the compiler validates the version and the profiles.
+        AppendIfSet(b, "--trt-version ", "TensorRTVersion");
+        if (bool.TryParse(Meta("TensorRTStrict"), out bool strict) && strict) b.AppendSwitch("--trt-strict");
+        AppendIfSet(b, "--trt-workspace-mib ", "TensorRTWorkspaceMiB");
+        AppendIfSet(b, "--trt-profile ", "TensorRTProfile");
+        if (Meta("TensorRTCompatibility").Length > 0)
+            b.AppendSwitchIfNotNull("--trt-compatibility ", Canonical(Meta("TensorRTCompatibility"), TensorRtCompatibilities) ?? Meta("TensorRTCompatibility"));
         if (SplitList(Meta("Passes")) is { Count: > 0 } passes) b.AppendSwitchIfNotNull("--passes ", string.Join(",", passes));
         if (SplitList(Meta("SkipPasses")) is { Count: > 0 } skip) b.AppendSwitchIfNotNull("--skip ", string.Join(",", skip));
         b.AppendSwitch("-q");

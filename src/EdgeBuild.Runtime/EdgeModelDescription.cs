@@ -110,6 +110,6 @@ public sealed class EdgeTensorSpec
 
 /// <summary>One compiled file of a model.</summary>
 /// <param name="Path">The path relative to the manifest's folder (forward slashes).</param>
-/// <param name="Target">What runs it: <c>Onnx</c> (ONNX Runtime); more targets come with their issues.</param>
+/// <param name="Target">What it is for: <c>Onnx</c> (ONNX Runtime) or <c>TensorRT</c> (the engine kit; its network is the <c>.trt.onnx</c> file).</param>
 /// <param name="Precision">The numeric precision it was compiled to (<c>Fp32</c>, ...).</param>
 public sealed record EdgeArtifact(string Path, string Target, string Precision);

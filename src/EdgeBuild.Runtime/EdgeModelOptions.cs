@@ -51,6 +51,9 @@ public sealed class EdgeModelOptions
     /// </summary>
     public Action<Microsoft.ML.OnnxRuntime.SessionOptions>? ConfigureSessionOptions { get; init; }
 
+    /// <summary>The TensorRT execution provider's engine cache, precision flags and calibration table (used when TensorRT runs the model).</summary>
+    public TensorRtOptions TensorRt { get; init; } = new();
+
     internal void Validate()
     {
         if (IntraOpThreads < 0) throw new ArgumentOutOfRangeException(nameof(IntraOpThreads), IntraOpThreads, "IntraOpThreads must be 0 (ONNX Runtime chooses) or more.");

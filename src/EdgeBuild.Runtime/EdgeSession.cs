@@ -71,19 +71,24 @@ public sealed unsafe class EdgeSession : IDisposable
         var requested = options.ExecutionProvider ?? description.DefaultProvider;
         string directory = options.ModelDirectory ?? AppContext.BaseDirectory;
 
-        if (requested != ExecutionProvider.Cpu)
+        // TensorRT, then CUDA, then the CPU: each step down says why the one above cannot run, all in one line.
+        var unavailable = new List<string>();
+        foreach (var provider in ExecutionProviders.Chain(requested))
         {
-            string path = ArtifactPath(description, requested, directory);
-            string? reason = ExecutionProviders.MissingReason(requested);
+            string path = ArtifactPath(description, provider, directory, options.TensorRt.UseCalibrationTable);
+            string? reason = ExecutionProviders.MissingReason(provider);
             if (reason is null)
             {
                 var gpuOptions = CreateSessionOptions(options);
                 try
                 {
-                    ExecutionProviders.Append(gpuOptions, requested, options.DeviceId);
+                    string detail = ExecutionProviders.Append(gpuOptions, provider, options, description, directory, path);
                     options.ConfigureSessionOptions?.Invoke(gpuOptions);
                     var gpuSession = new InferenceSession(path, gpuOptions);
-                    return Finish(description, gpuSession, gpuOptions, requested, path);
+                    var session = Finish(description, gpuSession, gpuOptions, provider, path);
+                    unavailable.Add($"running on {provider}{detail}");
+                    log($"EdgeBuild: model '{description.Name}': {string.Join("; ", unavailable)}.");
+                    return session;
                 }
                 catch (Exception e) when (ExecutionProviders.IsUnavailable(e))
                 {
@@ -96,10 +101,11 @@ public sealed unsafe class EdgeSession : IDisposable
                     throw;
                 }
             }
-            log($"EdgeBuild: model '{description.Name}': {requested} execution provider unavailable ({reason}); running on CPU.");
+            unavailable.Add($"{provider} execution provider unavailable ({reason})");
         }
+        if (unavailable.Count > 0) log($"EdgeBuild: model '{description.Name}': {string.Join("; ", unavailable)}; running on CPU.");
 
-        string cpuPath = ArtifactPath(description, ExecutionProvider.Cpu, directory);
+        string cpuPath = ArtifactPath(description, ExecutionProvider.Cpu, directory, useCalibrationTable: false);
         var cpuOptions = CreateSessionOptions(options);
         try
         {
@@ -283,20 +289,39 @@ public sealed unsafe class EdgeSession : IDisposable
                 $"model '{description.Name}': the artifact {path} does not match its manifest ({string.Join("; ", problems)}). Rebuild so both come from the same compile.");
     }
 
-    private static string ArtifactPath(EdgeModelDescription description, ExecutionProvider provider, string directory)
+    /// <summary>
+    /// The file a provider runs: TensorRT the kit's network (<c>.trt.onnx</c>, or <c>.trt.fp32.onnx</c> with the calibration
+    /// table), CUDA and the CPU the ONNX artifact; a model compiled with the TensorRT target alone runs its
+    /// <c>.trt.onnx</c> there too (ONNX Runtime executes Q/DQ networks on every provider).
+    /// </summary>
+    private static string ArtifactPath(EdgeModelDescription description, ExecutionProvider provider, string directory, bool useCalibrationTable)
     {
-        var artifact = (provider == ExecutionProvider.TensorRT ? Find("TensorRT") : null) ?? Find("Onnx")
-            ?? throw new InvalidOperationException($"model '{description.Name}' has no ONNX artifact in its manifest");
-        string path = Path.GetFullPath(Path.Combine(directory, artifact.Path.Replace('/', Path.DirectorySeparatorChar)));
+        EdgeArtifact? artifact;
+        if (provider == ExecutionProvider.TensorRT)
+        {
+            string suffix = useCalibrationTable ? ExecutionProviders.TensorRtFloatNetworkSuffix : ExecutionProviders.TensorRtNetworkSuffix;
+            artifact = Find("TensorRT", suffix);
+            if (artifact is null && useCalibrationTable)
+                throw new InvalidOperationException(
+                    $"model '{description.Name}' has no TensorRT float network with a calibration table ({description.Name}{suffix}); it is written for Precision Int8 or Mixed and TensorRT 10 or older. Set TensorRt.UseCalibrationTable to false.");
+            artifact ??= Find("Onnx", null);
+        }
+        else artifact = Find("Onnx", null) ?? Find("TensorRT", ExecutionProviders.TensorRtNetworkSuffix);
+        if (artifact is null) throw new InvalidOperationException($"model '{description.Name}' has no ONNX artifact in its manifest");
+        string path = Resolve(directory, artifact);
         if (!File.Exists(path))
             throw new FileNotFoundException(
                 $"model '{description.Name}': artifact not found at {path}. The build copies it next to the application; set EdgeModelOptions.ModelDirectory if it lives elsewhere.",
                 path);
         return path;
 
-        EdgeArtifact? Find(string target) =>
-            description.Artifacts.FirstOrDefault(a => string.Equals(a.Target, target, StringComparison.OrdinalIgnoreCase));
+        EdgeArtifact? Find(string target, string? suffix) => description.Artifacts.FirstOrDefault(a =>
+            string.Equals(a.Target, target, StringComparison.OrdinalIgnoreCase) && (suffix is null || a.Path.EndsWith(suffix, StringComparison.Ordinal)));
     }
+
+    /// <summary>An artifact's full path under <paramref name="directory"/>.</summary>
+    internal static string Resolve(string directory, EdgeArtifact artifact) =>
+        Path.GetFullPath(Path.Combine(directory, artifact.Path.Replace('/', Path.DirectorySeparatorChar)));
 
     private static SessionOptions CreateSessionOptions(EdgeModelOptions options) => new()
     {

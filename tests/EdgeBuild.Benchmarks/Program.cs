@@ -19,6 +19,9 @@
 //       size ratio, calibration and total quantize time, worst layer SQNR, output SQNR on held-out photos, and ONNX
 //       Runtime 1-thread latency against FP32, all variants interleaved run by run. --fusions saves ORT's optimized
 //       model of each variant (SessionOptions.OptimizedModelFilePath) and counts what it fused. Peak RSS at the end.
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- tensorrt-table [--models a,b] [--held-out N] [--calibration N] [--calibrator C]
+//       The TensorRT kit's .trt.onnx on the CPU in ONNX Runtime against FP32, next to the ONNX INT8 artifact: task-metric
+//       loss on held-out photos, same calibration photos and calibrator.
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- incremental [--runs N] [--models K] [--taskhost] [--tool-config C]
 //       The MSBuild acceptance: no-op `dotnet build` with EdgeModel items vs the same project without them,
 //       alternating, medians and their ratio (<= 1.1); --taskhost adds the TaskHostFactory cost of a recompile.
@@ -48,6 +51,7 @@ switch (mode)
         Arg("--models")?.Split(',') ?? ["eye-state", "face-detect-rfb320"]);
     case "incremental": return IncrementalBuildBenchmark.Run(args, root);
     case "quantize-table": return EdgeBuild.Benchmarks.QuantizationTable.Run(args, data);
+    case "tensorrt-table": return EdgeBuild.Benchmarks.TensorRtAccuracyTable.Run(args, data);
     case "quantize": return QuantizeBenchmark.Run(data, int.Parse(Arg("--runs") ?? "20"), int.Parse(Arg("--calibration") ?? "10"),
         Arg("--models")?.Split(',') ?? ["resnet18-features", "ocr-det-ppocrv4", "face-detect-rfb320", "eye-state", "face-embedding"], args.Contains("--fusions"));
     default: Console.Error.WriteLine($"unknown mode {mode}"); return 2;

@@ -56,16 +56,11 @@ internal static class QuantizationTable
         foreach (var id in ids)
         {
             var spec = RealModelSpec.Get(id);
-            var task = Tasks.GetValueOrDefault(id, TaskKind.Generic);
+            var task = TaskOf(id);
             var model = OnnxImporter.Load(Path.Combine(data, "models", id + ".onnx"));
             OptimizationPipeline.Run(model, new OptimizeOptions());
             byte[] fp32 = OnnxExporter.ToBytes(model);
-            // Held-out photos are the model's own groups; calibration photos come after them, then from other groups.
-            var own = spec.Photos(data, 1000);
-            var heldOut = own.Take(heldOutCount).ToList();
-            var others = Directory.GetFiles(Path.Combine(data, "photos"), "*", SearchOption.AllDirectories)
-                .Where(p => !p.Contains("stylized", StringComparison.Ordinal)).Order(StringComparer.Ordinal);
-            var calibration = own.Skip(heldOutCount).Concat(others.Except(own)).Take(calibrationCount).ToList();
+            var (calibration, heldOut) = Photos(spec, data, heldOutCount, calibrationCount);
             var heldOutData = new RealModelSamples(spec, heldOut, data);
             var calibrationData = new RealModelSamples(spec, calibration, data);
             Console.WriteLine($"| {id} | FP32 | {fp32.Length / 1048576.0:F2} MiB | 1.00 | - | 0 | - | - |");
@@ -98,6 +93,20 @@ internal static class QuantizationTable
             }
         }
         return 0;
+    }
+
+    /// <summary>The task metric each model is judged by.</summary>
+    public static TaskKind TaskOf(string id) => Tasks.GetValueOrDefault(id, TaskKind.Generic);
+
+    /// <summary>Held-out photos are the model's own groups; calibration photos come after them, then from other groups.</summary>
+    public static (List<string> Calibration, List<string> HeldOut) Photos(RealModelSpec spec, string data, int heldOutCount, int calibrationCount)
+    {
+        var own = spec.Photos(data, 1000);
+        var heldOut = own.Take(heldOutCount).ToList();
+        var others = Directory.GetFiles(Path.Combine(data, "photos"), "*", SearchOption.AllDirectories)
+            .Where(p => !p.Contains("stylized", StringComparison.Ordinal)).Order(StringComparer.Ordinal);
+        var calibration = own.Skip(heldOutCount).Concat(others.Except(own)).Take(calibrationCount).ToList();
+        return (calibration, heldOut);
     }
 
     private static double LatencyRatio(byte[] fp32, byte[] candidate, RealModelSpec spec, ICalibrationDataSource photos, int runs)

@@ -42,6 +42,9 @@ public sealed record CompileOptions
     public Measure.TaskKind Task { get; init; } = Measure.TaskKind.Auto;
     public int MinCalibrationSamples { get; init; } = 8;
 
+    /// <summary>The TensorRT kit's settings (used when Targets has TensorRT).</summary>
+    public Targets.TensorRt.TensorRtSettings TensorRt { get; init; } = new();
+
     /// <summary>Parses an enum value case-insensitively, or throws EB6001 naming the option and the allowed values.</summary>
     public static T ParseEnum<T>(string option, string value) where T : struct, Enum
     {

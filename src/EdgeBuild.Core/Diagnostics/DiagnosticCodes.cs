@@ -68,7 +68,13 @@ public static class DiagnosticCodes
         "The quantized model loses more than MaxAccuracyLoss against FP32 on the held-out photos; use Precision=\"Mixed\" to return sensitive layers to FP32, keep layers with KeepFp16/KeepFp32, try another Calibrator, or raise the budget.");
 
     public static readonly DiagnosticDescriptor TargetNotAvailable = new("EB4001", "Target not available",
-        "EdgeBuild writes the Onnx target today; TensorRT and TFLite arrive with their writers. Use Targets=\"Onnx\".");
+        "EdgeBuild writes the Onnx and TensorRT targets today; TFLite arrives with its writer. Use Targets=\"Onnx\" or \"TensorRT\".");
+    public static readonly DiagnosticDescriptor TensorRtLayerUnsupported = new("EB4201", "Layer not supported by TensorRT",
+        "TensorRTStrict is on and the named layers have no TensorRT implementation in the chosen TensorRTVersion (docs/tensorrt.md lists the table); replace them in the model, target a TensorRT version that has them, or set TensorRTStrict=false to write the kit with a warning.");
+    public static readonly DiagnosticDescriptor InvalidTensorRtOption = new("EB4202", "Invalid TensorRT option",
+        "Check TensorRTVersion (8.x, 10.x or 11.x), TensorRTProfile (symbol=min:opt:max or input[axis]=min:opt:max, 1 <= min <= opt <= max), TensorRTWorkspaceMiB (a positive number) and TensorRTCompatibility (TensorRT 8.6 and later) against docs/tensorrt.md.");
+    public static readonly DiagnosticDescriptor TensorRtNoDynamicInt8 = new("EB4203", "TensorRT has no dynamic INT8",
+        "TensorRT quantizes with calibrated scales only; use Precision=Int8 (or Mixed) with Calibration images, or Fp16/Fp32, for the TensorRT target.");
 
     public static readonly DiagnosticDescriptor InvalidCompileOption = new("EB6001", "Invalid EdgeModel option",
         "Check the EdgeModel item's metadata (or the edgebuild compile option) against docs/msbuild.md.");

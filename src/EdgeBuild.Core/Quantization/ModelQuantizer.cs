@@ -82,7 +82,7 @@ public static class ModelQuantizer
             }
             case QuantizationMode.Int8Static:
             {
-                var result = StaticQuantizer.Quantize(model, floatModel, inputs, options, data!, IntEligible, SqnrSamples, progress, ct);
+                var result = StaticQuantizer.Quantize(model, floatModel, inputs, options, data, IntEligible, SqnrSamples, progress, ct);
                 calibrationTime = result.CalibrationTime;
                 samples = result.Samples;
                 var fp16 = ConvertKeptFp16(model, keepFp16, keepFp32, progress);
@@ -171,9 +171,11 @@ public static class ModelQuantizer
             throw new EdgeBuildException(DiagnosticCodes.InvalidQuantizeOption, "MinCalibrationSamples", $"{options.MinCalibrationSamples} is less than 1");
         if (!Enum.IsDefined(options.Mode))
             throw new EdgeBuildException(DiagnosticCodes.InvalidQuantizeOption, "Mode", $"unknown quantization mode {options.Mode}");
+        if (options.Placement == QdqPlacement.TensorRt && !options.SymmetricActivations)
+            throw new EdgeBuildException(DiagnosticCodes.InvalidQuantizeOption, "Placement", "TensorRT placement needs symmetric int8 activations (SymmetricActivations)");
         if (!Enum.IsDefined(options.Calibrator))
             throw new EdgeBuildException(DiagnosticCodes.InvalidQuantizeOption, "Calibrator", $"unknown calibrator {options.Calibrator}");
-        if (options.Mode == QuantizationMode.Int8Static)
+        if (options.Mode == QuantizationMode.Int8Static && options.CalibratedRanges is null)
         {
             int have = data?.Count ?? 0;
             if (data is null || have < options.MinCalibrationSamples)

@@ -28,6 +28,20 @@ public enum CalibratorKind
     Entropy,
 }
 
+/// <summary>Where static quantization puts its Q/DQ pairs: the rules of the runtime that will fuse them.</summary>
+public enum QdqPlacement
+{
+    /// <summary>ONNX Runtime's QDQ fusions (QLinearConv, QLinearAdd, ...): inputs and outputs of every quantizable op.</summary>
+    OnnxRuntime,
+
+    /// <summary>
+    /// TensorRT's explicit-quantization rules: Q/DQ on the inputs of weighted layers (Conv, ConvTranspose, Gemm,
+    /// MatMul) and pools, on both inputs of residual Adds, weights per output channel, biases left in float
+    /// (TensorRT's DequantizeLinear takes 8-bit inputs only and fuses the bias itself). Use with symmetric activations.
+    /// </summary>
+    TensorRt,
+}
+
 /// <summary>Supplies calibration batches: each item maps model input names to tensors (batch 1 usually).</summary>
 public interface ICalibrationDataSource
 {
@@ -52,6 +66,16 @@ public sealed record QuantizeOptions
     /// x86 kernels fuse (U8S8); with int8 activations ORT on x86 leaves the Q/DQ nodes unfused.
     /// </summary>
     public bool SymmetricActivations { get; init; }
+
+    /// <summary>Which runtime's fusion rules place the Q/DQ pairs (static quantization).</summary>
+    public QdqPlacement Placement { get; init; } = QdqPlacement.OnnxRuntime;
+
+    /// <summary>
+    /// Ranges calibrated beforehand (a build's shared <see cref="Calibration.CalibrationTable"/>), by tensor name: static
+    /// quantization uses them instead of calibrating again, so every artifact of a build has the same scales. Data is
+    /// then optional (it only feeds the SQNR measurement).
+    /// </summary>
+    public IReadOnlyDictionary<string, Calibration.TensorRange>? CalibratedRanges { get; init; }
 
     /// <summary>Glob patterns (<c>*</c>, <c>?</c>) on node names: matching nodes run in float16 instead of int8.</summary>
     public IReadOnlyList<string> KeepFp16 { get; init; } = [];

@@ -1,6 +1,7 @@
 using EdgeBuild.Ir;
 using EdgeBuild.Quantization.Calibration;
 using EdgeBuild.Quantization.Operators;
+using EdgeBuild.Quantization.Operators.TensorRt;
 using P = EdgeBuild.Onnx.Proto;
 using Tensor = EdgeBuild.Ir.Tensor;
 
@@ -18,7 +19,7 @@ internal sealed record StaticResult(QdqPlan Plan, Dictionary<Value, Value> Dequa
 internal static class StaticQuantizer
 {
     public static StaticResult Quantize(Model model, P.ModelProto floatModel, IReadOnlyList<TensorCapture.InputSpec> inputs, QuantizeOptions options,
-        ICalibrationDataSource data, Func<Node, bool> eligible, int keepSamples, Action<string>? progress, CancellationToken ct)
+        ICalibrationDataSource? data, Func<Node, bool> eligible, int keepSamples, Action<string>? progress, CancellationToken ct)
     {
         var graph = model.Graph;
         var plan = new QdqPlan(graph, options);
@@ -27,14 +28,26 @@ internal static class StaticQuantizer
             ct.ThrowIfCancellationRequested();
             // A node folded away by an earlier quantizer (Relu into its Conv) is gone.
             if (node.Graph != graph || !eligible(node)) continue;
-            if (QuantizerRegistry.For(node).Mark(node, plan)) plan.QuantizedNodes.Add(node);
+            var quantizer = options.Placement == QdqPlacement.TensorRt ? TensorRtQuantizerRegistry.For(node) : QuantizerRegistry.For(node);
+            if (quantizer.Mark(node, plan)) plan.QuantizedNodes.Add(node);
         }
 
         var tensors = plan.Activations.Where(m => m.Fixed is null && m.SameAs is null && m.RescaleOf is null).Select(m => m.CalibrationName).Distinct(StringComparer.Ordinal).ToList();
         var started = System.Diagnostics.Stopwatch.StartNew();
-        progress?.Invoke($"calibrating {tensors.Count} tensors with {options.Calibrator}");
-        var (ranges, samples) = CalibrationRunner.Run(floatModel, inputs, tensors, data, CalibratorFactory.Create(options),
-            Math.Max(1, options.MinCalibrationSamples), keepSamples, progress, ct);
+        IReadOnlyDictionary<string, TensorRange> ranges;
+        List<IReadOnlyDictionary<string, Tensor>> samples;
+        if (options.CalibratedRanges is { } shared)
+        {
+            // The build calibrated every activation once; taking its ranges keeps this artifact's scales identical to the others'.
+            ranges = shared;
+            samples = data is null ? [] : data.Samples().Take(keepSamples).ToList();
+        }
+        else
+        {
+            progress?.Invoke($"calibrating {tensors.Count} tensors with {options.Calibrator}");
+            (ranges, samples) = CalibrationRunner.Run(floatModel, inputs, tensors, data!, CalibratorFactory.Create(options),
+                Math.Max(1, options.MinCalibrationSamples), keepSamples, progress, ct);
+        }
         var calibrationTime = started.Elapsed;
 
         progress?.Invoke("inserting QuantizeLinear/DequantizeLinear");

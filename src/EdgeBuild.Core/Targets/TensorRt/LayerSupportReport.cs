@@ -1,0 +1,44 @@
+using EdgeBuild.Ir;
+
+namespace EdgeBuild.Targets.TensorRt;
+
+/// <summary>One layer of the kit's network as TensorRT will see it.</summary>
+/// <param name="Layer">The node's name in the .trt.onnx (TensorRT names the layer after it).</param>
+/// <param name="OpType">The ONNX operator.</param>
+/// <param name="Supported">Whether the chosen TensorRT version's ONNX parser imports it (<see cref="TensorRtOperatorTable"/>).</param>
+/// <param name="Precision">Expected precision: Int8 (its inputs are dequantized int8: TensorRT runs it in INT8), Fp16, Fp32, or the output's element type for non-float layers.</param>
+/// <param name="Reason">Why it is not supported, or null.</param>
+public sealed record LayerSupport(string Layer, string OpType, bool Supported, string Precision, string? Reason);
+
+/// <summary>
+/// The per-layer compatibility report of a kit for one TensorRT version. The Q/DQ nodes themselves are not listed:
+/// they are the quantization, not layers of the model. No latency column: EdgeBuild has no Orin roofline estimate yet.
+/// </summary>
+public static class LayerSupportReport
+{
+    /// <param name="model">The kit's network (.trt.onnx) with every node named.</param>
+    /// <param name="version">The TensorRT version on the device.</param>
+    /// <param name="floatPrecision">The precision of layers that are not INT8: "Fp16" or "Fp32".</param>
+    /// <param name="keptFp32">Layers forced to FP32 (--layerPrecisions name:fp32).</param>
+    public static IReadOnlyList<LayerSupport> Build(Model model, TensorRtVersion version, string floatPrecision, IReadOnlySet<string> keptFp32)
+    {
+        var result = new List<LayerSupport>();
+        foreach (var node in model.Graph.Nodes)
+        {
+            if (node.IsStandardDomain && node.OpType is "QuantizeLinear" or "DequantizeLinear") continue;
+            string? reason = TensorRtOperatorTable.Unsupported(node, version);
+            result.Add(new LayerSupport(node.Name, node.OpType, reason is null, PrecisionOf(node, floatPrecision, keptFp32), reason));
+        }
+        return result;
+    }
+
+    private static string PrecisionOf(Node node, string floatPrecision, IReadOnlySet<string> keptFp32)
+    {
+        bool int8Input = node.Inputs.Any(v => v?.Producer is { } p && p.Is("DequantizeLinear") && p.Input(0)?.Producer is { } q && q.Is("QuantizeLinear"));
+        if (int8Input && !keptFp32.Contains(node.Name)) return "Int8";
+        var output = node.Outputs.FirstOrDefault(o => o is not null);
+        var type = output?.TensorType?.ElementType;
+        if (type is DataType.Float or DataType.Float16 or null) return keptFp32.Contains(node.Name) ? "Fp32" : floatPrecision;
+        return Compile.ModelManifest.ElementTypeName(type.Value);
+    }
+}
