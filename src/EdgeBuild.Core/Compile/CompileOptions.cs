@@ -38,6 +38,8 @@ public sealed record CompileOptions
     public IReadOnlyList<string> KeepFp32 { get; init; } = [];
     public Measure.TaskKind Task { get; init; } = Measure.TaskKind.Auto;
     public int MinCalibrationSamples { get; init; } = 8;
+    /// <summary>Measurement, the budgets besides LatencyBudgetMs, and the baseline (docs/measurement.md).</summary>
+    public Measure.MeasureSettings Measurement { get; init; } = new();
 
     /// <summary>Parses an enum value case-insensitively, or throws EB6001 naming the option and the allowed values.</summary>
     public static T ParseEnum<T>(string option, string value) where T : struct, Enum

@@ -73,9 +73,16 @@ public static class ModelCompiler
                 written.AddRange(context.WrittenPaths);
             }
             var artifacts = context.Artifacts;
+            var measurement = writeManifest ? Measure.MeasureStep.Run(context, modelPath, Sha256(source), inputs, outputs, progress, warn) : null;
 
             var manifest = new ModelManifest(name, options.Namespace, ToolVersion, Path.GetFileName(modelPath), Sha256(source), source.LongLength,
-                options, inputs, outputs, artifacts, report.NodesBefore, report.NodesAfter) { Quantization = quantization };
+                options, inputs, outputs, artifacts, report.NodesBefore, report.NodesAfter) { Quantization = quantization, Measurement = measurement };
+            if (measurement is not null)
+            {
+                // Reports are written before the budgets can fail the compile: a failing build's report says why.
+                Reports.ModelReport.WriteAll(outputDirectory, manifest, context, measurement);
+                Measure.MeasureStep.Enforce(measurement, warn);
+            }
             if (!writeManifest) return new CompileResult(manifest, "", written, report);
             written.Add(manifestPath);
             AtomicFile.WriteAllText(manifestPath, manifest.ToJson());
