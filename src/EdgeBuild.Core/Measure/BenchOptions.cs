@@ -28,7 +28,7 @@ public sealed record BenchOptions
     public bool Reference { get; init; } = true;
 
     /// <summary>Seconds of model runs per interleaving block; the reference gets a quarter of that after each block.</summary>
-    public double BlockSeconds { get; init; } = 0.1;
+    public double BlockSeconds { get; init; } = 0.05;
 
     /// <summary>The options as a stable string: part of the measurement cache key.</summary>
     public string CacheKey() => FormattableString.Invariant(

@@ -48,7 +48,10 @@ public sealed record BenchResult
     public required MemoryFigures Memory { get; init; }
     /// <summary>Null when the reference was switched off.</summary>
     public ReferenceFigures? Reference { get; init; }
-    /// <summary>P50 and P99 in reference units (artifact latency / reference P50, on <see cref="GateClock"/>): comparable across runs and machines.</summary>
+    /// <summary>
+    /// P50 and P99 in reference units, on <see cref="GateClock"/>: each run divided by the reference's median in the block
+    /// measured right after it, so load that changes slower than a block cancels; comparable across runs and machines.
+    /// </summary>
     public Estimate? NormalizedP50 { get; init; }
     public Estimate? NormalizedP99 { get; init; }
     public required LatencyHistogram Histogram { get; init; }

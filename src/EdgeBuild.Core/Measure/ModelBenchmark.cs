@@ -87,6 +87,9 @@ public static class ModelBenchmark
         bool cpuClock = ThreadCpuClock.Available && options.Threads == 1;
         var cpuSamples = new List<double>(cpuClock ? 4096 : 0);
         var referenceCpuSamples = new List<double>(cpuClock ? 4096 : 0);
+        // Where each block starts in the sample lists: every model run is normalized by the reference runs right after its block.
+        var blockStarts = new List<int>();
+        var referenceBlockStarts = new List<int>();
         long blockTicks = Math.Max(1, (long)(options.BlockSeconds * Stopwatch.Frequency));
         const int MaxRuns = 200_000;
         string stop = "time cap";
@@ -94,6 +97,7 @@ public static class ModelBenchmark
         while (true)
         {
             long blockStart = Stopwatch.GetTimestamp();
+            blockStarts.Add(samples.Count);
             do
             {
                 long c0 = cpuClock ? ThreadCpuClock.NowNanoseconds() : 0;
@@ -106,6 +110,7 @@ public static class ModelBenchmark
             if (referenceFeed is not null)
             {
                 long referenceStart = Stopwatch.GetTimestamp();
+                referenceBlockStarts.Add(referenceSamples.Count);
                 do
                 {
                     long c0 = cpuClock ? ThreadCpuClock.NowNanoseconds() : 0;
@@ -147,10 +152,9 @@ public static class ModelBenchmark
             // Normalized on the clock the gate uses: CPU time over the reference's CPU time when there is one.
             var referenceP50 = Quantiles.Of((cpuClock ? referenceCpuSamples : referenceSamples).Order().ToArray(), 0.50);
             reference = new ReferenceFigures(ReferenceWorkload.Name, referenceSamples.Count, referenceP50);
-            var (n50, n99) = cpuClock ? (cpuP50!, cpuP99!) : (p50, p99);
-            // Conservative bounds: the artifact's bound over the reference's opposite bound.
-            normalizedP50 = new Estimate(n50.Value / referenceP50.Value, n50.Low / referenceP50.High, n50.High / referenceP50.Low);
-            normalizedP99 = new Estimate(n99.Value / referenceP50.Value, n99.Low / referenceP50.High, n99.High / referenceP50.Low);
+            var ratios = BlockNormalized(cpuClock ? cpuSamples : samples, blockStarts, cpuClock ? referenceCpuSamples : referenceSamples, referenceBlockStarts);
+            normalizedP50 = Quantiles.Of(ratios, 0.50);
+            normalizedP99 = Quantiles.Of(ratios, 0.99);
         }
 
         var batched = options.BatchSize > 1 ? MeasureBatched(bytes, session, sessionOptions, options) : new BatchThroughput(options.BatchSize, null, null, "batching switched off");
@@ -183,6 +187,29 @@ public static class ModelBenchmark
             NormalizedP99 = normalizedP99,
             Histogram = Quantiles.Histogram(sorted),
         };
+    }
+
+    /// <summary>
+    /// Each model run divided by the median of the reference block measured right after its own block (about 0.1 s
+    /// later), sorted. Interference that lasts longer than a block (another build on the sibling hyperthread, a clock
+    /// change) slows both and cancels; only what is shorter than a block stays in the tail.
+    /// </summary>
+    internal static double[] BlockNormalized(List<double> samples, List<int> blockStarts, List<double> reference, List<int> referenceBlockStarts)
+    {
+        var ratios = new double[samples.Count];
+        int blocks = Math.Min(blockStarts.Count, referenceBlockStarts.Count);
+        for (int b = 0; b < blockStarts.Count; b++)
+        {
+            int rb = Math.Min(b, blocks - 1);
+            int rs = referenceBlockStarts[rb], re = rb + 1 < referenceBlockStarts.Count ? referenceBlockStarts[rb + 1] : reference.Count;
+            var block = reference.GetRange(rs, re - rs);
+            block.Sort();
+            double median = block[block.Count / 2];
+            int s0 = blockStarts[b], s1 = b + 1 < blockStarts.Count ? blockStarts[b + 1] : samples.Count;
+            for (int i = s0; i < s1; i++) ratios[i] = samples[i] / median;
+        }
+        Array.Sort(ratios);
+        return ratios;
     }
 
     private static SessionOptions SessionOptionsFor(BenchOptions options, string executionProvider)
