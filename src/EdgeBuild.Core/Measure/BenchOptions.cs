@@ -12,17 +12,20 @@ public sealed record BenchOptions
     /// <summary>The latency phase stops early once the P99's 95 % interval is within this fraction of it (0.05: ±5 %).</summary>
     public double TargetRelativeHalfWidth { get; init; } = 0.05;
 
+    /// <summary>The latency phase also stops once the P99's interval is narrower than this many milliseconds either side (sub-5 µs precision means nothing to a budget).</summary>
+    public double TargetAbsoluteHalfWidthMs { get; init; } = 0.005;
+
     /// <summary>Fewest timed runs before the stop rule is asked (1000: at least ten runs lie above the P99).</summary>
     public int MinRuns { get; init; } = 1000;
 
-    /// <summary>Warm-up before timing: at least 5 runs and this long.</summary>
+    /// <summary>Warm-up before timing: at least 5 runs and this long (or 500 runs, whichever comes first).</summary>
     public double WarmupSeconds { get; init; } = 0.3;
 
     /// <summary>Requests padded into one batch for the batched-throughput figure (the article's batching); 0 or 1 skips it.</summary>
     public int BatchSize { get; init; } = 8;
 
     /// <summary>How long the batched-throughput phase runs.</summary>
-    public double BatchSeconds { get; init; } = 1.0;
+    public double BatchSeconds { get; init; } = 0.5;
 
     /// <summary>Interleave the fixed reference workload (normalized figures); off only in tests of the mechanics.</summary>
     public bool Reference { get; init; } = true;
@@ -32,5 +35,5 @@ public sealed record BenchOptions
 
     /// <summary>The options as a stable string: part of the measurement cache key.</summary>
     public string CacheKey() => FormattableString.Invariant(
-        $"threads={Threads};cap={TimeCapSeconds};hw={TargetRelativeHalfWidth};min={MinRuns};warm={WarmupSeconds};batch={BatchSize};bs={BatchSeconds};ref={Reference};block={BlockSeconds}");
+        $"threads={Threads};cap={TimeCapSeconds};hw={TargetRelativeHalfWidth};abs={TargetAbsoluteHalfWidthMs};min={MinRuns};warm={WarmupSeconds};batch={BatchSize};bs={BatchSeconds};ref={Reference};block={BlockSeconds}");
 }

@@ -72,7 +72,7 @@ public static class ModelBenchmark
         // Warm-up: first runs allocate the arena and page in weights.
         int warmup = 0;
         var warm = Stopwatch.StartNew();
-        while (warmup < 5 || warm.Elapsed.TotalSeconds < options.WarmupSeconds)
+        while (warmup < 5 || (warm.Elapsed.TotalSeconds < options.WarmupSeconds && warmup < 500))
         {
             feed.Run();
             referenceFeed?.Run();
@@ -127,7 +127,8 @@ public static class ModelBenchmark
             if (samples.Count >= options.MinRuns)
             {
                 var sortedNow = (cpuClock ? cpuSamples : samples).Order().ToArray();
-                if (Quantiles.Of(sortedNow, 0.99).RelativeHalfWidth <= options.TargetRelativeHalfWidth) { stop = "stable"; break; }
+                var estimate = Quantiles.Of(sortedNow, 0.99);
+                if (estimate.RelativeHalfWidth <= options.TargetRelativeHalfWidth || (estimate.High - estimate.Low) / 2 <= options.TargetAbsoluteHalfWidthMs) { stop = "stable"; break; }
             }
         }
         double seconds = phase.Elapsed.TotalSeconds;
@@ -257,7 +258,7 @@ public static class ModelBenchmark
             feed.Run();
             var times = new List<double>();
             var clock = Stopwatch.StartNew();
-            while (times.Count < 3 || clock.Elapsed.TotalSeconds < options.BatchSeconds)
+            while (times.Count < 3 || (clock.Elapsed.TotalSeconds < options.BatchSeconds && times.Count < 200))
             {
                 long t0 = Stopwatch.GetTimestamp();
                 feed.Run();
