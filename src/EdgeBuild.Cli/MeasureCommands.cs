@@ -139,7 +139,9 @@ internal static class MeasureCommands
         var samples = new Option<int>("--samples") { Description = "Random inputs when no --images are given", DefaultValueFactory = _ => 8 };
         var quant = new QuantizationOptionSet();
         var command = new Command("compare", "Run two artifacts on the same inputs and print per-output error statistics (max/mean abs, relative, cosine, argmax agreement, SQNR)")
-            { a, b, images, samples, quant.Mean, quant.Std, quant.Scale, quant.ChannelOrder, quant.Resize, quant.Layout };
+            { a, b, images, samples };
+        // The preprocessing options (and the rest of the set, which Apply reads; calibration files are not used here).
+        foreach (var o in quant.All.Where(o => o != quant.Calibration && o != quant.Evaluation)) command.Options.Add(o);
         command.SetAction(parse => guard(stderr, () =>
         {
             var files = parse.GetValue(images) is { Length: > 0 } list ? CalibrationFiles.Expand(list) : null;

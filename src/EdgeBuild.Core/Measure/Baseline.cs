@@ -62,7 +62,7 @@ public sealed record BaselineFile
             || file.Artifacts.Any(a => a?.Key is null || a.P99Ms is null) || file.Tolerances is null)
             throw new EdgeBuildException(DiagnosticCodes.BaselineCorrupt, path, "required fields are missing (model.sha256, model.inputs, model.outputs, machine, artifacts[].key, artifacts[].p99Ms)");
         var t = file.Tolerances;
-        if (!(t.LatencyPercent >= 0) || !(t.AccuracyPoints >= 0) || !(t.SizePercent >= 0))
+        if (!(t.LatencyPercent >= 0) || !(t.AccuracyPoints >= 0) || !(t.SizePercent >= 0) || !(t.LatencyFloorUnits >= 0))
             throw new EdgeBuildException(DiagnosticCodes.BaselineCorrupt, path, "tolerances must be numbers >= 0");
         return file;
     }
@@ -114,8 +114,8 @@ public static class BaselineCheck
             string subject = $"{r.Artifact} against {file}";
             if (r.NormalizedP99 is { } n && b.NormalizedP99 is { } bn)
             {
-                double limit = bn.Value * (1 + tolerances.LatencyPercent / 100);
-                string text = Inv($"normalized P99 {n.Value:F3} [95 % CI {n.Low:F3}, {n.High:F3}] reference units vs baseline {bn.Value:F3} ({Change(n.Value, bn.Value)}, tolerance +{tolerances.LatencyPercent:G} %); P99 {r.P99Ms.Value:F3} ms vs {b.P99Ms.Value:F3} ms{(otherMachine ? " on another machine" : "")}");
+                double limit = Math.Max(bn.Value * (1 + tolerances.LatencyPercent / 100), bn.Value + tolerances.LatencyFloorUnits);
+                string text = Inv($"normalized P99 {n.Value:F3} [95 % CI {n.Low:F3}, {n.High:F3}] reference units vs baseline {bn.Value:F3} ({Change(n.Value, bn.Value)}, tolerance +{tolerances.LatencyPercent:G} %, at least {tolerances.LatencyFloorUnits:G} unit); P99 {r.P99Ms.Value:F3} ms vs {b.P99Ms.Value:F3} ms{(otherMachine ? " on another machine" : "")}");
                 string status = "pass";
                 if (n.Low > limit) { findings.Add(new Finding(FindingSeverity.Error, DiagnosticCodes.Regression, subject, "slower: " + text)); status = "fail"; }
                 else if (n.Value > limit) { findings.Add(new Finding(FindingSeverity.Warning, DiagnosticCodes.PossibleRegression, subject, "maybe slower: " + text)); status = "near"; }

@@ -12,8 +12,8 @@ public sealed record BenchOptions
     /// <summary>The latency phase stops early once the P99's 95 % interval is within this fraction of it (0.05: ±5 %).</summary>
     public double TargetRelativeHalfWidth { get; init; } = 0.05;
 
-    /// <summary>The latency phase also stops once the P99's interval is narrower than this many milliseconds either side (sub-5 µs precision means nothing to a budget).</summary>
-    public double TargetAbsoluteHalfWidthMs { get; init; } = 0.005;
+    /// <summary>The latency phase also stops once the P99's interval is narrower than this many milliseconds either side (10 µs precision is plenty for a budget in milliseconds).</summary>
+    public double TargetAbsoluteHalfWidthMs { get; init; } = 0.01;
 
     /// <summary>Fewest timed runs before the stop rule is asked (1000: at least ten runs lie above the P99).</summary>
     public int MinRuns { get; init; } = 1000;

@@ -6,6 +6,12 @@ public sealed record RegressionTolerances
     /// <summary>Allowed growth of the normalized P99, in percent.</summary>
     public double LatencyPercent { get; init; } = 10;
 
+    /// <summary>
+    /// The smallest P99 growth reported, in reference units (one run of the reference workload): the tail of a model that
+    /// runs for tens of microseconds moves by that much with cache and interrupt noise alone.
+    /// </summary>
+    public double LatencyFloorUnits { get; init; } = 1;
+
     /// <summary>Allowed drop of the accuracy metric, in percentage points.</summary>
     public double AccuracyPoints { get; init; } = 0.2;
 

@@ -184,6 +184,7 @@ public static class MeasureStep
                 LatencyPercent = settings.LatencyTolerancePercent ?? baseline.Tolerances.LatencyPercent,
                 AccuracyPoints = settings.AccuracyTolerancePoints ?? baseline.Tolerances.AccuracyPoints,
                 SizePercent = settings.SizeTolerancePercent ?? baseline.Tolerances.SizePercent,
+                LatencyFloorUnits = baseline.Tolerances.LatencyFloorUnits,
             };
             var current = Describe(modelPath, modelSha256, inputs, outputs);
             var (baselineFindings, rows) = BaselineCheck.Compare(baseline, baselinePath, current,
