@@ -31,6 +31,7 @@ public static class ModelCompiler
         Validate(name, options);
         string manifestPath = Path.Combine(outputDirectory, name + ModelManifest.FileSuffix);
         var written = new List<string>();
+        bool reportsWritten = false;
         try
         {
             Directory.CreateDirectory(outputDirectory);
@@ -81,6 +82,7 @@ public static class ModelCompiler
             {
                 // Reports are written before the budgets can fail the compile: a failing build's report says why.
                 Reports.ModelReport.WriteAll(outputDirectory, manifest, context, measurement);
+                reportsWritten = true;
                 Measure.MeasureStep.Enforce(measurement, warn);
             }
             if (!writeManifest) return new CompileResult(manifest, "", written, report);
@@ -91,6 +93,8 @@ public static class ModelCompiler
         catch
         {
             RemoveOutputs(manifestPath, written, outputDirectory, name);
+            // Reports of an earlier compile would describe artifacts that are gone; this compile's own say why it failed.
+            if (!reportsWritten) Reports.ModelReport.Remove(outputDirectory);
             throw;
         }
     }
