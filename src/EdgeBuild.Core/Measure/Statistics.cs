@@ -49,11 +49,16 @@ public static class Quantiles
         return new Estimate(mean, Math.Max(0, mean - half), mean + half);
     }
 
-    /// <summary>Counts of <paramref name="sorted"/> in <paramref name="bins"/> equal-width bins from the minimum to the P99.9 (the rest in the last bin).</summary>
+    /// <summary>
+    /// Counts of <paramref name="sorted"/> in <paramref name="bins"/> equal-width bins from the minimum to the P99.9 or
+    /// twice the P99, whichever is lower (the rest in the last bin): a few preempted runs would otherwise squeeze
+    /// every other run into one bar.
+    /// </summary>
     public static LatencyHistogram Histogram(IReadOnlyList<double> sorted, int bins = 40)
     {
         double min = sorted[0];
-        double max = sorted[Math.Clamp((int)Math.Ceiling(0.999 * sorted.Count) - 1, 0, sorted.Count - 1)];
+        double max = Math.Min(sorted[Math.Clamp((int)Math.Ceiling(0.999 * sorted.Count) - 1, 0, sorted.Count - 1)],
+            2 * sorted[Math.Clamp((int)Math.Ceiling(0.99 * sorted.Count) - 1, 0, sorted.Count - 1)]);
         if (max <= min) max = min + 1e-6;
         double width = (max - min) / bins;
         var counts = new int[bins];

@@ -118,7 +118,7 @@ public static class HtmlReport
         double Y(double count) => H - B - count / max * (H - B - T);
         var s = new StringBuilder();
         s.Append(Inv($"<svg class=\"plot histogram\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\"><title>latency histogram of {E(title)}</title>"));
-        s.Append(Inv($"<text x=\"{L}\" y=\"16\" font-size=\"13\">{E(title)}: {r.Runs} runs</text>"));
+        s.Append(Inv($"<text x=\"{L}\" y=\"16\" font-size=\"13\">{E(title)}: {r.Runs} runs, wall clock (slower runs in the last bar)</text>"));
         for (int i = 0; i < h.Counts.Count; i++)
         {
             double x0 = X(lo + i * h.WidthMs), x1 = X(lo + (i + 1) * h.WidthMs);
@@ -195,7 +195,7 @@ public static class HtmlReport
         s.Append(Inv($"<svg class=\"plot size\" width=\"{W}\" height=\"{h}\" viewBox=\"0 0 {W} {h}\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\"><title>size breakdown</title>"));
         for (int i = 0; i < parts.Count; i++)
         {
-            double w = (W - L - 90) * (double)parts[i].Bytes / total;
+            double w = (W - L - 150) * (double)parts[i].Bytes / total;
             double y = 10 + i * Row;
             s.Append(Inv($"<text x=\"{L - 6}\" y=\"{y + 14}\" font-size=\"12\" text-anchor=\"end\">{E(parts[i].Part)}</text><rect x=\"{L}\" y=\"{y}\" width=\"{Math.Max(1, w):F1}\" height=\"{Row - 6}\" fill=\"{Palette[i % Palette.Length]}\"/>"));
             s.Append(Inv($"<text x=\"{L + w + 6:F1}\" y=\"{y + 14}\" font-size=\"12\">{ModelReport.Bytes(parts[i].Bytes)} ({100.0 * parts[i].Bytes / total:F1} %)</text>"));
