@@ -12,7 +12,7 @@ namespace EdgeBuild.Benchmarks;
 /// heavy layer of growing width K times each (detections). Every compile measures again (no cache), as a CI
 /// machine without a warm cache would.
 ///
-///   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- gate [--rebuilds 20] [--repeats 5] [--size 64] [--blocks 4] [--widths 2,4,8,16,32]
+///   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- gate [--rebuilds 20] [--repeats 5] [--size 64] [--blocks 4] [--widths 2,4,8,16,32] [--extra-blocks 1,2,3]
 /// </summary>
 internal static class GateExperiment
 {
@@ -23,7 +23,9 @@ internal static class GateExperiment
         int repeats = int.Parse(Arg("--repeats") ?? "5", CultureInfo.InvariantCulture);
         int size = int.Parse(Arg("--size") ?? "64", CultureInfo.InvariantCulture);
         int blocks = int.Parse(Arg("--blocks") ?? "4", CultureInfo.InvariantCulture);
-        var widths = (Arg("--widths") ?? "2,4,8,16,32").Split(',').Select(w => int.Parse(w, CultureInfo.InvariantCulture)).ToArray();
+        var widths = (Arg("--widths") ?? "2,4,8,16,32").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(w => int.Parse(w, CultureInfo.InvariantCulture)).ToArray();
+        // Extra 3x3 blocks (each about 1 / blocks slower) as a second, finer kind of injected slowdown.
+        var extraBlocks = (Arg("--extra-blocks") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(w => int.Parse(w, CultureInfo.InvariantCulture)).ToArray();
 
         string dir = Directory.CreateTempSubdirectory("edgebuild-gate-").FullName;
         try
@@ -57,12 +59,12 @@ internal static class GateExperiment
 
             Console.WriteLine();
             Console.WriteLine($"injected slowdowns, {repeats} builds each:");
-            Console.WriteLine($"{"extra width",11} {"slowdown P50",12} {"slowdown P99",12} {"caught",7} {"warned",7}");
-            foreach (int w in widths)
+            Console.WriteLine($"{"extra layer",14} {"slowdown P50",12} {"slowdown P99",12} {"caught",7} {"warned",7}");
+            foreach (var (w, k) in widths.Select(w => (w, 0)).Concat(extraBlocks.Select(k => (0, k))))
             {
-                string slowDir = Path.Combine(dir, $"w{w}");
+                string slowDir = Path.Combine(dir, $"w{w}k{k}");
                 string slow = Path.Combine(slowDir, "gate.onnx");
-                GateModels.WriteConvNet(slow, size, blocks, extraWidth: w);
+                GateModels.WriteConvNet(slow, size, blocks, extraWidth: w, extraBlocks: k);
                 int caught = 0, warned = 0;
                 var p50 = new List<double>();
                 var p99 = new List<double>();
@@ -77,7 +79,8 @@ internal static class GateExperiment
                         p99.Add(r.NormalizedP99!.Value / b.NormalizedP99.Value);
                     }
                 }
-                Console.WriteLine(F($"{w,11} {(Median(p50) - 1) * 100,11:+0.0}% {(Median(p99) - 1) * 100,11:+0.0}% {caught,4}/{repeats} {warned,4}/{repeats}"));
+                string label = w > 0 ? $"width {w}" : $"{k} block(s)";
+                Console.WriteLine(F($"{label,14} {(Median(p50) - 1) * 100,11:+0.0}% {(Median(p99) - 1) * 100,11:+0.0}% {caught,4}/{repeats} {warned,4}/{repeats}"));
             }
             return 0;
         }

@@ -118,6 +118,17 @@ public sealed class MeasureCliTests : IDisposable
         Assert.False(File.Exists(Path.Combine(dir, "c", "report.html")));
     }
 
+    /// <summary>A budget for a provider this machine does not have is a warning that says so, never a silent pass.</summary>
+    [Fact]
+    public void BudgetThatCannotBeMeasuredHereIsAWarning()
+    {
+        var (exit, stdout, stderr) = Compile(Model(), "out", "--execution-provider", "TensorRT", "--latency-budget-ms", "30");
+        Assert.True(exit == 0, stderr);
+        var warning = stderr.Split('\n').Single(l => l.StartsWith("warning EB5007: ", StringComparison.Ordinal));
+        Assert.Contains("TensorrtExecutionProvider", warning);
+        Assert.Contains("not measured on this machine", stdout);
+    }
+
     [Theory]
     [InlineData("--min-fps", "-1", "EB6001")]
     [InlineData("--max-memory-mb", "0", "EB6001")]

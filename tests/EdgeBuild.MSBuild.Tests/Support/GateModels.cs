@@ -11,7 +11,8 @@ namespace EdgeBuild.MSBuild.Tests.Support;
 /// </summary>
 public static class GateModels
 {
-    public static void WriteConvNet(string path, int size = 32, int blocks = 2, int extraWidth = 0)
+    /// <param name="extraBlocks">More 3x3 convs of 32 channels after the <paramref name="blocks"/> (fine-grained slowdowns: each adds about 1 / blocks).</param>
+    public static void WriteConvNet(string path, int size = 32, int blocks = 2, int extraWidth = 0, int extraBlocks = 0)
     {
         var model = new Model(new Graph("gate")) { IrVersion = 8, ProducerName = "edgebuild-gate-tests" };
         model.Opsets.Add(new OpsetId("", 13));
@@ -20,6 +21,7 @@ public static class GateModels
         var x = g.AddInput("input", new TensorType(DataType.Float, Shape.Of(1, 3, size, size)));
         var y = Conv(g, random, x, "stem", 3, 32, 3);
         for (int i = 0; i < blocks; i++) y = Conv(g, random, y, $"block{i}", 32, 32, 3);
+        for (int i = 0; i < extraBlocks; i++) y = Conv(g, new Random(200 + i), y, $"extra{i}", 32, 32, 3);
         if (extraWidth > 0)
         {
             var heavy = Conv(g, new Random(99), y, "heavy", 32, extraWidth, 3);
