@@ -74,7 +74,7 @@ public static class ModelCompiler
                 written.AddRange(context.WrittenPaths);
             }
             var artifacts = context.Artifacts;
-            var measurement = writeManifest ? Measure.MeasureStep.Run(context, modelPath, Sha256(source), inputs, outputs, progress, warn) : null;
+            var measurement = writeManifest ? Measure.MeasureStep.Run(context, modelPath, Sha256(source), inputs, outputs, progress) : null;
 
             var manifest = new ModelManifest(name, options.Namespace, ToolVersion, Path.GetFileName(modelPath), Sha256(source), source.LongLength,
                 options, inputs, outputs, artifacts, report.NodesBefore, report.NodesAfter) { Quantization = quantization, Measurement = measurement };

@@ -103,9 +103,9 @@ public sealed record MeasurementReport(
 /// </summary>
 public static class MeasureStep
 {
-    /// <summary>Measures and checks; returns null when measurement is switched off. Warnings go to <paramref name="warn"/> as full lines.</summary>
+    /// <summary>Measures and checks; returns null when measurement is switched off. <see cref="Enforce"/> then reports the findings.</summary>
     public static MeasurementReport? Run(TargetContext context, string modelPath, string modelSha256, IReadOnlyList<ManifestTensor> inputs,
-        IReadOnlyList<ManifestTensor> outputs, Action<string>? progress, Action<string>? warn)
+        IReadOnlyList<ManifestTensor> outputs, Action<string>? progress)
     {
         var options = context.Options;
         var settings = options.Measurement;
