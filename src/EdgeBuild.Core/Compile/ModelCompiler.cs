@@ -85,6 +85,7 @@ public static class ModelCompiler
                 reportsWritten = true;
                 Measure.MeasureStep.Enforce(measurement, warn);
             }
+            else if (writeManifest) Reports.ModelReport.Remove(outputDirectory); // measurement off: an earlier report would be stale
             if (!writeManifest) return new CompileResult(manifest, "", written, report);
             written.Add(manifestPath);
             AtomicFile.WriteAllText(manifestPath, manifest.ToJson());
