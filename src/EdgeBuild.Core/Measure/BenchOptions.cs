@@ -18,7 +18,7 @@ public sealed record BenchOptions
     /// <summary>Fewest timed runs before the stop rule is asked (1000: at least ten runs lie above the P99).</summary>
     public int MinRuns { get; init; } = 1000;
 
-    /// <summary>Warm-up before timing: at least 5 runs and this long (or 500 runs, whichever comes first).</summary>
+    /// <summary>Warm-up before timing: at least 2 runs and this long (or 500 runs, whichever comes first).</summary>
     public double WarmupSeconds { get; init; } = 0.3;
 
     /// <summary>Requests padded into one batch for the batched-throughput figure (the article's batching); 0 or 1 skips it.</summary>
