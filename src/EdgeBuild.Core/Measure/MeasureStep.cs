@@ -176,7 +176,10 @@ public static class MeasureStep
             WriteBaseline(baselinePath, Describe(modelPath, modelSha256, inputs, outputs), machine, measured);
             baselineWritten = baselinePath;
         }
-        else if ((settings.BaselinePath is not null || File.Exists(baselinePath)) && measured.Any(m => m.Result is not null))
+        else if ((settings.BaselinePath is not null || File.Exists(baselinePath)) && !measured.Any(m => m.Result is not null))
+            findings.Add(new Finding(FindingSeverity.Warning, DiagnosticCodes.CannotMeasureHere, subject,
+                $"{Path.GetFileName(baselinePath)} was not compared: no artifact could be measured on this machine"));
+        else if (settings.BaselinePath is not null || File.Exists(baselinePath))
         {
             var baseline = BaselineFile.Read(baselinePath);
             var tolerances = new RegressionTolerances

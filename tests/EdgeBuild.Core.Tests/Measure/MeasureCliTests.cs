@@ -127,6 +127,12 @@ public sealed class MeasureCliTests : IDisposable
         var warning = stderr.Split('\n').Single(l => l.StartsWith("warning EB5007: ", StringComparison.Ordinal));
         Assert.Contains("TensorrtExecutionProvider", warning);
         Assert.Contains("not measured on this machine", stdout);
+
+        // A committed baseline that cannot be compared here says so too.
+        File.WriteAllText(Path.Combine(dir, "net.edgebaseline.json"), "{}");
+        (exit, _, stderr) = Compile(Model(), "out", "--execution-provider", "TensorRT");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("warning EB5007: Net: net.edgebaseline.json was not compared", stderr);
     }
 
     [Theory]
