@@ -55,6 +55,34 @@ public class MeasureBuildTests
         Assert.False(File.Exists(Path.Combine(s.ObjEdgeBuild, "FaceDetect", "report.html")));
     }
 
+    /// <summary>
+    /// -p:EdgeBuildUpdateBaseline=true writes the baseline beside the model; the next build compares with it; the baseline is
+    /// a build input, so breaking it fails the next build at the item (EB5010).
+    /// </summary>
+    [Fact]
+    public void BaselineWrittenByTheBuildIsComparedAndIsAnInput()
+    {
+        using var s = new Scenario("baseline");
+        s.Model("models/face-detect.onnx");
+        s.WriteProject("""<EdgeModel Include="models/face-detect.onnx" />""", Properties(s));
+        var r = s.Build("-p:EdgeBuildUpdateBaseline=true");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        string baseline = Path.Combine(s.Directory, "models", "face-detect.edgebaseline.json");
+        Assert.True(File.Exists(baseline), r.ToString());
+
+        r = s.Build();
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(1, r.CompilerRuns);
+        using (var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(s.ObjEdgeBuild, "FaceDetect", "report.json"))))
+            Assert.Equal("face-detect.edgebaseline.json", report.RootElement.GetProperty("baseline").GetProperty("file").GetString());
+
+        File.WriteAllText(baseline, "<<<<<<< HEAD\n");
+        r = s.Build();
+        Assert.True(r.ExitCode != 0, r.ToString());
+        var (line, column) = s.LineOf("<EdgeModel");
+        Assert.StartsWith($"{s.ProjectPath}({line},{column}): error EB5010: {baseline}: ", Assert.Single(r.Errors), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("MinFps=\"fast\"", "MinFps: 'fast' is not a number")]
     [InlineData("MaxSizeMB=\"-1\"", "MaxSizeMB: -1 is not a positive number")]
