@@ -52,6 +52,9 @@ public sealed class EdgeBuildCompile : ToolTask
     /// <summary>EdgeBuildMeasureSeconds: the time cap of each artifact's latency phase (empty: the compiler's default).</summary>
     public string MeasureSeconds { get; set; } = "";
 
+    /// <summary>EdgeBuildMeasureThreads: ONNX Runtime threads while measuring (empty: the compiler's default, 1).</summary>
+    public string MeasureThreads { get; set; } = "";
+
     /// <summary>EdgeBuildMeasureCache: the measurement cache folder (empty: the compiler's default).</summary>
     public string MeasureCache { get; set; } = "";
 
@@ -119,6 +122,8 @@ public sealed class EdgeBuildCompile : ToolTask
         CheckNumber("MaxAccuracyLoss", Fail);
         foreach (var budget in new[] { "MinFps", "MaxMemoryMB", "MaxSizeMB", "LatencyTolerancePercent", "AccuracyTolerancePoints", "SizeTolerancePercent" })
             CheckNumber(budget, Fail);
+        if (MeasureThreads.Trim().Length > 0 && !int.TryParse(MeasureThreads.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            Fail(TaskDiagnostics.InvalidOption, "EdgeBuildMeasureThreads", $"'{MeasureThreads}' is not a thread count");
         if (MeasureSeconds.Trim().Length > 0 && !double.TryParse(MeasureSeconds, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
             Fail(TaskDiagnostics.InvalidOption, "EdgeBuildMeasureSeconds", $"'{MeasureSeconds}' is not a number of seconds (use '.' as the decimal point)");
         string opset = Meta("TargetOpset");
@@ -247,6 +252,7 @@ public sealed class EdgeBuildCompile : ToolTask
         if (Measure && UpdateBaseline) b.AppendSwitch("--update-baseline");
         if (Measure && Remeasure) b.AppendSwitch("--remeasure");
         if (MeasureSeconds.Trim().Length > 0) b.AppendSwitchIfNotNull("--measure-seconds ", MeasureSeconds.Trim());
+        if (MeasureThreads.Trim().Length > 0) b.AppendSwitchIfNotNull("--threads ", MeasureThreads.Trim());
         if (MeasureCache.Trim().Length > 0) b.AppendSwitchIfNotNull("--measure-cache ", MeasureCache.Trim());
         if (SplitList(Meta("Passes")) is { Count: > 0 } passes) b.AppendSwitchIfNotNull("--passes ", string.Join(",", passes));
         if (SplitList(Meta("SkipPasses")) is { Count: > 0 } skip) b.AppendSwitchIfNotNull("--skip ", string.Join(",", skip));

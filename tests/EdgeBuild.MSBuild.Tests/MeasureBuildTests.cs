@@ -13,6 +13,7 @@ public class MeasureBuildTests
             <EdgeBuildMeasure>true</EdgeBuildMeasure>
             <EdgeBuildMeasureCache>{Path.Combine(s.Root, "measure-cache")}</EdgeBuildMeasureCache>
             <EdgeBuildMeasureSeconds>1</EdgeBuildMeasureSeconds>
+            <EdgeBuildMeasureThreads>1</EdgeBuildMeasureThreads>
         """;
 
     [Fact]
@@ -28,6 +29,7 @@ public class MeasureBuildTests
         Assert.StartsWith($"{s.ProjectPath}({line},{column}): error EB5002: FaceDetect (FaceDetect.onnx): P99 ", error, StringComparison.Ordinal);
         Assert.Contains("LatencyBudgetMs=1E-05", error, StringComparison.Ordinal);
         Assert.False(r.HasStackTrace, r.ToString());
+        Assert.Contains("--measure-seconds 1 --threads 1 --measure-cache ", r.Log, StringComparison.Ordinal);
         Assert.False(File.Exists(s.Manifest("FaceDetect")));
         Assert.True(File.Exists(Path.Combine(s.ObjEdgeBuild, "FaceDetect", "report.html")), "the failing build's report says why");
 
