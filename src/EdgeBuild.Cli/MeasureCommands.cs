@@ -58,7 +58,10 @@ internal static class MeasureCommands
         o.WriteLine(r.Batched.ItemsPerSecond is double ips
             ? F($"batched       {ips:F1} items/s at batch {r.Batched.BatchSize} (P50 {r.Batched.BatchP50Ms:F3} ms per batch){(r.Batched.Note is { } n ? "; " + n : "")}")
             : F($"batched       n/a: {r.Batched.Note}"));
-        o.WriteLine(F($"memory        model {r.Memory.ModelMB:F1} MB, process peak {r.Memory.PeakRssMB:F1} MB ({r.Memory.Method}); {r.Memory.ArenaNote}"));
+        o.WriteLine(F($"memory        model {r.Memory.ModelMB:F1} MB, process peak {r.Memory.PeakRssMB:F1} MB ({r.Memory.Method})"));
+        o.WriteLine(r.Memory.Arena is { } arena
+            ? F($"arena         {arena.AllocatedMB:F2} MB reserved, {arena.MaxInUseMB:F2} MB at most in use, {arena.Allocations} allocations ({r.Memory.ArenaNote})")
+            : F($"arena         n/a: {r.Memory.ArenaNote}"));
         if (r.Reference is { } refFig)
         {
             o.WriteLine(F($"reference     {refFig.Workload}: P50 {refFig.P50Ms.Format(" ms")} over {refFig.Runs} interleaved runs"));

@@ -4,11 +4,15 @@ namespace EdgeBuild.Measure;
 public sealed record BatchThroughput(int BatchSize, double? ItemsPerSecond, double? BatchP50Ms, string? Note);
 
 /// <summary>
-/// Memory while the artifact ran: the process's peak resident set, and the part of it the model added (peak minus
-/// the resident set just before the session was created: weights, ONNX Runtime's arena and buffers, IO tensors).
-/// ONNX Runtime's arena is not exposed separately by its C# API; <see cref="ArenaNote"/> says so.
+/// Memory while the artifact ran: the process's peak resident set, the part of it the model added (peak minus the
+/// resident set just before the session was created: weights, ONNX Runtime's arena and buffers, IO tensors), and
+/// ONNX Runtime's CPU arena on its own when it can be read (<see cref="ArenaNote"/> says what it is, or why absent).
 /// </summary>
-public sealed record MemoryFigures(double PeakRssMB, double ModelMB, string Method, string ArenaNote);
+public sealed record MemoryFigures(double PeakRssMB, double ModelMB, string Method, string ArenaNote)
+{
+    /// <summary>The session's CPU arena after the timed runs; null when it cannot be read.</summary>
+    public ArenaFigures? Arena { get; init; }
+}
 
 /// <summary>The fixed reference workload's latency, measured interleaved with the artifact (see <see cref="ReferenceWorkload"/>).</summary>
 public sealed record ReferenceFigures(string Workload, int Runs, Estimate P50Ms);

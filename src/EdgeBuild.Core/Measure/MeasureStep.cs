@@ -61,6 +61,11 @@ public sealed record MeasurementReport(
                 w.WriteNumber("batchSize", r.Batched.BatchSize);
                 w.WriteNumber("memoryMB", Math.Round(r.Memory.ModelMB, 2));
                 w.WriteNumber("peakRssMB", Math.Round(r.Memory.PeakRssMB, 2));
+                if (r.Memory.Arena is { } arena)
+                {
+                    w.WriteNumber("arenaMB", Math.Round(arena.AllocatedMB, 3));
+                    w.WriteNumber("arenaMaxInUseMB", Math.Round(arena.MaxInUseMB, 3));
+                }
                 if (r.NormalizedP50 is { } n50) Estimate(w, "normalizedP50", n50);
                 if (r.NormalizedP99 is { } n99) Estimate(w, "normalizedP99", n99);
             }

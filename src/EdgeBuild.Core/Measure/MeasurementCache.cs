@@ -28,10 +28,13 @@ public sealed class MeasurementCache(string directory)
 
     public string Directory { get; } = directory;
 
+    /// <summary>Changes whenever <see cref="BenchResult"/> gains a figure, so older entries are measured again rather than read without it.</summary>
+    private const string Format = "bench-result-2";
+
     /// <summary>The cache key of one measurement.</summary>
     public static string Key(string artifactSha256, MachineFingerprint machine, BenchOptions options, string toolVersion) =>
         Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(
-            string.Join("\n", artifactSha256, machine.Id, machine.ExecutionProvider, options.CacheKey(), toolVersion, ReferenceWorkload.Name))))[..32].ToLowerInvariant();
+            string.Join("\n", Format, artifactSha256, machine.Id, machine.ExecutionProvider, options.CacheKey(), toolVersion, ReferenceWorkload.Name))))[..32].ToLowerInvariant();
 
     public BenchResult? Get(string key)
     {

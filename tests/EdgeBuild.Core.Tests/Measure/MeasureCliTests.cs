@@ -43,7 +43,7 @@ public sealed class MeasureCliTests : IDisposable
     {
         var (exit, stdout, stderr) = Cli("bench", Model(), "--measure-seconds", "1");
         Assert.True(exit == 0, stderr);
-        foreach (var label in new[] { "machine", "threads       1", "session load", "P50", "P90", "P99", "max", "fps", "batched", "memory", "reference", "normalized" })
+        foreach (var label in new[] { "machine", "threads       1", "session load", "P50", "P90", "P99", "max", "fps", "batched", "memory", "arena", "reference", "normalized" })
             Assert.Contains(label, stdout);
         Assert.Contains("ONNX Runtime 1.31.1", stdout);
         Assert.Contains("95 % CI", stdout);
@@ -73,6 +73,8 @@ public sealed class MeasureCliTests : IDisposable
         Assert.True(light.P99Ms.Low <= light.P99Ms.Value && light.P99Ms.Value <= light.P99Ms.High);
         Assert.NotNull(light.Batched);
         Assert.True(light.Memory.PeakRssMB > 0);
+        // ONNX Runtime's CPU arena, read through AllocatorGetStats: it holds at least the activations of one run.
+        Assert.True(light.Memory.Arena is { AllocatedMB: > 0 } arena && arena.MaxInUseMB > 0 && arena.MaxInUseMB <= arena.AllocatedMB, light.Memory.ArenaNote);
     }
 
     [Fact]
