@@ -21,7 +21,8 @@ public static class Commands
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var root = new RootCommand("edgebuild: compile ONNX models for edge deployment") { Compile(stdout, stderr), Convert(stdout, stderr), Quantize(stdout, stderr), Inspect(stdout, stderr), Optimize(stdout, stderr) };
+        var root = new RootCommand("edgebuild: compile ONNX models for edge deployment") { Compile(stdout, stderr), Convert(stdout, stderr), Quantize(stdout, stderr), Inspect(stdout, stderr), Optimize(stdout, stderr),
+            MeasureCommands.Bench(stdout, stderr, Guard), MeasureCommands.Baseline(stdout, stderr, Run), MeasureCommands.Report(stdout, stderr, Guard), MeasureCommands.Compare(stdout, stderr, Guard) };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0 && parse.Action is not null && !(args.Contains("--help") || args.Contains("-h")))
         {
@@ -73,6 +74,8 @@ public static class Commands
         var command = new Command("compile", "Compile a model: optimized artifacts for the targets and the manifest the source generator reads")
             { model, outDir, name, ns, precision, targets, provider, latency, accuracy, opset, passes, skip, quiet };
         foreach (var o in quant.All.Concat(trt.All)) command.Options.Add(o);
+        var measure = new MeasureOptionSet();
+        foreach (var o in measure.All) command.Options.Add(o);
         command.SetAction(parse => Guard(stderr, () =>
         {
             string input = parse.GetValue(model)!;
@@ -91,14 +94,16 @@ public static class Commands
                 Passes = parse.GetValue(passes) is { } p ? Split(p) : null,
                 SkipPasses = Split(parse.GetValue(skip)),
             };
-            options = trt.Apply(quant.Apply(options, parse), parse);
+            options = measure.Apply(trt.Apply(quant.Apply(options, parse), parse), parse);
+            // Measurement warnings arrive as whole "warning EBnnnn: ..." lines (their code reaches MSBuild); others get the file.
             var result = ModelCompiler.Compile(input, parse.GetValue(outDir)!, options,
-                silent ? null : line => stderr.WriteLine($"edgebuild: {line}"), w => stderr.WriteLine($"warning: {input}: {w}"));
+                silent ? null : line => stderr.WriteLine($"edgebuild: {line}"), w => stderr.WriteLine(w.StartsWith("warning EB", StringComparison.Ordinal) ? w : $"warning: {input}: {w}"));
             var m = result.Manifest;
             // Quantized: sizes, accuracy against FP32 and the least robust layers appear in the build log.
             if (m.Quantization is { } q) QuantizationPrinter.Print(q, q.Report.BytesBefore, m.Artifacts.FirstOrDefault()?.Bytes ?? 0, stdout);
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{Path.GetFileName(input)} -> {m.Name}: {m.NodesBefore} -> {m.NodesAfter} nodes, {string.Join(", ", m.Artifacts.Select(a => $"{a.Path} ({Bytes(a.Bytes)})"))}, {result.ManifestPath}"));
+            if (m.Measurement is { } measured) MeasurePrinter.Print(measured, parse.GetValue(outDir)!, stdout);
             return 0;
         }));
         return command;

@@ -41,6 +41,24 @@ public sealed class EdgeBuildCompile : ToolTask
     /// <summary>Files deleted when the compile fails: the manifest, the artifacts and their copies in the output folder.</summary>
     public ITaskItem[] FilesToRemoveOnFailure { get; set; } = [];
 
+    /// <summary>EdgeBuildMeasure: false passes --no-measure (no latency, fps, memory or size budgets, no baseline check).</summary>
+    public bool Measure { get; set; } = true;
+
+    /// <summary>EdgeBuildUpdateBaseline: true writes each model's baseline beside it (--update-baseline) instead of comparing.</summary>
+    public bool UpdateBaseline { get; set; }
+
+    /// <summary>EdgeBuildRemeasure: true measures again even when the measurement cache has the artifact.</summary>
+    public bool Remeasure { get; set; }
+
+    /// <summary>EdgeBuildMeasureSeconds: the time cap of each artifact's latency phase (empty: the compiler's default).</summary>
+    public string MeasureSeconds { get; set; } = "";
+
+    /// <summary>EdgeBuildMeasureThreads: ONNX Runtime threads while measuring (empty: the compiler's default, 1).</summary>
+    public string MeasureThreads { get; set; } = "";
+
+    /// <summary>EdgeBuildMeasureCache: the measurement cache folder (empty: the compiler's default).</summary>
+    public string MeasureCache { get; set; } = "";
+
     /// <summary>The project file (where errors go when the item's defining file is unknown).</summary>
     public string ProjectFile { get; set; } = "";
 
@@ -103,6 +121,12 @@ public sealed class EdgeBuildCompile : ToolTask
 
         CheckNumber("LatencyBudgetMs", Fail);
         CheckNumber("MaxAccuracyLoss", Fail);
+        foreach (var budget in new[] { "MinFps", "MaxMemoryMB", "MaxSizeMB", "LatencyTolerancePercent", "AccuracyTolerancePoints", "SizeTolerancePercent" })
+            CheckNumber(budget, Fail);
+        if (MeasureThreads.Trim().Length > 0 && !int.TryParse(MeasureThreads.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            Fail(TaskDiagnostics.InvalidOption, "EdgeBuildMeasureThreads", $"'{MeasureThreads}' is not a thread count");
+        if (MeasureSeconds.Trim().Length > 0 && !double.TryParse(MeasureSeconds, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+            Fail(TaskDiagnostics.InvalidOption, "EdgeBuildMeasureSeconds", $"'{MeasureSeconds}' is not a number of seconds (use '.' as the decimal point)");
         string opset = Meta("TargetOpset");
         if (opset.Length > 0 && !long.TryParse(opset, NumberStyles.None, CultureInfo.InvariantCulture, out _))
             Fail(TaskDiagnostics.InvalidOption, "TargetOpset", $"'{opset}' is not an opset number");
@@ -233,6 +257,19 @@ public sealed class EdgeBuildCompile : ToolTask
         AppendIfSet(b, "--trt-profile ", "TensorRTProfile");
         if (Meta("TensorRTCompatibility").Length > 0)
             b.AppendSwitchIfNotNull("--trt-compatibility ", Canonical(Meta("TensorRTCompatibility"), TensorRtCompatibilities) ?? Meta("TensorRTCompatibility"));
+        // Measurement: budgets besides LatencyBudgetMs, baseline tolerances, and the build-wide switches (docs/measurement.md).
+        AppendIfSet(b, "--min-fps ", "MinFps");
+        AppendIfSet(b, "--max-memory-mb ", "MaxMemoryMB");
+        AppendIfSet(b, "--max-size-mb ", "MaxSizeMB");
+        AppendIfSet(b, "--latency-tolerance ", "LatencyTolerancePercent");
+        AppendIfSet(b, "--accuracy-tolerance ", "AccuracyTolerancePoints");
+        AppendIfSet(b, "--size-tolerance ", "SizeTolerancePercent");
+        if (!Measure) b.AppendSwitch("--no-measure");
+        if (Measure && UpdateBaseline) b.AppendSwitch("--update-baseline");
+        if (Measure && Remeasure) b.AppendSwitch("--remeasure");
+        if (MeasureSeconds.Trim().Length > 0) b.AppendSwitchIfNotNull("--measure-seconds ", MeasureSeconds.Trim());
+        if (MeasureThreads.Trim().Length > 0) b.AppendSwitchIfNotNull("--threads ", MeasureThreads.Trim());
+        if (MeasureCache.Trim().Length > 0) b.AppendSwitchIfNotNull("--measure-cache ", MeasureCache.Trim());
         if (SplitList(Meta("Passes")) is { Count: > 0 } passes) b.AppendSwitchIfNotNull("--passes ", string.Join(",", passes));
         if (SplitList(Meta("SkipPasses")) is { Count: > 0 } skip) b.AppendSwitchIfNotNull("--skip ", string.Join(",", skip));
         b.AppendSwitch("-q");

@@ -41,6 +41,8 @@ public sealed record CompileOptions
     public IReadOnlyList<string> KeepFp32 { get; init; } = [];
     public Measure.TaskKind Task { get; init; } = Measure.TaskKind.Auto;
     public int MinCalibrationSamples { get; init; } = 8;
+    /// <summary>Measurement, the budgets besides LatencyBudgetMs, and the baseline (docs/measurement.md).</summary>
+    public Measure.MeasureSettings Measurement { get; init; } = new();
 
     /// <summary>The TensorRT kit's settings (used when Targets has TensorRT).</summary>
     public Targets.TensorRt.TensorRtSettings TensorRt { get; init; } = new();

@@ -31,6 +31,7 @@ public static class ModelCompiler
         Validate(name, options);
         string manifestPath = Path.Combine(outputDirectory, name + ModelManifest.FileSuffix);
         var written = new List<string>();
+        bool reportsWritten = false;
         try
         {
             Directory.CreateDirectory(outputDirectory);
@@ -73,9 +74,18 @@ public static class ModelCompiler
                 written.AddRange(context.WrittenPaths);
             }
             var artifacts = context.Artifacts;
+            var measurement = writeManifest ? Measure.MeasureStep.Run(context, modelPath, Sha256(source), inputs, outputs, progress) : null;
 
             var manifest = new ModelManifest(name, options.Namespace, ToolVersion, Path.GetFileName(modelPath), Sha256(source), source.LongLength,
-                options, inputs, outputs, artifacts, report.NodesBefore, report.NodesAfter) { Quantization = quantization };
+                options, inputs, outputs, artifacts, report.NodesBefore, report.NodesAfter) { Quantization = quantization, Measurement = measurement };
+            if (measurement is not null)
+            {
+                // Reports are written before the budgets can fail the compile: a failing build's report says why.
+                Reports.ModelReport.WriteAll(outputDirectory, manifest, context, measurement);
+                reportsWritten = true;
+                Measure.MeasureStep.Enforce(measurement, warn);
+            }
+            else if (writeManifest) Reports.ModelReport.Remove(outputDirectory); // measurement off: an earlier report would be stale
             if (!writeManifest) return new CompileResult(manifest, "", written, report);
             written.Add(manifestPath);
             AtomicFile.WriteAllText(manifestPath, manifest.ToJson());
@@ -84,6 +94,8 @@ public static class ModelCompiler
         catch
         {
             RemoveOutputs(manifestPath, written, outputDirectory, name);
+            // Reports of an earlier compile would describe artifacts that are gone; this compile's own say why it failed.
+            if (!reportsWritten) Reports.ModelReport.Remove(outputDirectory);
             throw;
         }
     }

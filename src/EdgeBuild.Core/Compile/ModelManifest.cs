@@ -32,6 +32,8 @@ public sealed record ModelManifest(
 
     /// <summary>Set when the model was quantized: written as the "quantization" section and metrics.accuracy.</summary>
     public QuantizeStepResult? Quantization { get; init; }
+    /// <summary>Set when the artifacts were measured: written into metrics (docs/measurement.md).</summary>
+    public Measure.MeasurementReport? Measurement { get; init; }
     public const string FileSuffix = ".edgemodel.json";
 
     /// <summary>The manifest element type name of an IR element type ("float32", "int64", ...).</summary>
@@ -110,6 +112,7 @@ public sealed record ModelManifest(
                 w.WriteNumber("samples", accuracy.Samples);
                 w.WriteEndObject();
             }
+            Measurement?.WriteMetrics(w);
             w.WriteEndObject();
             w.WriteEndObject();
         }

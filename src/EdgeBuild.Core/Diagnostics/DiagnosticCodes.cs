@@ -76,6 +76,38 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor TensorRtNoDynamicInt8 = new("EB4203", "TensorRT has no dynamic INT8",
         "TensorRT quantizes with calibrated scales only; use Precision=Int8 (or Mixed) with Calibration images, or Fp16/Fp32, for the TensorRT target.");
 
+    // Measurement, budgets and baselines (docs/measurement.md). EB5006, EB5007, EB5014 to EB5017 are warnings.
+    public static readonly DiagnosticDescriptor MeasurementFailed = new("EB5001", "Artifact cannot be measured",
+        "ONNX Runtime could not load or run the artifact for measurement; check it with 'edgebuild bench', or build with EdgeBuildMeasure=false (--no-measure) to skip measurement.");
+    public static readonly DiagnosticDescriptor LatencyBudgetExceeded = new("EB5002", "Latency budget exceeded",
+        "The P99 latency is above LatencyBudgetMs with 95 % confidence; try a lower Precision (Int8, Int8Dynamic), a smaller input, more threads on the device, or raise the budget.");
+    public static readonly DiagnosticDescriptor FpsBudgetNotMet = new("EB5003", "Frame-rate budget not met",
+        "Single-stream frames per second are below MinFps with 95 % confidence; try a lower Precision (Int8, Int8Dynamic), a smaller input, or lower the budget.");
+    public static readonly DiagnosticDescriptor MemoryBudgetExceeded = new("EB5004", "Memory budget exceeded",
+        "The memory the model needs while running is above MaxMemoryMB; try Precision Fp16 or Int8 (smaller weights), a smaller input, or raise the budget.");
+    public static readonly DiagnosticDescriptor SizeBudgetExceeded = new("EB5005", "Size budget exceeded",
+        "The artifact is larger than MaxSizeMB; try Precision Fp16 (half) or Int8 (a quarter), or raise the budget.");
+    public static readonly DiagnosticDescriptor NearBudget = new("EB5006", "Close to a budget (warning)",
+        "A measured value is within 10 % of its budget, or its confidence interval contains the budget: the next change may break the build. Look at the figures in the report.");
+    public static readonly DiagnosticDescriptor CannotMeasureHere = new("EB5007", "Budget cannot be measured on this machine (warning)",
+        "The artifact's runtime or execution provider is not available here (for example TensorRT without a GPU), so its budgets were not checked; build on a machine that has it to check them.");
+    public static readonly DiagnosticDescriptor BaselineCorrupt = new("EB5010", "Baseline file unreadable",
+        "The .edgebaseline.json file is not a baseline EdgeBuild can read (edited by hand, a merge conflict, truncated); restore it from version control or run 'edgebuild baseline update'.");
+    public static readonly DiagnosticDescriptor BaselineOtherModel = new("EB5011", "Baseline is for another model",
+        "The baseline's inputs and outputs do not match this model's, so it was recorded for a different model; run 'edgebuild baseline update' for this model and commit the file.");
+    public static readonly DiagnosticDescriptor Regression = new("EB5012", "Regression against the baseline",
+        "A metric is worse than the committed baseline by more than its tolerance; find the change that caused it, or if it is intended run 'edgebuild baseline update' and commit the file.");
+    public static readonly DiagnosticDescriptor BaselineModelChanged = new("EB5014", "Baseline recorded for another version of the model (warning)",
+        "The model file changed since the baseline was recorded; its metrics were compared anyway. When the change is intended, run 'edgebuild baseline update' and commit the file.");
+    public static readonly DiagnosticDescriptor BaselineOtherMachine = new("EB5015", "Baseline from another machine (warning)",
+        "The baseline was measured on another machine, so only normalized figures (reference units) were compared; run 'edgebuild baseline update' on this machine for absolute comparisons.");
+    public static readonly DiagnosticDescriptor PossibleRegression = new("EB5016", "Possible regression (warning)",
+        "A metric is past its tolerance against the baseline, but within the measurement's confidence interval, so it is not reported as an error; measure again (edgebuild bench) to confirm.");
+    public static readonly DiagnosticDescriptor BaselineMissingArtifact = new("EB5017", "Baseline has no entry for this artifact (warning)",
+        "The baseline lists no artifact with this target, precision and execution provider (the options changed since it was recorded), so nothing was compared; run 'edgebuild baseline update' and commit the file.");
+    public static readonly DiagnosticDescriptor ArtifactsDiffer = new("EB5020", "Artifacts cannot be compared",
+        "edgebuild compare runs both artifacts on the same inputs, so their inputs must have the same names, element types and shapes; compare artifacts of the same model.");
+
     public static readonly DiagnosticDescriptor InvalidCompileOption = new("EB6001", "Invalid EdgeModel option",
         "Check the EdgeModel item's metadata (or the edgebuild compile option) against docs/msbuild.md.");
     public static readonly DiagnosticDescriptor EdgeModelNotFound = new("EB6002", "EdgeModel file not found",

@@ -38,7 +38,7 @@ public sealed class CompileTests : IDisposable
         string outDir = Path.Combine(dir, "out");
         var (exit, _, stderr) = Cli("compile", model, "--out", outDir, "--namespace", "My.App", "--latency-budget-ms", "30", "--max-accuracy-loss", "1", "-q");
         Assert.True(exit == 0, stderr);
-        Assert.Equal(["FaceNet.edgemodel.json", "FaceNet.onnx"], Directory.GetFiles(outDir).Select(Path.GetFileName).Order());
+        Assert.Equal(["FaceNet.edgemodel.json", "FaceNet.onnx", "report.html", "report.json", "report.md"], Directory.GetFiles(outDir).Select(Path.GetFileName).Order());
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "FaceNet.edgemodel.json")));
         var m = doc.RootElement;
         Assert.Equal(ModelManifest.SchemaVersion, m.GetProperty("schemaVersion").GetInt32());
@@ -100,7 +100,7 @@ public sealed class CompileTests : IDisposable
         string model = SaveModel();
         string outDir = Path.Combine(dir, "out");
         Assert.Equal(0, Cli("compile", model, "--out", outDir, "-q").Exit);
-        Assert.Equal(2, Directory.GetFiles(outDir).Length);
+        Assert.Equal(5, Directory.GetFiles(outDir).Length); // artifact, manifest, three measurement reports
         File.WriteAllBytes(model, [1, 2, 3, 4, 5, 6, 7, 8, 9]); // the model gets corrupted
         var (exit, _, stderr) = Cli("compile", model, "--out", outDir, "-q");
         Assert.Equal(1, exit);

@@ -77,6 +77,8 @@ public sealed class Scenario : IDisposable
             <RootNamespace>{rootNamespace}</RootNamespace>
             <ImplicitUsings>disable</ImplicitUsings>
             <Nullable>enable</Nullable>
+            <!-- Measurement off unless a test is about it (it passes EdgeBuildMeasure=true in its properties). -->
+            <EdgeBuildMeasure>false</EdgeBuildMeasure>
         {properties}
           </PropertyGroup>
           <ItemGroup>

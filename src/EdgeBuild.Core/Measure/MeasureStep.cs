@@ -1,0 +1,290 @@
+using System.Globalization;
+using EdgeBuild.Compile;
+using EdgeBuild.Diagnostics;
+using EdgeBuild.Onnx;
+using EdgeBuild.Quantization;
+using EdgeBuild.Targets;
+
+namespace EdgeBuild.Measure;
+
+/// <summary>One artifact's measurement in a compile: the figures, or why there are none on this machine.</summary>
+public sealed record ArtifactMeasurement(string Path, string Target, string Precision, string Key, BenchResult? Result, string? Unavailable, double? AccuracyLossPercent);
+
+/// <summary>The baseline part of a compile's measurement: which file, what was compared, and the outcome.</summary>
+public sealed record BaselineSummary(string File, string MachineId, bool SameMachine, bool SameModel, RegressionTolerances Tolerances,
+    IReadOnlyList<BaselineComparison> Rows, IReadOnlyList<BaselineHistoryEntry> History);
+
+/// <summary>What the measurement step of a compile found (written into the manifest's metrics and the reports).</summary>
+public sealed record MeasurementReport(
+    MachineFingerprint Machine,
+    BenchOptions Options,
+    IReadOnlyList<ArtifactMeasurement> Artifacts,
+    IReadOnlyList<BudgetOutcome> Budgets,
+    BaselineSummary? Baseline,
+    IReadOnlyList<Finding> Findings)
+{
+    /// <summary>The baseline file this compile wrote (<c>baseline update</c>), or null.</summary>
+    public string? BaselineWritten { get; init; }
+
+    /// <summary>
+    /// The manifest's metrics: machine, threads, and per artifact the measured figures (or why none), then the budget
+    /// outcomes. Only cached-or-measured values go in, so a cache hit writes the same bytes.
+    /// </summary>
+    public void WriteMetrics(System.Text.Json.Utf8JsonWriter w)
+    {
+        w.WritePropertyName("machine");
+        System.Text.Json.JsonSerializer.Serialize(w, Machine, MeasureJson.Options);
+        w.WriteNumber("threads", Options.Threads);
+        w.WriteString("referenceWorkload", ReferenceWorkload.Name);
+        w.WriteStartArray("artifacts");
+        foreach (var a in Artifacts)
+        {
+            w.WriteStartObject();
+            w.WriteString("path", a.Path);
+            w.WriteString("target", a.Target);
+            w.WriteString("precision", a.Precision);
+            w.WriteString("key", a.Key);
+            if (a.Result is { } r)
+            {
+                w.WriteBoolean("measured", true);
+                w.WriteNumber("bytes", r.Bytes);
+                w.WriteNumber("sessionLoadMs", Math.Round(r.SessionLoadMs, 3));
+                w.WriteNumber("runs", r.Runs);
+                w.WriteString("stopReason", r.StopReason);
+                Estimate(w, "p50Ms", r.P50Ms);
+                Estimate(w, "p90Ms", r.P90Ms);
+                Estimate(w, "p99Ms", r.P99Ms);
+                w.WriteNumber("maxMs", Math.Round(r.MaxMs, 4));
+                Estimate(w, "fps", r.Fps);
+                if (r.Batched.ItemsPerSecond is double ips) w.WriteNumber("batchedItemsPerSecond", Math.Round(ips, 2));
+                else w.WriteNull("batchedItemsPerSecond");
+                w.WriteNumber("batchSize", r.Batched.BatchSize);
+                w.WriteNumber("memoryMB", Math.Round(r.Memory.ModelMB, 2));
+                w.WriteNumber("peakRssMB", Math.Round(r.Memory.PeakRssMB, 2));
+                if (r.Memory.Arena is { } arena)
+                {
+                    w.WriteNumber("arenaMB", Math.Round(arena.AllocatedMB, 3));
+                    w.WriteNumber("arenaMaxInUseMB", Math.Round(arena.MaxInUseMB, 3));
+                }
+                if (r.NormalizedP50 is { } n50) Estimate(w, "normalizedP50", n50);
+                if (r.NormalizedP99 is { } n99) Estimate(w, "normalizedP99", n99);
+            }
+            else
+            {
+                w.WriteBoolean("measured", false);
+                w.WriteString("unavailable", a.Unavailable);
+            }
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("budgets");
+        foreach (var b in Budgets)
+        {
+            w.WriteStartObject();
+            w.WriteString("artifact", b.Artifact);
+            w.WriteString("budget", b.Budget);
+            w.WriteNumber("limit", b.Limit);
+            if (b.Measured is double v) w.WriteNumber("measured", Math.Round(v, 4));
+            w.WriteString("status", b.Status);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
+    private static void Estimate(System.Text.Json.Utf8JsonWriter w, string name, Estimate e)
+    {
+        w.WriteStartObject(name);
+        w.WriteNumber("value", Math.Round(e.Value, 4));
+        w.WriteNumber("low", Math.Round(e.Low, 4));
+        w.WriteNumber("high", Math.Round(e.High, 4));
+        w.WriteEndObject();
+    }
+}
+
+/// <summary>
+/// The measurement step of a compile (after the target writers, before the manifest): measure each artifact (or take
+/// the cached measurement), check the budgets and the baseline, and fail the compile on the first error after
+/// reporting every finding. Artifacts that cannot run here are a warning (EB5007), never a silent pass.
+/// </summary>
+public static class MeasureStep
+{
+    /// <summary>Measures and checks; returns null when measurement is switched off. <see cref="Enforce"/> then reports the findings.</summary>
+    public static MeasurementReport? Run(TargetContext context, string modelPath, string modelSha256, IReadOnlyList<ManifestTensor> inputs,
+        IReadOnlyList<ManifestTensor> outputs, Action<string>? progress)
+    {
+        var options = context.Options;
+        var settings = options.Measurement;
+        if (!settings.Enabled) return null;
+        string subject = context.Name;
+        var cache = new MeasurementCache(settings.CacheDirectory ?? MeasurementCache.DefaultDirectory);
+        string ep = options.ExecutionProvider.ToString();
+        var machine = MachineFingerprint.Current(ModelBenchmark.OrtProviderName(ep));
+        var findings = new List<Finding>();
+        var outcomes = new List<BudgetOutcome>();
+        var measured = new List<ArtifactMeasurement>();
+        double? accuracy = context.Quantization?.Accuracy?.LossPercent;
+
+        foreach (var artifact in context.Artifacts)
+        {
+            string key = BaselineCheck.Key(artifact.Target, artifact.Precision, machine.ExecutionProvider);
+            string path = Path.Combine(context.OutputDirectory, artifact.Path);
+            string? unavailable = artifact.Target != nameof(TargetKind.Onnx) || !artifact.Path.EndsWith(".onnx", StringComparison.Ordinal) || artifact.Path.EndsWith(".trt.onnx", StringComparison.Ordinal)
+                ? $"{artifact.Target} artifacts run in their own runtime, which this machine's EdgeBuild does not host (only ONNX Runtime)"
+                : ModelBenchmark.UnavailableReason(ep);
+            BenchResult? result = null;
+            if (unavailable is null)
+            {
+                string cacheKey = MeasurementCache.Key(artifact.Sha256, machine, settings.Bench, ModelCompiler.ToolVersion);
+                result = settings.Remeasure ? null : cache.Get(cacheKey);
+                if (result is not null) progress?.Invoke($"{artifact.Path}: measurement cached ({result.Machine.Id}), not measured again");
+                else
+                {
+                    try
+                    {
+                        result = ModelBenchmark.Run(path, settings.Bench, ep, progress);
+                        cache.Put(cacheKey, result);
+                    }
+                    catch (MeasurementUnavailableException e)
+                    {
+                        unavailable = e.Message;
+                    }
+                }
+            }
+            if (unavailable is not null && HasPerformanceBudget(options))
+                findings.Add(new Finding(FindingSeverity.Warning, DiagnosticCodes.CannotMeasureHere, subject,
+                    $"{artifact.Path} ({artifact.Target}, {ep}): its budgets were not checked: {unavailable}"));
+            measured.Add(new ArtifactMeasurement(artifact.Path, artifact.Target, artifact.Precision, key, result, unavailable,
+                artifact.Target == nameof(TargetKind.Onnx) ? accuracy : null));
+        }
+
+        foreach (var m in measured.Where(m => m.Result is not null))
+        {
+            var r = m.Result!;
+            var (budgetFindings, budgetOutcomes) = Budgets.Check($"{subject} ({m.Path})", r, options.LatencyBudgetMs, settings.MinFps, settings.MaxMemoryMB, settings.MaxSizeMB, null);
+            if (budgetFindings.Any(f => f.Severity == FindingSeverity.Error && (f.Descriptor == DiagnosticCodes.LatencyBudgetExceeded || f.Descriptor == DiagnosticCodes.FpsBudgetNotMet)))
+            {
+                string? hint = SpeedHint(context, r, progress);
+                if (hint is not null)
+                    (budgetFindings, budgetOutcomes) = Budgets.Check($"{subject} ({m.Path})", r, options.LatencyBudgetMs, settings.MinFps, settings.MaxMemoryMB, settings.MaxSizeMB, hint);
+            }
+            findings.AddRange(budgetFindings);
+            outcomes.AddRange(budgetOutcomes);
+        }
+
+        BaselineSummary? baselineSummary = null;
+        string baselinePath = settings.BaselinePath ?? BaselineFile.PathFor(modelPath);
+        string? baselineWritten = null;
+        if (settings.UpdateBaseline)
+        {
+            if (!measured.Any(m => m.Result is not null))
+                throw new EdgeBuildException(DiagnosticCodes.MeasurementFailed, subject, "no artifact could be measured on this machine, so there is nothing to record in a baseline");
+            WriteBaseline(baselinePath, Describe(modelPath, modelSha256, inputs, outputs), machine, measured);
+            baselineWritten = baselinePath;
+        }
+        else if ((settings.BaselinePath is not null || File.Exists(baselinePath)) && !measured.Any(m => m.Result is not null))
+            findings.Add(new Finding(FindingSeverity.Warning, DiagnosticCodes.CannotMeasureHere, subject,
+                $"{Path.GetFileName(baselinePath)} was not compared: no artifact could be measured on this machine"));
+        else if (settings.BaselinePath is not null || File.Exists(baselinePath))
+        {
+            var baseline = BaselineFile.Read(baselinePath);
+            var tolerances = new RegressionTolerances
+            {
+                LatencyPercent = settings.LatencyTolerancePercent ?? baseline.Tolerances.LatencyPercent,
+                AccuracyPoints = settings.AccuracyTolerancePoints ?? baseline.Tolerances.AccuracyPoints,
+                SizePercent = settings.SizeTolerancePercent ?? baseline.Tolerances.SizePercent,
+                LatencyFloorUnits = baseline.Tolerances.LatencyFloorUnits,
+            };
+            var current = Describe(modelPath, modelSha256, inputs, outputs);
+            var (baselineFindings, rows) = BaselineCheck.Compare(baseline, baselinePath, current,
+                measured.Where(m => m.Result is not null).Select(m => (m.Key, m.Result!, m.AccuracyLossPercent)).ToList(), tolerances);
+            findings.AddRange(baselineFindings);
+            baselineSummary = new BaselineSummary(Path.GetFileName(baselinePath), baseline.Machine.Id, baseline.Machine.Id == machine.Id,
+                baseline.Model.Sha256 == modelSha256, tolerances, rows, baseline.History);
+        }
+
+        return new MeasurementReport(machine, settings.Bench, measured, outcomes, baselineSummary, findings) { BaselineWritten = baselineWritten };
+    }
+
+    /// <summary>
+    /// Writes the baseline: this measurement's metrics, the machine, the tolerances of the file it replaces (or the
+    /// defaults), and its history with this update appended. An unreadable old file is replaced, not merged.
+    /// </summary>
+    private static void WriteBaseline(string path, BaselineModel model, MachineFingerprint machine, IReadOnlyList<ArtifactMeasurement> measured)
+    {
+        BaselineFile? old = null;
+        if (File.Exists(path))
+        {
+            try { old = BaselineFile.Read(path); }
+            catch (EdgeBuildException) { old = null; }
+        }
+        var artifacts = measured.Where(m => m.Result is not null).Select(m =>
+        {
+            var r = m.Result!;
+            return new BaselineArtifact(m.Key, m.Path, r.Sha256, r.Bytes, r.P50Ms, r.P99Ms, r.NormalizedP99, r.Fps.Value, r.Memory.ModelMB, m.AccuracyLossPercent);
+        }).ToList();
+        var entry = new BaselineHistoryEntry(DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture), model.Sha256, machine.Id,
+            artifacts.Select(a => new BaselineHistoryPoint(a.Key, a.P99Ms.Value, a.NormalizedP99?.Value)).ToList());
+        new BaselineFile
+        {
+            Model = model,
+            Tolerances = old?.Tolerances ?? new RegressionTolerances(),
+            Machine = machine,
+            Artifacts = artifacts,
+            History = [.. (old?.History ?? []).TakeLast(49), entry],
+        }.Write(path);
+    }
+
+    /// <summary>Prints the warnings and throws the first error (the others named in it), after the caller wrote its reports.</summary>
+    public static void Enforce(MeasurementReport report, Action<string>? warn)
+    {
+        foreach (var f in report.Findings.Where(f => f.Severity == FindingSeverity.Warning)) warn?.Invoke(f.Format());
+        var errors = report.Findings.Where(f => f.Severity == FindingSeverity.Error).ToList();
+        if (errors.Count == 0) return;
+        var first = errors[0];
+        string more = errors.Count > 1 ? $" (also: {string.Join("; ", errors.Skip(1).Select(e => $"{e.Descriptor.Code} {e.Message}"))})" : "";
+        throw new EdgeBuildException(first.Descriptor, first.Subject, first.Message + more);
+    }
+
+    /// <summary>The model's identity for baselines.</summary>
+    public static BaselineModel Describe(string modelPath, string sha256, IReadOnlyList<ManifestTensor> inputs, IReadOnlyList<ManifestTensor> outputs) =>
+        new(Path.GetFileName(modelPath), sha256, inputs.Select(Signature).ToList(), outputs.Select(Signature).ToList());
+
+    private static string Signature(ManifestTensor t) =>
+        $"{t.Name}:{t.ElementType}[{(t.Shape is null ? "*" : string.Join(",", t.Shape.Select(d => d switch { long v => v.ToString(CultureInfo.InvariantCulture), string s => s, _ => "?" })))}]";
+
+    private static bool HasPerformanceBudget(CompileOptions o) =>
+        o.LatencyBudgetMs is not null || o.Measurement.MinFps is not null || o.Measurement.MaxMemoryMB is not null || o.Measurement.MaxSizeMB is not null;
+
+    /// <summary>
+    /// What to try when a speed budget fails, measured rather than guessed: the float model quantized to INT8 dynamic
+    /// (no calibration data needed) is timed here for a short while against the same reference.
+    /// </summary>
+    private static string? SpeedHint(TargetContext context, BenchResult failed, Action<string>? progress)
+    {
+        if (context.Options.Precision is not (Precision.Fp32 or Precision.Fp16)) return null;
+        string dir = Directory.CreateTempSubdirectory("edgebuild-hint-").FullName;
+        try
+        {
+            progress?.Invoke("latency budget failed: timing Precision=Int8Dynamic for the error's suggestion");
+            var model = context.CloneFloatModel();
+            ModelQuantizer.Quantize(model, new QuantizeOptions { Mode = QuantizationMode.Int8Dynamic }, null);
+            string path = Path.Combine(dir, "int8dynamic.onnx");
+            OnnxExporter.Save(model, path);
+            var quick = context.Options.Measurement.Bench with { TimeCapSeconds = 2, MinRuns = 200, BatchSize = 0 };
+            var r = ModelBenchmark.Run(path, quick, context.Options.ExecutionProvider.ToString());
+            double speedup = failed.NormalizedP99 is { } a && r.NormalizedP99 is { } b ? a.Value / b.Value : failed.P99Ms.Value / r.P99Ms.Value;
+            return speedup >= 1.05
+                ? string.Create(CultureInfo.InvariantCulture, $"try Precision=\"Int8Dynamic\": measured {speedup:F1}x faster here (P99 {r.P99Ms.Value:F3} ms; check its accuracy with MaxAccuracyLoss and calibration photos), or Precision=\"Int8\" with calibration")
+                : string.Create(CultureInfo.InvariantCulture, $"Precision=\"Int8Dynamic\" was not faster here ({speedup:F2}x), so try a smaller input or a lighter model, or run on a faster device");
+        }
+        catch (Exception e) when (e is EdgeBuildException or MeasurementUnavailableException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException or InvalidOperationException)
+        {
+            return null;
+        }
+        finally
+        {
+            try { Directory.Delete(dir, recursive: true); }
+            catch (IOException) { }
+        }
+    }
+}

@@ -1,0 +1,216 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using EdgeBuild.Measure;
+
+namespace EdgeBuild.Reports;
+
+/// <summary>
+/// report.html: one self-contained page (inline CSS, inline SVG plots, one small inline script that sorts tables),
+/// with no network access, so it opens from a CI artifact or an email attachment.
+/// </summary>
+public static class HtmlReport
+{
+    private static readonly string[] Palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
+
+    public static string Render(ModelReportData d)
+    {
+        var s = new StringBuilder();
+        s.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>EdgeBuild report: ").Append(E(d.Name)).Append("</title>\n<style>\n")
+         .Append("body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}table{border-collapse:collapse;margin:8px 0 16px}")
+         .Append("th,td{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}th{background:#f3f3f3;cursor:pointer}td:first-child,th:first-child{text-align:left}")
+         .Append(".pass{background:#dff5df}.near,.warn{background:#fff3cd}.fail,.error{background:#f8d7da}.warning{background:#fff3cd}.badge{padding:2px 10px;border-radius:4px;font-weight:bold}")
+         .Append("svg{background:#fff;border:1px solid #ddd;margin:4px 8px 16px 0}.note{color:#666;font-size:12px}code{background:#f5f5f5;padding:1px 4px}\n</style></head>\n<body>\n");
+        s.Append(Inv($"<h1>{E(d.Name)} <span class=\"badge {d.Status}\">{d.Status.ToUpperInvariant()}</span></h1>\n"));
+        s.Append(Inv($"<p><code>{E(d.SourceFile)}</code> ({ModelReport.Bytes(d.SourceBytes)}, sha256 {E(d.SourceSha256[..Math.Min(12, d.SourceSha256.Length)])}…), precision {E(d.Precision)}, targets {E(string.Join(", ", d.Targets))}, execution provider {E(d.ExecutionProvider)}; {d.Macs:N0} MACs.</p>\n"));
+        s.Append(Inv($"<p class=\"note\">Measured on {E(d.Machine.Describe())} (machine {E(d.Machine.Id)}); {d.Bench.Threads} ONNX Runtime thread(s); warm-up, then runs until the P99's 95 % interval is within ±{d.Bench.TargetRelativeHalfWidth * 100:G} % or {d.Bench.TimeCapSeconds:G} s; reference workload <code>{E(d.ReferenceWorkload)}</code> interleaved.</p>\n"));
+
+        if (d.Findings.Count > 0)
+        {
+            s.Append("<h2>Findings</h2>\n<table id=\"findings\"><tr><th>severity</th><th>code</th><th>subject</th><th>message</th></tr>\n");
+            foreach (var f in d.Findings)
+                s.Append(Inv($"<tr class=\"{f.Severity}\"><td>{f.Severity}</td><td>{f.Code}</td><td>{E(f.Subject)}</td><td style=\"text-align:left\">{E(f.Message)}</td></tr>\n"));
+            s.Append("</table>\n");
+        }
+
+        s.Append("<h2>Budgets</h2>\n");
+        if (d.Budgets.Count == 0) s.Append("<p class=\"note\">No budgets set (LatencyBudgetMs, MinFps, MaxMemoryMB, MaxSizeMB).</p>\n");
+        else
+        {
+            s.Append("<table id=\"budgets\"><tr><th>budget</th><th>artifact</th><th>limit</th><th>measured</th><th>95 % CI</th><th>status</th></tr>\n");
+            foreach (var b in d.Budgets)
+                s.Append(Inv($"<tr class=\"{b.Status}\"><td>{b.Budget}</td><td>{E(b.Artifact)}</td><td>{b.Limit:G} {b.Unit}</td><td>{b.Measured:F3} {b.Unit}</td><td>{(b.Low is double lo ? Inv($"{lo:F3} – {b.High:F3}") : "exact")}</td><td>{b.Status}</td></tr>\n"));
+            s.Append("</table>\n");
+        }
+
+        s.Append("<h2>Artifacts</h2>\n<table id=\"artifacts\"><tr><th>artifact</th><th>size</th><th>P50 ms</th><th>P90 ms</th><th>P99 ms wall [95 % CI]</th><th>P99 ms CPU time [95 % CI]</th><th>max ms</th><th>fps</th><th>batched items/s</th><th>load ms</th><th>memory MB</th><th>normalized P99</th><th>runs</th><th>accuracy loss %</th></tr>\n");
+        foreach (var a in d.Artifacts)
+        {
+            if (a.Result is not { } r)
+            {
+                s.Append(Inv($"<tr class=\"warn\"><td>{E(a.Path)}</td><td>{ModelReport.Bytes(a.Bytes)}</td><td colspan=\"12\" style=\"text-align:left\">not measured on this machine: {E(a.Unavailable ?? "")}</td></tr>\n"));
+                continue;
+            }
+            s.Append(Inv($"<tr><td>{E(a.Path)}</td><td>{ModelReport.Bytes(a.Bytes)}</td><td>{r.P50Ms.Value:F3}</td><td>{r.P90Ms.Value:F3}</td><td>{r.P99Ms.Value:F3} [{r.P99Ms.Low:F3}, {r.P99Ms.High:F3}]</td><td>{(r.CpuP99Ms is { } c ? Inv($"{c.Value:F3} [{c.Low:F3}, {c.High:F3}]") : "n/a")}</td><td>{r.MaxMs:F3}</td><td>{r.Fps.Value:F1}</td>"));
+            s.Append(Inv($"<td title=\"{E(r.Batched.Note ?? "")}\">{(r.Batched.ItemsPerSecond is double b ? Inv($"{b:F1} (batch {r.Batched.BatchSize})") : "n/a")}</td><td>{r.SessionLoadMs:F1}</td><td title=\"{E(r.Memory.ArenaNote)}\">{r.Memory.ModelMB:F1} (peak RSS {r.Memory.PeakRssMB:F0}{(r.Memory.Arena is { } arena ? Inv($"; arena {arena.AllocatedMB:F1}, at most {arena.MaxInUseMB:F1} in use") : "")})</td>"));
+            s.Append(Inv($"<td>{(r.NormalizedP99 is { } n ? Inv($"{n.Value:F3} [{n.Low:F3}, {n.High:F3}]") : "n/a")}</td><td>{r.Runs} ({r.StopReason})</td><td>{(a.AccuracyLossPercent is double loss ? loss.ToString("F3", CultureInfo.InvariantCulture) : "n/a")}</td></tr>\n"));
+        }
+        s.Append("</table>\n<p class=\"note\">Budgets use the CPU-time P99 when there is one (other processes' preemption excluded), else the wall clock. Normalized figures are latency divided by the reference workload's median in the block measured right after it (reference units): they compare across runs and machines. Memory: the model's share of the resident set while running (MB), the process's peak, and ONNX Runtime's CPU arena (reserved, most in use) read through its AllocatorGetStats.</p>\n");
+
+        s.Append("<h2>Latency histogram</h2>\n");
+        int i = 0;
+        foreach (var a in d.Artifacts.Where(a => a.Result is not null))
+            s.Append(Histogram(a.Path, a.Result!, d.Budgets.FirstOrDefault(b => b.Budget == "LatencyBudgetMs" && b.Artifact == a.Path)?.Limit, Palette[i++ % Palette.Length]));
+
+        s.Append("<h2>P99 across builds</h2>\n").Append(History(d));
+
+        s.Append("<h2>Size breakdown</h2>\n").Append(SizeBars(d.Size));
+
+        s.Append("<h2>Device estimates</h2>\n<p class=\"note\">Estimates, not measurements. Latency: roofline lower bound max(2·MACs / peak ops, bytes moved / bandwidth); energy: MACs × pJ per MAC + bytes moved × pJ per DRAM byte (Horowitz, ISSCC 2014, 45 nm). Peak FP16 and FP32 are assumed to be ½ and ¼ of the INT8 TOPS. ")
+         .Append(Inv($"Bytes moved: {d.BytesMoved:N0} (weights once, every activation written and read once). Formulas and sources: docs/measurement.md.</p>\n"));
+        s.Append("<table id=\"devices\"><tr><th>device</th><th>precision</th><th>compute ms</th><th>memory ms</th><th>latency ≥ ms</th><th>bound</th><th>energy mJ</th><th>W at 30 fps</th><th>&lt; 5 W</th><th>source</th></tr>\n");
+        foreach (var e in d.Artifacts.FirstOrDefault()?.Devices ?? [])
+        {
+            var p = d.DeviceProfiles.FirstOrDefault(x => x.Name == e.Device);
+            s.Append(Inv($"<tr class=\"{(e.Within5W ? "pass" : "fail")}\"><td>{E(e.Device)}</td><td>{e.Precision}</td><td>{e.ComputeMs:F4}</td><td>{e.MemoryMs:F4}</td><td>{e.LatencyMs:F4}</td><td>{e.Bound}</td><td>{e.EnergyMj:F3}</td><td>{e.PowerWAt30Fps:F3}</td><td>{(e.Within5W ? "yes" : "no")}</td><td style=\"text-align:left\" title=\"{E(e.Formula)}\">{E(p?.Source ?? "")}{(p?.Note is { Length: > 0 } note ? " — " + E(note) : "")}</td></tr>\n"));
+        }
+        s.Append("</table>\n");
+
+        s.Append(Inv($"<h2>Layers ({d.Layers.Count})</h2>\n<table id=\"layers\"><tr><th>layer</th><th>op</th><th>output shape</th><th>MACs</th><th>params</th><th>precision</th><th>SQNR dB</th></tr>\n"));
+        foreach (var l in d.Layers)
+            s.Append(Inv($"<tr><td>{E(l.Node)}</td><td>{E(l.Op)}</td><td>{E(l.OutputShape)}</td><td>{(l.Macs is long m ? m.ToString("N0", CultureInfo.InvariantCulture) : "?")}</td><td>{l.Parameters:N0}</td><td>{E(l.Precision)}</td><td>{(l.SqnrDb is double q ? q.ToString("F1", CultureInfo.InvariantCulture) : "")}</td></tr>\n"));
+        s.Append("</table>\n");
+
+        // The only script: click a header to sort its table. It marks the page as rendered so a headless test can tell.
+        s.Append("""
+<script>
+(function () {
+  document.querySelectorAll('table').forEach(function (table) {
+    var headers = table.querySelectorAll('tr:first-child th');
+    headers.forEach(function (th, col) {
+      th.addEventListener('click', function () {
+        var rows = Array.prototype.slice.call(table.querySelectorAll('tr')).slice(1);
+        var key = function (r) { var t = r.children[col] ? r.children[col].textContent : ''; var n = parseFloat(t.replace(/,/g, '')); return isNaN(n) ? t : n; };
+        var asc = th.dataset.asc !== 'true';
+        rows.sort(function (a, b) { var x = key(a), y = key(b); return (x > y ? 1 : x < y ? -1 : 0) * (asc ? 1 : -1); });
+        th.dataset.asc = asc;
+        rows.forEach(function (r) { table.appendChild(r); });
+      });
+    });
+  });
+  document.body.setAttribute('data-rendered', document.querySelectorAll('svg').length + ' plots');
+})();
+</script>
+</body></html>
+
+""");
+        return s.ToString();
+    }
+
+    private static string Histogram(string title, BenchResult r, double? budget, string color)
+    {
+        const int W = 560, H = 240, L = 50, B = 40, T = 24, R = 16;
+        var h = r.Histogram;
+        int max = Math.Max(1, h.Counts.Max());
+        double lo = h.StartMs, hi = h.StartMs + h.WidthMs * h.Counts.Count;
+        double top = Math.Max(hi, budget is double bb && bb < hi * 1.5 ? bb * 1.02 : hi);
+        double X(double ms) => L + (ms - lo) / (top - lo) * (W - L - R);
+        double Y(double count) => H - B - count / max * (H - B - T);
+        var s = new StringBuilder();
+        s.Append(Inv($"<svg class=\"plot histogram\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\"><title>latency histogram of {E(title)}</title>"));
+        s.Append(Inv($"<text x=\"{L}\" y=\"16\" font-size=\"13\">{E(title)}: {r.Runs} runs, wall clock (slower runs in the last bar)</text>"));
+        for (int i = 0; i < h.Counts.Count; i++)
+        {
+            double x0 = X(lo + i * h.WidthMs), x1 = X(lo + (i + 1) * h.WidthMs);
+            s.Append(Inv($"<rect x=\"{x0:F1}\" y=\"{Y(h.Counts[i]):F1}\" width=\"{Math.Max(0.5, x1 - x0 - 0.5):F1}\" height=\"{H - B - Y(h.Counts[i]):F1}\" fill=\"{color}\"><title>{lo + i * h.WidthMs:F3}–{lo + (i + 1) * h.WidthMs:F3} ms: {h.Counts[i]}</title></rect>"));
+        }
+        Axes(s, W, H, L, B, T, R);
+        for (int k = 0; k <= 4; k++)
+        {
+            double ms = lo + (top - lo) * k / 4;
+            s.Append(Inv($"<text x=\"{X(ms):F1}\" y=\"{H - B + 16}\" font-size=\"11\" text-anchor=\"middle\">{ms:G4}</text>"));
+        }
+        s.Append(Inv($"<text x=\"{W / 2}\" y=\"{H - 6}\" font-size=\"11\" text-anchor=\"middle\">latency (ms)</text><text x=\"12\" y=\"{T + 10}\" font-size=\"11\">{max}</text>"));
+        Marker(s, X(r.P50Ms.Value), T, H - B, "#333", "P50");
+        Marker(s, X(Math.Min(r.P99Ms.Value, top)), T, H - B, "#d62728", "P99");
+        if (budget is double bud && bud <= top) Marker(s, X(bud), T, H - B, "#000", "budget");
+        s.Append("</svg>\n");
+        return s.ToString();
+    }
+
+    private static string History(ModelReportData d)
+    {
+        // Points: each baseline update in the history, then this build; one line per artifact key, in reference units when every point has them.
+        var keys = d.Artifacts.Where(a => a.Result is not null).Select(a => a.Key).ToList();
+        var series = new List<(string Key, List<(string Label, double Value)> Points)>();
+        bool normalized = d.Artifacts.All(a => a.Result?.NormalizedP99 is not null) && (d.Baseline?.History ?? []).All(h => h.Artifacts.All(p => p.NormalizedP99 is not null));
+        foreach (var key in keys)
+        {
+            var points = new List<(string, double)>();
+            foreach (var h in d.Baseline?.History ?? [])
+                if (h.Artifacts.FirstOrDefault(p => p.Key == key) is { } p) points.Add((h.RecordedUtc, normalized ? p.NormalizedP99!.Value : p.P99Ms));
+            var r = d.Artifacts.First(a => a.Key == key).Result!;
+            points.Add(("this build", normalized ? r.NormalizedP99!.Value : r.P99Ms.Value));
+            series.Add((key, points));
+        }
+        if (series.Count == 0) return "<p class=\"note\">Nothing measured.</p>\n";
+        string unit = normalized ? "P99 (reference units)" : "P99 (ms)";
+        const int W = 560, H = 240, L = 60, B = 40, T = 24, R = 16;
+        int n = series.Max(x => x.Points.Count);
+        double max = series.SelectMany(x => x.Points).Max(p => p.Value) * 1.15;
+        double X(int i) => L + (n == 1 ? (W - L - R) / 2.0 : i * (W - L - R) / (double)(n - 1));
+        double Y(double v) => H - B - v / max * (H - B - T);
+        var s = new StringBuilder();
+        s.Append(Inv($"<svg class=\"plot history\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\"><title>P99 across builds</title>"));
+        s.Append(Inv($"<text x=\"{L}\" y=\"16\" font-size=\"13\">{unit}: baseline updates, then this build</text>"));
+        Axes(s, W, H, L, B, T, R);
+        for (int k = 0; k <= 4; k++) s.Append(Inv($"<text x=\"{L - 6}\" y=\"{Y(max * k / 4) + 4:F1}\" font-size=\"11\" text-anchor=\"end\">{max * k / 4:G3}</text>"));
+        int c = 0;
+        foreach (var (key, points) in series)
+        {
+            string color = Palette[c++ % Palette.Length];
+            s.Append("<polyline fill=\"none\" stroke=\"").Append(color).Append("\" stroke-width=\"2\" points=\"")
+             .Append(string.Join(" ", points.Select((p, i) => Inv($"{X(i):F1},{Y(p.Value):F1}")))).Append("\"/>");
+            for (int i = 0; i < points.Count; i++)
+                s.Append(Inv($"<circle cx=\"{X(i):F1}\" cy=\"{Y(points[i].Value):F1}\" r=\"4\" fill=\"{color}\"><title>{E(key)} {E(points[i].Label)}: {points[i].Value:G4}</title></circle>"));
+            s.Append(Inv($"<text x=\"{L + 8}\" y=\"{T + 14 * c}\" font-size=\"11\" fill=\"{color}\">{E(key)}</text>"));
+        }
+        if (d.Baseline is { } bl)
+        {
+            var limit = bl.Rows.FirstOrDefault(r => r.Metric == "normalizedP99");
+            if (limit is not null && normalized)
+                s.Append(Inv($"<line x1=\"{L}\" x2=\"{W - R}\" y1=\"{Y(limit.LimitValue):F1}\" y2=\"{Y(limit.LimitValue):F1}\" stroke=\"#d62728\" stroke-dasharray=\"4 3\"/><text x=\"{W - R - 4}\" y=\"{Y(limit.LimitValue) - 4:F1}\" font-size=\"11\" text-anchor=\"end\" fill=\"#d62728\">tolerance</text>"));
+        }
+        s.Append("</svg>\n");
+        if (d.Baseline is null) s.Append("<p class=\"note\">No baseline yet: <code>edgebuild baseline update</code> records one (and each update adds a point here).</p>\n");
+        return s.ToString();
+    }
+
+    private static string SizeBars(IReadOnlyList<ReportSizePart> parts)
+    {
+        long total = Math.Max(1, parts.Sum(p => p.Bytes));
+        const int W = 560, Row = 22, L = 200;
+        int h = 20 + Row * parts.Count;
+        var s = new StringBuilder();
+        s.Append(Inv($"<svg class=\"plot size\" width=\"{W}\" height=\"{h}\" viewBox=\"0 0 {W} {h}\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\"><title>size breakdown</title>"));
+        for (int i = 0; i < parts.Count; i++)
+        {
+            double w = (W - L - 150) * (double)parts[i].Bytes / total;
+            double y = 10 + i * Row;
+            s.Append(Inv($"<text x=\"{L - 6}\" y=\"{y + 14}\" font-size=\"12\" text-anchor=\"end\">{E(parts[i].Part)}</text><rect x=\"{L}\" y=\"{y}\" width=\"{Math.Max(1, w):F1}\" height=\"{Row - 6}\" fill=\"{Palette[i % Palette.Length]}\"/>"));
+            s.Append(Inv($"<text x=\"{L + w + 6:F1}\" y=\"{y + 14}\" font-size=\"12\">{ModelReport.Bytes(parts[i].Bytes)} ({100.0 * parts[i].Bytes / total:F1} %)</text>"));
+        }
+        s.Append("</svg>\n");
+        return s.ToString();
+    }
+
+    private static void Axes(StringBuilder s, int w, int h, int l, int b, int t, int r) =>
+        s.Append(Inv($"<line x1=\"{l}\" y1=\"{h - b}\" x2=\"{w - r}\" y2=\"{h - b}\" stroke=\"#333\"/><line x1=\"{l}\" y1=\"{t}\" x2=\"{l}\" y2=\"{h - b}\" stroke=\"#333\"/>"));
+
+    private static void Marker(StringBuilder s, double x, int top, int bottom, string color, string label) =>
+        s.Append(Inv($"<line x1=\"{x:F1}\" y1=\"{top}\" x2=\"{x:F1}\" y2=\"{bottom}\" stroke=\"{color}\" stroke-dasharray=\"3 2\"/><text x=\"{x + 3:F1}\" y=\"{top + 10}\" font-size=\"11\" fill=\"{color}\">{label}</text>"));
+
+    private static string E(string text) => WebUtility.HtmlEncode(text);
+
+    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}

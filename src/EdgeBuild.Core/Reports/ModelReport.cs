@@ -1,0 +1,230 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using EdgeBuild.Analysis;
+using EdgeBuild.Compile;
+using EdgeBuild.Ir;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
+using EdgeBuild.Targets;
+
+namespace EdgeBuild.Reports;
+
+/// <summary>One compute layer of the float model: what it computes and how it was deployed.</summary>
+public sealed record ReportLayer(string Node, string Op, string OutputShape, long? Macs, long Parameters, string Precision, double? SqnrDb);
+
+/// <summary>A part of the artifact's bytes: weights of one element type, or the graph itself.</summary>
+public sealed record ReportSizePart(string Part, long Bytes, int Tensors);
+
+/// <summary>One artifact in the report: its measurement (or why none) and its device estimates.</summary>
+public sealed record ReportArtifact(string Path, string Target, string Precision, string Key, long Bytes, BenchResult? Result, string? Unavailable,
+    double? AccuracyLossPercent, IReadOnlyList<DeviceEstimate> Devices);
+
+/// <summary>A budget or baseline finding as the report shows it.</summary>
+public sealed record ReportFinding(string Severity, string Code, string Subject, string Message);
+
+/// <summary>
+/// Everything a model's reports show; <c>report.json</c> is this record (schema in docs/measurement.md, versioned by
+/// <see cref="SchemaVersion"/>), and <c>report.md</c> and <c>report.html</c> are rendered from it.
+/// </summary>
+public sealed record ModelReportData
+{
+    public const int CurrentSchemaVersion = 1;
+    public int SchemaVersion { get; init; } = CurrentSchemaVersion;
+    /// <summary>"pass", "warn" (warnings only) or "fail".</summary>
+    public required string Status { get; init; }
+    public required string Name { get; init; }
+    public required string SourceFile { get; init; }
+    public required string SourceSha256 { get; init; }
+    public required long SourceBytes { get; init; }
+    public required string Precision { get; init; }
+    public required IReadOnlyList<string> Targets { get; init; }
+    public required string ExecutionProvider { get; init; }
+    public required MachineFingerprint Machine { get; init; }
+    public required BenchOptions Bench { get; init; }
+    public required string ReferenceWorkload { get; init; }
+    public required long Macs { get; init; }
+    public required long BytesMoved { get; init; }
+    public required IReadOnlyList<ReportArtifact> Artifacts { get; init; }
+    public required IReadOnlyList<BudgetOutcome> Budgets { get; init; }
+    public BaselineSummary? Baseline { get; init; }
+    public required IReadOnlyList<ReportFinding> Findings { get; init; }
+    public required IReadOnlyList<ReportLayer> Layers { get; init; }
+    public required IReadOnlyList<ReportSizePart> Size { get; init; }
+    public required IReadOnlyList<DeviceProfile> DeviceProfiles { get; init; }
+}
+
+/// <summary>Builds a model's report data and writes report.json, report.md and report.html beside its artifacts.</summary>
+public static class ModelReport
+{
+    public const string JsonName = "report.json";
+    public const string MarkdownName = "report.md";
+    public const string HtmlName = "report.html";
+
+    /// <summary>Writes the three reports into <paramref name="outputDirectory"/> (atomically, each).</summary>
+    public static ModelReportData WriteAll(string outputDirectory, ModelManifest manifest, TargetContext context, MeasurementReport measurement)
+    {
+        var data = Build(manifest, context, measurement);
+        Write(outputDirectory, data);
+        return data;
+    }
+
+    /// <summary>Writes report.json, report.md and report.html for <paramref name="data"/>.</summary>
+    public static void Write(string outputDirectory, ModelReportData data)
+    {
+        AtomicFile.WriteAllText(Path.Combine(outputDirectory, JsonName), JsonSerializer.Serialize(data, MeasureJson.Options) + "\n");
+        AtomicFile.WriteAllText(Path.Combine(outputDirectory, MarkdownName), MarkdownReport.Render(data));
+        AtomicFile.WriteAllText(Path.Combine(outputDirectory, HtmlName), HtmlReport.Render(data));
+    }
+
+    /// <summary>Deletes the reports in <paramref name="outputDirectory"/> (a compile that failed before measuring).</summary>
+    public static void Remove(string outputDirectory)
+    {
+        foreach (var name in new[] { JsonName, MarkdownName, HtmlName })
+        {
+            try { File.Delete(Path.Combine(outputDirectory, name)); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    /// <summary>Reads a report.json back (for <c>edgebuild report</c>).</summary>
+    public static ModelReportData? Read(string path)
+    {
+        try
+        {
+            var data = JsonSerializer.Deserialize<ModelReportData>(File.ReadAllText(path), MeasureJson.Options);
+            return data?.SchemaVersion == ModelReportData.CurrentSchemaVersion ? data : null;
+        }
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    public static ModelReportData Build(ModelManifest manifest, TargetContext context, MeasurementReport measurement)
+    {
+        var floatModel = context.CloneFloatModel();
+        ShapeInference.Infer(floatModel);
+        var quantized = context.Quantization?.Report.Layers.ToDictionary(l => l.Node, StringComparer.Ordinal) ?? [];
+        string defaultPrecision = manifest.Options.Precision == Compile.Precision.Fp16 ? "Fp16" : "Fp32";
+        var layers = new List<ReportLayer>();
+        long activationElements = 0, parameters = 0;
+        foreach (var n in floatModel.Graph.Nodes)
+        {
+            foreach (var o in n.Outputs)
+                if (o?.TensorType?.Shape?.ElementCount() is long count) activationElements += count;
+            if (!MacCounter.IsComputeLayer(n)) continue;
+            string name = n.Name.Length > 0 ? n.Name : n.Output0.Name;
+            long p = n.Inputs.Where(i => i?.Initializer is not null).Sum(i => i!.Initializer!.ElementCount);
+            parameters += p;
+            var q = quantized.GetValueOrDefault(name);
+            string shape = n.Output0.TensorType?.Shape is { } s ? "[" + string.Join(",", s.Dims.Select(d => d.ToString())) + "]" : "?";
+            layers.Add(new ReportLayer(name, n.OpType, shape, MacCounter.Count(n), p, q?.Precision ?? defaultPrecision,
+                q?.Sqnr is double db && double.IsFinite(db) ? Math.Round(db, 2) : null));
+        }
+        long macs = layers.Sum(l => l.Macs ?? 0);
+        int bytesPerElement = manifest.Options.Precision switch { Compile.Precision.Fp32 => 4, Compile.Precision.Fp16 => 2, _ => 1 };
+        // Weights read once and every activation written and read once: no reuse in caches, so an upper bound on traffic.
+        long weightBytes = floatModel.Graph.Initializers.Sum(v => v.Initializer?.ElementCount ?? 0) * bytesPerElement;
+        long bytesMoved = weightBytes + 2 * activationElements * bytesPerElement;
+
+        var size = new List<ReportSizePart>();
+        long initializerBytes = 0;
+        foreach (var group in context.DeployedModel.Graph.Initializers.Where(v => v.Initializer is not null).GroupBy(v => v.Initializer!.ElementType).OrderByDescending(g => g.Sum(v => v.Initializer!.Raw.LongLength)))
+        {
+            long bytes = group.Sum(v => v.Initializer!.Raw.LongLength);
+            initializerBytes += bytes;
+            size.Add(new ReportSizePart($"weights {ModelManifest.ElementTypeName(group.Key)}", bytes, group.Count()));
+        }
+        long onnxBytes = manifest.Artifacts.FirstOrDefault(a => a.Target == nameof(TargetKind.Onnx))?.Bytes ?? 0;
+        if (onnxBytes > initializerBytes) size.Add(new ReportSizePart("graph, names and metadata", onnxBytes - initializerBytes, 0));
+
+        var profiles = new List<DeviceProfile>(Measure.DeviceProfiles.Article);
+        var firstReference = measurement.Artifacts.Select(a => a.Result?.Reference).FirstOrDefault(r => r is not null);
+        if (firstReference is not null) profiles.Add(Measure.DeviceProfiles.LocalCpu(measurement.Machine, firstReference, measurement.Options.Threads));
+
+        var artifacts = measurement.Artifacts.Select(a =>
+        {
+            string precision = a.Precision is "Int8" or "Int8Dynamic" or "Mixed" ? "Int8" : a.Precision;
+            var devices = profiles.Select(p => Measure.DeviceProfiles.Estimate(p, precision, macs, bytesMoved)).ToList();
+            long bytes = manifest.Artifacts.FirstOrDefault(m => m.Path == a.Path)?.Bytes ?? a.Result?.Bytes ?? 0;
+            return new ReportArtifact(a.Path, a.Target, a.Precision, a.Key, bytes, a.Result, a.Unavailable, a.AccuracyLossPercent, devices);
+        }).ToList();
+
+        var findings = measurement.Findings.Select(f => new ReportFinding(f.Severity == FindingSeverity.Error ? "error" : "warning", f.Descriptor.Code, f.Subject, f.Message)).ToList();
+        string status = findings.Any(f => f.Severity == "error") ? "fail" : findings.Count > 0 ? "warn" : "pass";
+        return new ModelReportData
+        {
+            Status = status,
+            Name = manifest.Name,
+            SourceFile = manifest.SourceFile,
+            SourceSha256 = manifest.SourceSha256,
+            SourceBytes = manifest.SourceBytes,
+            Precision = manifest.Options.Precision.ToString(),
+            Targets = manifest.Options.Targets.Select(t => t.ToString()).ToList(),
+            ExecutionProvider = manifest.Options.ExecutionProvider.ToString(),
+            Machine = measurement.Machine,
+            Bench = measurement.Options,
+            ReferenceWorkload = Measure.ReferenceWorkload.Name,
+            Macs = macs,
+            BytesMoved = bytesMoved,
+            Artifacts = artifacts,
+            Budgets = measurement.Budgets,
+            Baseline = measurement.Baseline,
+            Findings = findings,
+            Layers = layers,
+            Size = size,
+            DeviceProfiles = profiles,
+        };
+    }
+
+    internal static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    internal static string Bytes(long n) => n switch
+    {
+        >= 1 << 20 => Inv($"{n / 1048576.0:F2} MiB"),
+        >= 1 << 10 => Inv($"{n / 1024.0:F1} KiB"),
+        _ => Inv($"{n} B"),
+    };
+
+    internal static string Est(Estimate? e, string unit, int decimals = 3) => e is null ? "n/a" : e.Format(unit, decimals);
+}
+
+/// <summary>report.md: the short form for pull-request comments.</summary>
+public static class MarkdownReport
+{
+    public static string Render(ModelReportData d)
+    {
+        var s = new StringBuilder();
+        string icon = d.Status switch { "fail" => "FAIL", "warn" => "WARN", _ => "PASS" };
+        s.Append(ModelReport.Inv($"## EdgeBuild: {d.Name} — {icon}\n\n"));
+        s.Append(ModelReport.Inv($"`{d.SourceFile}` ({ModelReport.Bytes(d.SourceBytes)}), precision {d.Precision}, {d.ExecutionProvider}; measured on {d.Machine.CpuModel} ({d.Machine.LogicalCores} cores, ONNX Runtime {d.Machine.OrtVersion}), {d.Bench.Threads} thread(s); machine {d.Machine.Id}\n\n"));
+        if (d.Findings.Count > 0)
+        {
+            foreach (var f in d.Findings) s.Append(ModelReport.Inv($"- **{f.Severity} {f.Code}** {f.Subject}: {f.Message}\n"));
+            s.Append('\n');
+        }
+        s.Append("| artifact | size | P50 ms | P99 ms (95 % CI), budget clock | fps | batched/s | load ms | memory MB | normalized P99 |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+        foreach (var a in d.Artifacts)
+        {
+            if (a.Result is not { } r) { s.Append(ModelReport.Inv($"| {a.Path} | {ModelReport.Bytes(a.Bytes)} | not measured: {a.Unavailable} | | | | | | |\n")); continue; }
+            s.Append(ModelReport.Inv($"| {a.Path} | {ModelReport.Bytes(a.Bytes)} | {r.P50Ms.Value:F3} | {r.GateP99Ms.Value:F3} [{r.GateP99Ms.Low:F3}, {r.GateP99Ms.High:F3}] ({r.GateClock}) | {r.Fps.Value:F1} | {(r.Batched.ItemsPerSecond is double b ? b.ToString("F1", CultureInfo.InvariantCulture) : "n/a")} | {r.SessionLoadMs:F1} | {r.Memory.ModelMB:F1} | {(r.NormalizedP99 is { } n ? n.Value.ToString("F3", CultureInfo.InvariantCulture) : "n/a")} |\n"));
+        }
+        if (d.Budgets.Count > 0)
+        {
+            s.Append("\n| budget | limit | measured | status |\n| --- | --- | --- | --- |\n");
+            foreach (var b in d.Budgets)
+                s.Append(ModelReport.Inv($"| {b.Budget} ({b.Artifact}) | {b.Limit:G} {b.Unit} | {b.Measured:F3}{(b.Low is double lo ? ModelReport.Inv($" [{lo:F3}, {b.High:F3}]") : "")} {b.Unit} | {b.Status} |\n"));
+        }
+        if (d.Baseline is { } bl)
+        {
+            s.Append(ModelReport.Inv($"\nBaseline `{bl.File}` ({(bl.SameMachine ? "same machine" : "another machine: normalized figures compared")}{(bl.SameModel ? "" : "; model changed since")}):\n\n| artifact | metric | baseline | now | limit | status |\n| --- | --- | --- | --- | --- | --- |\n"));
+            foreach (var r in bl.Rows) s.Append(ModelReport.Inv($"| {r.Key} | {r.Metric} | {r.Baseline:G6} | {r.Current:G6} | {r.LimitValue:G6} | {r.Status} |\n"));
+        }
+        s.Append("\nDevice estimates (roofline lower bounds and energy estimates, not measurements; see docs/measurement.md):\n\n| device | latency ms | bound | energy mJ | W at 30 fps |\n| --- | --- | --- | --- | --- |\n");
+        foreach (var e in d.Artifacts.FirstOrDefault()?.Devices ?? [])
+            s.Append(ModelReport.Inv($"| {e.Device} | {e.LatencyMs:F3} | {e.Bound} | {e.EnergyMj:F3} | {e.PowerWAt30Fps:F3} |\n"));
+        return s.ToString();
+    }
+}

@@ -1,0 +1,238 @@
+using System.Text.Json;
+using EdgeBuild.Cli;
+using EdgeBuild.Measure;
+using EdgeBuild.MSBuild.Tests.Support;
+
+namespace EdgeBuild.Tests.Measure;
+
+/// <summary>
+/// The measurement end to end through the CLI on small conv nets built in code: bench, budgets in compile, the cache,
+/// baselines (unchanged model, injected slowdown, corrupt file, another model), report and compare. Figures are
+/// only compared within one test (ratios), never against absolute times.
+/// </summary>
+public sealed class MeasureCliTests : IDisposable
+{
+    private readonly string dir = Directory.CreateTempSubdirectory("edgebuild-measure-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    private string Cache => Path.Combine(dir, "cache");
+
+    private string Model(string name = "net.onnx", int size = 16, int blocks = 1, int extraWidth = 0)
+    {
+        string path = Path.Combine(dir, name);
+        GateModels.WriteConvNet(path, size, blocks, extraWidth);
+        return path;
+    }
+
+    private static (int Exit, string Stdout, string Stderr) Cli(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int exit = Commands.Run(args, stdout, stderr);
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    private (int Exit, string Stdout, string Stderr) Compile(string model, string outDir, params string[] extra) =>
+        Cli(["compile", model, "--out", Path.Combine(dir, outDir), "--measure-cache", Cache, "--measure-seconds", "2", "-q", .. extra]);
+
+    private static string[] ErrorLines(string stderr) => stderr.Split('\n').Where(l => l.StartsWith("error EB", StringComparison.Ordinal)).ToArray();
+
+    [Fact]
+    public void BenchPrintsEveryFigure()
+    {
+        var (exit, stdout, stderr) = Cli("bench", Model(), "--measure-seconds", "1");
+        Assert.True(exit == 0, stderr);
+        foreach (var label in new[] { "machine", "threads       1", "session load", "P50", "P90", "P99", "max", "fps", "batched", "memory", "arena", "reference", "normalized" })
+            Assert.Contains(label, stdout);
+        Assert.Contains("ONNX Runtime 1.31.1", stdout);
+        Assert.Contains("95 % CI", stdout);
+    }
+
+    [Fact]
+    public void BenchOfSomethingThatIsNotOnnxIsOneError()
+    {
+        string path = Path.Combine(dir, "broken.onnx");
+        File.WriteAllText(path, "not a model");
+        var (exit, _, stderr) = Cli("bench", path);
+        Assert.Equal(1, exit);
+        Assert.StartsWith("error EB5001: ", Assert.Single(ErrorLines(stderr)));
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
+    /// <summary>Mechanics, not speed: a model with an extra heavy layer is slower in reference units, measured in the same process.</summary>
+    [Fact]
+    public void ExtraHeavyLayerIsSlowerInReferenceUnits()
+    {
+        var quick = new BenchOptions { TimeCapSeconds = 1, BatchSize = 0 };
+        var light = ModelBenchmark.Run(Model("light.onnx"), quick);
+        var heavy = ModelBenchmark.Run(Model("heavy.onnx", extraWidth: 64), quick);
+        double ratio = heavy.NormalizedP50!.Value / light.NormalizedP50!.Value;
+        Assert.True(ratio > 1.3, $"heavy/light normalized P50 = {ratio:F2}");
+        Assert.True(light.P50Ms.Value <= light.P90Ms.Value && light.P90Ms.Value <= light.P99Ms.Value && light.P99Ms.Value <= light.MaxMs);
+        Assert.True(light.P99Ms.Low <= light.P99Ms.Value && light.P99Ms.Value <= light.P99Ms.High);
+        Assert.NotNull(light.Batched);
+        Assert.True(light.Memory.PeakRssMB > 0);
+        // ONNX Runtime's CPU arena, read through AllocatorGetStats: it holds at least the activations of one run.
+        Assert.True(light.Memory.Arena is { AllocatedMB: > 0 } arena && arena.MaxInUseMB > 0 && arena.MaxInUseMB <= arena.AllocatedMB, light.Memory.ArenaNote);
+    }
+
+    [Fact]
+    public void LatencyBudgetBelowTheMeasuredP99FailsAndRaisingItPasses()
+    {
+        string model = Model();
+        var (exit, stdout, stderr) = Compile(model, "out", "--latency-budget-ms", "0.0001");
+        Assert.Equal(1, exit);
+        string error = Assert.Single(ErrorLines(stderr));
+        Assert.StartsWith("error EB5002: Net (Net.onnx): P99 ", error);
+        Assert.Contains("LatencyBudgetMs=0.0001", error);
+        Assert.Contains("95 % CI", error);
+        Assert.False(File.Exists(Path.Combine(dir, "out", "Net.edgemodel.json")), "a failed budget leaves no manifest");
+        using (var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "out", "report.json"))))
+            Assert.Equal("fail", report.RootElement.GetProperty("status").GetString());
+
+        (exit, stdout, stderr) = Compile(model, "out", "--latency-budget-ms", "1000");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("report: ", stdout);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "out", "Net.edgemodel.json")));
+        var metrics = doc.RootElement.GetProperty("metrics");
+        var artifact = metrics.GetProperty("artifacts")[0];
+        Assert.True(artifact.GetProperty("measured").GetBoolean());
+        Assert.True(artifact.GetProperty("p99Ms").GetProperty("value").GetDouble() > 0);
+        Assert.Equal("pass", metrics.GetProperty("budgets")[0].GetProperty("status").GetString());
+        Assert.Equal(1, metrics.GetProperty("threads").GetInt32());
+        Assert.Equal(16, metrics.GetProperty("machine").GetProperty("id").GetString()!.Length);
+    }
+
+    [Fact]
+    public void CachedMeasurementWritesIdenticalManifestsAndNoMeasureWritesNone()
+    {
+        string model = Model();
+        Assert.Equal(0, Compile(model, "a").Exit);
+        Assert.Equal(0, Compile(model, "b").Exit);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(dir, "a", "Net.edgemodel.json")), File.ReadAllBytes(Path.Combine(dir, "b", "Net.edgemodel.json")));
+        Assert.Single(Directory.GetFiles(Cache, "*.json"));
+
+        var (exit, _, stderr) = Compile(model, "c", "--no-measure", "--latency-budget-ms", "0.0001");
+        Assert.True(exit == 0, stderr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "c", "Net.edgemodel.json")));
+        Assert.Empty(doc.RootElement.GetProperty("metrics").EnumerateObject());
+        Assert.False(File.Exists(Path.Combine(dir, "c", "report.html")));
+    }
+
+    /// <summary>A budget for a provider this machine does not have is a warning that says so, never a silent pass.</summary>
+    [Fact]
+    public void BudgetThatCannotBeMeasuredHereIsAWarning()
+    {
+        var (exit, stdout, stderr) = Compile(Model(), "out", "--execution-provider", "TensorRT", "--latency-budget-ms", "30");
+        Assert.True(exit == 0, stderr);
+        var warning = stderr.Split('\n').Single(l => l.StartsWith("warning EB5007: ", StringComparison.Ordinal));
+        Assert.Contains("TensorrtExecutionProvider", warning);
+        Assert.Contains("not measured on this machine", stdout);
+
+        // A committed baseline that cannot be compared here says so too.
+        File.WriteAllText(Path.Combine(dir, "net.edgebaseline.json"), "{}");
+        (exit, _, stderr) = Compile(Model(), "out", "--execution-provider", "TensorRT");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("warning EB5007: Net: net.edgebaseline.json was not compared", stderr);
+    }
+
+    [Theory]
+    [InlineData("--min-fps", "-1", "EB6001")]
+    [InlineData("--max-memory-mb", "0", "EB6001")]
+    [InlineData("--latency-budget-ms", "-5", "EB6001")]
+    [InlineData("--max-size-mb", "abc", "EB9002")]
+    [InlineData("--latency-budget-ms", "fast", "EB9002")]
+    public void NegativeOrNonNumericBudgetIsOneError(string option, string value, string code)
+    {
+        var (exit, _, stderr) = Compile(Model(), "out", option, value);
+        Assert.Equal(1, exit);
+        Assert.StartsWith($"error {code}: ", Assert.Single(ErrorLines(stderr)));
+        Assert.DoesNotContain("   at ", stderr);
+    }
+
+    [Fact]
+    public void BaselineUpdateThenUnchangedPassesAndInjectedSlowdownFails()
+    {
+        // About 20 M MACs: long enough that its tail is the model's, not the machine's.
+        string model = Model(size: 32, blocks: 2);
+        var (exit, stdout, stderr) = Cli("baseline", "update", model, "--measure-cache", Cache, "--measure-seconds", "2", "-q");
+        Assert.True(exit == 0, stderr);
+        string baseline = Path.Combine(dir, "net.edgebaseline.json");
+        Assert.Contains($"baseline written: {baseline}", stdout);
+        var file = BaselineFile.Read(baseline);
+        Assert.Single(file.Artifacts);
+        Assert.Single(file.History);
+        Assert.NotNull(file.Artifacts[0].NormalizedP99);
+
+        (exit, _, stderr) = Compile(model, "out", "--remeasure");
+        Assert.True(exit == 0, stderr);
+        Assert.Empty(ErrorLines(stderr));
+
+        GateModels.WriteConvNet(model, 32, 2, extraWidth: 128);
+        (exit, _, stderr) = Compile(model, "out");
+        Assert.Equal(1, exit);
+        string error = Assert.Single(ErrorLines(stderr));
+        Assert.StartsWith("error EB5012: Net.onnx against net.edgebaseline.json: slower: normalized P99", error);
+        Assert.Contains("warning EB5014: ", stderr);
+    }
+
+    [Fact]
+    public void CorruptBaselineAndBaselineOfAnotherModelAreErrors()
+    {
+        string model = Model();
+        string baseline = Path.Combine(dir, "net.edgebaseline.json");
+        File.WriteAllText(baseline, "{ \"schemaVersion\": 1, \"model\": ");
+        var (exit, _, stderr) = Compile(model, "out");
+        Assert.Equal(1, exit);
+        Assert.StartsWith($"error EB5010: {baseline}: ", Assert.Single(ErrorLines(stderr)));
+
+        string other = Model("other.onnx", size: 24);
+        Assert.Equal(0, Cli("baseline", "update", other, "--measure-cache", Cache, "-q").Exit);
+        File.Copy(Path.Combine(dir, "other.edgebaseline.json"), baseline, overwrite: true);
+        (exit, _, stderr) = Compile(model, "out");
+        Assert.Equal(1, exit);
+        string error = Assert.Single(ErrorLines(stderr));
+        Assert.StartsWith($"error EB5011: {baseline}: recorded for other.onnx", error);
+        Assert.Contains("run 'edgebuild baseline update'", error);
+    }
+
+    [Fact]
+    public void ReportCommandFindsTheReportsAndTheHtmlHasItsPlots()
+    {
+        string model = Model();
+        Assert.Equal(0, Compile(model, Path.Combine("obj", "Net"), "--latency-budget-ms", "1000").Exit);
+        var (exit, stdout, _) = Cli("report", dir);
+        Assert.Equal(0, exit);
+        Assert.Contains("Net: PASS", stdout);
+        Assert.Contains(Path.Combine(dir, "obj", "Net", "report.html"), stdout);
+        string html = File.ReadAllText(Path.Combine(dir, "obj", "Net", "report.html"));
+        Assert.Contains("class=\"plot histogram\"", html);
+        Assert.Contains("class=\"plot history\"", html);
+        Assert.Contains("class=\"plot size\"", html);
+        Assert.Contains("Jetson AGX Orin", html);
+        Assert.DoesNotContain("http://", html.Replace("http://www.w3.org/2000/svg", ""));
+        Assert.DoesNotContain("https://", html);
+        string md = File.ReadAllText(Path.Combine(dir, "obj", "Net", "report.md"));
+        Assert.Contains("PASS", md);
+        Assert.Contains("| LatencyBudgetMs", md);
+    }
+
+    [Fact]
+    public void CompareReportsAgreementAndRejectsDifferentInputs()
+    {
+        string a = Model("a.onnx");
+        var (exit, stdout, stderr) = Cli("compare", a, a, "--samples", "3");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("on 3 samples", stdout);
+        var row = stdout.Split('\n').Single(l => l.StartsWith("logits", StringComparison.Ordinal));
+        Assert.Contains("1.000000", row);
+        Assert.Contains("100.0 %", row);
+        Assert.Contains("inf", row);
+
+        string b = Model("b.onnx", size: 24);
+        (exit, _, stderr) = Cli("compare", a, b);
+        Assert.Equal(1, exit);
+        Assert.StartsWith("error EB5020: ", Assert.Single(ErrorLines(stderr)));
+    }
+}
