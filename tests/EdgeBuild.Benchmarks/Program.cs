@@ -19,6 +19,10 @@
 //       size ratio, calibration and total quantize time, worst layer SQNR, output SQNR on held-out photos, and ONNX
 //       Runtime 1-thread latency against FP32, all variants interleaved run by run. --fusions saves ORT's optimized
 //       model of each variant (SessionOptions.OptimizedModelFilePath) and counts what it fused. Peak RSS at the end.
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- tflite [--models a,b] [--photos 20] [--calibration 8] [--precisions Fp32,Fp16,Int8]
+//       The TFLite acceptance table: per model x precision, converts?, max relative error of the .tflite in tflite-ref
+//       against ONNX Runtime on the original model over held-out photos, size ratios, Int8 task-metric loss (and the
+//       ONNX INT8 model's, calibrated on the same photos).
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- incremental [--runs N] [--models K] [--taskhost] [--tool-config C]
 //       The MSBuild acceptance: no-op `dotnet build` with EdgeModel items vs the same project without them,
 //       alternating, medians and their ratio (<= 1.1); --taskhost adds the TaskHostFactory cost of a recompile.
@@ -47,6 +51,7 @@ switch (mode)
     case "run": return RunComparison(Arg("--runs") is { } n ? int.Parse(n) : null, double.Parse(Arg("--seconds") ?? "8"),
         Arg("--models")?.Split(',') ?? ["eye-state", "face-detect-rfb320"]);
     case "incremental": return IncrementalBuildBenchmark.Run(args, root);
+    case "tflite": return EdgeBuild.Benchmarks.TfliteTable.Run(args, data, root);
     case "quantize-table": return EdgeBuild.Benchmarks.QuantizationTable.Run(args, data);
     case "quantize": return QuantizeBenchmark.Run(data, int.Parse(Arg("--runs") ?? "20"), int.Parse(Arg("--calibration") ?? "10"),
         Arg("--models")?.Split(',') ?? ["resnet18-features", "ocr-det-ppocrv4", "face-detect-rfb320", "eye-state", "face-embedding"], args.Contains("--fusions"));

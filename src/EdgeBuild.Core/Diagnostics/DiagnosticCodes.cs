@@ -68,7 +68,17 @@ public static class DiagnosticCodes
         "The quantized model loses more than MaxAccuracyLoss against FP32 on the held-out photos; use Precision=\"Mixed\" to return sensitive layers to FP32, keep layers with KeepFp16/KeepFp32, try another Calibrator, or raise the budget.");
 
     public static readonly DiagnosticDescriptor TargetNotAvailable = new("EB4001", "Target not available",
-        "EdgeBuild writes the Onnx target today; TensorRT and TFLite arrive with their writers. Use Targets=\"Onnx\".");
+        "EdgeBuild writes the Onnx and TFLite targets today; TensorRT arrives with its writer. Use Targets=\"Onnx\" or \"TFLite\".");
+    public static readonly DiagnosticDescriptor TfliteUnsupportedOperator = new("EB4101", "Operator TFLite cannot express",
+        "The TFLite writer has no mapping for the listed nodes (op and node name); nothing was written. docs/tflite.md lists the supported ops; change the model or use Targets=\"Onnx\".");
+    public static readonly DiagnosticDescriptor TfliteDynamicShape = new("EB4102", "Dynamic dims in a TFLite build",
+        "A .tflite file runs at the shape stored in it: fix every dynamic input dim with --shape NAME=1,3,480,640 (Shapes=\"NAME=1,3,480,640\" in MSBuild).");
+    public static readonly DiagnosticDescriptor TfliteInt64Overflow = new("EB4103", "int64 value outside int32 in a TFLite build",
+        "TFLite computes ONNX int64 tensors in int32; a constant that does not fit cannot be converted. Keep the model's integer values within int32.");
+    public static readonly DiagnosticDescriptor TflitePrecisionNotSupported = new("EB4104", "Precision not available for TFLite",
+        "The TFLite writer writes Fp32, Fp16 and Int8 (full-integer); use one of those for the TFLite target.");
+    public static readonly DiagnosticDescriptor InvalidShapeOption = new("EB4105", "Input shape option does not fit the model",
+        "Each --shape / Shapes entry is NAME=D1,D2,... naming a model input, with as many positive dims as the input has and the input's fixed dims unchanged.");
 
     public static readonly DiagnosticDescriptor InvalidCompileOption = new("EB6001", "Invalid EdgeModel option",
         "Check the EdgeModel item's metadata (or the edgebuild compile option) against docs/msbuild.md.");

@@ -8,6 +8,7 @@ public static class TargetWriters
     public static IReadOnlyList<ITargetWriter> All { get; } =
     [
         new OnnxTargetWriter(),
+        new Tflite.TfliteTargetWriter(),
     ];
 
     /// <summary>The writer for <paramref name="kind"/>, or null when this build of EdgeBuild has none.</summary>
