@@ -30,7 +30,7 @@ public static class TfliteTable
         string work = Directory.CreateTempSubdirectory("edgebuild-tflite-table-").FullName;
 
         Console.WriteLine($"tflite-ref: {tool}; {photoCount} held-out photos per model, Int8 calibrated on {calibrationCount} others (Percentile, asymmetric)");
-        Console.WriteLine("| model | precision | converts | ops (TRANSPOSE) | max rel error vs ORT | size | size ratio | task metric loss (TFLite) | ONNX INT8 loss |");
+        Console.WriteLine("| model | precision | converts | ops (TRANSPOSE) | max rel error vs ORT | size | size ratio | task metric loss (TFLite) | ONNX artifact at the same precision |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var id in ids)
         {
@@ -66,6 +66,15 @@ public static class TfliteTable
                         ? F($"{bytes.Length / (double)onnxBytes:F3} x ONNX file")
                         : fp32Bytes > 0 ? F($"{bytes.Length / (double)fp32Bytes:F3} x fp32 .tflite") : "";
                     string loss = "", onnxLoss = "";
+                    if (precision == TflitePrecision.Fp16)
+                    {
+                        var q = OnnxImporter.Parse(OnnxExporter.ToBytes(floatModel));
+                        ModelQuantizer.Quantize(q, new QuantizeOptions { Mode = QuantizationMode.Fp16 }, null);
+                        string fp16Path = Path.Combine(work, $"{id}-fp16.onnx");
+                        File.WriteAllBytes(fp16Path, OnnxExporter.ToBytes(q));
+                        var onnxErrors = TfliteHarness.MaxRelativeError(reference, TfliteHarness.RunOnnx(fp16Path, samples));
+                        onnxLoss = F($"ONNX FP16 max rel error {onnxErrors.Values.Max():E2}");
+                    }
                     if (precision == TflitePrecision.Int8)
                     {
                         byte[] original = File.ReadAllBytes(path);
@@ -77,7 +86,8 @@ public static class TfliteTable
                         onnxLoss = F($"{onnxReport.LossPercent:F2} %");
                     }
                     int ops = result.Model.Operators.Count;
-                    row += F($" yes | {ops} ({result.Transposes}) | {worst.Value:E2} ({worst.Key}) | {bytes.Length / 1024.0:F1} KiB | {size} | {loss} | {onnxLoss} |");
+                    string all = args.Contains("--all-outputs") ? " [" + string.Join(", ", errors.Select(e => F($"{e.Key} {e.Value:E2}"))) + "]" : "";
+                    row += F($" yes | {ops} ({result.Transposes}) | {worst.Value:E2} ({worst.Key}){all} | {bytes.Length / 1024.0:F1} KiB | {size} | {loss} | {onnxLoss} |");
                 }
                 catch (EdgeBuildException e)
                 {

@@ -446,10 +446,13 @@ public sealed class TflConverter
     }
 
     /// <summary>
-    /// A constant tensor (already in TFLite order). Float data: float32, float16 behind DEQUANTIZE (Fp16), or
-    /// int8 (Int8; per-tensor over its own range, or <paramref name="quantization"/>). Integers become int32.
+    /// A constant tensor (already in TFLite order). Float data: float32; float16 behind DEQUANTIZE for the
+    /// <paramref name="weights"/> of convolutions and fully connected layers and for large constants at Fp16 (the bulk
+    /// of the bytes; biases and small element-wise constants stay float32, where float16 rounding would cost accuracy
+    /// for no size);
+    /// int8 at Int8 (per-tensor over its own range, or <paramref name="quantization"/>). Integers become int32.
     /// </summary>
-    public int ConstTensor(string name, Ir.Tensor t, TflQuantization? quantization = null, bool keepFloat = false)
+    public int ConstTensor(string name, Ir.Tensor t, TflQuantization? quantization = null, bool keepFloat = false, bool weights = false)
     {
         switch (t.ElementType)
         {
@@ -461,7 +464,7 @@ public sealed class TflConverter
                         var q = quantization ?? RangeQuant(x.Length == 0 ? 0 : x.Min(), x.Length == 0 ? 0 : x.Max());
                         return NewTensor(name, t.Dims, TensorType.INT8, q, QuantizeInt8(x, q.Scale[0], (int)q.ZeroPoint[0]));
                     }
-                    if (Fp16 && !keepFloat)
+                    if (Fp16 && (weights || x.Length >= LargeConstant))
                     {
                         var half = new byte[x.Length * 2];
                         for (int i = 0; i < x.Length; i++) BitConverter.TryWriteBytes(half.AsSpan(i * 2), Quantization.QuantMath.ToHalf(x[i]));
@@ -488,6 +491,9 @@ public sealed class TflConverter
                 throw new EdgeBuildException(DiagnosticCodes.TfliteUnsupportedOperator, "Targets", $"constant '{name}' has type {DataTypes.Name(t.ElementType)}, which TFLite cannot hold");
         }
     }
+
+    /// <summary>Float constants of at least this many elements are float16 at Fp16 whatever reads them (e.g. a mean image).</summary>
+    public const int LargeConstant = 4096;
 
     public static byte[] FloatBytes(float[] x)
     {

@@ -40,7 +40,8 @@ public static class TflWriter
         var buffersVector = Tables(b, buffers);
 
         var tensors = new Offset<int>[model.Tensors.Count];
-        for (int i = 0; i < tensors.Length; i++) tensors[i] = WriteTensor(b, model.Tensors[i]);
+        var shared = new SharedVectors();
+        for (int i = 0; i < tensors.Length; i++) tensors[i] = WriteTensor(b, model.Tensors[i], shared);
         var tensorsVector = Tables(b, tensors);
 
         var operators = new Offset<int>[model.Operators.Count];
@@ -113,19 +114,52 @@ public static class TflWriter
         return b.SizedByteArray();
     }
 
-    private static Offset<int> WriteTensor(FlatBufferBuilder b, TflTensor t)
+    /// <summary>
+    /// Scalar vectors already written, by content: tensors point at one copy (a FlatBuffer may share a vector; every
+    /// reference points forward, as the builder writes back to front). Per-channel zero points (int64, all 0) and
+    /// shapes repeat across many tensors; sharing them is what keeps int8 files small.
+    /// </summary>
+    private sealed class SharedVectors
     {
-        var shape = IntVector(b, t.Shape);
+        private readonly Dictionary<string, VectorOffset> known = new(StringComparer.Ordinal);
+
+        public VectorOffset Ints(FlatBufferBuilder b, IReadOnlyList<int> values) =>
+            Get("i" + string.Join(",", values), () => IntVector(b, values));
+
+        public VectorOffset Floats(FlatBufferBuilder b, float[] values) =>
+            Get("f" + string.Join(",", values.Select(v => BitConverter.SingleToInt32Bits(v))), () =>
+            {
+                b.StartVector(4, values.Length, 4);
+                for (int i = values.Length - 1; i >= 0; i--) b.AddFloat(values[i]);
+                return b.EndVector();
+            });
+
+        public VectorOffset Longs(FlatBufferBuilder b, long[] values) =>
+            Get("l" + string.Join(",", values), () =>
+            {
+                b.StartVector(8, values.Length, 8);
+                for (int i = values.Length - 1; i >= 0; i--) b.AddLong(values[i]);
+                return b.EndVector();
+            });
+
+        private VectorOffset Get(string key, Func<VectorOffset> make)
+        {
+            if (known.TryGetValue(key, out var v)) return v;
+            v = make();
+            known[key] = v;
+            return v;
+        }
+    }
+
+    private static Offset<int> WriteTensor(FlatBufferBuilder b, TflTensor t, SharedVectors shared)
+    {
+        var shape = shared.Ints(b, t.Shape);
         var name = b.CreateString(t.Name);
         int quantization = 0;
         if (t.Quantization is { } q)
         {
-            b.StartVector(4, q.Scale.Length, 4);
-            for (int i = q.Scale.Length - 1; i >= 0; i--) b.AddFloat(q.Scale[i]);
-            var scale = b.EndVector();
-            b.StartVector(8, q.ZeroPoint.Length, 8);
-            for (int i = q.ZeroPoint.Length - 1; i >= 0; i--) b.AddLong(q.ZeroPoint[i]);
-            var zeroPoint = b.EndVector();
+            var scale = shared.Floats(b, q.Scale);
+            var zeroPoint = shared.Longs(b, q.ZeroPoint);
             b.StartTable(7);
             b.AddOffset(2, scale.Value, 0);
             b.AddOffset(3, zeroPoint.Value, 0);
