@@ -168,7 +168,7 @@ internal static class ConvOps
     {
         if (!c.Int8 || inputQuant is null)
         {
-            int wt = c.ConstTensor(name + "/weights", filter, weights: true);
+            int wt = c.ConstTensor(name + "/weights", filter, weights: filter.ElementCount >= TflConverter.Fp16MinWeights);
             var b = bias ?? Ir.Tensor.FromFloats([outChannels], new float[outChannels]);
             int bt = c.ConstTensor(name + "/bias", b);
             return (wt, bt);
