@@ -49,6 +49,36 @@ public class QuantizedBuildTests
         Assert.InRange(accuracy.GetProperty("lossPercent").GetDouble(), 0, 10);
     }
 
+    /// <summary>Targets="Onnx;TFLite" through the same step: both artifacts, both in the manifest (the .tflite with its I/O layout), both next to the app; clean removes them.</summary>
+    [Fact]
+    public void TfliteTargetAddsTheTfliteArtifact()
+    {
+        using var s = new Scenario("tflite");
+        s.Model("models/face-detect.onnx");
+        s.WriteProject("""<EdgeModel Include="models/face-detect.onnx" Targets="Onnx;TFLite" Precision="Fp16" />""");
+        var r = s.Build();
+        Assert.True(r.ExitCode == 0, r.ToString());
+        string tflite = Path.Combine(s.ObjEdgeBuild, "FaceDetect", "FaceDetect.tflite");
+        Assert.True(File.Exists(tflite));
+        Assert.Equal("TFL3", Encoding.ASCII.GetString(File.ReadAllBytes(tflite), 4, 4));
+        Assert.True(File.Exists(Path.Combine(s.BinDir, "FaceDetect.tflite")));
+        using (var json = JsonDocument.Parse(File.ReadAllText(s.Manifest("FaceDetect"))))
+        {
+            var artifacts = json.RootElement.GetProperty("artifacts");
+            Assert.Equal(2, artifacts.GetArrayLength());
+            var t = artifacts[1];
+            Assert.Equal("TFLite", t.GetProperty("target").GetString());
+            Assert.Equal("Fp16", t.GetProperty("precision").GetString());
+            var input = t.GetProperty("io")[0];
+            Assert.Equal("NHWC", input.GetProperty("layout").GetString());
+            Assert.Equal([1, 8, 8, 3], input.GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()));
+        }
+        var clean = s.Dotnet(["clean", s.ProjectPath]);
+        Assert.True(clean.ExitCode == 0, clean.ToString());
+        Assert.False(File.Exists(Path.Combine(s.BinDir, "FaceDetect.tflite")));
+        Assert.False(File.Exists(tflite));
+    }
+
     [Fact]
     public void Fp16HalvesTheWeights()
     {
