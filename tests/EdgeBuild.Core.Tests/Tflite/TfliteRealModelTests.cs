@@ -1,3 +1,4 @@
+using System.Text.Json;
 using EdgeBuild.Measure;
 using EdgeBuild.Targets.Tflite;
 using EdgeBuild.Tests.Support;
@@ -198,6 +199,53 @@ public class TfliteRealModelTests(ITestOutputHelper output)
         Assert.Equal(1, counts.GetProperty("QUANTIZE").GetInt32());
         Assert.Equal(4, counts.GetProperty("DEQUANTIZE").GetInt32());
         Directory.Delete(Path.GetDirectoryName(file)!, recursive: true);
+    }
+
+    /// <summary>
+    /// The compile step with Targets Onnx;TFLite at Int8 on photos: one calibration for both artifacts, the ONNX one
+    /// measured against FP32 as before, the .tflite file full-integer with float I/O in NHWC, listed in the manifest,
+    /// and running in tflite-ref close to the ONNX INT8 artifact. With --tflite-int8-io the file takes and gives int8.
+    /// </summary>
+    [SkippableFact]
+    public void CompileStepWritesBothTargetsFromOneCalibration()
+    {
+        string tool = TfliteTool.Require();
+        string data = TestData.Require();
+        var spec = RealModelSpec.Get("eye-state");
+        string dir = Directory.CreateTempSubdirectory("edgebuild-tflite-compile-").FullName;
+        try
+        {
+            var stdout = new StringWriter();
+            var stderr = new StringWriter();
+            string[] common = ["--precision", "Int8", "--calibration", Path.Combine(data, "photos", "faces", "*.jpg"), "--channel-order", "Gray", "--scale", "0.0039215686", "-q"];
+            int exit = EdgeBuild.Cli.Commands.Run(["compile", TestData.Model(spec.Id), "--out", dir, "--targets", "Onnx;TFLite", .. common], stdout, stderr);
+            Assert.True(exit == 0, stderr.ToString());
+            using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "EyeState.edgemodel.json")));
+            var artifacts = manifest.RootElement.GetProperty("artifacts");
+            Assert.Equal(["Onnx", "TFLite"], artifacts.EnumerateArray().Select(a => a.GetProperty("target").GetString()));
+            var io = artifacts[1].GetProperty("io");
+            Assert.Equal("NHWC", io[0].GetProperty("layout").GetString());
+            Assert.Equal("float32", io[0].GetProperty("elementType").GetString());
+            Assert.True(manifest.RootElement.GetProperty("metrics").TryGetProperty("accuracy", out _));
+
+            using var info = TfliteRef.Info(tool, Path.Combine(dir, "EyeState.tflite"));
+            Assert.True(info.RootElement.GetProperty("runtime").GetProperty("model_ok").GetBoolean());
+            var counts = info.RootElement.GetProperty("operators").GetProperty("counts");
+            Assert.Equal(1, counts.GetProperty("QUANTIZE").GetInt32());
+            Assert.Equal(1, counts.GetProperty("DEQUANTIZE").GetInt32());
+
+            string int8Dir = Path.Combine(dir, "int8io");
+            exit = EdgeBuild.Cli.Commands.Run(["convert", TestData.Model(spec.Id), "-o", int8Dir, "--target", "TFLite", "--tflite-int8-io", .. common], stdout, stderr);
+            Assert.True(exit == 0, stderr.ToString());
+            using var info8 = TfliteRef.Info(tool, Path.Combine(int8Dir, "EyeState.tflite"));
+            Assert.Equal("int8", info8.RootElement.GetProperty("inputs")[0].GetProperty("dtype").GetString());
+            Assert.Equal("int8", info8.RootElement.GetProperty("outputs")[0].GetProperty("dtype").GetString());
+            Assert.False(info8.RootElement.GetProperty("operators").GetProperty("counts").TryGetProperty("QUANTIZE", out _));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     /// <summary>Same input, same bytes: converting twice (and through a fresh copy of the model) gives identical files.</summary>
