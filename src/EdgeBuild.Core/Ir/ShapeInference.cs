@@ -139,7 +139,8 @@ public static class ShapeInference
                 int axis = (int)n.GetInt("axis", 0);
                 if (axis < 0) axis += s.Rank;
                 var sizes = n.GetInts("split") ?? ConstInts(n, 1);
-                if (sizes is null && s[axis].Value is long total)
+                // Equal parts only when no split sizes are given at all (a non-constant split input leaves the shapes unknown).
+                if (sizes is null && n.Input(1) is null && s[axis].Value is long total)
                 {
                     long each = (total + count - 1) / count;
                     sizes = Enumerable.Range(0, count).Select(i => Math.Min(each, total - i * each)).ToArray();

@@ -82,6 +82,15 @@ public static class AccuracyEvaluator
         return Score(names, pairs, task);
     }
 
+    /// <summary>The same scoring on outputs computed elsewhere: reference and candidate per sample, by output name (in <paramref name="names"/> order).</summary>
+    public static AccuracyReport Compare(IReadOnlyList<string> names, IReadOnlyList<IReadOnlyDictionary<string, Tensor>> reference,
+        IReadOnlyList<IReadOnlyDictionary<string, Tensor>> candidate, TaskKind task)
+    {
+        if (reference.Count != candidate.Count) throw new ArgumentException($"{reference.Count} reference samples, {candidate.Count} candidate ones", nameof(candidate));
+        var pairs = reference.Zip(candidate, (r, c) => (names.Select(n => r[n]).ToArray(), names.Select(n => c[n]).ToArray())).ToList();
+        return Score(names.ToArray(), pairs, task);
+    }
+
     private static AccuracyReport Score(string[] names, List<(Tensor[] Ref, Tensor[] Cand)> pairs, TaskKind task)
     {
 

@@ -3,7 +3,7 @@ using Tensor = EdgeBuild.Ir.Tensor;
 namespace EdgeBuild.Tests.Support;
 
 /// <summary>
-/// BlazeFace short-range (front, 128x128) outputs as faces: 896 SSD anchors (16x16 cells x 2, then 8x8 x 6, centers at
+/// BlazeFace outputs as faces (short range / front 128x128, and back-camera 256x256, which has the same anchor grids): 896 SSD anchors (16x16 cells x 2, then 8x8 x 6, centers at
 /// (i + 0.5) / grid), sigmoid scores, boxes decoded as center + raw / 128. MediaPipe's face_detection_short_range.tflite
 /// gives [1,896,1] scores and [1,896,16] regressors; the ONNX export gives the two anchor grids separately.
 /// </summary>
@@ -41,6 +41,33 @@ public static class BlazeFace
         for (int i = 1; i < scores.Length; i++) if (scores[i] > scores[best]) best = i;
         var (ax, ay) = AnchorCenters[best];
         return new Face(best, Sigmoid(scores[best]), ax + boxes[best * 16] / 128f, ay + boxes[best * 16 + 1] / 128f, boxes[best * 16 + 2] / 128f, boxes[best * 16 + 3] / 128f);
+    }
+
+    /// <summary>
+    /// The outputs as a detector's: "boxes" [1,896,4] (x1, y1, x2, y2 in image fractions) and "scores" [1,896,1] after the
+    /// sigmoid, so AccuracyEvaluator's Detection metric (F1 of boxes over 0.5, matched at IoU 0.5) can judge them.
+    /// </summary>
+    /// <param name="inputSize">128 (front / short range) or 256 (back camera): the regressors are in input pixels.</param>
+    public static Dictionary<string, Tensor> AsDetections(IReadOnlyDictionary<string, Tensor> outputs, float inputSize = 128f)
+    {
+        var (scores, r) = Raw(outputs);
+        var boxes = new float[scores.Length * 4];
+        var probabilities = new float[scores.Length];
+        for (int i = 0; i < scores.Length; i++)
+        {
+            var (ax, ay) = AnchorCenters[i];
+            float cx = ax + r[i * 16] / inputSize, cy = ay + r[i * 16 + 1] / inputSize, w = r[i * 16 + 2] / inputSize, h = r[i * 16 + 3] / inputSize;
+            boxes[i * 4] = cx - w / 2;
+            boxes[i * 4 + 1] = cy - h / 2;
+            boxes[i * 4 + 2] = cx + w / 2;
+            boxes[i * 4 + 3] = cy + h / 2;
+            probabilities[i] = Sigmoid(scores[i]);
+        }
+        return new Dictionary<string, Tensor>
+        {
+            ["boxes"] = Tensor.FromFloats([1, scores.Length, 4], boxes),
+            ["scores"] = Tensor.FromFloats([1, scores.Length, 1], probabilities),
+        };
     }
 
     public static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-Math.Clamp(x, -80f, 80f)));
