@@ -84,11 +84,11 @@ public static class TfliteTable
                         if (id.StartsWith("blazeface", StringComparison.Ordinal))
                         {
                             // Raw anchor logits and regressors: judged as the faces they decode to (Detection F1).
-                            float size = spec.Height;
+                            float inputSize = spec.Height;
                             string onnxPath = Path.Combine(work, $"{id}-int8.onnx");
                             File.WriteAllBytes(onnxPath, OnnxExporter.ToBytes(q));
                             var onnxOutputs = TfliteHarness.RunOnnx(onnxPath, samples);
-                            IReadOnlyDictionary<string, Ir.Tensor> D(IReadOnlyDictionary<string, Ir.Tensor> o) => BlazeFace.AsDetections(o, size);
+                            IReadOnlyDictionary<string, Ir.Tensor> D(IReadOnlyDictionary<string, Ir.Tensor> o) => BlazeFace.AsDetections(o, inputSize);
                             var refD = reference.Select(D).ToList();
                             report = AccuracyEvaluator.Compare(["boxes", "scores"], refD, outputs.Select(D).ToList(), TaskKind.Detection);
                             onnxReport = AccuracyEvaluator.Compare(["boxes", "scores"], refD, onnxOutputs.Select(D).ToList(), TaskKind.Detection);
