@@ -241,7 +241,7 @@ internal static class ConvOps
         }
         else full = c.Out(result, Layout.Nhwc);
         c.Op(BuiltinOperator.TRANSPOSE_CONV, [outShape, wt, input, bt], [full], new TransposeConvOptions(Padding.VALID, (int)strides[1], (int)strides[0], act),
-            act == ActivationFunctionType.NONE ? (c.Int8 ? 3 : 3) : 4);
+            act == ActivationFunctionType.NONE ? 3 : 4); // 3: the bias input; 4: a fused activation
         if (crop)
         {
             int o = c.Out(result, Layout.Nhwc, c.Tensor(full).Quantization);
