@@ -233,6 +233,19 @@ public class TfliteRealModelTests(ITestOutputHelper output)
             var counts = info.RootElement.GetProperty("operators").GetProperty("counts");
             Assert.Equal(1, counts.GetProperty("QUANTIZE").GetInt32());
             Assert.Equal(1, counts.GetProperty("DEQUANTIZE").GetInt32());
+            // The shared calibration reached the file (names of the float model's activations): the held-out photos keep their class.
+            var photos = spec.Photos(data, 24).Skip(16).ToList();
+            var samples = new RealModelSamples(spec, photos, data);
+            var reference = TfliteHarness.RunOnnx(TestData.Model(spec.Id), samples.Samples());
+            int agree = 0;
+            for (int i = 0; i < photos.Count; i++)
+            {
+                var nhwc = Targets.Tflite.Layout.Transpose(samples.Inputs[i], Targets.Tflite.Layout.Nhwc);
+                var y = TfliteRef.Run(tool, Path.Combine(dir, "EyeState.tflite"), new Dictionary<string, Ir.Tensor> { ["input"] = nhwc }, Path.Combine(dir, $"run{i}"))["output"].ToFloats();
+                var e = reference[i]["output"].ToFloats();
+                if (ArgMax(y) == ArgMax(e)) agree++;
+            }
+            Assert.True(agree >= photos.Count - 1, $"{agree} of {photos.Count} held-out photos keep their class");
 
             string int8Dir = Path.Combine(dir, "int8io");
             exit = EdgeBuild.Cli.Commands.Run(["convert", TestData.Model(spec.Id), "-o", int8Dir, "--target", "TFLite", "--tflite-int8-io", .. common], stdout, stderr);
