@@ -79,6 +79,29 @@ public class QuantizedBuildTests
         Assert.False(File.Exists(tflite));
     }
 
+    /// <summary>A dynamic model with Targets TFLite: EB4102 at the item, asking for Shapes; with Shapes it builds, and the inputs are fixed in both artifacts.</summary>
+    [Fact]
+    public void TfliteTargetNeedsShapesForDynamicDims()
+    {
+        using var s = new Scenario("tflite-shapes");
+        TinyModels.WriteConvRelu(Path.Combine(s.Directory, "models", "dyn.onnx"), dynamic: true);
+        s.WriteProject("""<EdgeModel Include="models/dyn.onnx" Targets="Onnx;TFLite" />""");
+        var r = s.Build();
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains(r.Errors, e => e.Contains("EB4102") && e.Contains("--shape input="));
+        Assert.False(File.Exists(s.Manifest("Dyn")));
+        Assert.False(File.Exists(s.Artifact("Dyn")));
+        s.WriteProject("""<EdgeModel Include="models/dyn.onnx" Targets="Onnx;TFLite" Shapes="input=1,3,16,12" TfliteLayout="Nchw" />""");
+        r = s.Build();
+        Assert.True(r.ExitCode == 0, r.ToString());
+        using var json = JsonDocument.Parse(File.ReadAllText(s.Manifest("Dyn")));
+        var root = json.RootElement;
+        Assert.Equal([1, 3, 16, 12], root.GetProperty("inputs")[0].GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()));
+        var io = root.GetProperty("artifacts")[1].GetProperty("io")[0];
+        Assert.Equal("ONNX", io.GetProperty("layout").GetString());
+        Assert.Equal([1, 3, 16, 12], io.GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()));
+    }
+
     [Fact]
     public void Fp16HalvesTheWeights()
     {
