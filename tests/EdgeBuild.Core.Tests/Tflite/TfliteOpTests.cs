@@ -152,6 +152,28 @@ public class TfliteOpTests(ITestOutputHelper output)
             b.Output(b.Op("SpaceToDepth", [d], "y", Attr.Of("blocksize", 2L)));
             return 0;
         },
+        ["compare-where-argmax"] = b =>
+        {
+            var x = b.Conv(b.Input("x", 1, 8, 10, 12), "c", 8, 8);
+            var z = b.Input("z", 1, 8, 10, 12);
+            var gt = b.Op("Greater", [x, z], "gt");
+            var le = b.Op("LessOrEqual", [x, b.Const("half", [], 0.5f)], "le");
+            var w = b.Op("Where", [gt, x, b.Op("Where", [le, z, b.Const("zero", [], 0f)], "w0")], "w");
+            var am = b.Op("ArgMax", [w], "am", Attr.Of("axis", 1L), Attr.Of("keepdims", 1L));
+            var an = b.Op("ArgMin", [w], "an", Attr.Of("axis", 3L), Attr.Of("keepdims", 0L));
+            b.Output(w, b.Op("Cast", [am], "amf", Attr.Of("to", 1L)), b.Op("Cast", [an], "anf", Attr.Of("to", 1L)));
+            return 1; // keepdims on the NHWC channel axis: the indices go back to ONNX order once
+        },
+        ["expand-tile-rounding"] = b =>
+        {
+            var x = b.Input("x", 1, 8, 1, 12);
+            var e = b.Op("Expand", [x, b.ConstInts("eshape", 2, 8, 5, 12)], "e");
+            var t = b.Op("Tile", [e, b.ConstInts("repeats", 1, 1, 2, 1)], "t");
+            var f = b.Op("Floor", [b.Op("Mul", [t, b.Const("k", [], 3.3f)], "m")], "f");
+            var g = b.Op("Ceil", [b.Op("Elu", [t], "el")], "g");
+            b.Output(b.Op("Add", [f, g], "y"));
+            return 0;
+        },
         ["batchnorm-gather"] = b =>
         {
             var x = b.Input("x", 1, 8, 10, 12);

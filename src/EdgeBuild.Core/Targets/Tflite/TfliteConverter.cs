@@ -236,7 +236,9 @@ public sealed class TflConverter
             {
                 (BuiltinOperator.HARD_SWISH, _) or (BuiltinOperator.DEQUANTIZE, 3) => new Version(1, 15, 0),
                 (BuiltinOperator.RESIZE_BILINEAR, 3) or (BuiltinOperator.RESIZE_NEAREST_NEIGHBOR, 3) => new Version(2, 2, 0),
-                (BuiltinOperator.BATCH_MATMUL, _) => new Version(2, 3, 0),
+                (BuiltinOperator.BATCH_MATMUL, _) or (BuiltinOperator.SELECT_V2, _) => new Version(2, 3, 0),
+                (BuiltinOperator.BROADCAST_TO, _) => new Version(2, 5, 0),
+                (BuiltinOperator.GELU, _) => new Version(2, 9, 0),
                 (BuiltinOperator.TRANSPOSE_CONV, 4) => new Version(2, 9, 0),
                 _ => new Version(1, 14, 0),
             };

@@ -16,6 +16,8 @@ internal static class OpVersions
         {
             case BuiltinOperator.DEQUANTIZE: return input == TensorType.FLOAT16 ? 3 : int8 ? 2 : 1;
             case BuiltinOperator.QUANTIZE: return 2;
+            // Version 1 of BROADCAST_TO is the TensorFlow (Flex) op; the builtin kernel starts at 2.
+            case BuiltinOperator.BROADCAST_TO: return 2;
             case BuiltinOperator.RESIZE_BILINEAR: return options is ResizeBilinearOptions { HalfPixelCenters: true } ? 3 : int8 ? 2 : 1;
             case BuiltinOperator.RESIZE_NEAREST_NEIGHBOR: return options is ResizeNearestNeighborOptions { HalfPixelCenters: true } ? 3 : int8 ? 2 : 1;
         }

@@ -16,7 +16,7 @@ internal static class TflOpRegistry
     private static Dictionary<string, OpRule> Build()
     {
         var rules = new Dictionary<string, OpRule>(StringComparer.Ordinal);
-        foreach (var family in new[] { ConvOps.Rules(), MatMulOps.Rules(), ElementwiseOps.Rules(), ActivationOps.Rules(), PoolOps.Rules(), ShapeOps.Rules(), ResizeOps.Rules() })
+        foreach (var family in new[] { ConvOps.Rules(), MatMulOps.Rules(), ElementwiseOps.Rules(), ActivationOps.Rules(), PoolOps.Rules(), ShapeOps.Rules(), ResizeOps.Rules(), IndexOps.Rules() })
             foreach (var (op, rule) in family) rules.Add(op, rule);
         return rules;
     }

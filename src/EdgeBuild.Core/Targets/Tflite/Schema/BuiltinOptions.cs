@@ -308,3 +308,25 @@ public sealed record EmptyOptions(BuiltinOptionsType Kind) : BuiltinOptions
     public override BuiltinOptionsType Type => Kind;
     public override int Write(FlatBufferBuilder b) => Empty(b);
 }
+
+public sealed record ArgMinOptionsTable(TensorType OutputType) : BuiltinOptions
+{
+    public override BuiltinOptionsType Type => BuiltinOptionsType.ArgMinOptions;
+    public override int Write(FlatBufferBuilder b)
+    {
+        b.StartTable(1);
+        b.AddSbyte(0, (sbyte)OutputType, 0);
+        return b.EndTable();
+    }
+}
+
+public sealed record GeluOptions(bool Approximate) : BuiltinOptions
+{
+    public override BuiltinOptionsType Type => BuiltinOptionsType.GeluOptions;
+    public override int Write(FlatBufferBuilder b)
+    {
+        b.StartTable(1);
+        b.AddBool(0, Approximate, false);
+        return b.EndTable();
+    }
+}

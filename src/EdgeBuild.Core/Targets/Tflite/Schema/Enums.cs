@@ -289,6 +289,7 @@ public enum BuiltinOptionsType : byte
     DequantizeOptions = 38,
     MaximumMinimumOptions = 39,
     ArgMaxOptions = 40,
+    ArgMinOptions = 57,
     NegOptions = 42,
     PadV2Options = 43,
     SliceOptions = 48,
@@ -306,4 +307,5 @@ public enum BuiltinOptionsType : byte
     HardSwishOptions = 91,
     DepthToSpaceOptions = 94,
     BatchMatMulOptions = 101,
+    GeluOptions = 116,
 }
