@@ -19,7 +19,7 @@
 //       size ratio, calibration and total quantize time, worst layer SQNR, output SQNR on held-out photos, and ONNX
 //       Runtime 1-thread latency against FP32, all variants interleaved run by run. --fusions saves ORT's optimized
 //       model of each variant (SessionOptions.OptimizedModelFilePath) and counts what it fused. Peak RSS at the end.
-//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- tflite [--models a,b] [--photos 20] [--calibration 8] [--precisions Fp32,Fp16,Int8]
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- tflite [--models a,b] [--photos 20] [--calibration 8] [--precisions Fp32,Fp16,Int8] [--calibrator C] [--all-outputs]
 //       The TFLite acceptance table: per model x precision, converts?, max relative error of the .tflite in tflite-ref
 //       against ONNX Runtime on the original model over held-out photos, size ratios, Int8 task-metric loss (and the
 //       ONNX INT8 model's, calibrated on the same photos).

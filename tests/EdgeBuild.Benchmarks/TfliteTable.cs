@@ -15,7 +15,7 @@ namespace EdgeBuild.Benchmarks;
 /// worst output) over held-out photos, its size, and for Int8 the task-metric loss against FP32 (AccuracyEvaluator,
 /// as the ONNX INT8 artifact is measured) next to that of the ONNX INT8 (QDQ) model calibrated on the same photos.
 ///
-///   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- tflite [--models a,b] [--photos 20] [--calibration 8] [--precisions Fp32,Fp16,Int8]
+///   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- tflite [--models a,b] [--photos 20] [--calibration 8] [--precisions Fp32,Fp16,Int8] [--calibrator Percentile]
 /// </summary>
 public static class TfliteTable
 {
@@ -26,10 +26,11 @@ public static class TfliteTable
         int photoCount = int.Parse(Arg("--photos") ?? "20", CultureInfo.InvariantCulture);
         int calibrationCount = int.Parse(Arg("--calibration") ?? "8", CultureInfo.InvariantCulture);
         var precisions = (Arg("--precisions") ?? "Fp32,Fp16,Int8").Split(',').Select(p => Enum.Parse<TflitePrecision>(p, true)).ToArray();
+        var calibrator = Enum.Parse<CalibratorKind>(Arg("--calibrator") ?? "Percentile", true);
         string tool = TfliteRef.Tool(root) ?? throw new InvalidOperationException("tflite-ref not found (../shared/tools/tflite-ref or $TFLITE_REF)");
         string work = Directory.CreateTempSubdirectory("edgebuild-tflite-table-").FullName;
 
-        Console.WriteLine($"tflite-ref: {tool}; {photoCount} held-out photos per model, Int8 calibrated on {calibrationCount} others (Percentile, asymmetric)");
+        Console.WriteLine($"tflite-ref: {tool}; {photoCount} held-out photos per model, Int8 calibrated on {calibrationCount} others ({calibrator}, asymmetric)");
         Console.WriteLine("| model | precision | converts | ops (TRANSPOSE) | max rel error vs ORT | size | size ratio | task metric loss (TFLite) | ONNX artifact at the same precision |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var id in ids)
@@ -56,7 +57,7 @@ public static class TfliteTable
                 try
                 {
                     var clock = Stopwatch.StartNew();
-                    var ranges = precision == TflitePrecision.Int8 ? TfliteHarness.Ranges(floatModel, calibration) : null;
+                    var ranges = precision == TflitePrecision.Int8 ? TfliteHarness.Ranges(floatModel, calibration, calibrator) : null;
                     var (bytes, result) = TfliteHarness.Convert(floatModel, precision, ranges);
                     if (precision == TflitePrecision.Fp32) fp32Bytes = bytes.Length;
                     var outputs = TfliteHarness.RunAll(tool, bytes, result, samples, Path.Combine(work, $"{id}-{precision}"));
@@ -79,7 +80,7 @@ public static class TfliteTable
                     {
                         byte[] original = File.ReadAllBytes(path);
                         var q = OnnxImporter.Parse(OnnxExporter.ToBytes(floatModel));
-                        ModelQuantizer.Quantize(q, new QuantizeOptions { Calibrator = CalibratorKind.Percentile }, calibration);
+                        ModelQuantizer.Quantize(q, new QuantizeOptions { Calibrator = calibrator }, calibration);
                         AccuracyReport report, onnxReport;
                         if (id.StartsWith("blazeface", StringComparison.Ordinal))
                         {

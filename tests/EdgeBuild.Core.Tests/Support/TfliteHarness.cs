@@ -98,9 +98,9 @@ public static class TfliteHarness
     }
 
     /// <summary>Calibration ranges as TargetContext.Calibration(symmetric: false) computes them (Percentile).</summary>
-    public static IReadOnlyDictionary<string, TensorRange> Ranges(Model floatModel, ICalibrationDataSource calibration) =>
+    public static IReadOnlyDictionary<string, TensorRange> Ranges(Model floatModel, ICalibrationDataSource calibration, CalibratorKind calibrator = CalibratorKind.Percentile) =>
         CalibrationTable.Compute(OnnxImporter.Parse(OnnxExporter.ToBytes(floatModel)), calibration,
-            new QuantizeOptions { Calibrator = CalibratorKind.Percentile, SymmetricActivations = false }).Ranges;
+            new QuantizeOptions { Calibrator = calibrator, SymmetricActivations = false }).Ranges;
 
     public static (byte[] Bytes, TfliteResult Result) Convert(Model floatModel, TflitePrecision precision, IReadOnlyDictionary<string, TensorRange>? ranges = null,
         TfliteIoLayout layout = TfliteIoLayout.Nhwc, bool int8Io = false)
