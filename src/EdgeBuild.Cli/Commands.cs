@@ -61,7 +61,7 @@ public static class Commands
         var name = new Option<string?>("--name") { Description = "Class name (default: the file name in PascalCase)" };
         var ns = new Option<string?>("--namespace") { Description = "Namespace of the generated class" };
         var precision = new Option<string>("--precision") { Description = "Fp32, Fp16, Int8, Int8Dynamic or Mixed", DefaultValueFactory = _ => "Fp32" };
-        var targets = new Option<string>("--targets") { Description = "Artifact formats, separated by ';' or ',': Onnx, TensorRT, TFLite (each as its writer exists)", DefaultValueFactory = _ => "Onnx" };
+        var targets = new Option<string>("--targets") { Description = "Artifact formats, separated by ';' or ',': Onnx, TensorRT, TFLite", DefaultValueFactory = _ => "Onnx" };
         var provider = new Option<string>("--execution-provider") { Description = "Cpu, Cuda or TensorRT", DefaultValueFactory = _ => "Cpu" };
         var quant = new QuantizationOptionSet();
         var trt = new TensorRtOptionSet();
@@ -71,11 +71,13 @@ public static class Commands
         var passes = new Option<string?>("--passes") { Description = "Comma-separated passes to run (default: all)" };
         var skip = new Option<string?>("--skip") { Description = "Comma-separated passes to leave out" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress lines on stderr" };
+        var target = new TargetOptionSet();
         var command = new Command("compile", "Compile a model: optimized artifacts for the targets and the manifest the source generator reads")
             { model, outDir, name, ns, precision, targets, provider, latency, accuracy, opset, passes, skip, quiet };
         foreach (var o in quant.All.Concat(trt.All)) command.Options.Add(o);
         var measure = new MeasureOptionSet();
         foreach (var o in measure.All) command.Options.Add(o);
+        foreach (var o in target.All) command.Options.Add(o);
         command.SetAction(parse => Guard(stderr, () =>
         {
             string input = parse.GetValue(model)!;
@@ -94,7 +96,7 @@ public static class Commands
                 Passes = parse.GetValue(passes) is { } p ? Split(p) : null,
                 SkipPasses = Split(parse.GetValue(skip)),
             };
-            options = measure.Apply(trt.Apply(quant.Apply(options, parse), parse), parse);
+            options = measure.Apply(target.Apply(trt.Apply(quant.Apply(options, parse), parse), parse), parse);
             // Measurement warnings arrive as whole "warning EBnnnn: ..." lines (their code reaches MSBuild); others get the file.
             var result = ModelCompiler.Compile(input, parse.GetValue(outDir)!, options,
                 silent ? null : line => stderr.WriteLine($"edgebuild: {line}"), w => stderr.WriteLine(w.StartsWith("warning EB", StringComparison.Ordinal) ? w : $"warning: {input}: {w}"));
@@ -124,6 +126,8 @@ public static class Commands
         var command = new Command("convert", "Write one target's artifacts (ONNX, TensorRT kit, TFLite) at a precision, without a manifest")
             { model, target, output, name, precision, accuracy, quiet };
         foreach (var o in quant.All.Concat(trt.All)) command.Options.Add(o);
+        var targetOptions = new TargetOptionSet();
+        foreach (var o in targetOptions.All) command.Options.Add(o);
         command.SetAction(parse => Guard(stderr, () =>
         {
             string input = parse.GetValue(model)!;
@@ -135,6 +139,7 @@ public static class Commands
                 Targets = [CompileOptions.ParseEnum<TargetKind>("Target", parse.GetValue(target)!)],
                 MaxAccuracyLoss = parse.GetValue(accuracy),
             }, parse), parse);
+            options = targetOptions.Apply(options, parse);
             var result = ModelCompiler.Compile(input, parse.GetValue(output)!, options,
                 silent ? null : line => stderr.WriteLine($"edgebuild: {line}"), w => stderr.WriteLine($"warning: {input}: {w}"), writeManifest: false);
             var m = result.Manifest;

@@ -270,11 +270,19 @@ public sealed class EdgeBuildCompile : ToolTask
         if (MeasureSeconds.Trim().Length > 0) b.AppendSwitchIfNotNull("--measure-seconds ", MeasureSeconds.Trim());
         if (MeasureThreads.Trim().Length > 0) b.AppendSwitchIfNotNull("--threads ", MeasureThreads.Trim());
         if (MeasureCache.Trim().Length > 0) b.AppendSwitchIfNotNull("--measure-cache ", MeasureCache.Trim());
+        // Fixed input shapes and the TFLite target's options (docs/tflite.md).
+        foreach (var shape in SplitShapes(Meta("Shapes"))) b.AppendSwitchIfNotNull("--shape ", shape);
+        AppendIfSet(b, "--tflite-layout ", "TfliteLayout");
+        if (string.Equals(Meta("TfliteInt8Io"), "true", StringComparison.OrdinalIgnoreCase)) b.AppendSwitch("--tflite-int8-io");
         if (SplitList(Meta("Passes")) is { Count: > 0 } passes) b.AppendSwitchIfNotNull("--passes ", string.Join(",", passes));
         if (SplitList(Meta("SkipPasses")) is { Count: > 0 } skip) b.AppendSwitchIfNotNull("--skip ", string.Join(",", skip));
         b.AppendSwitch("-q");
         return b.ToString();
     }
+
+    /// <summary>Shapes metadata: "x=1,3,480,640;y=1,2" (';' separates inputs; ',' separates dims).</summary>
+    private static IEnumerable<string> SplitShapes(string value) =>
+        value.Split([';'], StringSplitOptions.RemoveEmptyEntries).Select(s => s.Trim()).Where(s => s.Length > 0);
 
     private void AppendIfSet(CommandLineBuilder b, string option, string metadata)
     {

@@ -22,6 +22,10 @@
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- tensorrt-table [--models a,b] [--held-out N] [--calibration N] [--calibrator C]
 //       The TensorRT kit's .trt.onnx on the CPU in ONNX Runtime against FP32, next to the ONNX INT8 artifact: task-metric
 //       loss on held-out photos, same calibration photos and calibrator.
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- tflite [--models a,b] [--photos 20] [--calibration 8] [--precisions Fp32,Fp16,Int8] [--calibrator C] [--all-outputs]
+//       The TFLite acceptance table: per model x precision, converts?, max relative error of the .tflite in tflite-ref
+//       against ONNX Runtime on the original model over held-out photos, size ratios, Int8 task-metric loss (and the
+//       ONNX INT8 model's, calibrated on the same photos).
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- incremental [--runs N] [--models K] [--taskhost] [--tool-config C]
 //       The MSBuild acceptance: no-op `dotnet build` with EdgeModel items vs the same project without them,
 //       alternating, medians and their ratio (<= 1.1); --taskhost adds the TaskHostFactory cost of a recompile.
@@ -54,6 +58,7 @@ switch (mode)
         Arg("--models")?.Split(',') ?? ["eye-state", "face-detect-rfb320"]);
     case "incremental": return IncrementalBuildBenchmark.Run(args, root);
     case "gate": return EdgeBuild.Benchmarks.GateExperiment.Run(args);
+    case "tflite": return EdgeBuild.Benchmarks.TfliteTable.Run(args, data, root);
     case "quantize-table": return EdgeBuild.Benchmarks.QuantizationTable.Run(args, data);
     case "tensorrt-table": return EdgeBuild.Benchmarks.TensorRtAccuracyTable.Run(args, data);
     case "quantize": return QuantizeBenchmark.Run(data, int.Parse(Arg("--runs") ?? "20"), int.Parse(Arg("--calibration") ?? "10"),

@@ -49,6 +49,59 @@ public class QuantizedBuildTests
         Assert.InRange(accuracy.GetProperty("lossPercent").GetDouble(), 0, 10);
     }
 
+    /// <summary>Targets="Onnx;TFLite" through the same step: both artifacts, both in the manifest (the .tflite with its I/O layout), both next to the app; clean removes them.</summary>
+    [Fact]
+    public void TfliteTargetAddsTheTfliteArtifact()
+    {
+        using var s = new Scenario("tflite");
+        s.Model("models/face-detect.onnx");
+        s.WriteProject("""<EdgeModel Include="models/face-detect.onnx" Targets="Onnx;TFLite" Precision="Fp16" />""");
+        var r = s.Build();
+        Assert.True(r.ExitCode == 0, r.ToString());
+        string tflite = Path.Combine(s.ObjEdgeBuild, "FaceDetect", "FaceDetect.tflite");
+        Assert.True(File.Exists(tflite));
+        Assert.Equal("TFL3", Encoding.ASCII.GetString(File.ReadAllBytes(tflite), 4, 4));
+        Assert.True(File.Exists(Path.Combine(s.BinDir, "FaceDetect.tflite")));
+        using (var json = JsonDocument.Parse(File.ReadAllText(s.Manifest("FaceDetect"))))
+        {
+            var artifacts = json.RootElement.GetProperty("artifacts");
+            Assert.Equal(2, artifacts.GetArrayLength());
+            var t = artifacts[1];
+            Assert.Equal("TFLite", t.GetProperty("target").GetString());
+            Assert.Equal("Fp16", t.GetProperty("precision").GetString());
+            var input = t.GetProperty("io")[0];
+            Assert.Equal("NHWC", input.GetProperty("layout").GetString());
+            Assert.Equal([1, 8, 8, 3], input.GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()));
+        }
+        var clean = s.Dotnet(["clean", s.ProjectPath]);
+        Assert.True(clean.ExitCode == 0, clean.ToString());
+        Assert.False(File.Exists(Path.Combine(s.BinDir, "FaceDetect.tflite")));
+        Assert.False(File.Exists(tflite));
+    }
+
+    /// <summary>A dynamic model with Targets TFLite: EB4102 at the item, asking for Shapes; with Shapes it builds, and the inputs are fixed in both artifacts.</summary>
+    [Fact]
+    public void TfliteTargetNeedsShapesForDynamicDims()
+    {
+        using var s = new Scenario("tflite-shapes");
+        TinyModels.WriteConvRelu(Path.Combine(s.Directory, "models", "dyn.onnx"), dynamic: true);
+        s.WriteProject("""<EdgeModel Include="models/dyn.onnx" Targets="Onnx;TFLite" />""");
+        var r = s.Build();
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains(r.Errors, e => e.Contains("EB4102") && e.Contains("--shape input="));
+        Assert.False(File.Exists(s.Manifest("Dyn")));
+        Assert.False(File.Exists(s.Artifact("Dyn")));
+        s.WriteProject("""<EdgeModel Include="models/dyn.onnx" Targets="Onnx;TFLite" Shapes="input=1,3,16,12" TfliteLayout="Nchw" />""");
+        r = s.Build();
+        Assert.True(r.ExitCode == 0, r.ToString());
+        using var json = JsonDocument.Parse(File.ReadAllText(s.Manifest("Dyn")));
+        var root = json.RootElement;
+        Assert.Equal([1, 3, 16, 12], root.GetProperty("inputs")[0].GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()));
+        var io = root.GetProperty("artifacts")[1].GetProperty("io")[0];
+        Assert.Equal("ONNX", io.GetProperty("layout").GetString());
+        Assert.Equal([1, 3, 16, 12], io.GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()));
+    }
+
     [Fact]
     public void Fp16HalvesTheWeights()
     {

@@ -47,6 +47,36 @@ public sealed record CompileOptions
     /// <summary>The TensorRT kit's settings (used when Targets has TensorRT).</summary>
     public Targets.TensorRt.TensorRtSettings TensorRt { get; init; } = new();
 
+    /// <summary>Fixed shapes for inputs with dynamic dims (--shape NAME=1,3,480,640), applied before optimization.</summary>
+    public IReadOnlyDictionary<string, long[]> Shapes { get; init; } = new Dictionary<string, long[]>();
+
+    /// <summary>TFLite target: rank-4 inputs and outputs in NHWC (default) or as in the ONNX model (NCHW, one TRANSPOSE at each).</summary>
+    public EdgeBuild.Targets.Tflite.TfliteIoLayout TfliteLayout { get; init; } = EdgeBuild.Targets.Tflite.TfliteIoLayout.Nhwc;
+
+    /// <summary>TFLite target at Int8: int8 model inputs and outputs instead of float ones.</summary>
+    public bool TfliteInt8Io { get; init; }
+
+    /// <summary>Parses "NAME=1,3,480,640" entries (';'-separated, or one per element) into <see cref="Shapes"/> (EB4105 when malformed).</summary>
+    public static IReadOnlyDictionary<string, long[]> ParseShapes(IEnumerable<string> entries)
+    {
+        var shapes = new Dictionary<string, long[]>(StringComparer.Ordinal);
+        foreach (var entry in entries.SelectMany(e => e.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+        {
+            int eq = entry.LastIndexOf('=');
+            long[]? dims = null;
+            if (eq > 0)
+            {
+                var parts = entry[(eq + 1)..].Split([',', 'x'], StringSplitOptions.TrimEntries);
+                if (parts.All(p => long.TryParse(p, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long d) && d > 0))
+                    dims = parts.Select(p => long.Parse(p, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            }
+            if (dims is null)
+                throw new EdgeBuildException(DiagnosticCodes.InvalidShapeOption, "Shapes", $"'{entry}' is not NAME=D1,D2,... with positive dims (e.g. x=1,3,480,640)");
+            shapes[entry[..eq].Trim()] = dims;
+        }
+        return shapes;
+    }
+
     /// <summary>Parses an enum value case-insensitively, or throws EB6001 naming the option and the allowed values.</summary>
     public static T ParseEnum<T>(string option, string value) where T : struct, Enum
     {

@@ -38,6 +38,7 @@ public static class ModelCompiler
             progress?.Invoke($"reading {modelPath}");
             var model = OnnxImporter.Load(modelPath);
             byte[] source = File.ReadAllBytes(modelPath);
+            InputShapes.Apply(model, options.Shapes);
 
             var passes = options.Passes is null ? OptimizationPipeline.DefaultPasses : OptimizationPipeline.Select(options.Passes);
             if (options.SkipPasses.Count > 0)
@@ -49,7 +50,8 @@ public static class ModelCompiler
             var report = OptimizationPipeline.Run(model, new OptimizeOptions { TargetOpset = options.TargetOpset }, passes, progress, warn);
             var floatModel = model;
             QuantizeStepResult? quantization = null;
-            if (options.Precision != Precision.Fp32)
+            // The ONNX artifact is quantized here (QDQ); other targets quantize from the float model and the shared calibration.
+            if (options.Precision != Precision.Fp32 && options.Targets.Contains(TargetKind.Onnx))
             {
                 progress?.Invoke($"quantizing to {options.Precision}");
                 quantization = QuantizeStep.Run(model, options, progress);
@@ -63,6 +65,12 @@ public static class ModelCompiler
             var context = new TargetContext(name, outputDirectory, options, floatModel, model, quantization, progress, warn);
             try
             {
+                // Every target checks what it can before any writes, so a model one target cannot take leaves no files.
+                foreach (var target in options.Targets.Distinct())
+                {
+                    context.CurrentTarget = target;
+                    TargetWriters.For(target)!.Check(context);
+                }
                 foreach (var target in options.Targets.Distinct())
                 {
                     context.CurrentTarget = target;
@@ -116,7 +124,7 @@ public static class ModelCompiler
         if (options.Targets.Count == 0)
             throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "Targets", "no target given");
         foreach (var t in options.Targets)
-            if (TargetWriters.For(t) is null) throw new EdgeBuildException(DiagnosticCodes.TargetNotAvailable, "Targets", $"target {t} is not available yet");
+            if (TargetWriters.For(t) is null) throw new InvalidOperationException($"no writer is registered for target {t}");
         if (options.LatencyBudgetMs is <= 0 or double.NaN)
             throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "LatencyBudgetMs", $"{options.LatencyBudgetMs} is not a positive number of milliseconds");
         if (options.MaxAccuracyLoss is < 0 or > 100 or double.NaN)

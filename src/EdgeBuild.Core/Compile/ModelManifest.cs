@@ -8,7 +8,18 @@ namespace EdgeBuild.Compile;
 public sealed record ManifestTensor(string Name, string CSharpName, string ElementType, IReadOnlyList<object?>? Shape);
 
 /// <summary>A file the compile step wrote, relative to the manifest's folder.</summary>
-public sealed record ManifestArtifact(string Path, string Target, string Precision, string Sha256, long Bytes);
+public sealed record ManifestArtifact(string Path, string Target, string Precision, string Sha256, long Bytes)
+{
+    /// <summary>The artifact's inputs and outputs when they differ from the ONNX interface (TFLite: layout, shape, type); written as "io".</summary>
+    public IReadOnlyList<ManifestArtifactTensor>? Io { get; init; }
+}
+
+/// <summary>
+/// One input or output of an artifact: its ONNX name, role, element type and shape in the artifact, the layout
+/// ("NHWC": the ONNX NCHW tensor transposed; "ONNX": the ONNX dims), the permutation from the ONNX dims, and
+/// int8 quantization when the artifact takes or gives int8.
+/// </summary>
+public sealed record ManifestArtifactTensor(string Name, string Role, string ElementType, IReadOnlyList<int> Shape, string Layout, IReadOnlyList<int> Perm, float? Scale, long? ZeroPoint);
 
 /// <summary>
 /// The manifest (docs/manifest.md): the contract between the compile step, the source generator and
@@ -80,6 +91,31 @@ public sealed record ModelManifest(
                 w.WriteString("precision", a.Precision);
                 w.WriteString("sha256", a.Sha256);
                 w.WriteNumber("bytes", a.Bytes);
+                if (a.Io is { } io)
+                {
+                    w.WriteStartArray("io");
+                    foreach (var t in io)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("name", t.Name);
+                        w.WriteString("role", t.Role);
+                        w.WriteString("elementType", t.ElementType);
+                        w.WriteStartArray("shape");
+                        foreach (var d in t.Shape) w.WriteNumberValue(d);
+                        w.WriteEndArray();
+                        w.WriteString("layout", t.Layout);
+                        w.WriteStartArray("perm");
+                        foreach (var d in t.Perm) w.WriteNumberValue(d);
+                        w.WriteEndArray();
+                        if (t.Scale is float scale)
+                        {
+                            w.WriteNumber("scale", scale);
+                            w.WriteNumber("zeroPoint", t.ZeroPoint ?? 0);
+                        }
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
+                }
                 w.WriteEndObject();
             }
             w.WriteEndArray();

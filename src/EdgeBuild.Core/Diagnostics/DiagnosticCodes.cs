@@ -67,8 +67,19 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor AccuracyBudgetExceeded = new("EB3009", "Accuracy budget exceeded",
         "The quantized model loses more than MaxAccuracyLoss against FP32 on the held-out photos; use Precision=\"Mixed\" to return sensitive layers to FP32, keep layers with KeepFp16/KeepFp32, try another Calibrator, or raise the budget.");
 
-    public static readonly DiagnosticDescriptor TargetNotAvailable = new("EB4001", "Target not available",
-        "EdgeBuild writes the Onnx and TensorRT targets today; TFLite arrives with its writer. Use Targets=\"Onnx\" or \"TensorRT\".");
+    // Retired when the last writer (TFLite, TensorRT) landed: every Targets value has a writer; kept so the code is never reused.
+    public static readonly DiagnosticDescriptor TargetNotAvailable = new("EB4001", "Target not available (retired)",
+        "No longer reported: every Targets value (Onnx, TensorRT, TFLite) has a writer. Kept in the table so the code is never reused.");
+    public static readonly DiagnosticDescriptor TfliteUnsupportedOperator = new("EB4101", "Operator TFLite cannot express",
+        "The TFLite writer has no mapping for the listed nodes (op and node name); nothing was written. docs/tflite.md lists the supported ops; change the model or use Targets=\"Onnx\".");
+    public static readonly DiagnosticDescriptor TfliteDynamicShape = new("EB4102", "Dynamic dims in a TFLite build",
+        "A .tflite file runs at the shape stored in it: fix every dynamic input dim with --shape NAME=1,3,480,640 (Shapes=\"NAME=1,3,480,640\" in MSBuild).");
+    public static readonly DiagnosticDescriptor TfliteInt64Overflow = new("EB4103", "int64 value outside int32 in a TFLite build",
+        "TFLite computes ONNX int64 tensors in int32; a constant that does not fit cannot be converted. Keep the model's integer values within int32.");
+    public static readonly DiagnosticDescriptor TflitePrecisionNotSupported = new("EB4104", "Precision not available for TFLite",
+        "The TFLite writer writes Fp32, Fp16 and Int8 (full-integer); use one of those for the TFLite target.");
+    public static readonly DiagnosticDescriptor InvalidShapeOption = new("EB4105", "Input shape option does not fit the model",
+        "Each --shape / Shapes entry is NAME=D1,D2,... naming a model input, with as many positive dims as the input has and the input's fixed dims unchanged.");
     public static readonly DiagnosticDescriptor TensorRtLayerUnsupported = new("EB4201", "Layer not supported by TensorRT",
         "TensorRTStrict is on and the named layers have no TensorRT implementation in the chosen TensorRTVersion (docs/tensorrt.md lists the table); replace them in the model, target a TensorRT version that has them, or set TensorRTStrict=false to write the kit with a warning.");
     public static readonly DiagnosticDescriptor InvalidTensorRtOption = new("EB4202", "Invalid TensorRT option",

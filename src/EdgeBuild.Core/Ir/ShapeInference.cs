@@ -131,6 +131,33 @@ public static class ShapeInference
                 return One(ET(n, 0), new Shape([m, nn]));
             }
             case "MatMul": return One(ET(n, 0), MatMulShape(S(n, 0), S(n, 1)));
+            case "Split":
+            {
+                var s = S(n, 0);
+                int count = n.Outputs.Count;
+                if (s is null || count == 0) return Enumerable.Repeat(new TensorType(ET(n, 0), null), count).ToArray();
+                int axis = (int)n.GetInt("axis", 0);
+                if (axis < 0) axis += s.Rank;
+                var sizes = n.GetInts("split") ?? ConstInts(n, 1);
+                // Equal parts only when no split sizes are given at all (a non-constant split input leaves the shapes unknown).
+                if (sizes is null && n.Input(1) is null && s[axis].Value is long total)
+                {
+                    long each = (total + count - 1) / count;
+                    sizes = Enumerable.Range(0, count).Select(i => Math.Min(each, total - i * each)).ToArray();
+                }
+                return Enumerable.Range(0, count).Select(i => new TensorType(ET(n, 0), sizes is null || sizes.Length != count ? null
+                    : new Shape(s.Dims.Select((d, k) => k == axis ? Dim.Of(sizes[i]) : d)))).ToArray();
+            }
+            case "DepthToSpace" or "SpaceToDepth":
+            {
+                var s = S(n, 0);
+                long block = n.GetInt("blocksize", 0);
+                if (s is not { Rank: 4, IsStatic: true } || block <= 0) return One(ET(n, 0), null);
+                var d = s.ToArray();
+                return One(ET(n, 0), op == "DepthToSpace"
+                    ? Shape.Of(d[0], d[1] / (block * block), d[2] * block, d[3] * block)
+                    : Shape.Of(d[0], d[1] * block * block, d[2] / block, d[3] / block));
+            }
             case "Flatten":
             {
                 var s = S(n, 0);

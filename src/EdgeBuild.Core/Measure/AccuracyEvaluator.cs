@@ -59,6 +59,40 @@ public static class AccuracyEvaluator
         var names = a.OutputNames.ToArray();
         var pairs = new List<(Tensor[] Ref, Tensor[] Cand)>();
         foreach (var sample in samples.Samples()) pairs.Add((Run(a, sample, names), Run(b, sample, names)));
+        return Score(names, pairs, task);
+    }
+
+    /// <summary>
+    /// The same comparison for a candidate that does not run in ONNX Runtime (a .tflite file in its own interpreter):
+    /// the reference runs here, the candidate's outputs per sample (by ONNX output name, in the ONNX layout) are given.
+    /// </summary>
+    public static AccuracyReport Compare(byte[] reference, ICalibrationDataSource samples, IReadOnlyList<IReadOnlyDictionary<string, Tensor>> candidateOutputs, TaskKind task)
+    {
+        using var options = new SessionOptions { IntraOpNumThreads = 1, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        using var a = new InferenceSession(reference, options);
+        var names = a.OutputNames.ToArray();
+        var pairs = new List<(Tensor[] Ref, Tensor[] Cand)>();
+        int i = 0;
+        foreach (var sample in samples.Samples())
+        {
+            var candidate = candidateOutputs[i++];
+            pairs.Add((Run(a, sample, names), names.Select(n => candidate[n]).ToArray()));
+        }
+        if (i != candidateOutputs.Count) throw new ArgumentException($"{candidateOutputs.Count} candidate outputs for {i} samples", nameof(candidateOutputs));
+        return Score(names, pairs, task);
+    }
+
+    /// <summary>The same scoring on outputs computed elsewhere: reference and candidate per sample, by output name (in <paramref name="names"/> order).</summary>
+    public static AccuracyReport Compare(IReadOnlyList<string> names, IReadOnlyList<IReadOnlyDictionary<string, Tensor>> reference,
+        IReadOnlyList<IReadOnlyDictionary<string, Tensor>> candidate, TaskKind task)
+    {
+        if (reference.Count != candidate.Count) throw new ArgumentException($"{reference.Count} reference samples, {candidate.Count} candidate ones", nameof(candidate));
+        var pairs = reference.Zip(candidate, (r, c) => (names.Select(n => r[n]).ToArray(), names.Select(n => c[n]).ToArray())).ToList();
+        return Score(names.ToArray(), pairs, task);
+    }
+
+    private static AccuracyReport Score(string[] names, List<(Tensor[] Ref, Tensor[] Cand)> pairs, TaskKind task)
+    {
 
         var outputs = new List<OutputAgreement>();
         for (int k = 0; k < names.Length; k++)

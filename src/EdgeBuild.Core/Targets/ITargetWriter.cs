@@ -20,4 +20,7 @@ public interface ITargetWriter
     /// format cannot express, before anything is written where it can be checked first.
     /// </summary>
     void Write(TargetContext context);
+
+    /// <summary>What can be checked before any target writes a file (unsupported ops, options); throws like <see cref="Write"/>.</summary>
+    void Check(TargetContext context) { }
 }

@@ -80,14 +80,15 @@ public sealed class TargetContext
     /// <param name="bytes">The whole file.</param>
     /// <param name="precision">The precision the manifest lists for it.</param>
     /// <param name="target">The target it belongs to (default: the writer being run).</param>
-    public ManifestArtifact WriteArtifact(string fileName, byte[] bytes, string precision, TargetKind? target = null)
+    /// <param name="io">The artifact's own inputs and outputs where they differ from the ONNX interface (layout, type), for the manifest.</param>
+    public ManifestArtifact WriteArtifact(string fileName, byte[] bytes, string precision, TargetKind? target = null, IReadOnlyList<ManifestArtifactTensor>? io = null)
     {
         string path = Path.Combine(OutputDirectory, fileName);
         Progress($"writing {path}");
         written.Add(path);
         AtomicFile.WriteAllBytes(path, bytes);
         var artifact = new ManifestArtifact(fileName, (target ?? CurrentTarget).ToString(), precision,
-            Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant(), bytes.LongLength);
+            Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant(), bytes.LongLength) { Io = io };
         artifacts.Add(artifact);
         return artifact;
     }

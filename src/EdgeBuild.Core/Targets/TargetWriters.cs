@@ -9,6 +9,7 @@ public static class TargetWriters
     [
         new OnnxTargetWriter(),
         new TensorRt.TensorRtTargetWriter(),
+        new Tflite.TfliteTargetWriter(),
     ];
 
     /// <summary>The writer for <paramref name="kind"/>, or null when this build of EdgeBuild has none.</summary>

@@ -115,7 +115,6 @@ public sealed class CompileTests : IDisposable
     [InlineData("--calibrator", "Median", "EB6001", "Calibrator")]
     [InlineData("--calibration", "/nonexistent/*.jpg", "EB3008", "*.jpg")]
     [InlineData("--targets", "Onnx;Coreml", "EB6001", "Targets")]
-    [InlineData("--targets", "TFLite", "EB4001", "Targets")]
     [InlineData("--execution-provider", "Npu", "EB6001", "ExecutionProvider")]
     [InlineData("--name", "3d-net", "EB6001", "ClassName")]
     [InlineData("--latency-budget-ms", "-5", "EB6001", "LatencyBudgetMs")]

@@ -7,13 +7,16 @@ namespace EdgeBuild.MSBuild.Tests.Support;
 public static class TinyModels
 {
     /// <summary>Writes a Conv/Relu model; <paramref name="seed"/> varies the weights (and so the bytes).</summary>
-    public static void WriteConvRelu(string path, int seed = 1)
+    /// <param name="dynamic">Batch, height and width as symbolic dims (N, H, W): a model the TFLite target needs Shapes for.</param>
+    public static void WriteConvRelu(string path, int seed = 1, bool dynamic = false)
     {
         var model = new Model(new Graph("tiny")) { IrVersion = 8, ProducerName = "edgebuild-msbuild-tests" };
         model.Opsets.Add(new OpsetId("", 13));
         var g = model.Graph;
         var random = new Random(seed);
-        var x = g.AddInput("input", new TensorType(DataType.Float, Shape.Of(1, 3, 8, 8)));
+        var x = g.AddInput("input", new TensorType(DataType.Float, dynamic
+            ? new Shape([Dim.Symbolic("N"), Dim.Of(3), Dim.Symbolic("H"), Dim.Symbolic("W")])
+            : Shape.Of(1, 3, 8, 8)));
         var w = g.AddInitializer("conv_W", Tensor.FromFloats([4, 3, 3, 3], Floats(random, 4 * 3 * 3 * 3)));
         var b = g.AddInitializer("conv_B", Tensor.FromFloats([4], Floats(random, 4)));
         var conv = g.AddNode("Conv", [x, w, b], ["conv"], "", "conv_node",

@@ -5,7 +5,7 @@ using EdgeBuild.Ir;
 
 namespace EdgeBuild.Quantization.Calibration;
 
-/// <summary>Reads NumPy .npy arrays (format 1.0 to 3.0, C order, little-endian) as IR tensors.</summary>
+/// <summary>Reads NumPy .npy arrays (format 1.0 to 3.0, C order, little-endian) as IR tensors, and writes them (format 1.0).</summary>
 public static class NpyFile
 {
     private static readonly byte[] Magic = [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
@@ -38,6 +38,31 @@ public static class NpyFile
         int start = offset + headerLength;
         if (bytes.Length - start != needed) throw Unreadable(path, $"holds {bytes.Length - start} data bytes, shape ({shapeText}) needs {needed}");
         return Tensor.FromRaw(type, dims, bytes[start..]);
+    }
+
+    /// <summary>Writes a tensor as a .npy file (format 1.0, C order, little-endian), as numpy.save lays it out.</summary>
+    public static void Write(string path, Tensor tensor) => File.WriteAllBytes(path, ToBytes(tensor));
+
+    public static byte[] ToBytes(Tensor tensor)
+    {
+        string descr = tensor.ElementType switch
+        {
+            DataType.Float => "<f4", DataType.Float16 => "<f2", DataType.Double => "<f8",
+            DataType.UInt8 => "|u1", DataType.Int8 => "|i1", DataType.Int32 => "<i4", DataType.Int64 => "<i8", DataType.Bool => "|b1",
+            _ => throw new ArgumentException($"{DataTypes.Name(tensor.ElementType)} has no .npy form here", nameof(tensor)),
+        };
+        string shape = tensor.Dims.Length == 1 ? $"({tensor.Dims[0]},)" : "(" + string.Join(", ", tensor.Dims) + ")";
+        string header = $"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}";
+        int total = 10 + header.Length + 1;
+        header = header + new string(' ', (64 - total % 64) % 64) + "\n";
+        var bytes = new byte[10 + header.Length + tensor.Raw.Length];
+        Magic.CopyTo(bytes, 0);
+        bytes[6] = 1;
+        bytes[7] = 0;
+        BitConverter.TryWriteBytes(bytes.AsSpan(8), (ushort)header.Length);
+        Encoding.ASCII.GetBytes(header).CopyTo(bytes, 10);
+        tensor.Raw.CopyTo(bytes, 10 + header.Length);
+        return bytes;
     }
 
     private static string Field(string header, string key, string path)

@@ -1,0 +1,44 @@
+using EdgeBuild.Compile;
+using EdgeBuild.Diagnostics;
+using EdgeBuild.Targets.Tflite.Schema;
+
+namespace EdgeBuild.Targets.Tflite;
+
+/// <summary>
+/// The TFLite artifact (<c>Name.tflite</c>): the optimized float model converted by <see cref="TfliteConverter"/> at
+/// Fp32, Fp16 (float16 weights behind DEQUANTIZE) or Int8 (full-integer, from the build's shared calibration), and
+/// written by <see cref="TflWriter"/>. The manifest lists its inputs and outputs with their TFLite layout.
+/// </summary>
+public sealed class TfliteTargetWriter : ITargetWriter
+{
+    public TargetKind Kind => TargetKind.TFLite;
+    public IReadOnlyList<string> FileSuffixes { get; } = [".tflite"];
+
+    public static TflitePrecision PrecisionOf(Precision precision) => precision switch
+    {
+        Precision.Fp32 => TflitePrecision.Fp32,
+        Precision.Fp16 => TflitePrecision.Fp16,
+        Precision.Int8 => TflitePrecision.Int8,
+        _ => throw new EdgeBuildException(DiagnosticCodes.TflitePrecisionNotSupported, "Precision",
+            $"the TFLite target writes Fp32, Fp16 or Int8, not {precision}"),
+    };
+
+    public void Check(TargetContext context)
+    {
+        var precision = PrecisionOf(context.Options.Precision);
+        TfliteConverter.Check(context.CloneFloatModel(), new TfliteOptions(precision, context.Options.TfliteLayout, Ranges: new Dictionary<string, Quantization.Calibration.TensorRange>()));
+    }
+
+    public void Write(TargetContext context)
+    {
+        var precision = PrecisionOf(context.Options.Precision);
+        var model = context.CloneFloatModel();
+        var ranges = precision == TflitePrecision.Int8 ? context.Calibration(symmetric: false).Ranges : null;
+        context.Progress($"converting to TFLite {precision}");
+        var result = TfliteConverter.Convert(model, new TfliteOptions(precision, context.Options.TfliteLayout, context.Options.TfliteInt8Io, ranges,
+            $"EdgeBuild {ModelCompiler.ToolVersion}"));
+        byte[] bytes = TflWriter.Write(result.Model);
+        var io = result.Io.Select(t => new ManifestArtifactTensor(t.Name, t.IsInput ? "input" : "output", t.ElementType, t.Shape, t.Layout, t.Perm, t.Scale, t.ZeroPoint)).ToList();
+        context.WriteArtifact(context.Name + ".tflite", bytes, context.Options.Precision.ToString(), io: io);
+    }
+}
