@@ -51,7 +51,8 @@ public static class ModelCompiler
             var floatModel = model;
             QuantizeStepResult? quantization = null;
             // The ONNX artifact is quantized here (QDQ); other targets quantize from the float model and the shared calibration.
-            if (options.Precision != Precision.Fp32 && options.Targets.Contains(TargetKind.Onnx))
+            // The TensorRT kit starts from the layers this step's accuracy search kept in float, so it runs for that target too.
+            if (options.Precision != Precision.Fp32 && (options.Targets.Contains(TargetKind.Onnx) || options.Targets.Contains(TargetKind.TensorRT)))
             {
                 progress?.Invoke($"quantizing to {options.Precision}");
                 quantization = QuantizeStep.Run(model, options, progress);
