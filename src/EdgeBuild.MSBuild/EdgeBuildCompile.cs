@@ -240,6 +240,7 @@ public sealed class EdgeBuildCompile : ToolTask
         // Quantization and calibration preprocessing (docs/msbuild.md); the compiler validates the values.
         AppendIfSet(b, "--calibrator ", "Calibrator");
         AppendIfSet(b, "--percentile ", "Percentile");
+        if (string.Equals(Meta("MovingAverage"), "true", StringComparison.OrdinalIgnoreCase)) b.AppendSwitch("--moving-average");
         AppendIfSet(b, "--keep-fp16 ", "KeepFp16");
         AppendIfSet(b, "--keep-fp32 ", "KeepFp32");
         AppendIfSet(b, "--task ", "Task");
