@@ -13,6 +13,16 @@ namespace EdgeBuild.Quantization.Calibration;
 /// </summary>
 internal static class CalibrationRunner
 {
+    /// <summary>Shows the calibrator one sample's float tensors (<paramref name="outputs"/>, named by <paramref name="names"/>), in parallel.</summary>
+    public static void Collect(Calibrator calibrator, IReadOnlyList<string> names, IReadOnlyList<OrtValue> outputs, CancellationToken ct) =>
+        Parallel.For(0, outputs.Count, new ParallelOptions { CancellationToken = ct }, k =>
+        {
+            var value = outputs[k];
+            if (value.OnnxType != OnnxValueType.ONNX_TYPE_TENSOR) return;
+            if (value.GetTensorTypeAndShape().ElementDataType != TensorElementType.Float) return;
+            calibrator.Collect(names[k], value.GetTensorDataAsSpan<float>());
+        });
+
     /// <summary>Calibrated ranges by tensor name, and the first <paramref name="keep"/> samples (for the SQNR comparison).</summary>
     public static (IReadOnlyDictionary<string, TensorRange> Ranges, List<IReadOnlyDictionary<string, Tensor>> Kept) Run(
         P.ModelProto floatModel, IReadOnlyList<TensorCapture.InputSpec> inputs, IReadOnlyList<string> tensors, ICalibrationDataSource data,
@@ -26,14 +36,7 @@ internal static class CalibrationRunner
         foreach (var sample in data.Samples())
         {
             ct.ThrowIfCancellationRequested();
-            capture.Run(sample, count, outputs =>
-                Parallel.For(0, outputs.Count, new ParallelOptions { CancellationToken = ct }, k =>
-                {
-                    var value = outputs[k];
-                    if (value.OnnxType != OnnxValueType.ONNX_TYPE_TENSOR) return;
-                    if (value.GetTensorTypeAndShape().ElementDataType != TensorElementType.Float) return;
-                    calibrator.Collect(names[k], value.GetTensorDataAsSpan<float>());
-                }));
+            capture.Run(sample, count, outputs => Collect(calibrator, names, outputs, ct));
             if (kept.Count < keep) kept.Add(sample);
             count++;
             progress?.Invoke($"calibrating {count}/{Math.Max(declared, count)}");

@@ -1,7 +1,5 @@
 using EdgeBuild.Ir;
 using EdgeBuild.Onnx;
-using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace EdgeBuild.Quantization.Calibration;
 
@@ -56,14 +54,7 @@ public sealed class CalibrationTable
             ct.ThrowIfCancellationRequested();
             foreach (var input in floatInputs)
                 if (sample.TryGetValue(input, out var t) && t.ElementType == DataType.Float) calibrator.Collect(input, t.AsSpan<float>());
-            capture.Run(sample, count, outputs =>
-                Parallel.For(0, outputs.Count, new ParallelOptions { CancellationToken = ct }, k =>
-                {
-                    var value = outputs[k];
-                    if (value.OnnxType != OnnxValueType.ONNX_TYPE_TENSOR) return;
-                    if (value.GetTensorTypeAndShape().ElementDataType != TensorElementType.Float) return;
-                    calibrator.Collect(names[k], value.GetTensorDataAsSpan<float>());
-                }));
+            capture.Run(sample, count, outputs => CalibrationRunner.Collect(calibrator, names, outputs, ct));
             count++;
             progress?.Invoke($"calibrating {count}/{Math.Max(data.Count, count)}");
         }
