@@ -9,28 +9,12 @@ namespace EdgeBuild.MSBuild.Tests;
 /// <summary>Precision metadata through the build: the artifact is quantized, the manifest says how and how well.</summary>
 public class QuantizedBuildTests
 {
-    /// <summary>Writes <paramref name="count"/> float32 .npy tensors shaped like the tiny model's input.</summary>
-    private static void WriteNpy(Scenario s, int count)
-    {
-        var random = new Random(11);
-        for (int n = 0; n < count; n++)
-        {
-            string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 8, 8), }".PadRight(117) + "\n";
-            var bytes = new List<byte> { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0 };
-            bytes.AddRange(BitConverter.GetBytes((ushort)header.Length));
-            bytes.AddRange(Encoding.ASCII.GetBytes(header));
-            for (int i = 0; i < 3 * 8 * 8; i++) bytes.AddRange(BitConverter.GetBytes((float)(random.NextDouble() * 2 - 1)));
-            s.Write($"calib/sample{n:D2}.npy", "");
-            File.WriteAllBytes(Path.Combine(s.Directory, "calib", $"sample{n:D2}.npy"), bytes.ToArray());
-        }
-    }
-
     [Fact]
     public void Int8WithCalibrationQuantizesAndRecordsAccuracy()
     {
         using var s = new Scenario("int8");
         s.Model("models/face-detect.onnx");
-        WriteNpy(s, 12);
+        s.WriteCalibrationNpy(12, seed: 11);
         s.WriteProject("""<EdgeModel Include="models/face-detect.onnx" Precision="Int8" Calibration="calib/*.npy" Task="Regression" />""");
         var r = s.Build();
         Assert.True(r.ExitCode == 0, r.ToString());
@@ -120,7 +104,7 @@ public class QuantizedBuildTests
     {
         using var s = new Scenario("few");
         s.Model("models/face-detect.onnx");
-        WriteNpy(s, 3);
+        s.WriteCalibrationNpy(3, seed: 11);
         s.WriteProject("""<EdgeModel Include="models/face-detect.onnx" Precision="Int8" Calibration="calib/*.npy" />""");
         var r = s.Build();
         Assert.NotEqual(0, r.ExitCode);

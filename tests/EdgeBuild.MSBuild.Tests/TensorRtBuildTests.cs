@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using EdgeBuild.MSBuild.Tests.Support;
 
@@ -7,21 +6,6 @@ namespace EdgeBuild.MSBuild.Tests;
 /// <summary>Targets="Onnx;TensorRT" through the build: the kit is written, listed in the manifest, copied next to the app and cleaned.</summary>
 public class TensorRtBuildTests
 {
-    private static void WriteNpy(Scenario s, int count)
-    {
-        var random = new Random(12);
-        for (int n = 0; n < count; n++)
-        {
-            string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 8, 8), }".PadRight(117) + "\n";
-            var bytes = new List<byte> { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0 };
-            bytes.AddRange(BitConverter.GetBytes((ushort)header.Length));
-            bytes.AddRange(Encoding.ASCII.GetBytes(header));
-            for (int i = 0; i < 3 * 8 * 8; i++) bytes.AddRange(BitConverter.GetBytes((float)(random.NextDouble() * 2 - 1)));
-            s.Write($"calib/sample{n:D2}.npy", "");
-            File.WriteAllBytes(Path.Combine(s.Directory, "calib", $"sample{n:D2}.npy"), bytes.ToArray());
-        }
-    }
-
     private static readonly string[] KitSuffixes = [".onnx", ".trt.onnx", ".trt.fp32.onnx", ".calib.cache", ".trt.json", ".build-engine.sh"];
 
     [Fact]
@@ -29,7 +13,7 @@ public class TensorRtBuildTests
     {
         using var s = new Scenario("trt");
         s.Model("models/face-detect.onnx");
-        WriteNpy(s, 12);
+        s.WriteCalibrationNpy(12, seed: 12);
         s.WriteProject("""
             <EdgeModel Include="models/face-detect.onnx" Precision="Int8" Calibration="calib/*.npy" Targets="Onnx;TensorRT"
                        TensorRTVersion="8.6" TensorRTWorkspaceMiB="256" TensorRTCompatibility="version" />

@@ -97,6 +97,19 @@ public sealed class Scenario : IDisposable
         return path;
     }
 
+    /// <summary>Writes <paramref name="count"/> float32 .npy tensors shaped like the tiny model's input ([1,3,8,8], uniform in [-1, 1)) as calib/sampleNN.npy.</summary>
+    public void WriteCalibrationNpy(int count, int seed)
+    {
+        var random = new Random(seed);
+        for (int n = 0; n < count; n++)
+        {
+            var values = new float[3 * 8 * 8];
+            for (int i = 0; i < values.Length; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
+            string path = Write($"calib/sample{n:D2}.npy", "");
+            EdgeBuild.Quantization.Calibration.NpyFile.Write(path, EdgeBuild.Ir.Tensor.FromFloats([1, 3, 8, 8], values));
+        }
+    }
+
     public string Model(string relativePath, int seed = 1)
     {
         string path = Path.Combine(Directory, relativePath);
