@@ -1,5 +1,4 @@
 using System.Text.Json;
-using EdgeBuild.Cli;
 using EdgeBuild.Compile;
 using EdgeBuild.Onnx;
 using EdgeBuild.Tests.Support;
@@ -23,13 +22,7 @@ public sealed class CompileTests : IDisposable
         return path;
     }
 
-    private (int Exit, string Stdout, string Stderr) Cli(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int exit = Commands.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Stdout, string Stderr) Cli(params string[] args) => CliRunner.Run(args);
 
     [Fact]
     public void WritesArtifactAndManifestByTheContract()

@@ -1,7 +1,8 @@
 using System.Text.Json;
-using EdgeBuild.Cli;
 using EdgeBuild.Measure;
 using EdgeBuild.MSBuild.Tests.Support;
+
+using EdgeBuild.Tests.Support;
 
 namespace EdgeBuild.Tests.Measure;
 
@@ -25,13 +26,7 @@ public sealed class MeasureCliTests : IDisposable
         return path;
     }
 
-    private static (int Exit, string Stdout, string Stderr) Cli(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int exit = Commands.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Stdout, string Stderr) Cli(params string[] args) => CliRunner.Run(args);
 
     private (int Exit, string Stdout, string Stderr) Compile(string model, string outDir, params string[] extra) =>
         Cli(["compile", model, "--out", Path.Combine(dir, outDir), "--measure-cache", Cache, "--measure-seconds", "2", "-q", .. extra]);
