@@ -13,7 +13,8 @@ namespace EdgeBuild.Targets;
 /// </summary>
 public sealed class TargetContext
 {
-    private readonly byte[] floatModelBytes;
+    private readonly Model floatModel;
+    private byte[]? floatModelBytes;
     private readonly Dictionary<bool, CalibrationTable> calibration = [];
     private readonly List<ManifestArtifact> artifacts = [];
     private readonly List<string> written = [];
@@ -24,7 +25,7 @@ public sealed class TargetContext
         Name = name;
         OutputDirectory = outputDirectory;
         Options = options;
-        floatModelBytes = OnnxExporter.ToBytes(floatModel);
+        this.floatModel = floatModel;
         DeployedModel = deployedModel;
         Quantization = quantization;
         Progress = progress ?? (_ => { });
@@ -51,7 +52,8 @@ public sealed class TargetContext
     public IReadOnlyList<string> WrittenPaths => written;
 
     /// <summary>A fresh copy of the optimized float32 model (before quantization): a writer may change it freely.</summary>
-    public Model CloneFloatModel() => OnnxImporter.Parse(floatModelBytes);
+    /// <remarks>Serialized on first use only: an Fp32 ONNX-only build never needs a copy.</remarks>
+    public Model CloneFloatModel() => OnnxImporter.Parse(floatModelBytes ??= OnnxExporter.ToBytes(floatModel));
 
     /// <summary>The calibration and held-out files of this build (one split for every target).</summary>
     public CalibrationSplit Split => split ??= CalibrationSplit.Of(Options);
