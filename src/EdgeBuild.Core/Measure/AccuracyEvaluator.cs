@@ -218,8 +218,15 @@ public static class AccuracyEvaluator
                 drift += Math.Abs(box.Score - candidate[best].Score);
             }
         }
-        double precision = candCount == 0 ? (refCount == 0 ? 1 : 0) : (double)matched / candCount;
-        double recall = refCount == 0 ? 1 : (double)matched / refCount;
+        // No box above 0.5 in the reference on any sample (raw logits, anchors not decoded, photos without
+        // objects): F1 would be 1 whatever the candidate does. Judge the raw outputs instead, and say so.
+        if (refCount == 0)
+        {
+            var generic = Generic(pairs, outputs);
+            return generic with { Task = TaskKind.Detection, Metric = "no reference box scored >= 0.5, so " + generic.Metric };
+        }
+        double precision = candCount == 0 ? 0 : (double)matched / candCount;
+        double recall = (double)matched / refCount;
         double f1 = precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall);
         return new AccuracyReport(TaskKind.Detection, pairs.Count,
             $"F1 of matched boxes ({refCount} reference boxes, mean score drift {(matched == 0 ? 0 : drift / matched):F4})", f1, 100 * (1 - f1), outputs);

@@ -86,4 +86,25 @@ public class AccuracyEvaluatorTests
         Assert.Contains("reference boxes", r.Metric);
     }
 
+    /// <summary>
+    /// Raw detector outputs with no score above 0.5 (logits of an undecoded anchor head) would give F1 = 1 whatever
+    /// the candidate does; the evaluator judges the raw outputs instead and says so.
+    /// </summary>
+    [Fact]
+    public void DetectionWithoutReferenceBoxesIsNotAVacuousPass()
+    {
+        static IReadOnlyDictionary<string, Tensor> Outputs(float offset) => new Dictionary<string, Tensor>
+        {
+            ["boxes"] = Tensor.FromFloats([1, 3, 4], Enumerable.Range(0, 12).Select(i => i * 0.1f + offset).ToArray()),
+            ["scores"] = Tensor.FromFloats([1, 3, 2], [0.9f, 0.1f, 0.8f, 0.2f, 0.7f, 0.3f + offset]),
+        };
+        string[] names = ["boxes", "scores"];
+        var same = AccuracyEvaluator.Compare(names, [Outputs(0)], [Outputs(0)], TaskKind.Detection);
+        Assert.Equal(0, same.LossPercent, 9);
+        var drifted = AccuracyEvaluator.Compare(names, [Outputs(0)], [Outputs(0.1f)], TaskKind.Detection);
+        Assert.Equal(TaskKind.Detection, drifted.Task);
+        Assert.Contains("no reference box", drifted.Metric);
+        Assert.True(drifted.LossPercent > 1, drifted.Summary);
+    }
+
 }
