@@ -51,8 +51,11 @@ public static class ModelCompiler
             var floatModel = model;
             QuantizeStepResult? quantization = null;
             // The ONNX artifact is quantized here (QDQ); other targets quantize from the float model and the shared calibration.
-            // The TensorRT kit starts from the layers this step's accuracy search kept in float, so it runs for that target too.
-            if (options.Precision != Precision.Fp32 && (options.Targets.Contains(TargetKind.Onnx) || options.Targets.Contains(TargetKind.TensorRT)))
+            // The TensorRT kit and a TFLite file under an accuracy budget start from the layers this step's accuracy
+            // search kept in float, so it runs for those targets too.
+            bool tfliteBudget = options.Targets.Contains(TargetKind.TFLite) &&
+                (options.Precision == Precision.Mixed || (options.Precision == Precision.Int8 && options.MaxAccuracyLoss is double));
+            if (options.Precision != Precision.Fp32 && (options.Targets.Contains(TargetKind.Onnx) || options.Targets.Contains(TargetKind.TensorRT) || tfliteBudget))
             {
                 progress?.Invoke($"quantizing to {options.Precision}");
                 quantization = QuantizeStep.Run(model, options, progress);

@@ -77,7 +77,7 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor TfliteInt64Overflow = new("EB4103", "int64 value outside int32 in a TFLite build",
         "TFLite computes ONNX int64 tensors in int32; a constant that does not fit cannot be converted. Keep the model's integer values within int32.");
     public static readonly DiagnosticDescriptor TflitePrecisionNotSupported = new("EB4104", "Precision not available for TFLite",
-        "The TFLite writer writes Fp32, Fp16 and Int8 (full-integer); use one of those for the TFLite target.");
+        "The TFLite writer writes Fp32, Fp16, Int8 (full-integer) and Mixed (Int8 with the layers the accuracy budget keeps in float); Int8Dynamic has no TFLite form: use one of those.");
     public static readonly DiagnosticDescriptor InvalidShapeOption = new("EB4105", "Input shape option does not fit the model",
         "Each --shape / Shapes entry is NAME=D1,D2,... naming a model input, with as many positive dims as the input has and the input's fixed dims unchanged.");
     public static readonly DiagnosticDescriptor TensorRtLayerUnsupported = new("EB4201", "Layer not supported by TensorRT",

@@ -19,12 +19,17 @@ public enum TfliteIoLayout { Nhwc, Nchw }
 /// <param name="Producer">Written as the model description and "producer" metadata.</param>
 /// <param name="Ranges">Calibrated ranges of the float model's activations by ONNX name (Int8 only).</param>
 /// <param name="Int8Io">Int8: int8 model inputs and outputs instead of float ones.</param>
+/// <param name="FloatNodes">
+/// Int8: names of ONNX nodes written as float kernels (float weights, DEQUANTIZE before and QUANTIZE after them): the
+/// layers an accuracy budget or KeepFp32 keeps out of int8. Empty: full-integer.
+/// </param>
 public sealed record TfliteOptions(
     TflitePrecision Precision = TflitePrecision.Fp32,
     TfliteIoLayout Layout = TfliteIoLayout.Nhwc,
     bool Int8Io = false,
     IReadOnlyDictionary<string, TensorRange>? Ranges = null,
-    string Producer = "EdgeBuild");
+    string Producer = "EdgeBuild",
+    IReadOnlySet<string>? FloatNodes = null);
 
 /// <summary>One model input or output of the .tflite file: the ONNX name, the TFLite shape and type, and the permutation from the ONNX dims.</summary>
 public sealed record TfliteIo(string Name, bool IsInput, int[] Shape, string ElementType, int[] Perm, float? Scale, long? ZeroPoint)
@@ -125,6 +130,8 @@ public sealed class TflConverter
     private readonly Dictionary<(Value, string), int> constants = [];
     private readonly HashSet<string> names = new(StringComparer.Ordinal);
     private readonly HashSet<Node> absorbed = [];
+    private readonly Dictionary<int, int> precisionChanged = [];
+    private bool inFloatNode;
 
     internal TflConverter(Model model, TfliteOptions options, int[][] inputPerms)
     {
@@ -135,7 +142,8 @@ public sealed class TflConverter
 
     public TfliteOptions Options { get; }
     public TflModel Tfl { get; } = new();
-    public bool Int8 => Options.Precision == TflitePrecision.Int8;
+    /// <summary>The op being converted is written in int8: an Int8 file, and not one of <see cref="TfliteOptions.FloatNodes"/>.</summary>
+    public bool Int8 => Options.Precision == TflitePrecision.Int8 && !inFloatNode;
     public bool Fp16 => Options.Precision == TflitePrecision.Fp16;
     public bool OpsetBelow13 => model.DefaultOpset < 13;
     public int Transposes { get; private set; }
@@ -182,12 +190,16 @@ public sealed class TflConverter
         foreach (var node in graph.Nodes)
         {
             if (absorbed.Contains(node)) continue;
+            inFloatNode = Options.FloatNodes?.Contains(node.Name) == true;
             TflOpRegistry.Convert(node, this);
+            inFloatNode = false;
         }
 
         foreach (var v in graph.Outputs)
         {
             var (t, perm) = Bound(v);
+            // int8 outputs asked for: an output a float node computed is quantized like any other.
+            if (Options.Int8Io) t = AtOpPrecision(t, v);
             int rank = perm.Length;
             int[] want = Options.Layout == TfliteIoLayout.Nchw || !(Layout.IsIdentity(perm) || (rank == 4 && Layout.Same(perm, Layout.Nhwc))) ? Layout.Identity(rank) : perm;
             int final = Relayout(t, perm, want);
@@ -263,6 +275,7 @@ public sealed class TflConverter
 
     private static string TypeName(TensorType t) => t.ToString().ToLowerInvariant();
 
+    /// <summary>The value is an int8 activation of the op being converted (a float value of an int8 op).</summary>
     public bool IsQuantized(Value v) => Int8 && v.TensorType?.ElementType == DataType.Float;
 
     public int NewTensor(string name, IReadOnlyList<long> shape, TensorType type, TflQuantization? q = null, byte[]? data = null)
@@ -344,12 +357,33 @@ public sealed class TflConverter
 
     public static long[] Dims(Value v) => v.Initializer?.Dims ?? v.TensorType!.Shape!.ToArray();
 
-    /// <summary>The value held in <paramref name="perm"/>: the bound tensor, or a TRANSPOSE of it (made once).</summary>
+    /// <summary>
+    /// The value held in <paramref name="perm"/> at the precision of the op being converted: the bound tensor, or a
+    /// TRANSPOSE of it (made once); in a mixed Int8 file also a DEQUANTIZE (into a float node) or QUANTIZE (out of one).
+    /// </summary>
     public int In(Value v, int[] perm)
     {
         if (!bound.ContainsKey(v) && v.Initializer is not null) return Constant(v, perm);
         var (t, p) = Bound(v);
-        return Relayout(t, p, perm);
+        return Relayout(AtOpPrecision(t, v), p, perm);
+    }
+
+    /// <summary>An int8 activation read by a float node is dequantized, a float one read by an int8 op quantized to its calibrated range; once per tensor.</summary>
+    private int AtOpPrecision(int tensor, Value v)
+    {
+        if (Options.Precision != TflitePrecision.Int8 || v.TensorType?.ElementType != DataType.Float) return tensor;
+        var t = Tfl.Tensors[tensor];
+        bool toFloat = inFloatNode && t.Type == TensorType.INT8;
+        bool toInt8 = !inFloatNode && t.Type == TensorType.FLOAT32 && t.Buffer == 0;
+        if (!toFloat && !toInt8) return tensor;
+        if (precisionChanged.TryGetValue(tensor, out int done)) return done;
+        var shape = t.Shape.Select(d => (long)d).ToArray();
+        int result = toFloat
+            ? NewTensor(t.Name + "/float", shape, TensorType.FLOAT32)
+            : NewTensor(t.Name + "/int8", shape, TensorType.INT8, ActivationQuant(v.Name) ?? TflQuantization.PerTensor(1f / 256, 0));
+        Op(toFloat ? BuiltinOperator.DEQUANTIZE : BuiltinOperator.QUANTIZE, [tensor], [result], null);
+        precisionChanged[tensor] = result;
+        return result;
     }
 
     /// <summary>The value in ONNX order.</summary>
@@ -437,7 +471,7 @@ public sealed class TflConverter
     /// <summary>A constant value held in <paramref name="perm"/> (broadcast-aligned first when its rank is lower).</summary>
     public int Constant(Value v, int[] perm, TflQuantization? quantization = null)
     {
-        string key = string.Join(",", perm) + (quantization is null ? "" : $"/q{quantization.Scale[0]}/{quantization.ZeroPoint[0]}");
+        string key = string.Join(",", perm) + (quantization is null ? "" : $"/q{quantization.Scale[0]}/{quantization.ZeroPoint[0]}") + (Int8 ? "" : "/float");
         if (constants.TryGetValue((v, key), out int known)) return known;
         var t = v.Initializer ?? throw new InvalidOperationException($"'{v.Name}' is not a constant");
         if (t.Rank < perm.Length) t = t.WithDims(Enumerable.Repeat(1L, perm.Length - t.Rank).Concat(t.Dims).ToArray());

@@ -18,9 +18,9 @@ public sealed class TfliteTargetWriter : ITargetWriter
     {
         Precision.Fp32 => TflitePrecision.Fp32,
         Precision.Fp16 => TflitePrecision.Fp16,
-        Precision.Int8 => TflitePrecision.Int8,
+        Precision.Int8 or Precision.Mixed => TflitePrecision.Int8,
         _ => throw new EdgeBuildException(DiagnosticCodes.TflitePrecisionNotSupported, "Precision",
-            $"the TFLite target writes Fp32, Fp16 or Int8, not {precision}"),
+            $"the TFLite target writes Fp32, Fp16, Int8 or Mixed, not {precision}"),
     };
 
     public void Check(TargetContext context)
@@ -34,11 +34,23 @@ public sealed class TfliteTargetWriter : ITargetWriter
         var precision = PrecisionOf(context.Options.Precision);
         var model = context.CloneFloatModel();
         var ranges = precision == TflitePrecision.Int8 ? context.Calibration(symmetric: false).Ranges : null;
-        context.Progress($"converting to TFLite {precision}");
+        var floatNodes = precision == TflitePrecision.Int8 ? FloatNodes(context, model) : null;
+        context.Progress($"converting to TFLite {precision}" + (floatNodes is { Count: > 0 } ? $" ({floatNodes.Count} node(s) in float)" : ""));
         var result = TfliteConverter.Convert(model, new TfliteOptions(precision, context.Options.TfliteLayout, context.Options.TfliteInt8Io, ranges,
-            $"EdgeBuild {ModelCompiler.ToolVersion}"));
+            $"EdgeBuild {ModelCompiler.ToolVersion}", floatNodes));
         byte[] bytes = TflWriter.Write(result.Model);
         var io = result.Io.Select(t => new ManifestArtifactTensor(t.Name, t.IsInput ? "input" : "output", t.ElementType, t.Shape, t.Layout, t.Perm, t.Scale, t.ZeroPoint)).ToList();
         context.WriteArtifact(context.Name + ".tflite", bytes, context.Options.Precision.ToString(), io: io);
+    }
+
+    /// <summary>
+    /// The nodes an Int8 file runs in float: those KeepFp32 / KeepFp16 name, and the layers the build's accuracy search
+    /// returned to FP32 for the ONNX artifact (MaxAccuracyLoss), so both artifacts keep the same layers out of int8.
+    /// </summary>
+    public static IReadOnlySet<string> FloatNodes(TargetContext context, Ir.Model floatModel)
+    {
+        var keep = new Quantization.NodePatterns(context.Options.KeepFp32.Concat(context.Options.KeepFp16)
+            .Concat(context.Quantization?.KeptInFloat.Select(k => k.Node) ?? []));
+        return floatModel.Graph.Nodes.Where(keep.Matches).Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
     }
 }

@@ -1,0 +1,130 @@
+using System.Text.Json;
+using EdgeBuild.Ir;
+using EdgeBuild.Onnx;
+using EdgeBuild.Quantization;
+using EdgeBuild.Quantization.Calibration;
+using EdgeBuild.Targets.Tflite;
+using EdgeBuild.Targets.Tflite.Schema;
+using EdgeBuild.Tests.Support;
+using Xunit.Abstractions;
+using Tensor = EdgeBuild.Ir.Tensor;
+using TensorType = EdgeBuild.Targets.Tflite.Schema.TensorType;
+
+namespace EdgeBuild.Tests.Tflite;
+
+/// <summary>
+/// Int8 files with some nodes kept in float (Precision=Mixed, KeepFp32, the layers an accuracy budget returns to FP32):
+/// those nodes get float weights and float kernels between a DEQUANTIZE and a QUANTIZE, everything else stays int8,
+/// and the file runs in tflite-ref closer to float than the full-integer one.
+/// </summary>
+public class TfliteMixedTests(ITestOutputHelper output)
+{
+    private sealed class RandomSamples(string input, long[] dims, int count, int seed) : ICalibrationDataSource
+    {
+        public int Count => count;
+        public IEnumerable<IReadOnlyDictionary<string, Tensor>> Samples() =>
+            Enumerable.Range(0, count).Select(i => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor> { [input] = ModelBuilder.RandomInput(dims, seed + i) });
+    }
+
+    /// <summary>conv1 -> Relu -> conv2 -> Relu -> conv3, the last conv read by the output and by an Add with conv1's activation.</summary>
+    private static Model ThreeConvs()
+    {
+        var b = new ModelBuilder(seed: 3);
+        var x = b.Input("x", 1, 8, 12, 12);
+        var a1 = b.Op("Relu", [b.Conv(x, "conv1", 16, 8)], "act1");
+        var a2 = b.Op("Relu", [b.Conv(a1, "conv2", 16, 16)], "act2");
+        var c3 = b.Conv(a2, "conv3", 16, 16);
+        b.Output(b.Op("Add", [c3, a1], "y"));
+        var model = OnnxImporter.Parse(OnnxExporter.ToBytes(b.Model));
+        ShapeInference.Infer(model);
+        return model;
+    }
+
+    [SkippableFact]
+    public void FloatNodesRunInFloatBetweenDequantizeAndQuantize()
+    {
+        string tool = TfliteTool.Require();
+        var model = ThreeConvs();
+        long[] dims = [1, 8, 12, 12];
+        var ranges = TfliteHarness.Ranges(model, new RandomSamples("x", dims, 16, seed: 100));
+        var full = TfliteConverter.Convert(OnnxImporter.Parse(OnnxExporter.ToBytes(model)), new TfliteOptions(TflitePrecision.Int8, Ranges: ranges));
+        var mixed = TfliteConverter.Convert(OnnxImporter.Parse(OnnxExporter.ToBytes(model)),
+            new TfliteOptions(TflitePrecision.Int8, Ranges: ranges, FloatNodes: new HashSet<string> { "conv2_node" }));
+
+        // The kept conv reads a float activation and float weights; the other two stay int8 with per-channel weights.
+        var convs = Operators(mixed.Model, BuiltinOperator.CONV_2D).ToList();
+        Assert.Equal(3, convs.Count);
+        Assert.Equal([TensorType.INT8, TensorType.FLOAT32, TensorType.INT8], convs.Select(o => mixed.Model.Tensors[o.Inputs[0]].Type));
+        Assert.Equal([TensorType.INT8, TensorType.FLOAT32, TensorType.INT8], convs.Select(o => mixed.Model.Tensors[o.Inputs[1]].Type));
+        Assert.Equal(TensorType.FLOAT32, mixed.Model.Tensors[convs[1].Outputs[0]].Type);
+        // One DEQUANTIZE into it, one QUANTIZE out of it, besides the file's float I/O pair.
+        Assert.Equal(Operators(full.Model, BuiltinOperator.DEQUANTIZE).Count() + 1, Operators(mixed.Model, BuiltinOperator.DEQUANTIZE).Count());
+        Assert.Equal(Operators(full.Model, BuiltinOperator.QUANTIZE).Count() + 1, Operators(mixed.Model, BuiltinOperator.QUANTIZE).Count());
+
+        var input = ModelBuilder.RandomInput(dims, seed: 7);
+        var expected = Ort.Run(OnnxExporter.ToBytes(model), new Dictionary<string, Tensor> { ["x"] = input }, optimize: false)["y"];
+        double Error(TfliteResult r)
+        {
+            string work = Directory.CreateTempSubdirectory("edgebuild-tflite-mixed-").FullName;
+            try
+            {
+                File.WriteAllBytes(Path.Combine(work, "m.tflite"), TflWriter.Write(r.Model));
+                var actual = TfliteHarness.FromTflite(TfliteRef.Run(tool, Path.Combine(work, "m.tflite"), TfliteHarness.ToTflite(new Dictionary<string, Tensor> { ["x"] = input }, r), work), r);
+                // Relative error norm: every element counts, not only the one rounding hits hardest.
+                float[] e = expected.ToFloats(), a = actual["y"].ToFloats();
+                double noise = 0, signal = 0;
+                for (int i = 0; i < e.Length; i++) { noise += (double)(e[i] - a[i]) * (e[i] - a[i]); signal += (double)e[i] * e[i]; }
+                return Math.Sqrt(noise / signal);
+            }
+            finally { Directory.Delete(work, recursive: true); }
+        }
+        double fullError = Error(full), mixedError = Error(mixed);
+        output.WriteLine($"relative error norm vs ONNX Runtime: full-integer {fullError:E2}, conv2 in float {mixedError:E2}");
+        Assert.True(fullError < 0.1, $"full-integer error {fullError:E2}: the int8 file itself is broken");
+        Assert.True(mixedError < fullError, $"keeping conv2 in float did not bring the file closer to float ({mixedError:E2} vs {fullError:E2})");
+    }
+
+    /// <summary>With int8 I/O, an output computed by a float node is still an int8 output.</summary>
+    [Fact]
+    public void Int8OutputOfAFloatNodeIsQuantized()
+    {
+        var model = ThreeConvs();
+        var ranges = TfliteHarness.Ranges(model, new RandomSamples("x", [1, 8, 12, 12], 8, seed: 100));
+        var r = TfliteConverter.Convert(model, new TfliteOptions(TflitePrecision.Int8, Int8Io: true, Ranges: ranges, FloatNodes: new HashSet<string> { "y_node" }));
+        var y = Assert.Single(r.Io, io => !io.IsInput);
+        Assert.Equal("int8", y.ElementType);
+        Assert.Equal(TensorType.INT8, r.Model.Tensors[r.Model.Outputs[0]].Type);
+        Assert.Equal(TensorType.FLOAT32, r.Model.Tensors[Operators(r.Model, BuiltinOperator.ADD).Single().Outputs[0]].Type);
+    }
+
+    /// <summary>The compile step at Precision=Mixed with KeepFp32: the named layer is float in the .tflite file, which loads in tflite-ref.</summary>
+    [SkippableFact]
+    public void MixedPrecisionKeepsNamedLayersInTheTfliteFile()
+    {
+        string tool = TfliteTool.Require();
+        string dir = Directory.CreateTempSubdirectory("edgebuild-tflite-mixed-cli-").FullName;
+        try
+        {
+            string modelPath = Path.Combine(dir, "three.onnx");
+            File.WriteAllBytes(modelPath, OnnxExporter.ToBytes(ThreeConvs()));
+            var calibration = Path.Combine(dir, "calib");
+            Directory.CreateDirectory(calibration);
+            for (int i = 0; i < 12; i++) NpyFile.Write(Path.Combine(calibration, $"s{i}.npy"), ModelBuilder.RandomInput([1, 8, 12, 12], 50 + i));
+            var (exit, _, stderr) = CliRunner.Run("convert", modelPath, "--target", "TFLite", "--precision", "Mixed", "--keep-fp32", "conv2*",
+                "--calibration", calibration, "-o", Path.Combine(dir, "out"), "-q");
+            Assert.True(exit == 0, stderr);
+            string file = Path.Combine(dir, "out", "Three.tflite");
+            using var info = TfliteRef.Info(tool, file);
+            Assert.True(info.RootElement.GetProperty("runtime").GetProperty("model_ok").GetBoolean(), info.RootElement.ToString());
+            var tensors = info.RootElement.GetProperty("tensors").EnumerateArray().ToList();
+            string TypeOf(string name) => tensors.Single(t => t.GetProperty("name").GetString() == name).GetProperty("dtype").GetString()!;
+            Assert.Equal("float32", TypeOf("conv2_node/weights"));
+            Assert.Equal("int8", TypeOf("conv1_node/weights"));
+            Assert.Equal("int8", TypeOf("conv3_node/weights"));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    private static IEnumerable<TflOperator> Operators(TflModel model, BuiltinOperator op) =>
+        model.Operators.Where(o => model.OperatorCodes[o.OpcodeIndex].Code == op);
+}
