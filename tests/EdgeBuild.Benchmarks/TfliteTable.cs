@@ -15,7 +15,11 @@ namespace EdgeBuild.Benchmarks;
 /// worst output) over held-out photos, its size, and for Int8 the task-metric loss against FP32 (AccuracyEvaluator,
 /// as the ONNX INT8 artifact is measured) next to that of the ONNX INT8 (QDQ) model calibrated on the same photos.
 ///
-///   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- tflite [--models a,b] [--photos 20] [--calibration 8] [--precisions Fp32,Fp16,Int8] [--calibrator Percentile]
+///   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- tflite [--models a,b] [--photos 20] [--calibration 8] [--precisions Fp32,Fp16,Int8] [--calibrator Percentile] [--budget 1]
+///
+/// With --budget, a model whose Int8 file loses more than that many percent gets a Mixed row as well: the layers the
+/// ONNX budget search (MixedPrecisionSearch, as Precision=Mixed runs it in the build) returns to FP32 are float nodes
+/// of the .tflite file, which is then measured the same way.
 /// </summary>
 public static class TfliteTable
 {
@@ -27,6 +31,7 @@ public static class TfliteTable
         int calibrationCount = int.Parse(Arg("--calibration") ?? "8", CultureInfo.InvariantCulture);
         var precisions = (Arg("--precisions") ?? "Fp32,Fp16,Int8").Split(',').Select(p => Enum.Parse<TflitePrecision>(p, true)).ToArray();
         var calibrator = Enum.Parse<CalibratorKind>(Arg("--calibrator") ?? "Percentile", true);
+        double? budget = Arg("--budget") is { } b ? double.Parse(b, CultureInfo.InvariantCulture) : null;
         string tool = TfliteRef.Tool(root) ?? throw new InvalidOperationException("tflite-ref not found (../shared/tools/tflite-ref or $TFLITE_REF)");
         string work = Directory.CreateTempSubdirectory("edgebuild-tflite-table-").FullName;
 
@@ -51,14 +56,17 @@ public static class TfliteTable
                 _ => AccuracyEvaluator.Infer(floatModel),
             };
             long fp32Bytes = 0;
-            foreach (var precision in precisions)
+            IReadOnlySet<string>? floatNodes = null;
+            var rows = precisions.Select(p => (Precision: p, Mixed: false)).ToList();
+            for (int r = 0; r < rows.Count; r++)
             {
-                string row = $"| {id} | {precision} |";
+                var (precision, mixed) = rows[r];
+                string row = $"| {id} | {(mixed ? F($"Mixed ({budget} %)") : precision.ToString())} |";
                 try
                 {
                     var clock = Stopwatch.StartNew();
                     var ranges = precision == TflitePrecision.Int8 ? TfliteHarness.Ranges(floatModel, calibration, calibrator) : null;
-                    var (bytes, result) = TfliteHarness.Convert(floatModel, precision, ranges);
+                    var (bytes, result) = TfliteHarness.Convert(floatModel, precision, ranges, floatNodes: mixed ? floatNodes : null);
                     if (precision == TflitePrecision.Fp32) fp32Bytes = bytes.Length;
                     var outputs = TfliteHarness.RunAll(tool, bytes, result, samples, Path.Combine(work, $"{id}-{precision}"));
                     var errors = TfliteHarness.MaxRelativeError(reference, outputs);
@@ -80,7 +88,7 @@ public static class TfliteTable
                     {
                         byte[] original = File.ReadAllBytes(path);
                         var q = OnnxImporter.Parse(OnnxExporter.ToBytes(floatModel));
-                        ModelQuantizer.Quantize(q, new QuantizeOptions { Calibrator = calibrator }, calibration);
+                        ModelQuantizer.Quantize(q, new QuantizeOptions { Calibrator = calibrator, KeepFp32 = mixed ? [.. floatNodes!] : [] }, calibration);
                         AccuracyReport report, onnxReport;
                         if (id.StartsWith("blazeface", StringComparison.Ordinal))
                         {
@@ -100,7 +108,14 @@ public static class TfliteTable
                             onnxReport = AccuracyEvaluator.Compare(original, OnnxExporter.ToBytes(q), eval, task);
                         }
                         loss = F($"{report.LossPercent:F2} % ({report.Task}: {report.Metric} {report.Value:G4})");
-                        onnxLoss = F($"ONNX INT8 loss {onnxReport.LossPercent:F2} %");
+                        onnxLoss = F($"ONNX INT8 loss {onnxReport.LossPercent:F2} %") + (mixed ? F($", {floatNodes!.Count} node(s) in float") : "");
+                        if (!mixed && budget is double limit && report.LossPercent > limit)
+                        {
+                            // The build's search, on the same photos: calibration for ranges, the held-out ones for the loss.
+                            var search = MixedPrecisionSearch.Run(OnnxExporter.ToBytes(floatModel), new QuantizeOptions { Calibrator = calibrator }, calibration, eval, task, limit);
+                            floatNodes = search.KeptInFp32.Select(k => k.Node).ToHashSet(StringComparer.Ordinal);
+                            rows.Insert(r + 1, (precision, true));
+                        }
                     }
                     int ops = result.Model.Operators.Count;
                     string all = args.Contains("--all-outputs") ? " [" + string.Join(", ", errors.Select(e => F($"{e.Key} {e.Value:E2}"))) + "]" : "";

@@ -103,10 +103,10 @@ public static class TfliteHarness
             new QuantizeOptions { Calibrator = calibrator, SymmetricActivations = false }).Ranges;
 
     public static (byte[] Bytes, TfliteResult Result) Convert(Model floatModel, TflitePrecision precision, IReadOnlyDictionary<string, TensorRange>? ranges = null,
-        TfliteIoLayout layout = TfliteIoLayout.Nhwc, bool int8Io = false)
+        TfliteIoLayout layout = TfliteIoLayout.Nhwc, bool int8Io = false, IReadOnlySet<string>? floatNodes = null)
     {
         var copy = OnnxImporter.Parse(OnnxExporter.ToBytes(floatModel));
-        var result = TfliteConverter.Convert(copy, new TfliteOptions(precision, layout, int8Io, ranges, "EdgeBuild tests"));
+        var result = TfliteConverter.Convert(copy, new TfliteOptions(precision, layout, int8Io, ranges, "EdgeBuild tests", floatNodes));
         return (TflWriter.Write(result.Model), result);
     }
 
