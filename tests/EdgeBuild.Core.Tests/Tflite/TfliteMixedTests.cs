@@ -84,6 +84,37 @@ public class TfliteMixedTests(ITestOutputHelper output)
         Assert.True(mixedError < fullError, $"keeping conv2 in float did not bring the file closer to float ({mixedError:E2} vs {fullError:E2})");
     }
 
+    /// <summary>
+    /// Ops after a kept layer that only see float data (a reshape, a concat of float values, an activation) stay float,
+    /// as in the ONNX artifact: requantizing the kept layer's output would bring back its error. A convolution after it
+    /// is int8 again.
+    /// </summary>
+    [Fact]
+    public void FloatFlowsForwardUntilTheNextComputeOp()
+    {
+        var b = new ModelBuilder(seed: 4);
+        var x = b.Input("x", 1, 4, 6, 6);
+        var c1 = b.Conv(x, "conv1", 8, 4);
+        var head = b.Op("Reshape", [b.Op("Sigmoid", [c1], "prob"), b.ConstInts("shape", 1, -1)], "flat");
+        var c2 = b.Conv(b.Op("Relu", [c1], "act1"), "conv2", 8, 8);
+        b.Output(head, c2);
+        var model = OnnxImporter.Parse(OnnxExporter.ToBytes(b.Model));
+        ShapeInference.Infer(model);
+        var ranges = TfliteHarness.Ranges(model, new RandomSamples("x", [1, 4, 6, 6], 8, seed: 1));
+        var r = TfliteConverter.Convert(model, new TfliteOptions(TflitePrecision.Int8, Ranges: ranges, FloatNodes: new HashSet<string> { "conv1_node" }));
+        var tfl = r.Model;
+        TensorType OutputType(BuiltinOperator op) => tfl.Tensors[Operators(tfl, op).Single().Outputs[0]].Type;
+        Assert.Equal(TensorType.FLOAT32, OutputType(BuiltinOperator.LOGISTIC));
+        Assert.Equal(TensorType.FLOAT32, OutputType(BuiltinOperator.RESHAPE));
+        Assert.Equal(TensorType.FLOAT32, OutputType(BuiltinOperator.RELU));
+        var convs = Operators(tfl, BuiltinOperator.CONV_2D).ToList();
+        Assert.Equal([TensorType.FLOAT32, TensorType.INT8], convs.Select(o => tfl.Tensors[o.Inputs[1]].Type));
+        // QUANTIZE: the model input, and the float Relu's output where conv2 reads it. DEQUANTIZE: the int8 input where
+        // conv1 reads it, and conv2's output; none on the float head.
+        Assert.Equal(2, Operators(tfl, BuiltinOperator.QUANTIZE).Count());
+        Assert.Equal(2, Operators(tfl, BuiltinOperator.DEQUANTIZE).Count());
+    }
+
     /// <summary>With int8 I/O, an output computed by a float node is still an int8 output.</summary>
     [Fact]
     public void Int8OutputOfAFloatNodeIsQuantized()

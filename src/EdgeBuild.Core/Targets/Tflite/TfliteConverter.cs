@@ -190,7 +190,7 @@ public sealed class TflConverter
         foreach (var node in graph.Nodes)
         {
             if (absorbed.Contains(node)) continue;
-            inFloatNode = Options.FloatNodes?.Contains(node.Name) == true;
+            inFloatNode = Options.FloatNodes is { Count: > 0 } kept && (kept.Contains(node.Name) || FollowsFloat(node));
             TflOpRegistry.Convert(node, this);
             inFloatNode = false;
         }
@@ -236,6 +236,19 @@ public sealed class TflConverter
         Tfl.Metadata.Add(("min_runtime_version", Tfl.AddBuffer(version)));
         Tfl.Metadata.Add(("producer", Tfl.AddBuffer(System.Text.Encoding.UTF8.GetBytes(Options.Producer))));
         return new TfliteResult(Tfl, io, Transposes);
+    }
+
+    /// <summary>
+    /// A node that is not a convolution or matrix product, all of whose activation inputs are float, stays float: the
+    /// ONNX artifact's Q/DQ placement works the same way (pools, activations, shape ops and element-wise ops are
+    /// quantized only where quantized data reaches them), so a kept layer's float output is not requantized by the
+    /// reshape, concat or activation after it, which would bring back the very error the layer was kept for.
+    /// </summary>
+    private bool FollowsFloat(Node node)
+    {
+        if (Quantization.Operators.QuantizerRegistry.IsComputeOp(node)) return false;
+        var activations = node.Inputs.Where(v => v is { Initializer: null } && v.TensorType?.ElementType == DataType.Float && bound.ContainsKey(v)).ToList();
+        return activations.Count > 0 && activations.All(v => Tfl.Tensors[bound[v!].Tensor].Type == TensorType.FLOAT32);
     }
 
     private string MinRuntimeVersion()
