@@ -26,6 +26,9 @@
 //       The TFLite acceptance table: per model x precision, converts?, max relative error of the .tflite in tflite-ref
 //       against ONNX Runtime on the original model over held-out photos, size ratios, Int8 task-metric loss (and the
 //       ONNX INT8 model's, calibrated on the same photos).
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- tflite-size [--models a,b] [--calibration 8]
+//       Where the bytes of each .tflite file go (Fp32 and Int8): constant data, per-channel quantization vectors, names,
+//       the rest; and the Int8 floor (data + per-channel vectors) against the Fp32 file.
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- incremental [--runs N] [--models K] [--taskhost] [--tool-config C]
 //       The MSBuild acceptance: no-op `dotnet build` with EdgeModel items vs the same project without them,
 //       alternating, medians and their ratio (<= 1.1); --taskhost adds the TaskHostFactory cost of a recompile.
@@ -59,6 +62,7 @@ switch (mode)
     case "incremental": return IncrementalBuildBenchmark.Run(args, root);
     case "gate": return EdgeBuild.Benchmarks.GateExperiment.Run(args);
     case "tflite": return EdgeBuild.Benchmarks.TfliteTable.Run(args, data, root);
+    case "tflite-size": return EdgeBuild.Benchmarks.TfliteSizeTable.Run(args, data);
     case "quantize-table": return EdgeBuild.Benchmarks.QuantizationTable.Run(args, data);
     case "tensorrt-table": return EdgeBuild.Benchmarks.TensorRtAccuracyTable.Run(args, data);
     case "quantize": return QuantizeBenchmark.Run(data, int.Parse(Arg("--runs") ?? "20"), int.Parse(Arg("--calibration") ?? "10"),
