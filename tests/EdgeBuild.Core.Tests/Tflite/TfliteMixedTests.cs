@@ -109,10 +109,12 @@ public class TfliteMixedTests(ITestOutputHelper output)
         Assert.Equal(TensorType.FLOAT32, OutputType(BuiltinOperator.RELU));
         var convs = Operators(tfl, BuiltinOperator.CONV_2D).ToList();
         Assert.Equal([TensorType.FLOAT32, TensorType.INT8], convs.Select(o => tfl.Tensors[o.Inputs[1]].Type));
-        // QUANTIZE: the model input, and the float Relu's output where conv2 reads it. DEQUANTIZE: the int8 input where
-        // conv1 reads it, and conv2's output; none on the float head.
-        Assert.Equal(2, Operators(tfl, BuiltinOperator.QUANTIZE).Count());
-        Assert.Equal(2, Operators(tfl, BuiltinOperator.DEQUANTIZE).Count());
+        // The float input goes straight into the float conv1: never rounded to 8 bits. QUANTIZE: only the float Relu's
+        // output where conv2 reads it. DEQUANTIZE: only conv2's output; none on the float head.
+        Assert.Equal(TensorType.FLOAT32, tfl.Tensors[convs[0].Inputs[0]].Type);
+        Assert.Equal(tfl.Inputs.Single(), convs[0].Inputs[0]);
+        Assert.Single(Operators(tfl, BuiltinOperator.QUANTIZE));
+        Assert.Single(Operators(tfl, BuiltinOperator.DEQUANTIZE));
     }
 
     /// <summary>With int8 I/O, an output computed by a float node is still an int8 output.</summary>

@@ -114,10 +114,15 @@ public class TfliteRealModelTests(ITestOutputHelper output)
         Assert.Contains(result.Model.Tensors, t => t.Type == EdgeBuild.Targets.Tflite.Schema.TensorType.FLOAT16);
     }
 
+    /// <summary>The number of reference boxes a Detection report counted (0 when it judged raw outputs instead).</summary>
+    private static int ReferenceBoxes(AccuracyReport report) =>
+        System.Text.RegularExpressions.Regex.Match(report.Metric, @"\((\d+) reference boxes") is { Success: true } m ? int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+
     /// <summary>
     /// Full-integer INT8 calibrated on 8 photos, judged on 20 others by the task metric against the FP32 model
     /// (AccuracyEvaluator, as the ONNX INT8 artifact is measured): a loss under 1 %, or no more than the ONNX INT8
-    /// (QDQ) model calibrated on the same photos loses (plus one photo's worth for classifiers, 5 % of 20).
+    /// (QDQ) model calibrated on the same photos loses (plus one photo's worth for classifiers, 5 % of 20, and one box's
+    /// worth for detectors).
     /// </summary>
     [SkippableTheory]
     [InlineData("eye-state", TaskKind.Classification)]
@@ -141,7 +146,15 @@ public class TfliteRealModelTests(ITestOutputHelper output)
         var onnxReport = AccuracyEvaluator.Compare(original, EdgeBuild.Onnx.OnnxExporter.ToBytes(onnxInt8), run.Eval, task);
         output.WriteLine($"TFLite INT8: {report.Summary}");
         output.WriteLine($"ONNX INT8:   {onnxReport.Summary}");
-        double bound = Math.Max(1.0, onnxReport.LossPercent + (task == TaskKind.Classification ? 100.0 / Photos : 0.5));
+        double bound = Math.Max(1.0, onnxReport.LossPercent + task switch
+        {
+            TaskKind.Classification => 100.0 / Photos,
+            // One box more or fewer among N reference boxes moves F1 by up to 1 / (2N - 1): with ~20 faces the metric
+            // cannot resolve less, and which anchor ends up a hair above or below the 0.5 score threshold (the int8
+            // SOFTMAX output has 0.5 exactly on its 1/256 grid) is not a difference between two quantizations.
+            TaskKind.Detection when ReferenceBoxes(report) is int boxes and > 0 => 100.0 / (2 * boxes - 1),
+            _ => 0.5,
+        });
         Assert.True(report.LossPercent <= bound, $"{id}: TFLite {report.Summary}; ONNX INT8 {onnxReport.LossPercent:F2} %");
 
         // Full integer: float tensors only at the model's inputs and outputs (a QUANTIZE after each input, a DEQUANTIZE before each output).

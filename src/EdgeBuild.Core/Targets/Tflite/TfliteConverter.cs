@@ -131,6 +131,7 @@ public sealed class TflConverter
     private readonly HashSet<string> names = new(StringComparer.Ordinal);
     private readonly HashSet<Node> absorbed = [];
     private readonly Dictionary<int, int> precisionChanged = [];
+    private readonly IReadOnlyDictionary<string, TensorRange>? ranges;
     private bool inFloatNode;
 
     internal TflConverter(Model model, TfliteOptions options, int[][] inputPerms)
@@ -138,6 +139,7 @@ public sealed class TflConverter
         this.model = model;
         Options = options;
         this.inputPerms = inputPerms;
+        ranges = options.Ranges is null ? null : ConcatScaleSharing.Apply(model.Graph, options.Ranges);
     }
 
     public TfliteOptions Options { get; }
@@ -170,10 +172,10 @@ public sealed class TflConverter
                 }
                 else
                 {
+                    // Float in: the first int8 op that reads it QUANTIZEs it (AtOpPrecision), so an input only float
+                    // nodes read (a first layer kept in float) is never rounded to 8 bits.
                     int f = NewTensor(v.Name, shape, TensorType.FLOAT32);
-                    int t = NewTensor(v.Name + "/int8", shape, TensorType.INT8, q);
-                    Op(BuiltinOperator.QUANTIZE, [f], [t], null);
-                    Bind(v, t, perm);
+                    Bind(v, f, perm);
                     Tfl.Inputs.Add(f);
                 }
             }
@@ -466,7 +468,7 @@ public sealed class TflConverter
     /// <summary>Int8 parameters of an activation from its calibrated range (widened to hold 0), asymmetric over [-128, 127].</summary>
     public TflQuantization? ActivationQuant(string name)
     {
-        if (Options.Ranges is null || !Options.Ranges.TryGetValue(name, out var r)) return null;
+        if (ranges is null || !ranges.TryGetValue(name, out var r)) return null;
         return RangeQuant(r.Min, r.Max);
     }
 

@@ -115,9 +115,10 @@ public static class TflWriter
     }
 
     /// <summary>
-    /// Scalar vectors already written, by content: tensors point at one copy (a FlatBuffer may share a vector; every
-    /// reference points forward, as the builder writes back to front). Per-channel zero points (int64, all 0) and
-    /// shapes repeat across many tensors; sharing them is what keeps int8 files small.
+    /// Scalar vectors and quantization tables already written, by content: tensors point at one copy (a FlatBuffer may
+    /// share a vector or table; every reference points forward, as the builder writes back to front). Per-channel zero
+    /// points (int64, all 0), shapes and the quantization of same-scale ops repeat across many tensors; sharing them is
+    /// what keeps int8 files small.
     /// </summary>
     private sealed class SharedVectors
     {
@@ -142,6 +143,24 @@ public static class TflWriter
                 return b.EndVector();
             });
 
+        /// <summary>A QuantizationParameters table, written once per distinct content (same-scale ops repeat their input's).</summary>
+        public int Quantization(FlatBufferBuilder b, TflQuantization q)
+        {
+            string key = q.QuantizedDimension + "/" + string.Join(",", q.Scale.Select(v => BitConverter.SingleToInt32Bits(v))) + "/" + string.Join(",", q.ZeroPoint);
+            if (tables.TryGetValue(key, out int known)) return known;
+            var scale = Floats(b, q.Scale);
+            var zeroPoint = Longs(b, q.ZeroPoint);
+            b.StartTable(7);
+            b.AddOffset(2, scale.Value, 0);
+            b.AddOffset(3, zeroPoint.Value, 0);
+            b.AddInt(6, q.QuantizedDimension, 0);
+            int table = b.EndTable();
+            tables[key] = table;
+            return table;
+        }
+
+        private readonly Dictionary<string, int> tables = new(StringComparer.Ordinal);
+
         private VectorOffset Get(string key, Func<VectorOffset> make)
         {
             if (known.TryGetValue(key, out var v)) return v;
@@ -155,17 +174,7 @@ public static class TflWriter
     {
         var shape = shared.Ints(b, t.Shape);
         var name = b.CreateString(t.Name);
-        int quantization = 0;
-        if (t.Quantization is { } q)
-        {
-            var scale = shared.Floats(b, q.Scale);
-            var zeroPoint = shared.Longs(b, q.ZeroPoint);
-            b.StartTable(7);
-            b.AddOffset(2, scale.Value, 0);
-            b.AddOffset(3, zeroPoint.Value, 0);
-            b.AddInt(6, q.QuantizedDimension, 0);
-            quantization = b.EndTable();
-        }
+        int quantization = t.Quantization is { } q ? shared.Quantization(b, q) : 0;
         b.StartTable(8);
         b.AddOffset(0, shape.Value, 0);
         b.AddUint(2, (uint)t.Buffer, 0);
