@@ -133,6 +133,32 @@ public static class TfliteHarness
         return outputs.ToList();
     }
 
+    /// <summary>Runs a converted model once in tflite-ref (in a temporary folder); outputs in ONNX layout by ONNX name.</summary>
+    public static Dictionary<string, Tensor> RunOnce(string tool, TfliteResult result, IReadOnlyDictionary<string, Tensor> inputs)
+    {
+        string work = Directory.CreateTempSubdirectory("edgebuild-tflite-run-").FullName;
+        try
+        {
+            string model = Path.Combine(work, "model.tflite");
+            File.WriteAllBytes(model, TflWriter.Write(result.Model));
+            return FromTflite(TfliteRef.Run(tool, model, ToTflite(inputs, result), work), result);
+        }
+        finally { Directory.Delete(work, recursive: true); }
+    }
+
+    /// <summary>|a - b| / |a| over all elements: every element counts, not only the one rounding hits hardest.</summary>
+    public static double RelativeErrorNorm(Tensor reference, Tensor candidate)
+    {
+        float[] e = reference.ToFloats(), a = candidate.ToFloats();
+        double noise = 0, signal = 0;
+        for (int i = 0; i < e.Length; i++) { noise += (double)(e[i] - a[i]) * (e[i] - a[i]); signal += (double)e[i] * e[i]; }
+        return Math.Sqrt(noise / signal);
+    }
+
+    /// <summary>The operators of one builtin kind, in file order.</summary>
+    public static IEnumerable<TflOperator> Operators(TflModel model, BuiltinOperator op) =>
+        model.Operators.Where(o => model.OperatorCodes[o.OpcodeIndex].Code == op);
+
     /// <summary>Per output: max |a - b| over the samples / max |reference| over the samples.</summary>
     public static Dictionary<string, double> MaxRelativeError(IReadOnlyList<IReadOnlyDictionary<string, Tensor>> reference, IReadOnlyList<IReadOnlyDictionary<string, Tensor>> candidate)
     {

@@ -3,7 +3,9 @@ using EdgeBuild.Onnx;
 using EdgeBuild.Quantization;
 using EdgeBuild.Targets.Tflite;
 using EdgeBuild.Targets.Tflite.Schema;
+using EdgeBuild.Tests.Quantization;
 using EdgeBuild.Tests.Support;
+using static EdgeBuild.Tests.Support.TfliteHarness;
 using Xunit.Abstractions;
 using Tensor = EdgeBuild.Ir.Tensor;
 using TensorType = EdgeBuild.Targets.Tflite.Schema.TensorType;
@@ -17,13 +19,6 @@ namespace EdgeBuild.Tests.Tflite;
 /// </summary>
 public class TfliteConcatScaleTests(ITestOutputHelper output)
 {
-    private sealed class RandomSamples(long[] dims, int count) : ICalibrationDataSource
-    {
-        public int Count => count;
-        public IEnumerable<IReadOnlyDictionary<string, Tensor>> Samples() =>
-            Enumerable.Range(0, count).Select(i => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor> { ["x"] = ModelBuilder.RandomInput(dims, 200 + i) });
-    }
-
     /// <summary>
     /// Three branches into one concat: conv1 -> Relu (only the concat reads it), conv2 -> MaxPool (a same-scale op; only
     /// the concat reads it), and conv3, which the output Add reads as well.
@@ -50,8 +45,8 @@ public class TfliteConcatScaleTests(ITestOutputHelper output)
         string tool = TfliteTool.Require();
         var model = Branches();
         long[] dims = [1, 4, 8, 8];
-        var ranges = TfliteHarness.Ranges(model, new RandomSamples(dims, 16));
-        var (bytes, result) = TfliteHarness.Convert(model, TflitePrecision.Int8, ranges);
+        var ranges = TfliteHarness.Ranges(model, ListDataSource.Random("x", dims, 16, seed: 200));
+        var (_, result) = TfliteHarness.Convert(model, TflitePrecision.Int8, ranges);
         var tfl = result.Model;
 
         var concat = Operators(tfl, BuiltinOperator.CONCATENATION).Single();
@@ -71,21 +66,9 @@ public class TfliteConcatScaleTests(ITestOutputHelper output)
         Assert.Equal(outQ.Scale, tfl.Tensors[conv2.Outputs[0]].Quantization!.Scale);
 
         var input = ModelBuilder.RandomInput(dims, seed: 5);
-        var expected = Ort.Run(OnnxExporter.ToBytes(model), new Dictionary<string, Tensor> { ["x"] = input }, optimize: false)["y"].ToFloats();
-        string work = Directory.CreateTempSubdirectory("edgebuild-tflite-concat-").FullName;
-        try
-        {
-            File.WriteAllBytes(Path.Combine(work, "m.tflite"), bytes);
-            var actual = TfliteHarness.FromTflite(TfliteRef.Run(tool, Path.Combine(work, "m.tflite"), TfliteHarness.ToTflite(new Dictionary<string, Tensor> { ["x"] = input }, result), work), result)["y"].ToFloats();
-            double noise = 0, signal = 0;
-            for (int i = 0; i < expected.Length; i++) { noise += (double)(expected[i] - actual[i]) * (expected[i] - actual[i]); signal += (double)expected[i] * expected[i]; }
-            double error = Math.Sqrt(noise / signal);
-            output.WriteLine($"relative error norm vs ONNX Runtime: {error:E2}");
-            Assert.True(error < 0.05, $"int8 file with shared concat scales is off by {error:E2}");
-        }
-        finally { Directory.Delete(work, recursive: true); }
+        var expected = Ort.Run(OnnxExporter.ToBytes(model), new Dictionary<string, Tensor> { ["x"] = input }, optimize: false)["y"];
+        double error = TfliteHarness.RelativeErrorNorm(expected, TfliteHarness.RunOnce(tool, result, new Dictionary<string, Tensor> { ["x"] = input })["y"]);
+        output.WriteLine($"relative error norm vs ONNX Runtime: {error:E2}");
+        Assert.True(error < 0.05, $"int8 file with shared concat scales is off by {error:E2}");
     }
-
-    private static IEnumerable<TflOperator> Operators(TflModel model, BuiltinOperator op) =>
-        model.Operators.Where(o => model.OperatorCodes[o.OpcodeIndex].Code == op);
 }

@@ -5,7 +5,9 @@ using EdgeBuild.Quantization;
 using EdgeBuild.Quantization.Calibration;
 using EdgeBuild.Targets.Tflite;
 using EdgeBuild.Targets.Tflite.Schema;
+using EdgeBuild.Tests.Quantization;
 using EdgeBuild.Tests.Support;
+using static EdgeBuild.Tests.Support.TfliteHarness;
 using Xunit.Abstractions;
 using Tensor = EdgeBuild.Ir.Tensor;
 using TensorType = EdgeBuild.Targets.Tflite.Schema.TensorType;
@@ -19,13 +21,6 @@ namespace EdgeBuild.Tests.Tflite;
 /// </summary>
 public class TfliteMixedTests(ITestOutputHelper output)
 {
-    private sealed class RandomSamples(string input, long[] dims, int count, int seed) : ICalibrationDataSource
-    {
-        public int Count => count;
-        public IEnumerable<IReadOnlyDictionary<string, Tensor>> Samples() =>
-            Enumerable.Range(0, count).Select(i => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor> { [input] = ModelBuilder.RandomInput(dims, seed + i) });
-    }
-
     /// <summary>conv1 -> Relu -> conv2 -> Relu -> conv3, the last conv read by the output and by an Add with conv1's activation.</summary>
     private static Model ThreeConvs()
     {
@@ -46,7 +41,7 @@ public class TfliteMixedTests(ITestOutputHelper output)
         string tool = TfliteTool.Require();
         var model = ThreeConvs();
         long[] dims = [1, 8, 12, 12];
-        var ranges = TfliteHarness.Ranges(model, new RandomSamples("x", dims, 16, seed: 100));
+        var ranges = TfliteHarness.Ranges(model, ListDataSource.Random("x", dims, 16, seed: 100));
         var full = TfliteConverter.Convert(OnnxImporter.Parse(OnnxExporter.ToBytes(model)), new TfliteOptions(TflitePrecision.Int8, Ranges: ranges));
         var mixed = TfliteConverter.Convert(OnnxImporter.Parse(OnnxExporter.ToBytes(model)),
             new TfliteOptions(TflitePrecision.Int8, Ranges: ranges, FloatNodes: new HashSet<string> { "conv2_node" }));
@@ -63,21 +58,7 @@ public class TfliteMixedTests(ITestOutputHelper output)
 
         var input = ModelBuilder.RandomInput(dims, seed: 7);
         var expected = Ort.Run(OnnxExporter.ToBytes(model), new Dictionary<string, Tensor> { ["x"] = input }, optimize: false)["y"];
-        double Error(TfliteResult r)
-        {
-            string work = Directory.CreateTempSubdirectory("edgebuild-tflite-mixed-").FullName;
-            try
-            {
-                File.WriteAllBytes(Path.Combine(work, "m.tflite"), TflWriter.Write(r.Model));
-                var actual = TfliteHarness.FromTflite(TfliteRef.Run(tool, Path.Combine(work, "m.tflite"), TfliteHarness.ToTflite(new Dictionary<string, Tensor> { ["x"] = input }, r), work), r);
-                // Relative error norm: every element counts, not only the one rounding hits hardest.
-                float[] e = expected.ToFloats(), a = actual["y"].ToFloats();
-                double noise = 0, signal = 0;
-                for (int i = 0; i < e.Length; i++) { noise += (double)(e[i] - a[i]) * (e[i] - a[i]); signal += (double)e[i] * e[i]; }
-                return Math.Sqrt(noise / signal);
-            }
-            finally { Directory.Delete(work, recursive: true); }
-        }
+        double Error(TfliteResult r) => TfliteHarness.RelativeErrorNorm(expected, TfliteHarness.RunOnce(tool, r, new Dictionary<string, Tensor> { ["x"] = input })["y"]);
         double fullError = Error(full), mixedError = Error(mixed);
         output.WriteLine($"relative error norm vs ONNX Runtime: full-integer {fullError:E2}, conv2 in float {mixedError:E2}");
         Assert.True(fullError < 0.1, $"full-integer error {fullError:E2}: the int8 file itself is broken");
@@ -100,7 +81,7 @@ public class TfliteMixedTests(ITestOutputHelper output)
         b.Output(head, c2);
         var model = OnnxImporter.Parse(OnnxExporter.ToBytes(b.Model));
         ShapeInference.Infer(model);
-        var ranges = TfliteHarness.Ranges(model, new RandomSamples("x", [1, 4, 6, 6], 8, seed: 1));
+        var ranges = TfliteHarness.Ranges(model, ListDataSource.Random("x", [1, 4, 6, 6], 8, seed: 1));
         var r = TfliteConverter.Convert(model, new TfliteOptions(TflitePrecision.Int8, Ranges: ranges, FloatNodes: new HashSet<string> { "conv1_node" }));
         var tfl = r.Model;
         TensorType OutputType(BuiltinOperator op) => tfl.Tensors[Operators(tfl, op).Single().Outputs[0]].Type;
@@ -122,7 +103,7 @@ public class TfliteMixedTests(ITestOutputHelper output)
     public void Int8OutputOfAFloatNodeIsQuantized()
     {
         var model = ThreeConvs();
-        var ranges = TfliteHarness.Ranges(model, new RandomSamples("x", [1, 8, 12, 12], 8, seed: 100));
+        var ranges = TfliteHarness.Ranges(model, ListDataSource.Random("x", [1, 8, 12, 12], 8, seed: 100));
         var r = TfliteConverter.Convert(model, new TfliteOptions(TflitePrecision.Int8, Int8Io: true, Ranges: ranges, FloatNodes: new HashSet<string> { "y_node" }));
         var y = Assert.Single(r.Io, io => !io.IsInput);
         Assert.Equal("int8", y.ElementType);
@@ -157,7 +138,4 @@ public class TfliteMixedTests(ITestOutputHelper output)
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
-
-    private static IEnumerable<TflOperator> Operators(TflModel model, BuiltinOperator op) =>
-        model.Operators.Where(o => model.OperatorCodes[o.OpcodeIndex].Code == op);
 }
