@@ -111,6 +111,52 @@ public class TfliteMixedTests(ITestOutputHelper output)
         Assert.Equal(TensorType.FLOAT32, r.Model.Tensors[Operators(r.Model, BuiltinOperator.ADD).Single().Outputs[0]].Type);
     }
 
+    /// <summary>
+    /// Precision=Mixed keeps in float what the ONNX INT8 artifact computes in float: here the Softmax on the dequantized
+    /// logits, whose int8 kernel would round every probability to TFLite's fixed 1/256 output step. Int8 stays
+    /// full-integer and does round them.
+    /// </summary>
+    [SkippableFact]
+    public void MixedKeepsInFloatWhatTheOnnxArtifactComputesInFloat()
+    {
+        string tool = TfliteTool.Require();
+        string dir = Directory.CreateTempSubdirectory("edgebuild-tflite-mixed-softmax-").FullName;
+        try
+        {
+            var b = new ModelBuilder(seed: 9);
+            var x = b.Input("x", 1, 4, 6, 6);
+            b.Output(b.Op("Softmax", [b.Conv(b.Op("Relu", [b.Conv(x, "conv1", 8, 4)], "act1"), "conv2", 8, 8)], "scores", Ir.Attribute.Of("axis", 1L)));
+            string modelPath = Path.Combine(dir, "head.onnx");
+            File.WriteAllBytes(modelPath, OnnxExporter.ToBytes(b.Model));
+            string calibration = Path.Combine(dir, "calib");
+            Directory.CreateDirectory(calibration);
+            for (int i = 0; i < 12; i++) NpyFile.Write(Path.Combine(calibration, $"s{i}.npy"), ModelBuilder.RandomInput([1, 4, 6, 6], 70 + i));
+            var input = ModelBuilder.RandomInput([1, 4, 6, 6], seed: 3);
+            var expected = Ort.Run(OnnxExporter.ToBytes(b.Model), new Dictionary<string, Tensor> { ["x"] = input }, optimize: false)["scores"];
+
+            float[] Scores(string precision)
+            {
+                string outDir = Path.Combine(dir, precision);
+                // A budget the ONNX artifact meets as it is: no layer goes back to FP32, only the mirroring is left to see.
+                string[] budget = precision == "Mixed" ? ["--max-accuracy-loss", "50"] : [];
+                var (exit, _, stderr) = CliRunner.Run(["convert", modelPath, "--target", "TFLite", "--precision", precision, "--calibration", calibration, .. budget, "-o", outDir, "-q"]);
+                Assert.True(exit == 0, stderr);
+                // ONNX layout in, as the default NHWC file takes it.
+                var scores = TfliteRef.Run(tool, Path.Combine(outDir, "Head.tflite"), new Dictionary<string, Tensor> { ["x"] = Layout.Transpose(input, Layout.Nhwc) }, Path.Combine(outDir, "run"))["scores"];
+                return Layout.Transpose(scores, Layout.Inverse(Layout.Nhwc)).ToFloats();
+            }
+            static bool OnSoftmaxGrid(float p) => Math.Abs(p * 256 - Math.Round(p * 256)) < 1e-3;
+            var int8 = Scores("Int8");
+            var mixed = Scores("Mixed");
+            Assert.All(int8, p => Assert.True(OnSoftmaxGrid(p), $"full-integer probability {p} is not a multiple of 1/256"));
+            Assert.Contains(mixed, p => !OnSoftmaxGrid(p));
+            double Error(float[] a) => TfliteHarness.RelativeErrorNorm(expected, Tensor.FromFloats(expected.Dims, a));
+            output.WriteLine($"relative error norm of the probabilities: Int8 {Error(int8):E2}, Mixed {Error(mixed):E2}");
+            Assert.True(Error(mixed) < Error(int8), $"Mixed {Error(mixed):E2} is not closer to float than Int8 {Error(int8):E2}");
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     /// <summary>The compile step at Precision=Mixed with KeepFp32: the named layer is float in the .tflite file, which loads in tflite-ref.</summary>
     [SkippableFact]
     public void MixedPrecisionKeepsNamedLayersInTheTfliteFile()

@@ -45,12 +45,17 @@ public sealed class TfliteTargetWriter : ITargetWriter
 
     /// <summary>
     /// The nodes an Int8 file runs in float: those KeepFp32 / KeepFp16 name, and the layers the build's accuracy search
-    /// returned to FP32 for the ONNX artifact (MaxAccuracyLoss), so both artifacts keep the same layers out of int8.
+    /// returned to FP32 for the ONNX artifact (MaxAccuracyLoss), so both artifacts keep the same layers out of int8. At
+    /// Precision=Mixed also every node the ONNX INT8 artifact computes in float (<see cref="Quantization.QdqFloatNodes"/>:
+    /// a Softmax on dequantized logits, a box decoder), so the budget the build measured on that artifact holds for
+    /// the .tflite file too; Int8 stays full-integer.
     /// </summary>
     public static IReadOnlySet<string> FloatNodes(TargetContext context, Ir.Model floatModel)
     {
         var keep = new Quantization.NodePatterns(context.Options.KeepFp32.Concat(context.Options.KeepFp16)
             .Concat(context.Quantization?.KeptInFloat.Select(k => k.Node) ?? []));
-        return floatModel.Graph.Nodes.Where(keep.Matches).Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
+        var nodes = floatModel.Graph.Nodes.Where(keep.Matches).Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
+        if (context.Options.Precision == Precision.Mixed && context.Quantization is { } onnx) nodes.UnionWith(Quantization.QdqFloatNodes.Of(onnx.Model));
+        return nodes;
     }
 }

@@ -1,0 +1,35 @@
+using EdgeBuild.Ir;
+
+namespace EdgeBuild.Quantization;
+
+/// <summary>
+/// The nodes of a QDQ model that compute in float: those that read a float activation not coming out of a
+/// DequantizeLinear, or whose float result something other than a QuantizeLinear reads (or the model returns). In the
+/// ONNX INT8 artifact these are the ops the quantizer registry leaves float (a Softmax on dequantized logits, a box
+/// decoder's Exp and Mul), the layers a budget or KeepFp32 kept, and what follows them until the next quantized op.
+/// Other writers (TFLite at Precision=Mixed) keep the same nodes in float, so both artifacts round in the same places.
+/// </summary>
+public static class QdqFloatNodes
+{
+    public static IReadOnlySet<string> Of(Model qdq)
+    {
+        var result = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var node in qdq.Graph.Nodes)
+        {
+            if (node.Name.Length == 0 || !node.IsStandardDomain || node.OpType is "QuantizeLinear" or "DequantizeLinear") continue;
+            var activations = node.Inputs.Where(v => v is { ConstantValue: null } && IsFloat(v) && !ComputedFromConstants(v)).ToList();
+            // Scale products and other computations on constants are not layers.
+            if (activations.Count == 0) continue;
+            bool readsFloat = activations.Any(v => v!.Producer is not { OpType: "DequantizeLinear" });
+            bool writesFloat = node.Outputs.Any(o => o is not null && IsFloat(o) &&
+                (o.IsGraphOutput || o.Uses.Any(u => u.Node.OpType != "QuantizeLinear" || u.InputIndex != 0)));
+            if (readsFloat || writesFloat) result.Add(node.Name);
+        }
+        return result;
+    }
+
+    private static bool IsFloat(Value? v) => v?.TensorType?.ElementType is DataType.Float or DataType.Float16 || v?.Initializer?.ElementType is DataType.Float;
+
+    private static bool ComputedFromConstants(Value? v) =>
+        v?.Producer is { } p && p.Inputs.All(i => i is null || i.ConstantValue is not null || ComputedFromConstants(i));
+}

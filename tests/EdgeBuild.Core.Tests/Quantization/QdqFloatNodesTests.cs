@@ -1,0 +1,51 @@
+using EdgeBuild.Ir;
+using EdgeBuild.Onnx;
+using EdgeBuild.Quantization;
+using EdgeBuild.Tests.Support;
+
+namespace EdgeBuild.Tests.Quantization;
+
+/// <summary>Which nodes of the ONNX INT8 (QDQ) artifact compute in float: what TFLite at Precision=Mixed mirrors.</summary>
+public class QdqFloatNodesTests
+{
+    /// <summary>x -> conv1 -> Relu -> conv2 -> Softmax (the output) and conv2 -> Exp -> Mul (the other output).</summary>
+    private static Model Head()
+    {
+        var b = new ModelBuilder(seed: 8);
+        var x = b.Input("x", 1, 4, 6, 6);
+        var c2 = b.Conv(b.Op("Relu", [b.Conv(x, "conv1", 8, 4)], "act1"), "conv2", 8, 8);
+        b.Output(b.Op("Softmax", [c2], "scores", Ir.Attribute.Of("axis", 1L)));
+        b.Output(b.Op("Mul", [b.Op("Exp", [c2], "e"), b.Const("half", [], 0.5f)], "sizes"));
+        return OnnxImporter.Parse(OnnxExporter.ToBytes(b.Model));
+    }
+
+    [Fact]
+    public void OpsOnDequantizedDataThatGiveFloatResultsAreFloat()
+    {
+        var model = Head();
+        ModelQuantizer.Quantize(model, new QuantizeOptions(), ListDataSource.Random("x", [1, 4, 6, 6], 8));
+        var nodes = QdqFloatNodes.Of(model);
+        // The convolutions run quantized; the softmax, exp and mul on the dequantized conv2 output give float results.
+        Assert.DoesNotContain("conv1_node", nodes);
+        Assert.Contains("scores_node", nodes);
+        Assert.Contains("e_node", nodes);
+        Assert.Contains("sizes_node", nodes);
+    }
+
+    [Fact]
+    public void KeptLayersAreFloat()
+    {
+        var model = Head();
+        ModelQuantizer.Quantize(model, new QuantizeOptions { KeepFp32 = ["conv1_node"] }, ListDataSource.Random("x", [1, 4, 6, 6], 8));
+        var nodes = QdqFloatNodes.Of(model);
+        Assert.Contains("conv1_node", nodes);
+    }
+
+    [Fact]
+    public void AFloatModelIsFloatThroughout()
+    {
+        var model = Head();
+        ShapeInference.Infer(model);
+        Assert.Equal(model.Graph.Nodes.Select(n => n.Name).Order(StringComparer.Ordinal), QdqFloatNodes.Of(model).Order(StringComparer.Ordinal));
+    }
+}
