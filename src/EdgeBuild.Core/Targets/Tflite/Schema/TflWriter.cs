@@ -123,6 +123,7 @@ public static class TflWriter
     private sealed class SharedVectors
     {
         private readonly Dictionary<string, VectorOffset> known = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, int> tables = new(StringComparer.Ordinal);
 
         public VectorOffset Ints(FlatBufferBuilder b, IReadOnlyList<int> values) =>
             Get("i" + string.Join(",", values), () => IntVector(b, values));
@@ -158,8 +159,6 @@ public static class TflWriter
             tables[key] = table;
             return table;
         }
-
-        private readonly Dictionary<string, int> tables = new(StringComparer.Ordinal);
 
         private VectorOffset Get(string key, Func<VectorOffset> make)
         {
