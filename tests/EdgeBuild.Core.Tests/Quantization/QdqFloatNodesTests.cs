@@ -25,8 +25,10 @@ public class QdqFloatNodesTests
         var model = Head();
         ModelQuantizer.Quantize(model, new QuantizeOptions(), ListDataSource.Random("x", [1, 4, 6, 6], 8));
         var nodes = QdqFloatNodes.Of(model);
-        // The convolutions run quantized; the softmax, exp and mul on the dequantized conv2 output give float results.
+        // The convolutions run quantized (conv2's output feeds float ops, but it reads int8 data and weights); the
+        // softmax, exp and mul on the dequantized conv2 output give float results.
         Assert.DoesNotContain("conv1_node", nodes);
+        Assert.DoesNotContain("conv2_node", nodes);
         Assert.Contains("scores_node", nodes);
         Assert.Contains("e_node", nodes);
         Assert.Contains("sizes_node", nodes);
@@ -39,6 +41,7 @@ public class QdqFloatNodesTests
         ModelQuantizer.Quantize(model, new QuantizeOptions { KeepFp32 = ["conv1_node"] }, ListDataSource.Random("x", [1, 4, 6, 6], 8));
         var nodes = QdqFloatNodes.Of(model);
         Assert.Contains("conv1_node", nodes);
+        Assert.DoesNotContain("conv2_node", nodes);
     }
 
     [Fact]
