@@ -12,12 +12,13 @@ namespace EdgeBuild.Quantization;
 /// </summary>
 public static class QdqFloatNodes
 {
+    /// <summary>The nodes by <see cref="NodePatterns.NameOf"/> (their name, or their first output's when they have none).</summary>
     public static IReadOnlySet<string> Of(Model qdq)
     {
         var result = new HashSet<string>(StringComparer.Ordinal);
         foreach (var node in qdq.Graph.Nodes)
         {
-            if (node.Name.Length == 0 || !node.IsStandardDomain || node.OpType is "QuantizeLinear" or "DequantizeLinear") continue;
+            if (!node.IsStandardDomain || node.OpType is "QuantizeLinear" or "DequantizeLinear") continue;
             var activations = node.Inputs.Where(v => v is { ConstantValue: null } && IsFloat(v) && !ComputedFromConstants(v)).ToList();
             // Scale products and other computations on constants are not layers.
             if (activations.Count == 0) continue;
@@ -27,12 +28,12 @@ public static class QdqFloatNodes
                 // A convolution or matrix product is float when its data or weights are (a kept layer). One that reads
                 // dequantized int8 data and weights and gives a float result is an int8 layer whose output is simply
                 // not requantized (a model's last layer): other formats write it int8 with a DEQUANTIZE after it.
-                if (readsFloat || !Dequantized(node.Input(1))) result.Add(node.Name);
+                if (readsFloat || !Dequantized(node.Input(1))) result.Add(NodePatterns.NameOf(node));
                 continue;
             }
             bool writesFloat = node.Outputs.Any(o => o is not null && IsFloat(o) &&
                 (o.IsGraphOutput || o.Uses.Any(u => u.Node.OpType != "QuantizeLinear" || u.InputIndex != 0)));
-            if (readsFloat || writesFloat) result.Add(node.Name);
+            if (readsFloat || writesFloat) result.Add(NodePatterns.NameOf(node));
         }
         return result;
     }

@@ -45,6 +45,17 @@ public class QdqFloatNodesTests
     }
 
     [Fact]
+    public void UnnamedNodesGoByTheirFirstOutput()
+    {
+        var b = new ModelBuilder(seed: 8);
+        var x = b.Input("x", 1, 4, 6, 6);
+        b.Output(b.Graph.AddNode("Sigmoid", [b.Conv(x, "conv1", 4, 4)], ["s"], "", "", []).Output0);
+        var model = OnnxImporter.Parse(OnnxExporter.ToBytes(b.Model));
+        ModelQuantizer.Quantize(model, new QuantizeOptions(), ListDataSource.Random("x", [1, 4, 6, 6], 8));
+        Assert.Contains("s", QdqFloatNodes.Of(model));
+    }
+
+    [Fact]
     public void AFloatModelIsFloatThroughout()
     {
         var model = Head();

@@ -20,8 +20,9 @@ public enum TfliteIoLayout { Nhwc, Nchw }
 /// <param name="Ranges">Calibrated ranges of the float model's activations by ONNX name (Int8 only).</param>
 /// <param name="Int8Io">Int8: int8 model inputs and outputs instead of float ones.</param>
 /// <param name="FloatNodes">
-/// Int8: names of ONNX nodes written as float kernels (float weights, DEQUANTIZE before and QUANTIZE after them): the
-/// layers an accuracy budget or KeepFp32 keeps out of int8. Empty: full-integer.
+/// Int8: ONNX nodes written as float kernels (float weights, DEQUANTIZE before and QUANTIZE after them), by
+/// <see cref="Quantization.NodePatterns.NameOf"/>: the layers an accuracy budget or KeepFp32 keeps out of int8, and at
+/// Mixed what the ONNX artifact computes in float. Empty: full-integer.
 /// </param>
 public sealed record TfliteOptions(
     TflitePrecision Precision = TflitePrecision.Fp32,
@@ -192,7 +193,7 @@ public sealed class TflConverter
         foreach (var node in graph.Nodes)
         {
             if (absorbed.Contains(node)) continue;
-            inFloatNode = Options.FloatNodes is { Count: > 0 } kept && (kept.Contains(node.Name) || FollowsFloat(node));
+            inFloatNode = Options.FloatNodes is { Count: > 0 } kept && (kept.Contains(Quantization.NodePatterns.NameOf(node)) || FollowsFloat(node));
             TflOpRegistry.Convert(node, this);
             inFloatNode = false;
         }

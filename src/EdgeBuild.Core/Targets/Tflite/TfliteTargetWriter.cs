@@ -54,7 +54,7 @@ public sealed class TfliteTargetWriter : ITargetWriter
     {
         var keep = new Quantization.NodePatterns(context.Options.KeepFp32.Concat(context.Options.KeepFp16)
             .Concat(context.Quantization?.KeptInFloat.Select(k => k.Node) ?? []));
-        var nodes = floatModel.Graph.Nodes.Where(keep.Matches).Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
+        var nodes = floatModel.Graph.Nodes.Where(keep.Matches).Select(Quantization.NodePatterns.NameOf).ToHashSet(StringComparer.Ordinal);
         if (context.Options.Precision == Precision.Mixed && context.Quantization is { } onnx) nodes.UnionWith(Quantization.QdqFloatNodes.Of(onnx.Model));
         return nodes;
     }
