@@ -44,6 +44,22 @@ public class QdqFloatNodesTests
         Assert.DoesNotContain("conv2_node", nodes);
     }
 
+    /// <summary>ONNX Runtime has no integer PRelu: between its Q/DQ pair it computes in float with the float slopes.</summary>
+    [Fact]
+    public void PReluBetweenQdqPairsIsFloat()
+    {
+        var b = new ModelBuilder(seed: 8);
+        var x = b.Input("x", 1, 4, 6, 6);
+        var p = b.Op("PRelu", [b.Conv(x, "conv1", 4, 4), b.Weight("slope", [4, 1, 1], 0f, 0.5f)], "p");
+        b.Output(b.Conv(p, "conv2", 4, 4));
+        var model = OnnxImporter.Parse(OnnxExporter.ToBytes(b.Model));
+        ModelQuantizer.Quantize(model, new QuantizeOptions(), ListDataSource.Random("x", [1, 4, 6, 6], 8));
+        Assert.Contains(model.Graph.Nodes, n => n.OpType == "QuantizeLinear" && n.Input(0)!.Producer?.OpType == "PRelu");
+        var nodes = QdqFloatNodes.Of(model);
+        Assert.Contains("p_node", nodes);
+        Assert.DoesNotContain("conv2_node", nodes);
+    }
+
     [Fact]
     public void UnnamedNodesGoByTheirFirstOutput()
     {
