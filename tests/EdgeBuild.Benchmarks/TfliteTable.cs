@@ -60,6 +60,7 @@ public static class TfliteTable
             IReadOnlySet<string>? floatNodes = null;
             int keptLayers = 0;
             byte[]? mixedOnnx = null;
+            IReadOnlyDictionary<string, Quantization.Calibration.TensorRange>? int8Ranges = null;
             var rows = precisions.Select(p => (Precision: p, Mixed: false)).ToList();
             for (int r = 0; r < rows.Count; r++)
             {
@@ -68,7 +69,8 @@ public static class TfliteTable
                 try
                 {
                     var clock = Stopwatch.StartNew();
-                    var ranges = precision == TflitePrecision.Int8 ? TfliteHarness.Ranges(floatModel, calibration, calibrator) : null;
+                    // One calibration per model: the Int8 and Mixed rows share it, as the build's targets do.
+                    var ranges = precision == TflitePrecision.Int8 ? int8Ranges ??= TfliteHarness.Ranges(floatModel, calibration, calibrator) : null;
                     var (bytes, result) = TfliteHarness.Convert(floatModel, precision, ranges, floatNodes: mixed ? floatNodes : null);
                     if (precision == TflitePrecision.Fp32) fp32Bytes = bytes.Length;
                     var outputs = TfliteHarness.RunAll(tool, bytes, result, samples, Path.Combine(work, $"{id}-{precision}"));

@@ -162,30 +162,14 @@ public sealed class TflConverter
             var perm = inputPerms[i];
             var shape = Layout.Apply(perm, v.TensorType!.Shape!.ToArray());
             var type = TypeOf(v.TensorType.ElementType);
-            if (IsQuantized(v))
-            {
-                var q = ActivationQuant(v.Name) ?? TflQuantization.PerTensor(1f, 0);
-                if (Options.Int8Io)
-                {
-                    int t = NewTensor(v.Name, shape, TensorType.INT8, q);
-                    Bind(v, t, perm);
-                    Tfl.Inputs.Add(t);
-                }
-                else
-                {
-                    // Float in: the first int8 op that reads it QUANTIZEs it (AtOpPrecision), so an input only float
-                    // nodes read (a first layer kept in float) is never rounded to 8 bits.
-                    int f = NewTensor(v.Name, shape, TensorType.FLOAT32);
-                    Bind(v, f, perm);
-                    Tfl.Inputs.Add(f);
-                }
-            }
-            else
-            {
-                int t = NewTensor(v.Name, shape, type);
-                Bind(v, t, perm);
-                Tfl.Inputs.Add(t);
-            }
+            // A float input of an Int8 file stays float unless int8 I/O is asked for: the first int8 op that reads it
+            // QUANTIZEs it (AtOpPrecision), so an input only float nodes read (a first layer kept in float) is never
+            // rounded to 8 bits.
+            int t = IsQuantized(v) && Options.Int8Io
+                ? NewTensor(v.Name, shape, TensorType.INT8, ActivationQuant(v.Name) ?? TflQuantization.PerTensor(1f, 0))
+                : NewTensor(v.Name, shape, type);
+            Bind(v, t, perm);
+            Tfl.Inputs.Add(t);
             var tensor = Tfl.Tensors[Tfl.Inputs[^1]];
             io.Add(new TfliteIo(v.Name, true, tensor.Shape, TypeName(tensor.Type), perm, tensor.Quantization?.Scale[0], tensor.Quantization?.ZeroPoint[0]));
         }
