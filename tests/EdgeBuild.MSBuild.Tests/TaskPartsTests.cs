@@ -90,6 +90,25 @@ public class TaskPartsTests
         foreach (var d in TaskDiagnostics.All) Assert.Contains(d.Code, docs, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The targets' suffix table names every target and the suffixes its writer writes, no more and no fewer, so a
+    /// failed model's cleanup and the copy to bin/ cover exactly the writer's files.
+    /// </summary>
+    [Fact]
+    public void TargetsSuffixTableMatchesTheWriters()
+    {
+        var targets = System.Xml.Linq.XDocument.Load(Path.Combine(Scenario.RepoRoot, "build", "EdgeBuild.targets"));
+        var rows = targets.Descendants().Where(e => e.Name.LocalName == "_EdgeBuildTargetSuffixes" && e.Attribute("Include") is not null)
+            .ToDictionary(e => e.Attribute("Include")!.Value, e => (Suffixes: e.Attribute("Suffixes")!.Value.Split(';'), Required: e.Attribute("Required")!.Value));
+        Assert.Equal(Enum.GetValues<EdgeBuild.Compile.TargetKind>().Select(k => k.ToString().ToLowerInvariant()).Order(), rows.Keys.Order());
+        foreach (var writer in EdgeBuild.Targets.TargetWriters.All)
+        {
+            var row = rows[writer.Kind.ToString().ToLowerInvariant()];
+            Assert.Equal(writer.FileSuffixes.Order(), row.Suffixes.Order());
+            Assert.Contains(row.Required, row.Suffixes);
+        }
+    }
+
     private static (int, int) At(string project, string escapedSpec)
     {
         var l = ItemLocator.Find(project, "EdgeModel", escapedSpec);
