@@ -66,14 +66,17 @@ public static class HtmlReport
 
         s.Append("<h2>Size breakdown</h2>\n").Append(SizeBars(d.Size));
 
-        s.Append("<h2>Device estimates</h2>\n<p class=\"note\">Estimates, not measurements. Latency: roofline lower bound max(2·MACs / peak ops, bytes moved / bandwidth); energy: MACs × pJ per MAC + bytes moved × pJ per DRAM byte (Horowitz, ISSCC 2014, 45 nm). Peak FP16 and FP32 are assumed to be ½ and ¼ of the INT8 TOPS. ")
+        s.Append("<h2>Device estimates</h2>\n<p class=\"note\">Estimates, not measurements. Latency: roofline lower bound max(2·MACs / dense peak at the artifact's precision, bytes moved / bandwidth); energy: the device's rated power × that latency, where the vendor publishes a power figure. A device that does not run an artifact's precision has no row. ")
          .Append(Inv($"Bytes moved: {d.BytesMoved:N0} (weights once, every activation written and read once). Formulas and sources: docs/measurement.md.</p>\n"));
-        s.Append("<table id=\"devices\"><tr><th>device</th><th>precision</th><th>compute ms</th><th>memory ms</th><th>latency ≥ ms</th><th>bound</th><th>energy mJ</th><th>W at 30 fps</th><th>&lt; 5 W</th><th>source</th></tr>\n");
-        foreach (var e in d.Artifacts.FirstOrDefault()?.Devices ?? [])
-        {
-            var p = d.DeviceProfiles.FirstOrDefault(x => x.Name == e.Device);
-            s.Append(Inv($"<tr class=\"{(e.Within5W ? "pass" : "fail")}\"><td>{E(e.Device)}</td><td>{e.Precision}</td><td>{e.ComputeMs:F4}</td><td>{e.MemoryMs:F4}</td><td>{e.LatencyMs:F4}</td><td>{e.Bound}</td><td>{e.EnergyMj:F3}</td><td>{e.PowerWAt30Fps:F3}</td><td>{(e.Within5W ? "yes" : "no")}</td><td style=\"text-align:left\" title=\"{E(e.Formula)}\">{E(p?.Source ?? "")}{(p?.Note is { Length: > 0 } note ? " — " + E(note) : "")}</td></tr>\n"));
-        }
+        s.Append("<table id=\"devices\"><tr><th>artifact</th><th>device</th><th>precision</th><th>compute ms</th><th>memory ms</th><th>latency ≥ ms</th><th>bound</th><th>energy mJ</th><th>W at 30 fps</th><th>&lt; 5 W</th><th>source</th></tr>\n");
+        foreach (var a in d.Artifacts)
+            foreach (var e in a.Devices)
+            {
+                var p = d.DeviceProfiles.FirstOrDefault(x => x.Name == e.Device);
+                string source = string.Join("; ", new[] { p?.At(e.Precision)?.Source, p?.BandwidthSource, p?.PowerSource, p?.Note }.Where(t => t is { Length: > 0 }));
+                string verdict = e.Within5W switch { true => "pass", false => "fail", null => "" };
+                s.Append(Inv($"<tr class=\"{verdict}\"><td>{E(a.Path)}</td><td>{E(e.Device)}</td><td>{e.Precision}</td><td>{e.ComputeMs:F4}</td><td>{e.MemoryMs:F4}</td><td>{e.LatencyMs:F4}</td><td>{e.Bound}</td><td>{ModelReport.Optional(e.EnergyMj)}</td><td>{ModelReport.Optional(e.PowerWAt30Fps)}</td><td>{e.Within5W switch { true => "yes", false => "no", null => "n/a" }}</td><td style=\"text-align:left\" title=\"{E(e.Formula)}\">{E(source)}</td></tr>\n"));
+            }
         s.Append("</table>\n");
 
         s.Append(Inv($"<h2>Layers ({d.Layers.Count})</h2>\n<table id=\"layers\"><tr><th>layer</th><th>op</th><th>output shape</th><th>MACs</th><th>params</th><th>precision</th><th>SQNR dB</th></tr>\n"));

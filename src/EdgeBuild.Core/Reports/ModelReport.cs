@@ -147,7 +147,8 @@ public static class ModelReport
         var artifacts = measurement.Artifacts.Select(a =>
         {
             string precision = a.Precision is "Int8" or "Int8Dynamic" or "Mixed" ? "Int8" : a.Precision;
-            var devices = profiles.Select(p => Measure.DeviceProfiles.Estimate(p, precision, macs, bytesMoved)).ToList();
+            // A device that does not run the artifact's precision has no row (an FP32 artifact gets none on the Edge TPU).
+            var devices = profiles.Select(p => Measure.DeviceProfiles.Estimate(p, precision, macs, bytesMoved)).OfType<DeviceEstimate>().ToList();
             long bytes = manifest.Artifacts.FirstOrDefault(m => m.Path == a.Path)?.Bytes ?? a.Result?.Bytes ?? 0;
             return new ReportArtifact(a.Path, a.Target, a.Precision, a.Key, bytes, a.Result, a.Unavailable, a.AccuracyLossPercent, devices);
         }).ToList();
@@ -180,6 +181,9 @@ public static class ModelReport
     }
 
     internal static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>A figure with three decimals, or "n/a" where the device publishes nothing to estimate it from.</summary>
+    internal static string Optional(double? value) => value is double v ? v.ToString("F3", CultureInfo.InvariantCulture) : "n/a";
 
     internal static string Bytes(long n) => n switch
     {
@@ -222,9 +226,10 @@ public static class MarkdownReport
             s.Append(ModelReport.Inv($"\nBaseline `{bl.File}` ({(bl.SameMachine ? "same machine" : "another machine: normalized figures compared")}{(bl.SameModel ? "" : "; model changed since")}):\n\n| artifact | metric | baseline | now | limit | status |\n| --- | --- | --- | --- | --- | --- |\n"));
             foreach (var r in bl.Rows) s.Append(ModelReport.Inv($"| {r.Key} | {r.Metric} | {r.Baseline:G6} | {r.Current:G6} | {r.LimitValue:G6} | {r.Status} |\n"));
         }
-        s.Append("\nDevice estimates (roofline lower bounds and energy estimates, not measurements; see docs/measurement.md):\n\n| device | latency ms | bound | energy mJ | W at 30 fps |\n| --- | --- | --- | --- | --- |\n");
-        foreach (var e in d.Artifacts.FirstOrDefault()?.Devices ?? [])
-            s.Append(ModelReport.Inv($"| {e.Device} | {e.LatencyMs:F3} | {e.Bound} | {e.EnergyMj:F3} | {e.PowerWAt30Fps:F3} |\n"));
+        s.Append("\nDevice estimates (roofline lower bounds from dense peak rates, energy = rated power x latency; estimates, not measurements; a device that does not run an artifact's precision has no row; see docs/measurement.md):\n\n| artifact | device | precision | latency ms | bound | energy mJ | W at 30 fps |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+        foreach (var a in d.Artifacts)
+            foreach (var e in a.Devices)
+                s.Append(ModelReport.Inv($"| {a.Path} | {e.Device} | {e.Precision} | {e.LatencyMs:F3} | {e.Bound} | {ModelReport.Optional(e.EnergyMj)} | {ModelReport.Optional(e.PowerWAt30Fps)} |\n"));
         return s.ToString();
     }
 }

@@ -4,40 +4,71 @@ namespace EdgeBuild.Tests.Measure;
 
 public sealed class DeviceProfileTests
 {
+    /// <summary>Dense figures, not the sparse marketing ones: Orin's 275 TOPS counts 2:4 sparsity, its dense INT8 rate is half.</summary>
     [Fact]
-    public void ArticleProfilesCarryTheArticlesTops()
+    public void ProfilesCarryDenseRatesPerPrecisionWithSources()
     {
-        Assert.Equal([275, 45, 4, 12], DeviceProfiles.Article.Select(p => p.PeakInt8Tops));
-        Assert.All(DeviceProfiles.Article, p => Assert.Contains("article", p.Source));
+        var orin = DeviceProfiles.Article.Single(p => p.Name.Contains("Orin"));
+        Assert.Equal(275 / 2.0, orin.At("Int8")!.DenseTops);
+        Assert.True(orin.At("Fp16")!.DenseTops < orin.At("Int8")!.DenseTops);
+        Assert.True(orin.At("Fp32")!.DenseTops < orin.At("Fp16")!.DenseTops);
+        Assert.All(DeviceProfiles.Article, p =>
+        {
+            Assert.NotEmpty(p.Precisions);
+            Assert.All(p.Precisions, r => Assert.False(string.IsNullOrWhiteSpace(r.Source)));
+            Assert.False(string.IsNullOrWhiteSpace(p.BandwidthSource));
+            Assert.False(string.IsNullOrWhiteSpace(p.PowerSource));
+        });
     }
 
-    /// <summary>The roofline by hand: 1 G MACs in INT8 on 4 TOPS is 0.5 ms of compute; 12.8 MB over 12.8 GB/s is 1 ms of traffic, so memory-bound.</summary>
+    /// <summary>The Edge TPU runs INT8 only: no FP32 or FP16 estimate exists for it.</summary>
     [Fact]
-    public void RooflineIsTheLargerOfComputeAndMemoryTime()
+    public void PrecisionsADeviceCannotRunHaveNoEstimate()
     {
         var tpu = DeviceProfiles.Article.Single(p => p.Name.Contains("Edge TPU"));
-        var e = DeviceProfiles.Estimate(tpu, "Int8", 1_000_000_000, 12_800_000);
+        Assert.Null(DeviceProfiles.Estimate(tpu, "Fp32", 1_000_000, 1000));
+        Assert.Null(DeviceProfiles.Estimate(tpu, "Fp16", 1_000_000, 1000));
+        Assert.NotNull(DeviceProfiles.Estimate(tpu, "Int8", 1_000_000, 1000));
+        Assert.All(DeviceProfiles.Article.Where(p => !p.Name.Contains("Orin")), p => Assert.Null(DeviceProfiles.Estimate(p, "Fp32", 1, 1)));
+    }
+
+    /// <summary>The roofline by hand: 1 G MACs in INT8 on 4 TOPS is 0.5 ms of compute; 12.8 MB over 12.8 GB/s is 1 ms of traffic, so memory-bound; 2 W for 1 ms is 2 mJ.</summary>
+    [Fact]
+    public void RooflineIsTheLargerOfComputeAndMemoryTime_EnergyIsRatedPowerTimesLatency()
+    {
+        var tpu = DeviceProfiles.Article.Single(p => p.Name.Contains("Edge TPU"));
+        var e = DeviceProfiles.Estimate(tpu, "Int8", 1_000_000_000, 12_800_000)!;
         Assert.Equal(0.5, e.ComputeMs, 9);
         Assert.Equal(1.0, e.MemoryMs, 9);
         Assert.Equal(1.0, e.LatencyMs, 9);
         Assert.Equal("memory", e.Bound);
-        // Energy: 1e9 x 0.23 pJ + 12.8e6 B x 250 pJ = 0.23 mJ + 3.2 mJ; at 30 fps that is 0.1029 W, within 5 W.
-        Assert.Equal(3.43, e.EnergyMj, 6);
-        Assert.Equal(3.43e-3 * 30, e.PowerWAt30Fps, 9);
+        Assert.Equal(2.0, e.EnergyMj!.Value, 9);
+        Assert.Equal(2e-3 * 30, e.PowerWAt30Fps!.Value, 9);
         Assert.True(e.Within5W);
-
-        var fp32 = DeviceProfiles.Estimate(tpu, "Fp32", 1_000_000_000, 0);
-        Assert.Equal(2.0, fp32.ComputeMs, 9); // FP32 assumed at a quarter of the INT8 rate
-        Assert.Equal("compute", fp32.Bound);
     }
 
-    /// <summary>The local CPU's rate comes from the reference workload: its 8.4 M MACs in its P50 give back its own time for FP32.</summary>
+    /// <summary>One workload, different devices: the energy differs (it was one number for every device before).</summary>
     [Fact]
-    public void LocalCpuProfileReproducesTheReferenceTime()
+    public void EnergyDiffersPerDeviceAndIsAbsentWithoutAPublishedPower()
+    {
+        var estimates = DeviceProfiles.Article.Select(p => DeviceProfiles.Estimate(p, "Int8", 2_000_000_000, 20_000_000)!).ToList();
+        var energies = estimates.Where(e => e.EnergyMj is not null).Select(e => e.EnergyMj!.Value).ToList();
+        Assert.Equal(energies.Count, energies.Distinct().Count());
+        Assert.True(energies.Count >= 2);
+        var hexagon = estimates.Single(e => e.Device.Contains("Hexagon"));
+        Assert.Null(hexagon.EnergyMj);
+        Assert.Null(hexagon.Within5W);
+        Assert.Contains("no published power", hexagon.Formula, StringComparison.Ordinal);
+    }
+
+    /// <summary>The local CPU's rate comes from the reference workload: its 8.4 M MACs in its P50 give back its own time for FP32; no INT8 rate is assumed.</summary>
+    [Fact]
+    public void LocalCpuProfileReproducesTheReferenceTimeAndAssumesNoInt8Rate()
     {
         var reference = new ReferenceFigures(ReferenceWorkload.Name, 100, new Estimate(0.1, 0.09, 0.11));
         var cpu = DeviceProfiles.LocalCpu(MeasureFixtures.Machine(), reference, 1);
-        var e = DeviceProfiles.Estimate(cpu, "Fp32", 4L * 32 * 256 * 256, 0);
+        var e = DeviceProfiles.Estimate(cpu, "Fp32", 4L * 32 * 256 * 256, 0)!;
         Assert.Equal(0.1, e.LatencyMs, 9);
+        Assert.Null(DeviceProfiles.Estimate(cpu, "Int8", 1000, 0));
     }
 }
