@@ -123,7 +123,7 @@ internal static class MeasureCommands
                 string dir = Path.GetDirectoryName(Path.GetFullPath(json))!;
                 var data = ModelReport.Read(json);
                 string summary = data is null ? "unreadable report.json"
-                    : $"{data.Status.ToUpperInvariant()}: {string.Join("; ", data.Artifacts.Where(a => a.Result is not null).Select(a => string.Create(CultureInfo.InvariantCulture, $"{a.Path} P99 {a.Result!.P99Ms.Value:F3} ms")))}";
+                    : $"{data.Status.ToUpperInvariant()}: {string.Join("; ", data.Artifacts.Where(a => a.Result is not null).Select(a => string.Create(CultureInfo.InvariantCulture, $"{a.Path} P99 {a.Result!.GateP99Ms.Value:F3} ms ({a.Result.GateClock}; {a.Result.Conditions})")))}";
                 stdout.WriteLine($"{data?.Name ?? Path.GetFileName(dir)}: {summary}");
                 foreach (var name in new[] { ModelReport.HtmlName, ModelReport.MarkdownName, ModelReport.JsonName })
                     if (File.Exists(Path.Combine(dir, name))) stdout.WriteLine($"  {Path.Combine(dir, name)}");

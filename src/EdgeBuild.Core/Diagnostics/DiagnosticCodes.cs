@@ -87,7 +87,7 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor TensorRtNoDynamicInt8 = new("EB4203", "TensorRT has no dynamic INT8",
         "TensorRT quantizes with calibrated scales only; use Precision=Int8 (or Mixed) with Calibration images, or Fp16/Fp32, for the TensorRT target.");
 
-    // Measurement, budgets and baselines (docs/measurement.md). EB5006, EB5007, EB5014 to EB5017 are warnings.
+    // Measurement, budgets and baselines (docs/measurement.md). EB5006, EB5007, EB5009, EB5014 to EB5017 are warnings.
     public static readonly DiagnosticDescriptor MeasurementFailed = new("EB5001", "Artifact cannot be measured",
         "ONNX Runtime could not load or run the artifact for measurement; check it with 'edgebuild bench', or build with EdgeBuildMeasure=false (--no-measure) to skip measurement.");
     public static readonly DiagnosticDescriptor LatencyBudgetExceeded = new("EB5002", "Latency budget exceeded",
@@ -102,6 +102,10 @@ public static class DiagnosticCodes
         "A measured value is within 10 % of its budget, or its confidence interval contains the budget: the next change may break the build. Look at the figures in the report.");
     public static readonly DiagnosticDescriptor CannotMeasureHere = new("EB5007", "Budget cannot be measured on this machine (warning)",
         "The artifact's runtime or execution provider is not available here (for example TensorRT without a GPU), so its budgets were not checked; build on a machine that has it to check them.");
+    public static readonly DiagnosticDescriptor MeasurementShapeUnknown = new("EB5008", "Budget at an unknown input size",
+        "An input has a dim the model leaves free (a symbolic batch, height or width), so a latency, fps or memory budget would be judged at a size nobody runs; give the size it runs at with the EdgeModel item's Shapes metadata (or --shape NAME=1,3,640,640 on the CLI).");
+    public static readonly DiagnosticDescriptor MeasuredAtSizeOne = new("EB5009", "Measured with free dims at 1 (warning)",
+        "An input has a dim the model leaves free and no Shapes fixes it, so the figures are for size 1 in that dim, which may be far from the real one; give the size it runs at with the EdgeModel item's Shapes metadata (or --shape on the CLI).");
     public static readonly DiagnosticDescriptor BaselineCorrupt = new("EB5010", "Baseline file unreadable",
         "The .edgebaseline.json file is not a baseline EdgeBuild can read (edited by hand, a merge conflict, truncated); restore it from version control or run 'edgebuild baseline update'.");
     public static readonly DiagnosticDescriptor BaselineOtherModel = new("EB5011", "Baseline is for another model",

@@ -25,6 +25,10 @@ public sealed record BenchResult
     public required long Bytes { get; init; }
     public required string ExecutionProvider { get; init; }
     public required int Threads { get; init; }
+    /// <summary>The shape each input was fed at, as "name=1x3x480x640": the size every figure here is for.</summary>
+    public IReadOnlyList<string> InputShapes { get; init; } = [];
+    /// <summary>Inputs with a dim the artifact leaves free, fed at 1 there: their figures say little about the real size.</summary>
+    public IReadOnlyList<string> FreeDimInputs { get; init; } = [];
     public required MachineFingerprint Machine { get; init; }
     public required double SessionLoadMs { get; init; }
     public required int WarmupRuns { get; init; }
@@ -44,6 +48,13 @@ public sealed record BenchResult
     /// <summary>Which clock <see cref="GateP99Ms"/> and the normalized figures are on: "thread CPU time" or "wall clock".</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public string GateClock => CpuP99Ms is null ? "wall clock" : "thread CPU time";
+    /// <summary>The P50 on <see cref="GateClock"/>, beside <see cref="GateP99Ms"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Estimate GateP50Ms => CpuP50Ms ?? P50Ms;
+    /// <summary>What a figure was measured under, for every line that states one: input shapes, threads, provider, runs, CPU.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Conditions => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"input {(InputShapes.Count == 0 ? "?" : string.Join(", ", InputShapes))}{(FreeDimInputs.Count == 0 ? "" : " (free dims fed at 1)")}, {Threads} thread(s), {ExecutionProvider}, {Runs} runs, {Machine.CpuModel}");
     public required double MaxMs { get; init; }
     public required Estimate MeanMs { get; init; }
     /// <summary>Single-stream frames per second: one request at a time, back to back (1000 / mean latency on <see cref="GateClock"/>).</summary>

@@ -32,7 +32,7 @@ public static class Budgets
     {
         var findings = new List<Finding>();
         var outcomes = new List<BudgetOutcome>();
-        string context = Invariant($"{r.Runs} runs, {r.Threads} thread(s), {r.ExecutionProvider}, {r.Machine.CpuModel}");
+        string context = r.Conditions;
         string tryText = hint is null ? "" : $"; {hint}";
 
         if (latencyBudgetMs is double budget)

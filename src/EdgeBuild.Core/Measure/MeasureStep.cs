@@ -124,8 +124,22 @@ public static class MeasureStep
         var measured = new List<ArtifactMeasurement>();
         double? accuracy = context.Quantization?.Accuracy?.LossPercent;
 
+        // A free input dim is fed at 1: a budget judged there says nothing about the size the model runs at (PP-OCR det
+        // passed at P99 1.5 ms at 1x1 and takes 129 ms at 640x640). With a budget that is an error; without, a warning.
+        var free = inputs.Where(t => t.Shape is null || t.Shape.Any(d => d is not long)).ToList();
+        bool shapeBudget = options.LatencyBudgetMs is not null || settings.MinFps is not null || settings.MaxMemoryMB is not null;
+        string? freeDims = free.Count == 0 ? null
+            : string.Join(", ", free.Select(t => $"{t.Name} [{(t.Shape is null ? "rank unknown" : string.Join(",", t.Shape.Select(d => d?.ToString() ?? "?")))}]"));
+        if (freeDims is not null && shapeBudget)
+            findings.Add(new Finding(FindingSeverity.Error, DiagnosticCodes.MeasurementShapeUnknown, subject,
+                $"{freeDims}: free dims; the latency, fps and memory budgets need the size the model runs at (e.g. Shapes=\"{free[0].Name}={ExampleShape(free[0])}\")"));
+        else if (freeDims is not null)
+            findings.Add(new Finding(FindingSeverity.Warning, DiagnosticCodes.MeasuredAtSizeOne, subject,
+                $"{freeDims}: free dims measured at 1 (e.g. Shapes=\"{free[0].Name}={ExampleShape(free[0])}\" measures the real size)"));
+
         foreach (var artifact in context.Artifacts)
         {
+            if (freeDims is not null && shapeBudget) break;
             string key = BaselineCheck.Key(artifact.Target, artifact.Precision, machine.ExecutionProvider);
             string path = Path.Combine(context.OutputDirectory, artifact.Path);
             string? unavailable = artifact.Target != nameof(TargetKind.Onnx) || !artifact.Path.EndsWith(".onnx", StringComparison.Ordinal) || artifact.Path.EndsWith(".trt.onnx", StringComparison.Ordinal)
@@ -251,6 +265,10 @@ public static class MeasureStep
 
     private static string Signature(ManifestTensor t) =>
         $"{t.Name}:{t.ElementType}[{(t.Shape is null ? "*" : string.Join(",", t.Shape.Select(d => d switch { long v => v.ToString(CultureInfo.InvariantCulture), string s => s, _ => "?" })))}]";
+
+    /// <summary>The input's shape with each free dim written as a placeholder number the user replaces (1 for a leading batch, 640 elsewhere).</summary>
+    private static string ExampleShape(ManifestTensor t) =>
+        t.Shape is null ? "1,3,640,640" : string.Join(",", t.Shape.Select((d, i) => d is long v ? v.ToString(CultureInfo.InvariantCulture) : i == 0 ? "1" : "640"));
 
     private static bool HasPerformanceBudget(CompileOptions o) =>
         o.LatencyBudgetMs is not null || o.Measurement.MinFps is not null || o.Measurement.MaxMemoryMB is not null || o.Measurement.MaxSizeMB is not null;

@@ -177,6 +177,8 @@ public static class ModelBenchmark
             Bytes = bytes.LongLength,
             ExecutionProvider = OrtProviderName(executionProvider),
             Threads = options.Threads,
+            InputShapes = feed.Shapes,
+            FreeDimInputs = feed.FreeDimInputs,
             Machine = MachineFingerprint.Current(OrtProviderName(executionProvider)),
             SessionLoadMs = loadMs,
             WarmupRuns = warmup,
@@ -310,6 +312,11 @@ public static class ModelBenchmark
         private readonly OrtIoBinding binding;
         private readonly RunOptions runOptions = new();
 
+        /// <summary>Each input's fed shape, "name=1x3x480x640".</summary>
+        public List<string> Shapes { get; } = [];
+        /// <summary>Inputs with a free dim (other than a batch the caller set), fed at 1.</summary>
+        public List<string> FreeDimInputs { get; } = [];
+
         public BoundFeed(InferenceSession session, int? batch)
         {
             this.session = session;
@@ -320,6 +327,8 @@ public static class ModelBenchmark
             {
                 if (!meta.IsTensor) throw new MeasurementUnavailableException($"input '{name}' is not a tensor; only tensor inputs can be fed with generated data");
                 long[] shape = meta.Dimensions.Select((d, i) => i == 0 && batch is int b ? b : d < 0 ? 1L : d).ToArray();
+                Shapes.Add($"{name}={string.Join("x", shape)}");
+                if (meta.Dimensions.Where((d, i) => d < 0 && !(i == 0 && batch is not null)).Any()) FreeDimInputs.Add(name);
                 var type = meta.ElementDataType;
                 if (type == TensorElementType.String) throw new MeasurementUnavailableException($"input '{name}' is a string tensor");
                 var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, type, shape);

@@ -43,17 +43,17 @@ public static class HtmlReport
             s.Append("</table>\n");
         }
 
-        s.Append("<h2>Artifacts</h2>\n<table id=\"artifacts\"><tr><th>artifact</th><th>size</th><th>P50 ms</th><th>P90 ms</th><th>P99 ms wall [95 % CI]</th><th>P99 ms CPU time [95 % CI]</th><th>max ms</th><th>fps</th><th>batched items/s</th><th>load ms</th><th>memory MB</th><th>normalized P99</th><th>runs</th><th>accuracy loss %</th></tr>\n");
+        s.Append("<h2>Artifacts</h2>\n<table id=\"artifacts\"><tr><th>artifact</th><th>size</th><th>P50 ms wall</th><th>P90 ms wall</th><th>P99 ms wall [95 % CI]</th><th>P99 ms CPU time [95 % CI]</th><th>max ms</th><th>fps</th><th>batched items/s</th><th>load ms</th><th>memory MB</th><th>normalized P99</th><th>runs</th><th>accuracy loss %</th><th>measured at</th></tr>\n");
         foreach (var a in d.Artifacts)
         {
             if (a.Result is not { } r)
             {
-                s.Append(Inv($"<tr class=\"warn\"><td>{E(a.Path)}</td><td>{ModelReport.Bytes(a.Bytes)}</td><td colspan=\"12\" style=\"text-align:left\">not measured on this machine: {E(a.Unavailable ?? "")}</td></tr>\n"));
+                s.Append(Inv($"<tr class=\"warn\"><td>{E(a.Path)}</td><td>{ModelReport.Bytes(a.Bytes)}</td><td colspan=\"13\" style=\"text-align:left\">not measured on this machine: {E(a.Unavailable ?? "")}</td></tr>\n"));
                 continue;
             }
             s.Append(Inv($"<tr><td>{E(a.Path)}</td><td>{ModelReport.Bytes(a.Bytes)}</td><td>{r.P50Ms.Value:F3}</td><td>{r.P90Ms.Value:F3}</td><td>{r.P99Ms.Value:F3} [{r.P99Ms.Low:F3}, {r.P99Ms.High:F3}]</td><td>{(r.CpuP99Ms is { } c ? Inv($"{c.Value:F3} [{c.Low:F3}, {c.High:F3}]") : "n/a")}</td><td>{r.MaxMs:F3}</td><td>{r.Fps.Value:F1}</td>"));
             s.Append(Inv($"<td title=\"{E(r.Batched.Note ?? "")}\">{(r.Batched.ItemsPerSecond is double b ? Inv($"{b:F1} (batch {r.Batched.BatchSize})") : "n/a")}</td><td>{r.SessionLoadMs:F1}</td><td title=\"{E(r.Memory.ArenaNote)}\">{r.Memory.ModelMB:F1} (peak RSS {r.Memory.PeakRssMB:F0}{(r.Memory.Arena is { } arena ? Inv($"; arena {arena.AllocatedMB:F1}, at most {arena.MaxInUseMB:F1} in use") : "")})</td>"));
-            s.Append(Inv($"<td>{(r.NormalizedP99 is { } n ? Inv($"{n.Value:F3} [{n.Low:F3}, {n.High:F3}]") : "n/a")}</td><td>{r.Runs} ({r.StopReason})</td><td>{(a.AccuracyLossPercent is double loss ? loss.ToString("F3", CultureInfo.InvariantCulture) : "n/a")}</td></tr>\n"));
+            s.Append(Inv($"<td>{(r.NormalizedP99 is { } n ? Inv($"{n.Value:F3} [{n.Low:F3}, {n.High:F3}]") : "n/a")}</td><td>{r.Runs} ({r.StopReason})</td><td>{(a.AccuracyLossPercent is double loss ? loss.ToString("F3", CultureInfo.InvariantCulture) : "n/a")}</td><td style=\"text-align:left\">{E(r.Conditions)}</td></tr>\n"));
         }
         s.Append("</table>\n<p class=\"note\">Budgets use the CPU-time P99 when there is one (other processes' preemption excluded), else the wall clock. Normalized figures are latency divided by the reference workload's median in the block measured right after it (reference units): they compare across runs and machines. Memory: the model's share of the resident set while running (MB), the process's peak, and ONNX Runtime's CPU arena (reserved, most in use) read through its AllocatorGetStats.</p>\n");
 

@@ -209,11 +209,11 @@ public static class MarkdownReport
             foreach (var f in d.Findings) s.Append(ModelReport.Inv($"- **{f.Severity} {f.Code}** {f.Subject}: {f.Message}\n"));
             s.Append('\n');
         }
-        s.Append("| artifact | size | P50 ms | P99 ms (95 % CI), budget clock | fps | batched/s | load ms | memory MB | normalized P99 |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+        s.Append("| artifact | size | P50 ms | P99 ms (95 % CI), budget clock and what was measured | fps | batched/s | load ms | memory MB | normalized P99 |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
         foreach (var a in d.Artifacts)
         {
             if (a.Result is not { } r) { s.Append(ModelReport.Inv($"| {a.Path} | {ModelReport.Bytes(a.Bytes)} | not measured: {a.Unavailable} | | | | | | |\n")); continue; }
-            s.Append(ModelReport.Inv($"| {a.Path} | {ModelReport.Bytes(a.Bytes)} | {r.P50Ms.Value:F3} | {r.GateP99Ms.Value:F3} [{r.GateP99Ms.Low:F3}, {r.GateP99Ms.High:F3}] ({r.GateClock}) | {r.Fps.Value:F1} | {(r.Batched.ItemsPerSecond is double b ? b.ToString("F1", CultureInfo.InvariantCulture) : "n/a")} | {r.SessionLoadMs:F1} | {r.Memory.ModelMB:F1} | {(r.NormalizedP99 is { } n ? n.Value.ToString("F3", CultureInfo.InvariantCulture) : "n/a")} |\n"));
+            s.Append(ModelReport.Inv($"| {a.Path} | {ModelReport.Bytes(a.Bytes)} | {r.GateP50Ms.Value:F3} | {r.GateP99Ms.Value:F3} [{r.GateP99Ms.Low:F3}, {r.GateP99Ms.High:F3}] ({r.GateClock}; {r.Conditions}) | {r.Fps.Value:F1} | {(r.Batched.ItemsPerSecond is double b ? b.ToString("F1", CultureInfo.InvariantCulture) : "n/a")} | {r.SessionLoadMs:F1} | {r.Memory.ModelMB:F1} | {(r.NormalizedP99 is { } n ? n.Value.ToString("F3", CultureInfo.InvariantCulture) : "n/a")} |\n"));
         }
         if (d.Budgets.Count > 0)
         {

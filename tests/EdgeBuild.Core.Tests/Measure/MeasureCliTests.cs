@@ -33,6 +33,50 @@ public sealed class MeasureCliTests : IDisposable
 
     private static string[] ErrorLines(string stderr) => stderr.Split('\n').Where(l => l.StartsWith("error EB", StringComparison.Ordinal)).ToArray();
 
+    /// <summary>The conv net with its height and width left free (as dynamic-shape exports leave them).</summary>
+    private string FreeSizeModel()
+    {
+        string path = Model("free.onnx");
+        var model = EdgeBuild.Onnx.OnnxImporter.Load(path);
+        var input = model.Graph.Inputs.Single(v => v.Initializer is null);
+        input.Type = new EdgeBuild.Ir.TensorType(EdgeBuild.Ir.DataType.Float,
+            new EdgeBuild.Ir.Shape([EdgeBuild.Ir.Dim.Of(1), EdgeBuild.Ir.Dim.Of(3), EdgeBuild.Ir.Dim.Symbolic("height"), EdgeBuild.Ir.Dim.Symbolic("width")]));
+        foreach (var v in model.Graph.Values.Where(v => v.Producer is not null)) v.Type = null;
+        File.WriteAllBytes(path, EdgeBuild.Onnx.OnnxExporter.ToBytes(model));
+        return path;
+    }
+
+    /// <summary>
+    /// Free input dims are fed at 1: with a latency budget that is an error asking for Shapes (the budget would be judged
+    /// at a size nobody runs); without one, a warning; with Shapes, the figures name the shape they were measured at.
+    /// </summary>
+    [Fact]
+    public void FreeInputDimsWithABudgetAreAnErrorAndWithoutOneAWarning()
+    {
+        string model = FreeSizeModel();
+        var (exit, _, stderr) = Compile(model, "budget", "--latency-budget-ms", "1000");
+        Assert.Equal(1, exit);
+        string error = Assert.Single(ErrorLines(stderr));
+        Assert.StartsWith("error EB5008: Free: input [1,3,height,width]: free dims;", error, StringComparison.Ordinal);
+        Assert.Contains("Shapes=\"input=1,3,640,640\"", error, StringComparison.Ordinal);
+
+        (exit, _, stderr) = Compile(model, "nobudget");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("warning EB5009: Free: input [1,3,height,width]: free dims measured at 1", stderr, StringComparison.Ordinal);
+        using (var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "nobudget", "report.json"))))
+        {
+            var result = report.RootElement.GetProperty("artifacts")[0].GetProperty("result");
+            Assert.Equal("input=1x3x1x1", result.GetProperty("inputShapes")[0].GetString());
+            Assert.Equal("input", result.GetProperty("freeDimInputs")[0].GetString());
+        }
+
+        (exit, _, stderr) = Compile(model, "shaped", "--latency-budget-ms", "1000", "--shape", "input=1,3,24,20");
+        Assert.True(exit == 0, stderr);
+        Assert.DoesNotContain("EB500", stderr, StringComparison.Ordinal);
+        string md = File.ReadAllText(Path.Combine(dir, "shaped", "report.md"));
+        Assert.Contains("input input=1x3x24x20, 1 thread(s)", md, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void BenchPrintsEveryFigure()
     {
@@ -211,6 +255,14 @@ public sealed class MeasureCliTests : IDisposable
         string md = File.ReadAllText(Path.Combine(dir, "obj", "Net", "report.md"));
         Assert.Contains("PASS", md);
         Assert.Contains("| LatencyBudgetMs", md);
+        // The command and the reports print the same P99: the one on the budget clock, saying which and what it measured.
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "obj", "Net", "report.json")));
+        var result = json.RootElement.GetProperty("artifacts")[0].GetProperty("result");
+        var gate = result.TryGetProperty("cpuP99Ms", out var cpu) && cpu.ValueKind == JsonValueKind.Object ? cpu : result.GetProperty("p99Ms");
+        string p99 = gate.GetProperty("value").GetDouble().ToString("F3", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains($"Net.onnx P99 {p99} ms (", stdout);
+        Assert.Contains($"| {p99} [", md);
+        Assert.Contains("input input=1x3x16x16, 1 thread(s), CPUExecutionProvider", stdout);
     }
 
     [Fact]
