@@ -103,7 +103,7 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor CannotMeasureHere = new("EB5007", "Budget cannot be measured on this machine (warning)",
         "The artifact's runtime or execution provider is not available here (for example TensorRT without a GPU), so its budgets were not checked; build on a machine that has it to check them.");
     public static readonly DiagnosticDescriptor MeasurementShapeUnknown = new("EB5008", "Budget at an unknown input size",
-        "An input has a dim the model leaves free (a symbolic batch, height or width), so a latency, fps or memory budget would be judged at a size nobody runs; give the size it runs at with the EdgeModel item's Shapes metadata (or --shape NAME=1,3,640,640 on the CLI).");
+        "An input has a dim other than its batch that the model leaves free (a height, a width, a sequence length), so a latency, fps or memory budget would be judged at a size nobody runs; give the size it runs at with the EdgeModel item's Shapes metadata (or --shape NAME=1,3,640,640 on the CLI).");
     public static readonly DiagnosticDescriptor MeasuredAtSizeOne = new("EB5009", "Measured with free dims at 1 (warning)",
         "An input has a dim the model leaves free and no Shapes fixes it, so the figures are for size 1 in that dim, which may be far from the real one; give the size it runs at with the EdgeModel item's Shapes metadata (or --shape on the CLI).");
     public static readonly DiagnosticDescriptor BaselineCorrupt = new("EB5010", "Baseline file unreadable",

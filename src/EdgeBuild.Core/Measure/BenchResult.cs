@@ -27,7 +27,7 @@ public sealed record BenchResult
     public required int Threads { get; init; }
     /// <summary>The shape each input was fed at, as "name=1x3x480x640": the size every figure here is for.</summary>
     public IReadOnlyList<string> InputShapes { get; init; } = [];
-    /// <summary>Inputs with a dim the artifact leaves free, fed at 1 there: their figures say little about the real size.</summary>
+    /// <summary>Inputs with a dim other than the batch that the artifact leaves free, fed at 1 there: their figures say little about the real size.</summary>
     public IReadOnlyList<string> FreeDimInputs { get; init; } = [];
     public required MachineFingerprint Machine { get; init; }
     public required double SessionLoadMs { get; init; }

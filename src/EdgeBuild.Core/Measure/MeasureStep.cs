@@ -126,7 +126,8 @@ public static class MeasureStep
 
         // A free input dim is fed at 1: a budget judged there says nothing about the size the model runs at (PP-OCR det
         // passed at P99 1.5 ms at 1x1 and takes 129 ms at 640x640). With a budget that is an error; without, a warning.
-        var free = inputs.Where(t => t.Shape is null || t.Shape.Any(d => d is not long)).ToList();
+        // A free leading dim of a rank >= 2 input is the batch: fed at 1 it is the single-stream latency the budgets mean.
+        var free = inputs.Where(t => t.Shape is null || t.Shape.Where((d, i) => d is not long && !(i == 0 && t.Shape.Count >= 2)).Any()).ToList();
         bool shapeBudget = options.LatencyBudgetMs is not null || settings.MinFps is not null || settings.MaxMemoryMB is not null;
         string? freeDims = free.Count == 0 ? null
             : string.Join(", ", free.Select(t => $"{t.Name} [{(t.Shape is null ? "rank unknown" : string.Join(",", t.Shape.Select(d => d?.ToString() ?? "?")))}]"));

@@ -314,7 +314,7 @@ public static class ModelBenchmark
 
         /// <summary>Each input's fed shape, "name=1x3x480x640".</summary>
         public List<string> Shapes { get; } = [];
-        /// <summary>Inputs with a free dim (other than a batch the caller set), fed at 1.</summary>
+        /// <summary>Inputs with a free dim other than the batch, fed at 1.</summary>
         public List<string> FreeDimInputs { get; } = [];
 
         public BoundFeed(InferenceSession session, int? batch)
@@ -328,7 +328,8 @@ public static class ModelBenchmark
                 if (!meta.IsTensor) throw new MeasurementUnavailableException($"input '{name}' is not a tensor; only tensor inputs can be fed with generated data");
                 long[] shape = meta.Dimensions.Select((d, i) => i == 0 && batch is int b ? b : d < 0 ? 1L : d).ToArray();
                 Shapes.Add($"{name}={string.Join("x", shape)}");
-                if (meta.Dimensions.Where((d, i) => d < 0 && !(i == 0 && batch is not null)).Any()) FreeDimInputs.Add(name);
+                // A free leading dim of a rank >= 2 input is the batch, single-stream at 1 (or the batch the caller set).
+                if (meta.Dimensions.Where((d, i) => d < 0 && !(i == 0 && meta.Dimensions.Length >= 2)).Any()) FreeDimInputs.Add(name);
                 var type = meta.ElementDataType;
                 if (type == TensorElementType.String) throw new MeasurementUnavailableException($"input '{name}' is a string tensor");
                 var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, type, shape);
