@@ -125,9 +125,10 @@ internal static class DynamicQuantizer
     private static Value MatMulInteger(Graph graph, Node node, Value a, Tensor b, string weightName, float alpha, Dictionary<Value, (Value, Value, Value)> cache)
     {
         string hint = node.Name.Length > 0 ? node.Name : node.Output0.Name;
-        var scales = QuantMath.AbsMaxPerChannel(b, 1).Select(QuantMath.WeightScale).ToArray();
+        // uint8 activations x int8 weights: weights kept within the range the x86 kernels without VNNI cannot saturate.
+        var scales = QuantMath.AbsMaxPerChannel(b, 1).Select(a => QuantMath.WeightScaleWithin(a, QuantMath.SaturationFreeWeightMax)).ToArray();
         var (aq, aScale, azp) = QuantizeInput(graph, a, cache);
-        var bq = GraphEdits.Initializer(graph, weightName + "_quantized", QuantMath.QuantizePerChannel(b, 1, scales));
+        var bq = GraphEdits.Initializer(graph, weightName + "_quantized", QuantMath.QuantizePerChannel(b, 1, scales, qmax: QuantMath.SaturationFreeWeightMax));
         var bzp = GraphEdits.Initializer(graph, weightName + "_zero_point", QuantMath.Scalar(DataType.Int8, 0));
         var integer = graph.AddNodeWithFreshOutputs("MatMulInteger", [aq, bq, azp, bzp], 1, hint + "_int32");
         var asFloat = GraphEdits.Cast(graph, integer.Output0, DataType.Float, "_float");

@@ -31,8 +31,12 @@ internal static class QdqInserter
     /// <summary>Largest |bias| / scale allowed: 2^30, a factor 2 below int32's limit, so accumulation has headroom.</summary>
     private const double BiasLimit = 1 << 30;
 
-    /// <summary>Inserts the Q/DQ nodes; returns, for each quantized activation, the DequantizeLinear output standing for it.</summary>
-    public static Dictionary<Value, Value> Insert(QdqPlan plan, IReadOnlyDictionary<string, TensorRange> ranges)
+    /// <summary>
+    /// Inserts the Q/DQ nodes; returns, for each quantized activation, the DequantizeLinear output standing for it.
+    /// Weights are symmetric int8 in [-<paramref name="weightMax"/>, <paramref name="weightMax"/>] (127, or
+    /// <see cref="QuantMath.SaturationFreeWeightMax"/> where ONNX Runtime's x86 int8 kernels run the artifact).
+    /// </summary>
+    public static Dictionary<Value, Value> Insert(QdqPlan plan, IReadOnlyDictionary<string, TensorRange> ranges, int weightMax = 127)
     {
         var graph = plan.Graph;
         // The constants as marked, before any slot is rewired to a DequantizeLinear output.
@@ -40,7 +44,7 @@ internal static class QdqInserter
         foreach (var m in plan.Constants) original[(m.Node, m.Input)] = m.Node.Input(m.Input)!;
         Value Original(Node node, int input) => original.TryGetValue((node, input), out var v) ? v : node.Input(input)!;
         var activationParams = ResolveActivations(plan, ranges);
-        var weightScales = WeightScales(plan, activationParams, Original);
+        var weightScales = WeightScales(plan, activationParams, Original, weightMax);
 
         // Scale and zero-point initializers, one set per parameter source, so shared tensors share them; equal
         // values share one initializer (a small model's bytes are mostly these scalars and their names).
@@ -72,7 +76,7 @@ internal static class QdqInserter
         Value DequantizedWeightOf(Value weight, int? axis)
         {
             if (!dequantizedWeights.TryGetValue((weight, axis), out var dq))
-                dequantizedWeights[(weight, axis)] = dq = DequantizedWeight(graph, weight, axis, weightScales[(weight, axis)]);
+                dequantizedWeights[(weight, axis)] = dq = DequantizedWeight(graph, weight, axis, weightScales[(weight, axis)], weightMax);
             return dq;
         }
         foreach (var mark in plan.Constants)
@@ -189,7 +193,7 @@ internal static class QdqInserter
 
     /// <summary>Weight scales per (weight, axis), raised where a bias on that weight would overflow int32.</summary>
     private static Dictionary<(Value, int?), float[]> WeightScales(QdqPlan plan, Dictionary<ActivationMark, QuantParams> activationParams,
-        Func<Node, int, Value> original)
+        Func<Node, int, Value> original, int weightMax)
     {
         var scales = new Dictionary<(Value, int?), float[]>();
         foreach (var w in plan.Constants.OfType<WeightMark>())
@@ -198,8 +202,8 @@ internal static class QdqInserter
             if (scales.ContainsKey((value, w.Axis))) continue;
             var t = value.ConstantValue!;
             scales[(value, w.Axis)] = w.Axis is int axis
-                ? QuantMath.AbsMaxPerChannel(t, axis).Select(QuantMath.WeightScale).ToArray()
-                : [QuantMath.WeightScale(t.ToFloats().Select(x => Math.Abs((double)x)).DefaultIfEmpty(0).Max())];
+                ? QuantMath.AbsMaxPerChannel(t, axis).Select(a => QuantMath.WeightScaleWithin(a, weightMax)).ToArray()
+                : [QuantMath.WeightScaleWithin(t.ToFloats().Select(x => Math.Abs((double)x)).DefaultIfEmpty(0).Max(), weightMax)];
         }
         foreach (var b in plan.Constants.OfType<BiasMark>())
         {
@@ -224,17 +228,17 @@ internal static class QdqInserter
         throw new InvalidOperationException($"bias '{b.Node.Input(b.Input)!.Name}' of {b.Node} has an unquantized input");
     }
 
-    private static Value DequantizedWeight(Graph graph, Value weight, int? axis, float[] scales)
+    private static Value DequantizedWeight(Graph graph, Value weight, int? axis, float[] scales, int weightMax)
     {
         var t = weight.ConstantValue!;
         string name = weight.Name;
         if (axis is int a)
         {
-            var q = GraphEdits.Initializer(graph, name + QuantizedSuffix, QuantMath.QuantizePerChannel(t, a, scales));
+            var q = GraphEdits.Initializer(graph, name + QuantizedSuffix, QuantMath.QuantizePerChannel(t, a, scales, qmax: weightMax));
             var s = GraphEdits.Initializer(graph, name + ScaleSuffix, Tensor.FromFloats([scales.Length], scales));
             return graph.AddNodeWithFreshOutputs("DequantizeLinear", [q, s], 1, name + DequantizedSuffix, [IrAttribute.Of("axis", (long)a)], named: false).Output0;
         }
-        var qv = GraphEdits.Initializer(graph, name + QuantizedSuffix, QuantMath.QuantizeSymmetric(t, scales[0]));
+        var qv = GraphEdits.Initializer(graph, name + QuantizedSuffix, QuantMath.QuantizeSymmetric(t, scales[0], weightMax));
         var sv = GraphEdits.Initializer(graph, name + ScaleSuffix, Tensor.Scalar(scales[0]));
         return graph.AddNodeWithFreshOutputs("DequantizeLinear", [qv, sv], 1, name + DequantizedSuffix, null, named: false).Output0;
     }

@@ -36,11 +36,22 @@ internal static class QuantMath
     }
 
     /// <summary>Symmetric int8 scale for weights with largest magnitude <paramref name="absMax"/> (values in [-127, 127]).</summary>
-    public static float WeightScale(double absMax)
+    public static float WeightScale(double absMax) => WeightScaleWithin(absMax, 127);
+
+    /// <summary>Symmetric int8 scale for weights with largest magnitude <paramref name="absMax"/>, values in [-<paramref name="qmax"/>, <paramref name="qmax"/>].</summary>
+    public static float WeightScaleWithin(double absMax, int qmax)
     {
-        float s = (float)(absMax / 127.0);
+        float s = (float)(absMax / qmax);
         return s > 0 && float.IsFinite(s) ? s : 1f;
     }
+
+    /// <summary>
+    /// The largest int8 weight that ONNX Runtime's x86 uint8 x int8 kernels can take on every CPU: without VNNI (AVX2,
+    /// AVX-512 before VNNI) they sum pairs of uint8 x int8 products into int16 with saturation (vpmaddubsw), so
+    /// 255 x 127 x 2 overflows and outputs silently degrade; with weights in [-64, 64] a pair sums to at most 32640.
+    /// ONNX Runtime's own quantizer calls this reduce_range. Used where the artifact runs those kernels.
+    /// </summary>
+    public const int SaturationFreeWeightMax = 64;
 
     public static int Quantize(float x, float scale, int zeroPoint, int qmin, int qmax)
     {
@@ -85,8 +96,8 @@ internal static class QuantMath
         return result;
     }
 
-    /// <summary>Symmetric int8 quantization of <paramref name="w"/>, one scale per slice along <paramref name="axis"/> (values in [-127, 127]).</summary>
-    public static Tensor QuantizePerChannel(Tensor w, int axis, float[] scales, int offset = 0, DataType type = DataType.Int8)
+    /// <summary>Symmetric int8 quantization of <paramref name="w"/>, one scale per slice along <paramref name="axis"/> (values in [-qmax, qmax], [-127, 127] by default).</summary>
+    public static Tensor QuantizePerChannel(Tensor w, int axis, float[] scales, int offset = 0, DataType type = DataType.Int8, int qmax = 127)
     {
         var x = w.ToFloats();
         var dims = w.Dims;
@@ -97,17 +108,17 @@ internal static class QuantMath
         for (long i = 0; i < x.LongLength; i++)
         {
             long c = i / inner % channels;
-            raw[i] = unchecked((byte)(Quantize(x[i], scales[c], 0, -127, 127) + offset));
+            raw[i] = unchecked((byte)(Quantize(x[i], scales[c], 0, -qmax, qmax) + offset));
         }
         return Tensor.FromRaw(type, dims, raw);
     }
 
-    /// <summary>Symmetric int8 quantization with one scale for the whole tensor (values in [-127, 127]).</summary>
-    public static Tensor QuantizeSymmetric(Tensor w, float scale)
+    /// <summary>Symmetric int8 quantization with one scale for the whole tensor (values in [-qmax, qmax], [-127, 127] by default).</summary>
+    public static Tensor QuantizeSymmetric(Tensor w, float scale, int qmax = 127)
     {
         var x = w.ToFloats();
         var raw = new byte[x.Length];
-        for (int i = 0; i < x.Length; i++) raw[i] = unchecked((byte)Quantize(x[i], scale, 0, -127, 127));
+        for (int i = 0; i < x.Length; i++) raw[i] = unchecked((byte)Quantize(x[i], scale, 0, -qmax, qmax));
         return Tensor.FromRaw(DataType.Int8, w.Dims, raw);
     }
 

@@ -51,7 +51,10 @@ internal static class StaticQuantizer
         var calibrationTime = started.Elapsed;
 
         progress?.Invoke("inserting QuantizeLinear/DequantizeLinear");
-        var dequantized = QdqInserter.Insert(plan, ranges);
+        // An artifact for ONNX Runtime keeps its weights where the x86 int8 kernels cannot saturate on any CPU; TensorRT
+        // accumulates in int32 and takes the full range.
+        int weightMax = options.Placement == QdqPlacement.OnnxRuntime ? QuantMath.SaturationFreeWeightMax : 127;
+        var dequantized = QdqInserter.Insert(plan, ranges, weightMax);
         return new StaticResult(plan, dequantized, samples, calibrationTime);
     }
 }
