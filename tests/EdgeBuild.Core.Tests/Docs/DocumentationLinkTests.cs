@@ -23,6 +23,19 @@ public sealed class DocumentationLinkTests
     }
 
     [Fact]
+    public void The_readme_lists_every_docs_page_and_each_layout_path_once()
+    {
+        string readme = File.ReadAllText(Path.Combine(TestData.RepoRoot, "README.md"));
+        foreach (string page in Directory.GetFiles(Path.Combine(TestData.RepoRoot, "docs"), "*.md").Select(f => Path.GetFileName(f)))
+            Assert.Contains($"| [docs/{page}](docs/{page}) |", readme, StringComparison.Ordinal);
+
+        string layout = readme[readme.IndexOf("## Layout", StringComparison.Ordinal)..];
+        var paths = Regex.Matches(layout, @"^\| (`[^|]+`) \|", RegexOptions.Multiline).Select(m => m.Groups[1].Value).ToList();
+        Assert.True(paths.Count >= 10, $"only {paths.Count} rows read from the README's layout table");
+        Assert.Empty(paths.GroupBy(p => p).Where(g => g.Count() > 1).Select(g => g.Key));
+    }
+
+    [Fact]
     public void A_missing_file_or_heading_is_reported()
     {
         string dir = Directory.CreateTempSubdirectory("edgebuild-links-").FullName;
