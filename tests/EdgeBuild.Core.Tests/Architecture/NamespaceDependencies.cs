@@ -63,18 +63,14 @@ internal sealed class NamespaceDependencies
         foreach (var p in type.GetProperties())
         {
             var property = _reader.GetPropertyDefinition(p);
-            var sig = property.DecodeSignature(_signatures, null);
-            refs.AddRange(sig.ReturnType);
-            foreach (var parameter in sig.ParameterTypes) refs.AddRange(parameter);
+            AddSignature(property.DecodeSignature(_signatures, null), refs);
             AddAttributes(property.GetCustomAttributes(), refs);
         }
         foreach (var e in type.GetEvents()) AddEntity(_reader.GetEventDefinition(e).Type, refs);
         foreach (var m in type.GetMethods())
         {
             var method = _reader.GetMethodDefinition(m);
-            var sig = method.DecodeSignature(_signatures, null);
-            refs.AddRange(sig.ReturnType);
-            foreach (var parameter in sig.ParameterTypes) refs.AddRange(parameter);
+            AddSignature(method.DecodeSignature(_signatures, null), refs);
             AddGenericConstraints(method.GetGenericParameters(), refs);
             AddAttributes(method.GetCustomAttributes(), refs);
             if (method.RelativeVirtualAddress != 0) AddBody(_pe.GetMethodBody(method.RelativeVirtualAddress), refs);
@@ -119,10 +115,8 @@ internal sealed class NamespaceDependencies
                     AddEntity(MetadataTokens.EntityHandle(il.ReadInt32()), refs);
                     break;
                 case OperandType.InlineSig:
-                    var sig = _reader.GetStandaloneSignature((StandaloneSignatureHandle)MetadataTokens.EntityHandle(il.ReadInt32()))
-                        .DecodeMethodSignature(_signatures, null);
-                    refs.AddRange(sig.ReturnType);
-                    foreach (var parameter in sig.ParameterTypes) refs.AddRange(parameter);
+                    AddSignature(_reader.GetStandaloneSignature((StandaloneSignatureHandle)MetadataTokens.EntityHandle(il.ReadInt32()))
+                        .DecodeMethodSignature(_signatures, null), refs);
                     break;
                 default: il.ReadInt32(); break; // InlineBrTarget, InlineI, InlineString, ShortInlineR
             }
@@ -148,12 +142,7 @@ internal sealed class NamespaceDependencies
                 var member = _reader.GetMemberReference((MemberReferenceHandle)handle);
                 AddEntity(member.Parent, refs);
                 if (member.GetKind() == MemberReferenceKind.Field) refs.AddRange(member.DecodeFieldSignature(_signatures, null));
-                else
-                {
-                    var sig = member.DecodeMethodSignature(_signatures, null);
-                    refs.AddRange(sig.ReturnType);
-                    foreach (var parameter in sig.ParameterTypes) refs.AddRange(parameter);
-                }
+                else AddSignature(member.DecodeMethodSignature(_signatures, null), refs);
                 break;
             case HandleKind.MethodSpecification:
                 var spec = _reader.GetMethodSpecification((MethodSpecificationHandle)handle);
@@ -162,6 +151,12 @@ internal sealed class NamespaceDependencies
                 break;
             // TypeReference: a type of another assembly. ModuleReference and the rest name no type of ours.
         }
+    }
+
+    private static void AddSignature(MethodSignature<ImmutableArray<TypeDefinitionHandle>> signature, List<TypeDefinitionHandle> refs)
+    {
+        refs.AddRange(signature.ReturnType);
+        foreach (var parameter in signature.ParameterTypes) refs.AddRange(parameter);
     }
 
     private void AddGenericConstraints(GenericParameterHandleCollection parameters, List<TypeDefinitionHandle> refs)
