@@ -16,8 +16,8 @@ public sealed class LayeringTests
         ["Diagnostics", "Ir", "Onnx", "Analysis", "Passes", "Quantization", "Targets", "Measure", "Reports", "Compile"];
 
     /// <summary>
-    /// The upward edges of today's code: the back-and-forth of the compile road that issue 14 item 1 (a compile session)
-    /// removes. Each names the types that make it; docs/architecture.md carries the same list.
+    /// The upward edges of today's code: the back-and-forth of the compile road that issue 14 item 1 (a compile session) is
+    /// to remove. Each names the types that make it; docs/architecture.md carries the same list.
     /// </summary>
     internal static readonly IReadOnlyDictionary<string, string> KnownUpwardEdges = new Dictionary<string, string>
     {
