@@ -62,6 +62,7 @@ public sealed unsafe class EdgeSession : IDisposable
     /// </summary>
     /// <exception cref="FileNotFoundException">The artifact is not where the options say (by default next to the application).</exception>
     /// <exception cref="InvalidOperationException">The artifact's inputs or outputs do not match the manifest (a stale artifact).</exception>
+    /// <exception cref="InvalidDataException">The artifact's sha256 is not the one its manifest records (changed or damaged after the build).</exception>
     public static EdgeSession Create(EdgeModelDescription description, EdgeModelOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(description);
@@ -313,6 +314,7 @@ public sealed unsafe class EdgeSession : IDisposable
             throw new FileNotFoundException(
                 $"model '{description.Name}': artifact not found at {path}. The build copies it next to the application; set EdgeModelOptions.ModelDirectory if it lives elsewhere.",
                 path);
+        ArtifactIntegrity.Check(description.Name, artifact, path);
         return path;
 
         EdgeArtifact? Find(string target, string? suffix) => description.Artifacts.FirstOrDefault(a =>
