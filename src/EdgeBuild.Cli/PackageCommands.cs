@@ -74,7 +74,8 @@ internal static class PackageCommands
         var channel = new Option<string>("--channel") { Description = "The channel to point at it (stable, canary, ...): writes <channel>.json beside the package", DefaultValueFactory = _ => "stable" };
         var rollback = new Option<bool>("--rollback") { Description = "Allow devices on a newer version to go back to this one" };
         var trusted = new Option<string[]>("--trusted") { Description = "Verify the package against this public key first (repeatable)" };
-        var command = new Command("publish", "Write a channel file beside a package, for any static HTTP server or folder") { package, channel, rollback, trusted };
+        var percent = new Option<double>("--percent") { Description = "Offer the version to this share of devices (0 to 100; each device's place is fixed by its id)", DefaultValueFactory = _ => 100 };
+        var command = new Command("publish", "Write a channel file beside a package, for any static HTTP server or folder") { package, channel, rollback, trusted, percent };
         command.SetAction(parse => guard(stderr, () =>
         {
             string path = parse.GetValue(package)!;
@@ -85,8 +86,9 @@ internal static class PackageCommands
                 try { VerifyOrFail(path, keys); }
                 finally { foreach (var k in keys) k.Dispose(); }
             }
-            var (file, c) = ModelPackager.Publish(path, parse.GetValue(channel)!, parse.GetValue(rollback));
-            stdout.WriteLine($"{file}: channel '{c.Channel}' -> {c.Model} {c.Version} ({c.Package}){(c.Rollback ? ", marked as a rollback" : "")}");
+            var (file, c) = ModelPackager.Publish(path, parse.GetValue(channel)!, parse.GetValue(rollback), parse.GetValue(percent));
+            string share = c.RolloutPercent < 100 ? string.Create(CultureInfo.InvariantCulture, $", offered to {c.RolloutPercent:G} % of devices") : "";
+            stdout.WriteLine($"{file}: channel '{c.Channel}' -> {c.Model} {c.Version} ({c.Package}){(c.Rollback ? ", marked as a rollback" : "")}{share}");
             return 0;
         }));
         return command;

@@ -144,8 +144,8 @@ public static class DiagnosticCodes
         "Do not deploy it: rebuild and re-sign the package with a trusted key, or check that the right public key was given.");
     public static readonly DiagnosticDescriptor KeyFileExists = new("EB7006", "Key file already exists",
         "keygen never overwrites a key; choose another output name or delete the old key deliberately.");
-    public static readonly DiagnosticDescriptor ChannelNameInvalid = new("EB7007", "Invalid channel name",
-        "A channel name is lower-case letters, digits and '-' (stable, canary, beta-2): it becomes the file name <channel>.json.");
+    public static readonly DiagnosticDescriptor ChannelNameInvalid = new("EB7007", "Invalid channel",
+        "A channel name is lower-case letters, digits and '-' (stable, canary, beta-2): it becomes the file name <channel>.json; --percent is 0 to 100.");
 
     public static readonly DiagnosticDescriptor InternalError = new("EB9001", "Internal error",
         "This is a bug in EdgeBuild; please report it with the command line and the model. Set EDGEBUILD_DEBUG=1 for a stack trace.");

@@ -121,9 +121,15 @@ public static class ModelPackager
     }
 
     /// <summary>Writes <c>&lt;channel&gt;.json</c> beside <paramref name="packagePath"/>, pointing the channel at it.</summary>
-    public static (string Path, ChannelManifest Channel) Publish(string packagePath, string channel, bool rollback)
+    /// <param name="packagePath">The package, already where the server serves it.</param>
+    /// <param name="channel">The channel's name (the file name without .json).</param>
+    /// <param name="rollback">Whether devices on a newer version may go back to this one.</param>
+    /// <param name="rolloutPercent">The share of devices offered the version (0 to 100), each device's place fixed by a hash of its id.</param>
+    public static (string Path, ChannelManifest Channel) Publish(string packagePath, string channel, bool rollback, double rolloutPercent = 100)
     {
         if (!ChannelManifest.IsValidName(channel)) throw new EdgeBuildException(DiagnosticCodes.ChannelNameInvalid, channel, "is not a valid channel name");
+        if (!ChannelManifest.IsValidPercent(rolloutPercent))
+            throw new EdgeBuildException(DiagnosticCodes.ChannelNameInvalid, channel, $"rollout share {rolloutPercent.ToString(System.Globalization.CultureInfo.InvariantCulture)} is not between 0 and 100 percent");
         PackageManifest manifest;
         try
         {
@@ -138,7 +144,7 @@ public static class ModelPackager
         {
             throw new EdgeBuildException(DiagnosticCodes.PackageVerificationFailed, packagePath, $"is not a model package ({e.Message})", e);
         }
-        var result = new ChannelManifest(channel, manifest.Model, manifest.Version, Path.GetFileName(packagePath), Sha256(packagePath), new FileInfo(packagePath).Length, rollback);
+        var result = new ChannelManifest(channel, manifest.Model, manifest.Version, Path.GetFileName(packagePath), Sha256(packagePath), new FileInfo(packagePath).Length, rollback, rolloutPercent);
         string path = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(packagePath))!, channel + ".json");
         AtomicFile.WriteAllBytes(path, result.ToJson());
         return (path, result);

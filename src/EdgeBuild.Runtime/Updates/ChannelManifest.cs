@@ -6,14 +6,20 @@ namespace EdgeBuild.Runtime.Updates;
 /// A channel file (<c>stable.json</c>, <c>canary.json</c>) beside the packages: which version the channel offers and the
 /// package's relative URL, sha256 and size. It says what is current; the package's own signature says it is intact.
 /// <see cref="Rollback"/> lets a publisher move a channel back to an older version, which updaters otherwise refuse.
+/// <see cref="RolloutPercent"/> offers the version to that share of devices only, each device's place fixed by a hash of
+/// its id (a staged rollout, an A/B split across the fleet).
 /// </summary>
-public sealed record ChannelManifest(string Channel, string Model, SemanticVersion Version, string Package, string Sha256, long Bytes, bool Rollback)
+public sealed record ChannelManifest(string Channel, string Model, SemanticVersion Version, string Package, string Sha256, long Bytes, bool Rollback,
+    double RolloutPercent = 100)
 {
     public const int CurrentSchemaVersion = 1;
 
     /// <summary>A channel's name: lower-case letters, digits and '-', as it is also the file name.</summary>
     public static bool IsValidName(string name) =>
         name.Length is > 0 and <= 64 && name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-') && name[0] != '-';
+
+    /// <summary>A rollout share: 0 (paused) to 100 (every device).</summary>
+    public static bool IsValidPercent(double percent) => percent is >= 0 and <= 100;
 
     public byte[] ToJson()
     {
@@ -29,6 +35,7 @@ public sealed record ChannelManifest(string Channel, string Model, SemanticVersi
             w.WriteString("sha256", Sha256);
             w.WriteNumber("bytes", Bytes);
             w.WriteBoolean("rollback", Rollback);
+            w.WriteNumber("rolloutPercent", RolloutPercent);
             w.WriteEndObject();
         }
         string text = System.Text.Encoding.UTF8.GetString(buffer.ToArray()).Replace("\r\n", "\n", StringComparison.Ordinal) + "\n";
@@ -49,9 +56,11 @@ public sealed record ChannelManifest(string Channel, string Model, SemanticVersi
             if (sha.Length != 64 || !sha.All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f'))) throw new FormatException("sha256 is not 64 lower-case hex digits");
             long bytes = r.GetProperty("bytes").GetInt64();
             if (bytes <= 0) throw new FormatException("bytes must be positive");
+            double percent = r.TryGetProperty("rolloutPercent", out var rp) ? rp.GetDouble() : 100;
+            if (!IsValidPercent(percent)) throw new FormatException($"rolloutPercent {percent} is not between 0 and 100");
             return new ChannelManifest(r.GetProperty("channel").GetString()!, r.GetProperty("model").GetString()!,
                 SemanticVersion.Parse(r.GetProperty("version").GetString()!), package, sha, bytes,
-                r.TryGetProperty("rollback", out var rb) && rb.GetBoolean());
+                r.TryGetProperty("rollback", out var rb) && rb.GetBoolean(), percent);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or ModelUpdateException)
         {

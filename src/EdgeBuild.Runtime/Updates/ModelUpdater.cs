@@ -70,6 +70,12 @@ public sealed class ModelUpdater : IDisposable
         bundled = new ActiveModel(options.BundledVersion, model, options.ModelOptions.ModelDirectory ?? AppContext.BaseDirectory, 0, null);
         Health = new RunHealth(options.Rollback?.Window ?? 200, bundled.Version);
         state = UpdateState.Read(statePath, log);
+        if (options.DeviceId is null && state.DeviceId is null)
+        {
+            state.DeviceId = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
+            Persist();
+        }
+        DeviceId = options.DeviceId ?? state.DeviceId!;
         RemoveStagingLeftovers();
         current = Restore();
         Health.Reset(current.Version);
@@ -80,6 +86,20 @@ public sealed class ModelUpdater : IDisposable
 
     /// <summary>The active version.</summary>
     public string ActiveVersion => Current.Version;
+
+    /// <summary>This device's sticky rollout key (<see cref="ModelUpdaterOptions.DeviceId"/>, or the one made and kept in the state folder).</summary>
+    public string DeviceId { get; }
+
+    /// <summary>
+    /// Where a device falls in a version's rollout, 0 (inclusive) to 100 (exclusive): from the sha256 of model, version and
+    /// device id, so it is the same at every poll and restart, and each version draws its own cohort.
+    /// </summary>
+    public static double RolloutBucket(string model, string version, string deviceId)
+    {
+        var hash = SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(model + "\n" + version + "\n" + deviceId));
+        ulong value = System.Buffers.Binary.BinaryPrimitives.ReadUInt64BigEndian(hash);
+        return value / 18446744073709551616.0 * 100;
+    }
 
     /// <summary>The active version's recent runs, as the rollback policy sees them.</summary>
     public RunHealth Health { get; }
@@ -180,6 +200,16 @@ public sealed class ModelUpdater : IDisposable
                 throw new ModelUpdateException(UpdateFailure.PreviouslyRolledBack, $"{offered} was rolled back on this device ({rolledBackReason}); publish a new version");
             if (channel.Version < activeVersion && !channel.Rollback)
                 throw new ModelUpdateException(UpdateFailure.Downgrade, $"the channel offers {offered}, older than the active {active}, without marking it a rollback (edgebuild publish --rollback)");
+            if (channel.RolloutPercent < 100)
+            {
+                double bucket = RolloutBucket(model.Name, offered, DeviceId);
+                if (bucket >= channel.RolloutPercent)
+                {
+                    SaveETag(etag);
+                    return new UpdateResult(UpdateOutcome.Unchanged, active, offered, null, string.Create(CultureInfo.InvariantCulture,
+                        $"{offered} is offered to {channel.RolloutPercent:G} % of devices; this one's place is {bucket:F1}: {active} stays"));
+                }
+            }
             if (channel.Bytes > options.MaxPackageBytes)
                 throw new ModelUpdateException(UpdateFailure.TooLarge, $"the package is {channel.Bytes} bytes, over the limit of {options.MaxPackageBytes} (ModelUpdaterOptions.MaxPackageBytes)");
 

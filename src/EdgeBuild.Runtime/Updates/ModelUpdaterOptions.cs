@@ -35,6 +35,12 @@ public sealed class ModelUpdaterOptions
     /// <summary>When a new version is rolled back by itself; <see langword="null"/>: only <see cref="ModelUpdater.Rollback"/> does.</summary>
     public RollbackPolicy? Rollback { get; init; }
 
+    /// <summary>
+    /// The sticky key of staged rollouts (a device or user id): a channel offering a version to N % of devices installs
+    /// it here when this id's bucket for that version is below N. Default: a random id made once and kept in the state folder.
+    /// </summary>
+    public string? DeviceId { get; init; }
+
     /// <summary>Where the updater's one-line reports go (installed, refused, rolled back). Default: standard error.</summary>
     public Action<string>? Log { get; init; }
 

@@ -13,6 +13,7 @@ internal sealed class UpdateState
     public List<string> History { get; set; } = [];
     public Dictionary<string, string> RolledBack { get; set; } = new(StringComparer.Ordinal);
     public string? ETag { get; set; }
+    public string? DeviceId { get; set; }
 
     public static UpdateState Read(string path, Action<string> log)
     {
@@ -25,6 +26,7 @@ internal sealed class UpdateState
             {
                 Active = r.TryGetProperty("active", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null,
                 ETag = r.TryGetProperty("etag", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null,
+                DeviceId = r.TryGetProperty("deviceId", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null,
             };
             if (r.TryGetProperty("history", out var h)) state.History.AddRange(h.EnumerateArray().Select(x => x.GetString()!));
             if (r.TryGetProperty("rolledBack", out var rb))
@@ -64,6 +66,7 @@ internal sealed class UpdateState
                 w.WriteEndArray();
                 if (ETag is null) w.WriteNull("etag");
                 else w.WriteString("etag", ETag);
+                if (DeviceId is not null) w.WriteString("deviceId", DeviceId);
                 w.WriteEndObject();
             }
             stream.Flush(flushToDisk: true);

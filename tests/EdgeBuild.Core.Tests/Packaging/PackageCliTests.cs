@@ -141,6 +141,12 @@ public sealed class PackageCliTests : IDisposable
         (exit, _, stderr) = CliRunner.Run("publish", pkg, "--channel", "Stable!");
         Assert.Equal(1, exit);
         Assert.StartsWith("error EB7007:", stderr);
+
+        (exit, stdout, _) = CliRunner.Run("publish", pkg, "--channel", "stable", "--percent", "20");
+        Assert.Equal(0, exit);
+        Assert.Contains("offered to 20 % of devices", stdout);
+        Assert.Equal(20, ChannelManifest.Parse(File.ReadAllBytes(Path.Combine(site, "stable.json")), "stable.json").RolloutPercent);
+        Assert.StartsWith("error EB7007:", CliRunner.Run("publish", pkg, "--percent", "120").Stderr);
     }
 
     [Fact]
