@@ -30,6 +30,12 @@ public static class EdgeRuntimeMetrics
     /// <summary><c>edgebuild.inference.errors</c>: runs ONNX Runtime failed.</summary>
     public static Counter<long> Errors { get; } = Meter.CreateCounter<long>("edgebuild.inference.errors", "{run}", "Model runs that threw");
 
+    /// <summary>
+    /// <c>edgebuild.shadow.runs</c>: shadow runs by outcome (<c>edgebuild.shadow.outcome</c>: agree, disagree, error), tagged with
+    /// the candidate's version (<c>edgebuild.shadow.version</c>). The agreement rate is agree / all.
+    /// </summary>
+    public static Counter<long> ShadowRuns { get; } = Meter.CreateCounter<long>("edgebuild.shadow.runs", "{run}", "Shadow runs of a candidate version, by agreement with the live one");
+
     /// <summary><c>edgebuild.model.updates</c>: update checks by outcome (<c>edgebuild.update.outcome</c>: installed, unchanged, refused, failed, rolled_back).</summary>
     public static Counter<long> Updates { get; } = Meter.CreateCounter<long>("edgebuild.model.updates", "{check}", "Update checks and rollbacks, by outcome");
 }

@@ -23,6 +23,10 @@ public sealed unsafe class EdgeSession : IDisposable
     private readonly ModelUpdater? updater;
     private LoadedModel model;
     private int generation;
+    private LoadedModel? shadow;
+    private int shadowGeneration;
+    private int shadowCountdown;
+    private KeyValuePair<string, object?> shadowVersionTag;
     private bool bound;
     private bool disposed;
 
@@ -78,7 +82,8 @@ public sealed unsafe class EdgeSession : IDisposable
     }
 
     /// <summary>Loads one version of the model (provider chain, hash check, ONNX Runtime session, bound tensors).</summary>
-    internal static LoadedModel Load(EdgeModelDescription description, EdgeModelOptions options, string directory, string version, RunHealth? health = null)
+    internal static LoadedModel Load(EdgeModelDescription description, EdgeModelOptions options, string directory, string version, RunHealth? health = null,
+        bool isShadow = false)
     {
         var log = options.Log ?? DefaultLog;
         var requested = options.ExecutionProvider ?? description.DefaultProvider;
@@ -97,7 +102,7 @@ public sealed unsafe class EdgeSession : IDisposable
                     string detail = ExecutionProviders.Append(gpuOptions, provider, options, description, directory, path);
                     options.ConfigureSessionOptions?.Invoke(gpuOptions);
                     var gpuSession = new InferenceSession(path, gpuOptions);
-                    var session = Finish(description, gpuSession, gpuOptions, provider, path, version, health);
+                    var session = Finish(description, gpuSession, gpuOptions, provider, path, version, health, isShadow);
                     unavailable.Add($"running on {provider}{detail}");
                     log($"EdgeBuild: model '{description.Name}': {string.Join("; ", unavailable)}.");
                     return session;
@@ -123,7 +128,7 @@ public sealed unsafe class EdgeSession : IDisposable
         {
             options.ConfigureSessionOptions?.Invoke(cpuOptions);
             var cpuSession = new InferenceSession(cpuPath, cpuOptions);
-            return Finish(description, cpuSession, cpuOptions, ExecutionProvider.Cpu, cpuPath, version, health);
+            return Finish(description, cpuSession, cpuOptions, ExecutionProvider.Cpu, cpuPath, version, health, isShadow);
         }
         catch
         {
@@ -137,7 +142,7 @@ public sealed unsafe class EdgeSession : IDisposable
     public void Begin()
     {
         ThrowIfDisposed();
-        if (updater is not null && updater.Current.Generation != generation) Switch();
+        if (updater is not null) CheckVersions();
         if (symbolValues.Length != 0)
             throw new InvalidOperationException($"model '{Description.Name}' has symbolic dimensions ({string.Join(", ", Description.Symbols)}): pass their values");
     }
@@ -150,7 +155,7 @@ public sealed unsafe class EdgeSession : IDisposable
     public void Begin(ReadOnlySpan<long> symbols)
     {
         ThrowIfDisposed();
-        if (updater is not null && updater.Current.Generation != generation) Switch();
+        if (updater is not null) CheckVersions();
         if (bound && symbols.SequenceEqual(symbolValues)) return;
         if (symbols.Length != symbolValues.Length)
             throw new ArgumentException($"model '{Description.Name}' has {symbolValues.Length} symbolic dimensions, got {symbols.Length} values", nameof(symbols));
@@ -169,6 +174,86 @@ public sealed unsafe class EdgeSession : IDisposable
             t.Bind(model.Binding, dims, ElementCount(t, dims));
         }
         bound = true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void CheckVersions()
+    {
+        if (updater!.Current.Generation != generation) Switch();
+        if ((updater.Shadow?.Generation ?? 0) != shadowGeneration) SwitchShadow();
+    }
+
+    /// <summary>
+    /// Loads (or drops) the shadow candidate for this instance. Models with symbolic dimensions are not shadowed: the
+    /// candidate's tensors would need rebinding at every change of a dimension.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void SwitchShadow()
+    {
+        var candidate = updater!.Shadow;
+        shadowGeneration = candidate?.Generation ?? 0;
+        shadow?.Dispose();
+        shadow = null;
+        if (candidate is null || symbolValues.Length != 0) return;
+        try
+        {
+            shadow = Load(candidate.Description, options, candidate.Directory, candidate.Version, health: null, isShadow: true);
+            shadowVersionTag = new("edgebuild.shadow.version", candidate.Version);
+            shadowCountdown = updater.ShadowSampling.Every;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            (options.Log ?? DefaultLog)($"EdgeBuild: model '{model.Description.Name}': shadow version {candidate.Version} does not load ({FirstLine(e.Message)}); not shadowing.");
+        }
+    }
+
+    /// <summary>
+    /// Runs the shadow candidate on this run's inputs and compares its outputs with the live ones; its results are never
+    /// returned and its failures never reach the caller. Allocation-free.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RunShadow(LoadedModel candidate)
+    {
+        shadowCountdown = updater!.ShadowSampling.Every;
+        string outcome;
+        try
+        {
+            for (int i = 0; i < model.Inputs.Length; i++)
+            {
+                var from = model.Inputs[i];
+                long bytes = (long)from.Length * from.ElementSize;
+                Buffer.MemoryCopy(from.Data, candidate.Inputs[i].Data, bytes, bytes);
+            }
+            candidate.Run();
+            outcome = OutputsAgree(candidate, updater.ShadowSampling.Tolerance) ? "agree" : "disagree";
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            outcome = "error";
+        }
+        if (EdgeRuntimeMetrics.ShadowRuns.Enabled)
+            EdgeRuntimeMetrics.ShadowRuns.Add(1, new KeyValuePair<string, object?>("edgebuild.model.name", model.Description.Name), shadowVersionTag,
+                new KeyValuePair<string, object?>("edgebuild.shadow.outcome", outcome));
+        updater.RecordShadow(outcome == "agree");
+    }
+
+    private bool OutputsAgree(LoadedModel candidate, double tolerance)
+    {
+        for (int o = 0; o < model.Outputs.Length; o++)
+        {
+            var live = model.Outputs[o];
+            var other = candidate.Outputs[o];
+            if (live.Spec.ElementType == EdgeElementType.Float32)
+            {
+                var a = new ReadOnlySpan<float>(live.Data, live.Length);
+                var b = new ReadOnlySpan<float>(other.Data, other.Length);
+                for (int i = 0; i < a.Length; i++)
+                    if (!(Math.Abs(a[i] - b[i]) <= tolerance)) return false;
+            }
+            else if (!new ReadOnlySpan<byte>(live.Data, live.Length * live.ElementSize).SequenceEqual(new ReadOnlySpan<byte>(other.Data, other.Length * other.ElementSize)))
+                return false;
+        }
+        return true;
     }
 
     /// <summary>
@@ -217,6 +302,7 @@ public sealed unsafe class EdgeSession : IDisposable
         ThrowIfDisposed();
         if (!bound) throw NotBound();
         model.Run();
+        if (shadow is { } candidate && --shadowCountdown <= 0) RunShadow(candidate);
     }
 
     /// <summary>Copies output <paramref name="index"/> of the last run into <paramref name="destination"/>.</summary>
@@ -234,6 +320,7 @@ public sealed unsafe class EdgeSession : IDisposable
         if (disposed) return;
         disposed = true;
         model.Dispose();
+        shadow?.Dispose();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -288,12 +375,12 @@ public sealed unsafe class EdgeSession : IDisposable
     }
 
     private static LoadedModel Finish(EdgeModelDescription description, InferenceSession session, SessionOptions options,
-        ExecutionProvider provider, string path, string version, RunHealth? health)
+        ExecutionProvider provider, string path, string version, RunHealth? health, bool isShadow)
     {
         try
         {
             CheckArtifactMatches(description, session, path);
-            return new LoadedModel(description, session, options, provider, path, version, health);
+            return new LoadedModel(description, session, options, provider, path, version, health, isShadow);
         }
         catch
         {

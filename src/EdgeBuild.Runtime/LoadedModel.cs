@@ -15,10 +15,12 @@ internal sealed class LoadedModel : IDisposable
     private readonly KeyValuePair<string, object?> nameTag;
     private readonly KeyValuePair<string, object?> versionTag;
     private readonly Updates.RunHealth? health;
+    private readonly bool isShadow;
 
     public LoadedModel(EdgeModelDescription description, InferenceSession session, SessionOptions sessionOptions,
-        ExecutionProvider provider, string path, string version, Updates.RunHealth? health = null)
+        ExecutionProvider provider, string path, string version, Updates.RunHealth? health = null, bool isShadow = false)
     {
+        this.isShadow = isShadow;
         Description = description;
         this.session = session;
         this.sessionOptions = sessionOptions;
@@ -47,6 +49,12 @@ internal sealed class LoadedModel : IDisposable
     /// <summary>Runs on the bound tensors; records duration, count and errors on the <c>EdgeBuild.Runtime</c> meter (no allocation).</summary>
     public void Run()
     {
+        if (isShadow)
+        {
+            // A shadow candidate's runs are reported as agreement (edgebuild.shadow.runs), not as the application's inferences.
+            session.RunWithBinding(runOptions, Binding);
+            return;
+        }
         long start = Stopwatch.GetTimestamp();
         try
         {

@@ -44,6 +44,8 @@ public sealed class ModelUpdater : IDisposable
     private readonly ActiveModel bundled;
     private UpdateState state;
     private ActiveModel current;
+    private ActiveModel? shadow;
+    private int shadowGeneration;
     private CancellationTokenSource? loop;
     private Task? loopTask;
 
@@ -55,6 +57,8 @@ public sealed class ModelUpdater : IDisposable
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
         if (options.KeepVersions < 0) throw new ArgumentOutOfRangeException(nameof(options), options.KeepVersions, "KeepVersions must be 0 or more.");
+        if (options.ShadowSampleEvery < 1) throw new ArgumentOutOfRangeException(nameof(options), options.ShadowSampleEvery, "ShadowSampleEvery must be 1 or more.");
+        if (!(options.ShadowTolerance >= 0)) throw new ArgumentOutOfRangeException(nameof(options), options.ShadowTolerance, "ShadowTolerance must be 0 or more.");
         if (options.MaxPackageBytes <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.MaxPackageBytes, "MaxPackageBytes must be positive.");
         if (!SemanticVersion.TryParse(options.BundledVersion, out _)) throw new ArgumentException($"BundledVersion '{options.BundledVersion}' is not MAJOR.MINOR.PATCH", nameof(options));
         options.Rollback?.Validate();
@@ -86,6 +90,86 @@ public sealed class ModelUpdater : IDisposable
 
     /// <summary>The active version.</summary>
     public string ActiveVersion => Current.Version;
+
+    /// <summary>
+    /// The shadow candidate from <see cref="ModelUpdaterOptions.ShadowChannel"/>, or <see langword="null"/>: sessions run it on
+    /// every <see cref="ModelUpdaterOptions.ShadowSampleEvery"/>th call after the live run, compare outputs, and discard its results.
+    /// </summary>
+    public ActiveModel? Shadow => Volatile.Read(ref shadow);
+
+    /// <summary>Runs between two shadow runs, and the largest absolute difference of float outputs counted as agreement.</summary>
+    internal (int Every, double Tolerance) ShadowSampling => (options.ShadowSampleEvery, options.ShadowTolerance);
+
+    /// <summary>
+    /// Fetches <see cref="ModelUpdaterOptions.ShadowChannel"/> and, when it offers a version other than the active one that
+    /// passes every check an install makes, stages it as the shadow candidate (it never serves). Never throws for a refusal.
+    /// </summary>
+    public async Task<UpdateResult> CheckShadowAsync(CancellationToken cancellationToken = default)
+    {
+        if (options.ShadowChannel is not { } channelUri) throw new InvalidOperationException("no ShadowChannel is configured");
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            string active = Current.Version;
+            string? offered = null;
+            try
+            {
+                var (channel, _) = (await FetchChannelAsync(channelUri, useETag: false, cancellationToken).ConfigureAwait(false))!.Value;
+                offered = channel.Version.ToString();
+                if (!string.Equals(channel.Model, model.Name, StringComparison.Ordinal))
+                    throw new ModelUpdateException(UpdateFailure.WrongModel, $"the shadow channel offers model '{channel.Model}', this application runs '{model.Name}'");
+                if (offered == active || Shadow?.Version == offered)
+                    return new UpdateResult(UpdateOutcome.Unchanged, active, offered, null, $"shadow {Shadow?.Version ?? "none"}");
+                if (channel.Bytes > options.MaxPackageBytes)
+                    throw new ModelUpdateException(UpdateFailure.TooLarge, $"the package is {channel.Bytes} bytes, over the limit of {options.MaxPackageBytes}");
+                string versionDir = Path.Combine(versionsDir, offered);
+                if (!TryVerifyStaged(versionDir, out _))
+                {
+                    string package = await DownloadAsync(channelUri, channel, cancellationToken).ConfigureAwait(false);
+                    Stage(package, channel, versionDir);
+                    TryDelete(package);
+                }
+                if (!TryVerifyStaged(versionDir, out var manifest, out var problem))
+                    throw new ModelUpdateException(UpdateFailure.HashMismatch, $"the staged {offered} no longer verifies ({problem})");
+                var candidate = Describe(offered, versionDir, manifest!) with { Generation = Interlocked.Increment(ref shadowGeneration) };
+                Interlocked.Exchange(ref shadowRuns, 0);
+                Interlocked.Exchange(ref shadowAgree, 0);
+                Volatile.Write(ref shadow, candidate);
+                var result = new UpdateResult(UpdateOutcome.Installed, active, offered, null, $"shadowing {offered} next to {active}");
+                log($"EdgeBuild: model '{model.Name}': {result.Message}");
+                return result;
+            }
+            catch (ModelUpdateException e)
+            {
+                var result = Outcome(e, active, offered);
+                log($"EdgeBuild: model '{model.Name}': shadow {result.Message}");
+                return result;
+            }
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private long shadowAgree;
+    private long shadowRuns;
+
+    internal void RecordShadow(bool agreed)
+    {
+        Interlocked.Increment(ref shadowRuns);
+        if (agreed) Interlocked.Increment(ref shadowAgree);
+    }
+
+    /// <summary>Shadow runs since the candidate was set, and how many agreed with the live version.</summary>
+    public (long Runs, long Agreed) ShadowAgreement => (Interlocked.Read(ref shadowRuns), Interlocked.Read(ref shadowAgree));
+
+    /// <summary>Stops shadowing; sessions drop the candidate at their next run.</summary>
+    public void ClearShadow()
+    {
+        Interlocked.Increment(ref shadowGeneration);
+        Volatile.Write(ref shadow, null);
+    }
 
     /// <summary>This device's sticky rollout key (<see cref="ModelUpdaterOptions.DeviceId"/>, or the one made and kept in the state folder).</summary>
     public string DeviceId { get; }
@@ -136,6 +220,7 @@ public sealed class ModelUpdater : IDisposable
                     {
                         lastPoll = DateTime.UtcNow;
                         await CheckAsync(token).ConfigureAwait(false);
+                        if (options.ShadowChannel is not null) await CheckShadowAsync(token).ConfigureAwait(false);
                     }
                     EvaluateHealth();
                     await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1000, options.PollInterval.TotalMilliseconds)), token).ConfigureAwait(false);
@@ -174,7 +259,7 @@ public sealed class ModelUpdater : IDisposable
         string? etag;
         try
         {
-            var fetched = await FetchChannelAsync(ct).ConfigureAwait(false);
+            var fetched = await FetchChannelAsync(options.Channel, useETag: true, ct).ConfigureAwait(false);
             if (fetched is null) return new UpdateResult(UpdateOutcome.Unchanged, active, null, null, "channel not modified");
             (channel, etag) = fetched.Value;
         }
@@ -216,7 +301,7 @@ public sealed class ModelUpdater : IDisposable
             string versionDir = Path.Combine(versionsDir, offered);
             if (!TryVerifyStaged(versionDir, out _))
             {
-                string package = await DownloadAsync(channel, ct).ConfigureAwait(false);
+                string package = await DownloadAsync(options.Channel, channel, ct).ConfigureAwait(false);
                 Stage(package, channel, versionDir);
                 TryDelete(package);
             }
@@ -323,11 +408,11 @@ public sealed class ModelUpdater : IDisposable
         return target.Version;
     }
 
-    private async Task<(ChannelManifest Channel, string? ETag)?> FetchChannelAsync(CancellationToken ct)
+    private async Task<(ChannelManifest Channel, string? ETag)?> FetchChannelAsync(Uri channelUri, bool useETag, CancellationToken ct)
     {
-        if (options.Channel.IsFile || !options.Channel.IsAbsoluteUri)
+        if (channelUri.IsFile || !channelUri.IsAbsoluteUri)
         {
-            string path = options.Channel.IsAbsoluteUri ? options.Channel.LocalPath : options.Channel.OriginalString;
+            string path = channelUri.IsAbsoluteUri ? channelUri.LocalPath : channelUri.OriginalString;
             byte[] bytes;
             try
             {
@@ -338,21 +423,21 @@ public sealed class ModelUpdater : IDisposable
                 throw new ModelUpdateException(UpdateFailure.Unreachable, $"the channel file {path} cannot be read ({e.Message})", e);
             }
             string tag = Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
-            if (tag == state.ETag) return null;
+            if (useETag && tag == state.ETag) return null;
             return (ChannelManifest.Parse(bytes, path), tag);
         }
-        using var request = new HttpRequestMessage(HttpMethod.Get, options.Channel);
+        using var request = new HttpRequestMessage(HttpMethod.Get, channelUri);
         string? known;
-        lock (state) known = state.ETag;
+        lock (state) known = useETag ? state.ETag : null;
         if (known is not null && EntityTagHeaderValue.TryParse(known, out var tagValue)) request.Headers.IfNoneMatch.Add(tagValue);
         using var response = await SendAsync(request, ct).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.NotModified) return null;
         if (!response.IsSuccessStatusCode)
-            throw new ModelUpdateException(UpdateFailure.ServerError, $"{options.Channel} answered {(int)response.StatusCode} {response.ReasonPhrase}");
+            throw new ModelUpdateException(UpdateFailure.ServerError, $"{channelUri} answered {(int)response.StatusCode} {response.ReasonPhrase}");
         if (response.Content.Headers.ContentLength > 1 << 20)
-            throw new ModelUpdateException(UpdateFailure.Malformed, $"{options.Channel} is {response.Content.Headers.ContentLength} bytes, too large for a channel file");
+            throw new ModelUpdateException(UpdateFailure.Malformed, $"{channelUri} is {response.Content.Headers.ContentLength} bytes, too large for a channel file");
         byte[] body = await ReadWithTimeoutAsync(response, ct).ConfigureAwait(false);
-        return (ChannelManifest.Parse(body, options.Channel.ToString()), response.Headers.ETag?.ToString());
+        return (ChannelManifest.Parse(body, channelUri.ToString()), response.Headers.ETag?.ToString());
     }
 
     private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
@@ -411,12 +496,12 @@ public sealed class ModelUpdater : IDisposable
     }
 
     /// <summary>Downloads the channel's package into <c>downloads/</c>, resuming a partial file of the same package with a Range request.</summary>
-    private async Task<string> DownloadAsync(ChannelManifest channel, CancellationToken ct)
+    private async Task<string> DownloadAsync(Uri channelUri, ChannelManifest channel, CancellationToken ct)
     {
         string partial = Path.Combine(downloadsDir, channel.Sha256 + ".partial");
         foreach (var stale in Directory.GetFiles(downloadsDir))
             if (stale != partial) TryDelete(stale);
-        var packageUri = new Uri(options.Channel.IsAbsoluteUri ? options.Channel : new Uri(Path.GetFullPath(options.Channel.OriginalString)), channel.Package);
+        var packageUri = new Uri(channelUri.IsAbsoluteUri ? channelUri : new Uri(Path.GetFullPath(channelUri.OriginalString)), channel.Package);
         try
         {
             if (packageUri.IsFile)
@@ -614,6 +699,7 @@ public sealed class ModelUpdater : IDisposable
             keep = new HashSet<string>(state.History.Skip(Math.Max(0, state.History.Count - options.KeepVersions)), StringComparer.Ordinal);
             if (state.Active is not null) keep.Add(state.Active);
             state.History = state.History.Where(keep.Contains).ToList();
+            if (Shadow is { } candidate) keep.Add(candidate.Version);
             Persist();
         }
         foreach (var dir in Directory.GetDirectories(versionsDir))

@@ -41,6 +41,15 @@ public sealed class ModelUpdaterOptions
     /// </summary>
     public string? DeviceId { get; init; }
 
+    /// <summary>A second channel (often <c>canary.json</c>) whose version runs in shadow: on sampled calls, after the live run, its outputs compared and never returned.</summary>
+    public Uri? ShadowChannel { get; init; }
+
+    /// <summary>Each session runs the shadow candidate on every Nth call (default 10).</summary>
+    public int ShadowSampleEvery { get; init; } = 10;
+
+    /// <summary>The largest absolute difference between live and shadow float outputs that still counts as agreement (default 1e-4); other types must be equal.</summary>
+    public double ShadowTolerance { get; init; } = 1e-4;
+
     /// <summary>Where the updater's one-line reports go (installed, refused, rolled back). Default: standard error.</summary>
     public Action<string>? Log { get; init; }
 
