@@ -229,6 +229,13 @@ public sealed class ModelUpdater : IDisposable
                 {
                     return;
                 }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    // A poll that failed in an unforeseen way (disk, permissions) must not end polling for good.
+                    log($"EdgeBuild: model '{model.Name}': update poll failed ({e.GetType().Name}: {EdgeSession.FirstLine(e.Message)}); {Current.Version} keeps serving.");
+                    try { await Task.Delay(options.PollInterval < TimeSpan.FromSeconds(1) ? options.PollInterval : TimeSpan.FromSeconds(1), token).ConfigureAwait(false); }
+                    catch (OperationCanceledException) { return; }
+                }
             }
         }, token);
     }

@@ -72,6 +72,24 @@ public sealed class UpdaterTests(ModelFolder models) : IClassFixture<ModelFolder
     }
 
     [Fact]
+    public async Task StartPollsAndSwitchesWithinOnePoll()
+    {
+        using var updater = new ModelUpdater(ScaleNet.ModelDescription, new ModelUpdaterOptions
+        {
+            Channel = new Uri(Server.BaseUri, "stable.json"), TrustedKeys = [publisher.PublicKey], StateDirectory = publisher.NewDevice(),
+            ModelOptions = new EdgeModelOptions { ModelDirectory = models.Path }, PollInterval = TimeSpan.FromMilliseconds(200), Log = _ => { },
+        });
+        using var model = Create(updater);
+        updater.Start();
+        Assert.Equal(1f, Factor(model));
+        publisher.Publish(publisher.Package("1.0.0", TestModels.ScaleNet(2)));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (updater.ActiveVersion != "1.0.0" && clock.Elapsed < TimeSpan.FromSeconds(20)) await Task.Delay(50);
+        Assert.Equal("1.0.0", updater.ActiveVersion);
+        Assert.Equal(2f, Factor(model));
+    }
+
+    [Fact]
     public async Task UntrustedKeyIsRefused()
     {
         using var updater = Updater(publisher.NewDevice());
