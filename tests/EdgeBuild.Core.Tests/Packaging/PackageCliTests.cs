@@ -37,6 +37,8 @@ public sealed class PackageCliTests : IDisposable
         var (exit, stdout, stderr) = CliRunner.Run("keygen", "-o", basePath);
         Assert.True(exit == 0, stderr);
         Assert.Contains("key id ", stdout);
+        if (!OperatingSystem.IsWindows())
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(basePath + ".pem"));
         return (basePath + ".pem", basePath + ".pub");
     }
 

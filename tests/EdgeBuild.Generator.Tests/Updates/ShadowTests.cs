@@ -26,7 +26,8 @@ public sealed class ShadowTests(ModelFolder models) : IClassFixture<ModelFolder>
     {
         var outcomes = new ConcurrentQueue<(string Version, string Outcome)>();
         using var listener = new MeterListener();
-        listener.InstrumentPublished = (i, l) => { if (ReferenceEquals(i, EdgeRuntimeMetrics.ShadowRuns)) l.EnableMeasurementEvents(i); };
+        // By name: the instrument may be published from inside EdgeRuntimeMetrics' static initializer, before its property is set.
+        listener.InstrumentPublished = (i, l) => { if (i.Meter.Name == EdgeRuntimeMetrics.MeterName && i.Name == "edgebuild.shadow.runs") l.EnableMeasurementEvents(i); };
         listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
         {
             string? v = null, o = null;
