@@ -213,6 +213,22 @@ public sealed class UpdaterTests(ModelFolder models) : IClassFixture<ModelFolder
     }
 
     [Fact]
+    public async Task StorageFailureKeepsTheActiveVersionAndLeavesNoStaging()
+    {
+        string device = publisher.NewDevice();
+        using var updater = Updater(device);
+        publisher.Publish(publisher.Package("1.0.0", TestModels.ScaleNet(2)));
+        // Where versions/1.0.0 must go, a file: the rename of the staged folder fails as a full or read-only disk would.
+        File.WriteAllText(Path.Combine(device, "versions", "1.0.0"), "in the way");
+        var result = await updater.CheckAsync();
+        Assert.Equal((UpdateOutcome.Failed, UpdateFailure.StorageFailed), (result.Outcome, result.Failure));
+        Assert.Equal("0.0.0", updater.ActiveVersion);
+        Assert.Empty(Directory.GetDirectories(Path.Combine(device, "versions")));
+        File.Delete(Path.Combine(device, "versions", "1.0.0"));
+        Assert.Equal(UpdateOutcome.Installed, (await updater.CheckAsync()).Outcome);
+    }
+
+    [Fact]
     public async Task PackageOfAnotherModelIsRefused()
     {
         using var updater = Updater(publisher.NewDevice());
