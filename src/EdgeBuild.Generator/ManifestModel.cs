@@ -55,7 +55,11 @@ internal sealed record DimSpec(long Size, string? Symbol);
 internal sealed record SymbolSpec(string ParameterName, string? ManifestName);
 
 /// <summary>One compiled file.</summary>
-internal sealed record ArtifactSpec(string Path, string Target, string Precision);
+/// <param name="Path">The path relative to the manifest's folder.</param>
+/// <param name="Target">What it is for (<c>Onnx</c>, <c>TensorRT</c>, <c>TFLite</c>).</param>
+/// <param name="Precision">The precision it was compiled to.</param>
+/// <param name="Sha256">The sha256 the manifest records (lower-case hex), or null when it records none.</param>
+internal sealed record ArtifactSpec(string Path, string Target, string Precision, string? Sha256);
 
 /// <summary>A diagnostic, kept as plain data until it is reported (a Location is not equatable across runs).</summary>
 internal sealed record DiagnosticInfo(string Id, string FilePath, int Start, int End, int StartLine, int StartColumn, int EndLine, int EndColumn,

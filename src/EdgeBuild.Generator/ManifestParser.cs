@@ -296,6 +296,8 @@ internal static class ManifestParser
         return ok ? dims : null;
     }
 
+    private static bool IsSha256(string text) => text.Length == 64 && text.All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f'));
+
     private static List<ArtifactSpec>? ParseArtifacts(Context context, JsonNode root)
     {
         var array = context.RequireArray(root, "artifacts", "artifacts");
@@ -323,7 +325,14 @@ internal static class ManifestParser
                 if (p.Kind == JsonKind.String) precision = p.Text!;
                 else context.Field(p, path + ".precision", "must be a string");
             }
-            if (file is not null && target is not null) result.Add(new ArtifactSpec(file, target, precision));
+            // The runtime hashes the file at every load against this; a malformed one is caught here, at build time.
+            string? sha256 = null;
+            if (node["sha256"] is { } h)
+            {
+                if (h.Kind == JsonKind.String && IsSha256(h.Text!)) sha256 = h.Text;
+                else context.Field(h, path + ".sha256", "must be 64 lower-case hex digits (the file's sha256)");
+            }
+            if (file is not null && target is not null) result.Add(new ArtifactSpec(file, target, precision, sha256));
         }
         if (!context.HasErrors && !result.Any(a => string.Equals(a.Target, "Onnx", StringComparison.OrdinalIgnoreCase)))
         {

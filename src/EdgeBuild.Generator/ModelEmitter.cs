@@ -69,7 +69,9 @@ internal static class ModelEmitter
         w.Line($"new {Runtime}EdgeArtifact[]");
         w.Open();
         foreach (var a in m.Artifacts)
-            w.Line($"new {Runtime}EdgeArtifact({Literal(a.Path)}, {Literal(a.Target)}, {Literal(a.Precision)}),");
+            w.Line(a.Sha256 is null
+                ? $"new {Runtime}EdgeArtifact({Literal(a.Path)}, {Literal(a.Target)}, {Literal(a.Precision)}),"
+                : $"new {Runtime}EdgeArtifact({Literal(a.Path)}, {Literal(a.Target)}, {Literal(a.Precision)}, {Literal(a.Sha256)}),");
         w.Close(",");
         w.Line($"{Runtime}ExecutionProvider.{m.DefaultProvider});");
         w.Indent--;

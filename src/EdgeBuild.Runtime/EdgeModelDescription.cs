@@ -112,4 +112,24 @@ public sealed class EdgeTensorSpec
 /// <param name="Path">The path relative to the manifest's folder (forward slashes).</param>
 /// <param name="Target">What it is for: <c>Onnx</c> (ONNX Runtime) or <c>TensorRT</c> (the engine kit; its network is the <c>.trt.onnx</c> file).</param>
 /// <param name="Precision">The numeric precision it was compiled to (<c>Fp32</c>, ...).</param>
-public sealed record EdgeArtifact(string Path, string Target, string Precision);
+public sealed record EdgeArtifact(string Path, string Target, string Precision)
+{
+    /// <summary>Describes a compiled file and the sha256 the manifest records for it, which every load checks.</summary>
+    /// <param name="path">The path relative to the manifest's folder (forward slashes).</param>
+    /// <param name="target">What it is for (<c>Onnx</c>, <c>TensorRT</c>, <c>TFLite</c>).</param>
+    /// <param name="precision">The numeric precision it was compiled to.</param>
+    /// <param name="sha256">The file's sha256, 64 lower-case hex digits.</param>
+    public EdgeArtifact(string path, string target, string precision, string sha256) : this(path, target, precision)
+    {
+        ArgumentNullException.ThrowIfNull(sha256);
+        if (sha256.Length != 64 || !sha256.All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f')))
+            throw new ArgumentException($"artifact '{path}': sha256 must be 64 lower-case hex digits, got '{sha256}'", nameof(sha256));
+        Sha256 = sha256;
+    }
+
+    /// <summary>
+    /// The sha256 the manifest records (64 lower-case hex digits); every load hashes the file and refuses one that differs.
+    /// <see langword="null"/> for a description written by hand without one: then nothing is checked.
+    /// </summary>
+    public string? Sha256 { get; }
+}

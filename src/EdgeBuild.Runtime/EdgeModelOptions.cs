@@ -54,6 +54,15 @@ public sealed class EdgeModelOptions
     /// <summary>The TensorRT execution provider's engine cache, precision flags and calibration table (used when TensorRT runs the model).</summary>
     public TensorRtOptions TensorRt { get; init; } = new();
 
+    /// <summary>
+    /// Over-the-air updates: the session runs the updater's active version and moves to each new one at the start of
+    /// its next run (docs/lifecycle.md). <see langword="null"/> (the default): the artifacts built with the application.
+    /// </summary>
+    public Updates.ModelUpdater? Updates { get; init; }
+
+    /// <summary>The version the artifacts built with the application report in metrics (default <c>0.0.0</c>); with <see cref="Updates"/>, the updater's <see cref="Updates.ModelUpdaterOptions.BundledVersion"/> counts.</summary>
+    public string BundledVersion { get; init; } = "0.0.0";
+
     internal void Validate()
     {
         if (IntraOpThreads < 0) throw new ArgumentOutOfRangeException(nameof(IntraOpThreads), IntraOpThreads, "IntraOpThreads must be 0 (ONNX Runtime chooses) or more.");

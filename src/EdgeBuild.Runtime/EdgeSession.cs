@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using Microsoft.ML.OnnxRuntime;
+using EdgeBuild.Runtime.Updates;
 
 namespace EdgeBuild.Runtime;
 
@@ -17,42 +18,39 @@ namespace EdgeBuild.Runtime;
 /// </remarks>
 public sealed unsafe class EdgeSession : IDisposable
 {
-    private readonly InferenceSession session;
-    private readonly SessionOptions sessionOptions;
-    private readonly RunOptions runOptions;
-    private readonly OrtIoBinding binding;
-    private readonly BoundTensor[] inputs;
-    private readonly BoundTensor[] outputs;
     private readonly long[] symbolValues;
+    private readonly EdgeModelOptions options;
+    private readonly ModelUpdater? updater;
+    private LoadedModel model;
+    private int generation;
+    private LoadedModel? shadow;
+    private int shadowGeneration;
+    private int shadowCountdown;
+    private KeyValuePair<string, object?> shadowVersionTag;
     private bool bound;
     private bool disposed;
 
-    private EdgeSession(EdgeModelDescription description, InferenceSession session, SessionOptions sessionOptions,
-        ExecutionProvider provider, string modelPath)
+    private EdgeSession(LoadedModel model, EdgeModelOptions options, ModelUpdater? updater, int generation)
     {
-        Description = description;
-        this.session = session;
-        this.sessionOptions = sessionOptions;
-        ExecutionProvider = provider;
-        ModelPath = modelPath;
-        runOptions = new RunOptions();
-        binding = session.CreateIoBinding();
-        inputs = description.Inputs.Select(s => new BoundTensor(s, isInput: true)).ToArray();
-        outputs = description.Outputs.Select(s => new BoundTensor(s, isInput: false)).ToArray();
-        symbolValues = new long[description.Symbols.Count];
-        foreach (var t in inputs.Concat(outputs))
-            if (t.Spec.IsStatic) t.Bind(binding, t.Spec.Shape.ToArray(), ElementCount(t, t.Spec.Shape.ToArray()));
+        this.model = model;
+        this.options = options;
+        this.updater = updater;
+        this.generation = generation;
+        symbolValues = new long[model.Description.Symbols.Count];
         bound = symbolValues.Length == 0;
     }
 
-    /// <summary>The model this session runs.</summary>
-    public EdgeModelDescription Description { get; }
+    /// <summary>The model this session runs (with an updater: the active version's artifacts).</summary>
+    public EdgeModelDescription Description => model.Description;
 
     /// <summary>The execution provider the session runs on, after any fallback to the CPU.</summary>
-    public ExecutionProvider ExecutionProvider { get; }
+    public ExecutionProvider ExecutionProvider => model.Provider;
 
     /// <summary>The full path of the artifact the session loaded.</summary>
-    public string ModelPath { get; }
+    public string ModelPath => model.Path;
+
+    /// <summary>The version this session runs: the active package's, or the bundled version for the artifacts built with the application.</summary>
+    public string ModelVersion => model.Version;
 
     /// <summary>
     /// Loads the model's artifact and creates the session: the execution provider from
@@ -62,14 +60,33 @@ public sealed unsafe class EdgeSession : IDisposable
     /// </summary>
     /// <exception cref="FileNotFoundException">The artifact is not where the options say (by default next to the application).</exception>
     /// <exception cref="InvalidOperationException">The artifact's inputs or outputs do not match the manifest (a stale artifact).</exception>
+    /// <exception cref="InvalidDataException">The artifact's sha256 is not the one its manifest records (changed or damaged after the build).</exception>
+    /// <remarks>
+    /// With <see cref="EdgeModelOptions.Updates"/>, the session runs the updater's active version and moves to a new one
+    /// at the start of its next run after the updater switches (never during a run).
+    /// </remarks>
     public static EdgeSession Create(EdgeModelDescription description, EdgeModelOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(description);
         options ??= new EdgeModelOptions();
         options.Validate();
+        if (options.Updates is { } updater)
+        {
+            // The updater serves the active version: the package it installed, or the artifacts built with the application.
+            updater.CheckModel(description);
+            var active = updater.Current;
+            var loaded = Load(active.Description, options, active.Directory, active.Version, updater.Health);
+            return new EdgeSession(loaded, options, updater, active.Generation);
+        }
+        return new EdgeSession(Load(description, options, options.ModelDirectory ?? AppContext.BaseDirectory, options.BundledVersion), options, null, 0);
+    }
+
+    /// <summary>Loads one version of the model (provider chain, hash check, ONNX Runtime session, bound tensors).</summary>
+    internal static LoadedModel Load(EdgeModelDescription description, EdgeModelOptions options, string directory, string version, RunHealth? health = null,
+        bool isShadow = false)
+    {
         var log = options.Log ?? DefaultLog;
         var requested = options.ExecutionProvider ?? description.DefaultProvider;
-        string directory = options.ModelDirectory ?? AppContext.BaseDirectory;
 
         // TensorRT, then CUDA, then the CPU: each step down says why the one above cannot run, all in one line.
         var unavailable = new List<string>();
@@ -85,7 +102,7 @@ public sealed unsafe class EdgeSession : IDisposable
                     string detail = ExecutionProviders.Append(gpuOptions, provider, options, description, directory, path);
                     options.ConfigureSessionOptions?.Invoke(gpuOptions);
                     var gpuSession = new InferenceSession(path, gpuOptions);
-                    var session = Finish(description, gpuSession, gpuOptions, provider, path);
+                    var session = Finish(description, gpuSession, gpuOptions, provider, path, version, health, isShadow);
                     unavailable.Add($"running on {provider}{detail}");
                     log($"EdgeBuild: model '{description.Name}': {string.Join("; ", unavailable)}.");
                     return session;
@@ -111,7 +128,7 @@ public sealed unsafe class EdgeSession : IDisposable
         {
             options.ConfigureSessionOptions?.Invoke(cpuOptions);
             var cpuSession = new InferenceSession(cpuPath, cpuOptions);
-            return Finish(description, cpuSession, cpuOptions, ExecutionProvider.Cpu, cpuPath);
+            return Finish(description, cpuSession, cpuOptions, ExecutionProvider.Cpu, cpuPath, version, health, isShadow);
         }
         catch
         {
@@ -125,6 +142,7 @@ public sealed unsafe class EdgeSession : IDisposable
     public void Begin()
     {
         ThrowIfDisposed();
+        if (updater is not null) CheckVersions();
         if (symbolValues.Length != 0)
             throw new InvalidOperationException($"model '{Description.Name}' has symbolic dimensions ({string.Join(", ", Description.Symbols)}): pass their values");
     }
@@ -137,6 +155,7 @@ public sealed unsafe class EdgeSession : IDisposable
     public void Begin(ReadOnlySpan<long> symbols)
     {
         ThrowIfDisposed();
+        if (updater is not null) CheckVersions();
         if (bound && symbols.SequenceEqual(symbolValues)) return;
         if (symbols.Length != symbolValues.Length)
             throw new ArgumentException($"model '{Description.Name}' has {symbolValues.Length} symbolic dimensions, got {symbols.Length} values", nameof(symbols));
@@ -146,43 +165,151 @@ public sealed unsafe class EdgeSession : IDisposable
         // Until every tensor is rebound, the old bindings do not match the new values.
         bound = false;
         symbols.CopyTo(symbolValues);
-        foreach (var t in inputs.Concat(outputs))
+        foreach (var t in model.Inputs.Concat(model.Outputs))
         {
             if (t.Spec.IsStatic) continue;
             var dims = new long[t.Spec.Shape.Count];
             for (int d = 0; d < dims.Length; d++)
                 dims[d] = t.Spec.Symbols[d] is { } s ? symbolValues[Description.Symbols.IndexOf(s)] : t.Spec.Shape[d];
-            t.Bind(binding, dims, ElementCount(t, dims));
+            t.Bind(model.Binding, dims, ElementCount(t, dims));
         }
         bound = true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void CheckVersions()
+    {
+        if (updater!.Current.Generation != generation) Switch();
+        if ((updater.Shadow?.Generation ?? 0) != shadowGeneration) SwitchShadow();
+    }
+
+    /// <summary>
+    /// Loads (or drops) the shadow candidate for this instance. Models with symbolic dimensions are not shadowed: the
+    /// candidate's tensors would need rebinding at every change of a dimension.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void SwitchShadow()
+    {
+        var candidate = updater!.Shadow;
+        shadowGeneration = candidate?.Generation ?? 0;
+        shadow?.Dispose();
+        shadow = null;
+        if (candidate is null || symbolValues.Length != 0) return;
+        try
+        {
+            shadow = Load(candidate.Description, options, candidate.Directory, candidate.Version, health: null, isShadow: true);
+            shadowVersionTag = new("edgebuild.shadow.version", candidate.Version);
+            shadowCountdown = updater.ShadowSampling.Every;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            (options.Log ?? DefaultLog)($"EdgeBuild: model '{model.Description.Name}': shadow version {candidate.Version} does not load ({FirstLine(e.Message)}); not shadowing.");
+        }
+    }
+
+    /// <summary>
+    /// Runs the shadow candidate on this run's inputs and compares its outputs with the live ones; its results are never
+    /// returned and its failures never reach the caller. Allocation-free.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RunShadow(LoadedModel candidate)
+    {
+        shadowCountdown = updater!.ShadowSampling.Every;
+        string outcome;
+        try
+        {
+            for (int i = 0; i < model.Inputs.Length; i++)
+            {
+                var from = model.Inputs[i];
+                long bytes = (long)from.Length * from.ElementSize;
+                Buffer.MemoryCopy(from.Data, candidate.Inputs[i].Data, bytes, bytes);
+            }
+            candidate.Run();
+            outcome = OutputsAgree(candidate, updater.ShadowSampling.Tolerance) ? "agree" : "disagree";
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            outcome = "error";
+        }
+        if (EdgeRuntimeMetrics.ShadowRuns.Enabled)
+            EdgeRuntimeMetrics.ShadowRuns.Add(1, new KeyValuePair<string, object?>("edgebuild.model.name", model.Description.Name), shadowVersionTag,
+                new KeyValuePair<string, object?>("edgebuild.shadow.outcome", outcome));
+        updater.RecordShadow(outcome == "agree");
+    }
+
+    private bool OutputsAgree(LoadedModel candidate, double tolerance)
+    {
+        for (int o = 0; o < model.Outputs.Length; o++)
+        {
+            var live = model.Outputs[o];
+            var other = candidate.Outputs[o];
+            if (live.Spec.ElementType == EdgeElementType.Float32)
+            {
+                var a = new ReadOnlySpan<float>(live.Data, live.Length);
+                var b = new ReadOnlySpan<float>(other.Data, other.Length);
+                for (int i = 0; i < a.Length; i++)
+                    if (!(Math.Abs(a[i] - b[i]) <= tolerance)) return false;
+            }
+            else if (!new ReadOnlySpan<byte>(live.Data, live.Length * live.ElementSize).SequenceEqual(new ReadOnlySpan<byte>(other.Data, other.Length * other.ElementSize)))
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Moves this instance to the updater's active version, between runs: the caller's thread owns the instance, so no
+    /// run of it is in flight. A version that fails to load here keeps the old one serving (one line to the log).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Switch()
+    {
+        var active = updater!.Current;
+        LoadedModel next;
+        try
+        {
+            next = Load(active.Description, options, active.Directory, active.Version, updater.Health);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            (options.Log ?? DefaultLog)($"EdgeBuild: model '{model.Description.Name}': version {active.Version} does not load ({FirstLine(e.Message)}); {model.Version} keeps serving.");
+            generation = active.Generation;
+            return;
+        }
+        var old = model;
+        model = next;
+        generation = active.Generation;
+        // Symbolic tensors are rebound for the new session at the next Begin(symbols); static ones were bound by Load.
+        bound = symbolValues.Length == 0;
+        old.Dispose();
     }
 
     /// <summary>Copies input <paramref name="index"/>'s values into its bound memory.</summary>
     /// <exception cref="ArgumentException">The span's length or element type does not match the tensor.</exception>
     public void SetInput<T>(int index, ReadOnlySpan<T> values) where T : unmanaged
     {
-        var t = inputs[index];
+        var t = model.Inputs[index];
         Check(t, EdgeElementTypes.Of<T>(), values.Length);
         values.CopyTo(new Span<T>(t.Data, t.Length));
     }
 
     /// <summary>Checks, before the run, that <paramref name="destination"/> fits output <paramref name="index"/>.</summary>
     /// <exception cref="ArgumentException">The span's length or element type does not match the tensor.</exception>
-    public void CheckOutput<T>(int index, Span<T> destination) where T : unmanaged => Check(outputs[index], EdgeElementTypes.Of<T>(), destination.Length);
+    public void CheckOutput<T>(int index, Span<T> destination) where T : unmanaged => Check(model.Outputs[index], EdgeElementTypes.Of<T>(), destination.Length);
 
     /// <summary>Runs the model on the bound inputs, writing the bound outputs.</summary>
     public void Run()
     {
         ThrowIfDisposed();
         if (!bound) throw NotBound();
-        session.RunWithBinding(runOptions, binding);
+        model.Run();
+        if (shadow is { } candidate && --shadowCountdown <= 0) RunShadow(candidate);
     }
 
     /// <summary>Copies output <paramref name="index"/> of the last run into <paramref name="destination"/>.</summary>
     /// <exception cref="ArgumentException">The span's length or element type does not match the tensor.</exception>
     public void GetOutput<T>(int index, Span<T> destination) where T : unmanaged
     {
-        var t = outputs[index];
+        var t = model.Outputs[index];
         Check(t, EdgeElementTypes.Of<T>(), destination.Length);
         new ReadOnlySpan<T>(t.Data, t.Length).CopyTo(destination);
     }
@@ -192,12 +319,8 @@ public sealed unsafe class EdgeSession : IDisposable
     {
         if (disposed) return;
         disposed = true;
-        binding.Dispose();
-        foreach (var t in inputs) t.Dispose();
-        foreach (var t in outputs) t.Dispose();
-        runOptions.Dispose();
-        session.Dispose();
-        sessionOptions.Dispose();
+        model.Dispose();
+        shadow?.Dispose();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -235,7 +358,7 @@ public sealed unsafe class EdgeSession : IDisposable
             t.Spec.ParameterName);
     }
 
-    private int ElementCount(BoundTensor t, long[] dims)
+    internal static int ElementCount(BoundTensor t, long[] dims)
     {
         long count = 1;
         foreach (long d in dims)
@@ -251,13 +374,13 @@ public sealed unsafe class EdgeSession : IDisposable
         return (int)count;
     }
 
-    private static EdgeSession Finish(EdgeModelDescription description, InferenceSession session, SessionOptions options,
-        ExecutionProvider provider, string path)
+    private static LoadedModel Finish(EdgeModelDescription description, InferenceSession session, SessionOptions options,
+        ExecutionProvider provider, string path, string version, RunHealth? health, bool isShadow)
     {
         try
         {
             CheckArtifactMatches(description, session, path);
-            return new EdgeSession(description, session, options, provider, path);
+            return new LoadedModel(description, session, options, provider, path, version, health, isShadow);
         }
         catch
         {
@@ -313,6 +436,7 @@ public sealed unsafe class EdgeSession : IDisposable
             throw new FileNotFoundException(
                 $"model '{description.Name}': artifact not found at {path}. The build copies it next to the application; set EdgeModelOptions.ModelDirectory if it lives elsewhere.",
                 path);
+        ArtifactIntegrity.Check(description.Name, artifact, path);
         return path;
 
         EdgeArtifact? Find(string target, string? suffix) => description.Artifacts.FirstOrDefault(a =>
@@ -339,11 +463,11 @@ public sealed unsafe class EdgeSession : IDisposable
         LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
     };
 
-    private static string FirstLine(string message)
+    internal static string FirstLine(string message)
     {
         string line = message.Split('\n')[0].Trim();
         return line.Length == 0 ? "no reason given" : line;
     }
 
-    private static void DefaultLog(string line) => Console.Error.WriteLine(line);
+    internal static void DefaultLog(string line) => Console.Error.WriteLine(line);
 }

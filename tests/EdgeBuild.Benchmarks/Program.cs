@@ -29,6 +29,9 @@
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- tflite-size [--models a,b] [--calibration 8]
 //       Where the bytes of each .tflite file go (Fp32 and Int8): constant data, per-channel quantization vectors, names,
 //       the rest; and the Int8 floor (data + per-channel vectors) against the Fp32 file.
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- lifecycle [--blocks 300] [--block 100]
+//       Monitoring and updates on eye-state's generated Run: plain vs with a ModelUpdater, rollback policy and a MeterListener,
+//       interleaved by block, with an A/A pair; bytes allocated per call (LifecycleBenchmark.cs).
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- incremental [--runs N] [--models K] [--taskhost] [--tool-config C]
 //       The MSBuild acceptance: no-op `dotnet build` with EdgeModel items vs the same project without them,
 //       alternating, medians and their ratio (<= 1.1); --taskhost adds the TaskHostFactory cost of a recompile.
@@ -61,6 +64,7 @@ switch (mode)
         Arg("--models")?.Split(',') ?? ["eye-state", "face-detect-rfb320"]);
     case "incremental": return IncrementalBuildBenchmark.Run(args, root);
     case "gate": return EdgeBuild.Benchmarks.GateExperiment.Run(args);
+    case "lifecycle": return EdgeBuild.Benchmarks.LifecycleBenchmark.Run(args, data);
     case "tflite": return EdgeBuild.Benchmarks.TfliteTable.Run(args, data, root);
     case "tflite-size": return EdgeBuild.Benchmarks.TfliteSizeTable.Run(args, data);
     case "quantize-table": return EdgeBuild.Benchmarks.QuantizationTable.Run(args, data);

@@ -3,7 +3,7 @@ namespace EdgeBuild.Diagnostics;
 /// <summary>
 /// Every user-facing diagnostic, in one table (documented in docs/diagnostics.md, which a test keeps in
 /// step with this file). Ranges: EB1xxx input and ONNX IO, EB2xxx graph and passes, EB3xxx quantization,
-/// EB4xxx target writers, EB5xxx measurement and budgets, EB6xxx MSBuild, EB9xxx tool-level
+/// EB4xxx target writers, EB5xxx measurement and budgets, EB6xxx MSBuild, EB7xxx model packages and channels, EB9xxx tool-level
 /// failures (internal errors, bad command lines), EBG0xx generator.
 /// Codes are never reused or renumbered.
 /// </summary>
@@ -135,6 +135,21 @@ public static class DiagnosticCodes
         "Each EdgeModel item compiles to its own class and artifact file; give one of them another ClassName.");
     public static readonly DiagnosticDescriptor ToolNotFound = new("EB6006", "edgebuild compiler not found",
         "Restore the EdgeBuild package, or point EdgeBuildToolPath at edgebuild.dll (in this repository: build src/EdgeBuild.Cli first).");
+
+    public static readonly DiagnosticDescriptor PackageFolderInvalid = new("EB7001", "Not a compiled model folder",
+        "Pass the folder edgebuild compile (or the build) wrote: exactly one <Name>.edgemodel.json and the artifacts it lists.");
+    public static readonly DiagnosticDescriptor PackageVersionInvalid = new("EB7002", "Invalid package version",
+        "Use MAJOR.MINOR.PATCH, three numbers (1.2.0).");
+    public static readonly DiagnosticDescriptor PackageArtifactChanged = new("EB7003", "Artifact differs from its manifest",
+        "An artifact's sha256 or size is not what the manifest records; recompile the model so both come from the same build.");
+    public static readonly DiagnosticDescriptor SigningKeyInvalid = new("EB7004", "Key file unreadable or not ECDSA P-256",
+        "Use a key 'edgebuild keygen' wrote: the private key (.pem) to sign, the public key (.pub) to verify.");
+    public static readonly DiagnosticDescriptor PackageVerificationFailed = new("EB7005", "Package does not verify",
+        "Do not deploy it: rebuild and re-sign the package with a trusted key, or check that the right public key was given.");
+    public static readonly DiagnosticDescriptor KeyFileExists = new("EB7006", "Key file already exists",
+        "keygen never overwrites a key; choose another output name or delete the old key deliberately.");
+    public static readonly DiagnosticDescriptor ChannelNameInvalid = new("EB7007", "Invalid channel",
+        "A channel name is lower-case letters, digits and '-' (stable, canary, beta-2): it becomes the file name <channel>.json; --percent is 0 to 100.");
 
     public static readonly DiagnosticDescriptor InternalError = new("EB9001", "Internal error",
         "This is a bug in EdgeBuild; please report it with the command line and the model. Set EDGEBUILD_DEBUG=1 for a stack trace.");

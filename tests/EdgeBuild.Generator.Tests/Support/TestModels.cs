@@ -76,7 +76,34 @@ public static class TestModels
         return model;
     }
 
-    /// <summary>A fresh folder holding the three models at the paths their manifests name.</summary>
+    /// <summary>Input "x" (float [1,4]); output y = x * <paramref name="factor"/>: versions of one model told apart by their outputs.</summary>
+    public static Model ScaleNet(float factor)
+    {
+        var model = NewModel("scale");
+        var g = model.Graph;
+        var x = g.AddInput("x", new TensorType(DataType.Float, Shape.Of(1, 4)));
+        var k = g.AddInitializer("k", Tensor.FromFloats([1], [factor]));
+        Output(g, Node(g, "Mul", [x, k], "y"), DataType.Float, Shape.Of(1, 4));
+        return model;
+    }
+
+    /// <summary>
+    /// ScaleNet's interface, but y = x gathered at the indices x holds (after a cast): runs fail inside ONNX Runtime when
+    /// an input value is not a valid index (0 to 3): a version whose runs throw.
+    /// </summary>
+    public static Model FailingScaleNet()
+    {
+        var model = NewModel("scale-failing");
+        var g = model.Graph;
+        var x = g.AddInput("x", new TensorType(DataType.Float, Shape.Of(1, 4)));
+        var indices = Node(g, "Cast", [x], "indices", Attribute.Of("to", (long)DataType.Int64));
+        var gathered = Node(g, "Gather", [x, indices], "gathered", Attribute.Of("axis", 1L));
+        var shape = g.AddInitializer("shape", Tensor.FromInt64s([2], [1, 4]));
+        Output(g, Node(g, "Reshape", [gathered, shape], "y"), DataType.Float, Shape.Of(1, 4));
+        return model;
+    }
+
+    /// <summary>A fresh folder holding the models at the paths their manifests name (ScaleNet with factor 1).</summary>
     public static string WriteAll()
     {
         string dir = Path.Combine(Path.GetTempPath(), "edgebuild-runtime-tests-" + Guid.NewGuid().ToString("N"));
@@ -84,6 +111,7 @@ public static class TestModels
         OnnxExporter.Save(TinyDetector(), Path.Combine(dir, "TinyDetector.onnx"));
         OnnxExporter.Save(SymbolicNet(), Path.Combine(dir, "models", "SymbolicNet.onnx"));
         OnnxExporter.Save(MixedTypes(), Path.Combine(dir, "MixedTypes.onnx"));
+        OnnxExporter.Save(ScaleNet(1f), Path.Combine(dir, "ScaleNet.onnx"));
         return dir;
     }
 

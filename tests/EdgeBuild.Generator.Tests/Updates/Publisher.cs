@@ -1,0 +1,75 @@
+using System.Security.Cryptography;
+using EdgeBuild.Generator.Tests.Support;
+using EdgeBuild.Ir;
+using EdgeBuild.Onnx;
+using EdgeBuild.Packaging;
+using EdgeBuild.Runtime.Updates;
+
+namespace EdgeBuild.Generator.Tests.Updates;
+
+/// <summary>
+/// Builds ScaleNet versions, compiles them into manifest folders, packages and signs them with <see cref="ModelPackager"/>
+/// (what <c>edgebuild package</c> runs) and publishes channel files into a site folder a <see cref="ChannelServer"/> serves.
+/// </summary>
+public sealed class Publisher : IDisposable
+{
+    public Publisher()
+    {
+        Root = Directory.CreateTempSubdirectory("edgebuild-updates-").FullName;
+        Site = Directory.CreateDirectory(Path.Combine(Root, "site")).FullName;
+        Key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        PublicKey = ECDsa.Create();
+        PublicKey.ImportSubjectPublicKeyInfo(Key.ExportSubjectPublicKeyInfo(), out _);
+    }
+
+    public string Root { get; }
+    public string Site { get; }
+    public ECDsa Key { get; }
+    public ECDsa PublicKey { get; }
+
+    /// <summary>A fresh state folder for an updater (a device).</summary>
+    public string NewDevice() => Directory.CreateDirectory(Path.Combine(Root, "device-" + Guid.NewGuid().ToString("N")[..8])).FullName;
+
+    /// <summary>Packages <paramref name="model"/> as ScaleNet <paramref name="version"/> into the site folder.</summary>
+    /// <param name="measuredP99Ms">The P99 the package's manifest records (a build's measurement), or none.</param>
+    public string Package(string version, Model model, ECDsa? key = null, double? measuredP99Ms = null, string? minRuntime = null,
+        string outputShape = "[1, 4]", string name = "ScaleNet")
+    {
+        string folder = Directory.CreateDirectory(Path.Combine(Root, "build-" + version + "-" + Guid.NewGuid().ToString("N")[..6])).FullName;
+        string onnx = Path.Combine(folder, name + ".onnx");
+        OnnxExporter.Save(model, onnx);
+        string sha = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(onnx))).ToLowerInvariant();
+        string metrics = measuredP99Ms is { } p99
+            ? $$"""{ "machine": { "id": "test" }, "artifacts": [ { "path": "{{name}}.onnx", "target": "Onnx", "precision": "Fp32", "key": "k", "measured": true, "p50Ms": { "value": {{p99 / 2}}, "low": 0, "high": 0 }, "p99Ms": { "value": {{p99}}, "low": 0, "high": 0 } } ] }"""
+            : "{}";
+        File.WriteAllText(Path.Combine(folder, name + ".edgemodel.json"), $$"""
+            {
+              "schemaVersion": 1,
+              "name": "{{name}}",
+              "namespace": "EdgeBuild.Generator.Tests.Models",
+              "tool": { "name": "edgebuild", "version": "0.1.0" },
+              "inputs": [ { "name": "x", "csharpName": "x", "elementType": "float32", "shape": [1, 4] } ],
+              "outputs": [ { "name": "y", "csharpName": "y", "elementType": "float32", "shape": {{outputShape}} } ],
+              "artifacts": [ { "path": "{{name}}.onnx", "target": "Onnx", "precision": "Fp32", "sha256": "{{sha}}", "bytes": {{new FileInfo(onnx).Length}} } ],
+              "metrics": {{metrics}}
+            }
+            """);
+        string package = Path.Combine(Site, $"{name}-{version}-{Guid.NewGuid().ToString("N")[..6]}.edgepkg");
+        ModelPackager.Package(folder, version, key ?? Key, package, minRuntime);
+        return package;
+    }
+
+    /// <summary>Points <c>stable.json</c> at <paramref name="package"/>.</summary>
+    public ChannelManifest Publish(string package, bool rollback = false, string channel = "stable") => ModelPackager.Publish(package, channel, rollback).Channel;
+
+    /// <summary>Rewrites the channel file (a publisher's mistake or an attack).</summary>
+    public void WriteChannel(ChannelManifest channel) => File.WriteAllBytes(Path.Combine(Site, channel.Channel + ".json"), channel.ToJson());
+
+    public void Dispose()
+    {
+        Key.Dispose();
+        PublicKey.Dispose();
+        try { Directory.Delete(Root, recursive: true); }
+        catch (IOException) { }
+    }
+}

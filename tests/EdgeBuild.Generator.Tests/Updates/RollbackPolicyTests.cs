@@ -1,0 +1,95 @@
+using EdgeBuild.Generator.Tests.Models;
+using EdgeBuild.Generator.Tests.Support;
+using EdgeBuild.Runtime;
+using EdgeBuild.Runtime.Updates;
+
+namespace EdgeBuild.Generator.Tests.Updates;
+
+/// <summary>The rollback policy: a new version that fails or runs far slower than its package says goes back by itself, for good.</summary>
+public sealed class RollbackPolicyTests(ModelFolder models) : IClassFixture<ModelFolder>, IDisposable
+{
+    private readonly Publisher publisher = new();
+    private readonly List<string> log = [];
+
+    public void Dispose() => publisher.Dispose();
+
+    private ModelUpdater Updater(string device, RollbackPolicy policy) => new(ScaleNet.ModelDescription, new ModelUpdaterOptions
+    {
+        Channel = new Uri(Path.Combine(publisher.Site, "stable.json")), TrustedKeys = [publisher.PublicKey], StateDirectory = device,
+        ModelOptions = new EdgeModelOptions { ModelDirectory = models.Path }, Rollback = policy,
+        Log = line => { lock (log) log.Add(line); },
+    });
+
+    [Fact]
+    public async Task VersionWhoseRunsFailIsRolledBackAndStaysRolledBackAfterARestart()
+    {
+        string device = publisher.NewDevice();
+        string failing = publisher.Package("1.1.0", TestModels.FailingScaleNet());
+        var policy = new RollbackPolicy { Window = 40, MinRuns = 20, MaxErrorRate = 0.1 };
+        using (var updater = Updater(device, policy))
+        {
+            publisher.Publish(publisher.Package("1.0.0", TestModels.ScaleNet(2)));
+            Assert.Equal(UpdateOutcome.Installed, (await updater.CheckAsync()).Outcome);
+            publisher.Publish(failing);
+            Assert.Equal(UpdateOutcome.Installed, (await updater.CheckAsync()).Outcome);
+
+            using var model = ScaleNet.Create(new EdgeModelOptions { ModelDirectory = models.Path, Updates = updater });
+            var y = new float[4];
+            // 1.1.0 fails on inputs that are not indices; a quarter of the traffic here is such input.
+            for (int i = 0; i < 19; i++)
+            {
+                if (i % 4 == 0) Assert.ThrowsAny<Exception>(() => model.Run([9, 9, 9, 9], y));
+                else model.Run([0, 1, 2, 3], y);
+            }
+            Assert.Null(updater.EvaluateHealth()); // fewer runs than MinRuns: no verdict yet
+            model.Run([0, 1, 2, 3], y);
+            string? reason = updater.EvaluateHealth();
+            Assert.NotNull(reason);
+            Assert.StartsWith("error rate 25.0 % over the last 20 runs, above 10.0 %", reason);
+            Assert.Equal("1.0.0", updater.ActiveVersion);
+            model.Run([1, 2, 3, 4], y);
+            Assert.Equal(2f, y[0]);
+            Assert.Single(log, l => l.Contains("rolled back from 1.1.0 to 1.0.0: error rate", StringComparison.Ordinal));
+        }
+        using var restarted = Updater(device, policy);
+        Assert.Equal("1.0.0", restarted.ActiveVersion);
+        Assert.Equal((UpdateOutcome.Unchanged, "1.0.0"), ((await restarted.CheckAsync()).Outcome, restarted.ActiveVersion));
+        // The channel file rewritten, still offering 1.1.0: refused by name.
+        publisher.Publish(failing, rollback: true);
+        var again = await restarted.CheckAsync();
+        Assert.Equal((UpdateOutcome.Refused, UpdateFailure.PreviouslyRolledBack), (again.Outcome, again.Failure));
+    }
+
+    [Fact]
+    public async Task VersionFarSlowerThanItsMeasuredP99IsRolledBack()
+    {
+        string device = publisher.NewDevice();
+        using var updater = Updater(device, new RollbackPolicy { Window = 50, MinRuns = 50, MaxP99Factor = 3 });
+        publisher.Publish(publisher.Package("1.0.0", TestModels.ScaleNet(2), measuredP99Ms: 1000));
+        Assert.Equal(UpdateOutcome.Installed, (await updater.CheckAsync()).Outcome);
+        // This package claims 0.0001 ms: no run on any machine is that fast, so its device P99 is far above 3x the claim.
+        publisher.Publish(publisher.Package("1.1.0", TestModels.ScaleNet(3), measuredP99Ms: 0.0001));
+        Assert.Equal(UpdateOutcome.Installed, (await updater.CheckAsync()).Outcome);
+
+        using var model = ScaleNet.Create(new EdgeModelOptions { ModelDirectory = models.Path, Updates = updater });
+        var y = new float[4];
+        for (int i = 0; i < 50; i++) model.Run([1, 2, 3, 4], y);
+        Assert.Equal(3f, y[0]);
+        string? reason = updater.EvaluateHealth();
+        Assert.NotNull(reason);
+        Assert.Contains("above 3x the package's measured P99 0.000 ms", reason);
+        Assert.Equal("1.0.0", updater.ActiveVersion);
+
+        // 1.0.0 itself runs well within 3x of its 1000 ms: it stays.
+        for (int i = 0; i < 50; i++) model.Run([1, 2, 3, 4], y);
+        Assert.Equal(2f, y[0]);
+        Assert.Null(updater.EvaluateHealth());
+    }
+
+    [Fact]
+    public void BundledVersionHasNothingToRollBackTo()
+    {
+        using var updater = Updater(publisher.NewDevice(), new RollbackPolicy());
+        Assert.Throws<InvalidOperationException>(() => updater.Rollback("why not"));
+    }
+}
