@@ -120,10 +120,16 @@ public sealed unsafe class EdgeSession : IDisposable
             }
             unavailable.Add($"{provider} execution provider unavailable ({reason})");
         }
-        if (unavailable.Count > 0) log($"EdgeBuild: model '{description.Name}': {string.Join("; ", unavailable)}; running on CPU.");
-
         string cpuPath = ArtifactPath(description, ExecutionProvider.Cpu, directory, useCalibrationTable: false);
         var cpuOptions = CreateSessionOptions(options);
+        // A TensorRT kit's network on the CPU: its weights use the full int8 range TensorRT accumulates in int32, which
+        // ONNX Runtime's fused x86 int8 kernels saturate on CPUs without VNNI. Unfused (basic optimizations only), each
+        // DequantizeLinear runs and the op computes in float: the kit's numbers on every CPU, slower.
+        bool kitOnCpu = cpuPath.EndsWith(ExecutionProviders.TensorRtNetworkSuffix, StringComparison.Ordinal)
+            && options.GraphOptimization is GraphOptimization.All or GraphOptimization.Extended;
+        if (kitOnCpu) cpuOptions.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC;
+        if (unavailable.Count > 0)
+            log($"EdgeBuild: model '{description.Name}': {string.Join("; ", unavailable)}; running on CPU{(kitOnCpu ? " (the TensorRT kit's Q/DQ network computed in float, unfused)" : "")}.");
         try
         {
             options.ConfigureSessionOptions?.Invoke(cpuOptions);
