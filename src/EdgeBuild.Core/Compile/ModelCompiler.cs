@@ -58,7 +58,7 @@ public static class ModelCompiler
             if (options.Precision != Precision.Fp32 && (options.Targets.Contains(TargetKind.Onnx) || options.Targets.Contains(TargetKind.TensorRT) || tfliteBudget))
             {
                 progress?.Invoke($"quantizing to {options.Precision}");
-                quantization = QuantizeStep.Run(model, options, progress);
+                quantization = QuantizeStep.Run(model, options, progress, warn, modelPath);
                 model = quantization.Model;
             }
 
