@@ -271,7 +271,7 @@ public static class AccuracyEvaluator
     }
 
     /// <summary>The interval methods as reports name them.</summary>
-    public const string WilsonMethod = "Wilson score", BootstrapMethod = "bootstrap";
+    public const string WilsonMethod = "Wilson score", BootstrapMethod = "bootstrap", BootstrapWilsonMethod = "bootstrap over photos, upper bound at least Wilson over boxes";
 
     private static AccuracyReport Regression(List<(Tensor[] Ref, Tensor[] Cand)> pairs, List<OutputAgreement> outputs)
     {
@@ -352,13 +352,17 @@ public static class AccuracyEvaluator
             var generic = Generic(pairs, outputs);
             return generic with { Task = TaskKind.Detection, Metric = "no reference box scored >= 0.5, so " + generic.Metric };
         }
-        var loss = Bootstrap(perSample, s => 100 * (1 - F1(s[0], s[1], s[2])));
+        // 1 - F1 is the share of box slots (reference + candidate) left unmatched. A bootstrap over photos cannot reach past
+        // the failures it saw (no miss on any photo gives [0, 0]), so the upper bound is at least the Wilson bound of that share.
+        var bootstrap = Bootstrap(perSample, s => 100 * (1 - F1(s[0], s[1], s[2])));
+        var (_, slotsHigh) = Wilson(refCount + candCount - 2.0 * matched, refCount + candCount);
+        var loss = bootstrap with { High = Math.Max(bootstrap.High, 100 * slotsHigh) };
         double boxesPerSample = (double)refCount / pairs.Count;
         IReadOnlyList<string> problems = boxesPerSample > MaxPlausibleBoxesPerSample
             ? [FormattableString.Invariant($"the reference finds {boxesPerSample:F1} boxes per held-out sample ({refCount} on {pairs.Count}) after non-maximum suppression, more than the {MaxPlausibleBoxesPerSample} a real scene gives")]
             : [];
         return new AccuracyReport(TaskKind.Detection, pairs.Count,
-            $"F1 of matched boxes ({refCount} reference boxes, mean score drift {(matched == 0 ? 0 : drift / matched):F4})", F1(matched, refCount, candCount), loss, BootstrapMethod, outputs)
+            $"F1 of matched boxes ({refCount} reference boxes, mean score drift {(matched == 0 ? 0 : drift / matched):F4})", F1(matched, refCount, candCount), loss, BootstrapWilsonMethod, outputs)
         { ReferenceProblems = problems };
     }
 
