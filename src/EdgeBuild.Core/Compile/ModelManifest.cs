@@ -211,6 +211,20 @@ public sealed record ModelManifest(
         w.WriteEndArray();
         if (o.TargetOpset is long opset) w.WriteNumber("targetOpset", opset);
         else w.WriteNull("targetOpset");
+        // How this build turned images into inputs (calibration, held-out samples), so the runtime and the generated class can do the same.
+        var p = o.Preprocessing;
+        w.WriteStartObject("preprocessing");
+        w.WriteNumber("scale", p.Scale);
+        w.WriteStartArray("mean");
+        foreach (var m in p.Mean) w.WriteNumberValue(m);
+        w.WriteEndArray();
+        w.WriteStartArray("std");
+        foreach (var d in p.Std) w.WriteNumberValue(d);
+        w.WriteEndArray();
+        w.WriteString("channelOrder", p.ChannelOrder.ToString());
+        w.WriteString("resize", p.Resize.ToString());
+        w.WriteString("layout", p.Layout.ToString());
+        w.WriteEndObject();
         w.WriteEndObject();
     }
 

@@ -137,6 +137,14 @@ public sealed class AccuracyGateCliTests : IDisposable
         Assert.True(output.GetProperty("cosine").GetProperty("low").GetDouble() > 0.999);
         var quantization = manifest.RootElement.GetProperty("quantization");
         Assert.Equal(1, quantization.GetProperty("layers").GetProperty("Fp16").GetInt32());
+        // The preprocessing the accuracy was measured with, for the runtime to apply the same.
+        var preprocessing = manifest.RootElement.GetProperty("options").GetProperty("preprocessing");
+        Assert.Equal(127.5, preprocessing.GetProperty("mean")[0].GetDouble());
+        Assert.Equal(127.5, preprocessing.GetProperty("std")[0].GetDouble());
+        Assert.Equal(1, preprocessing.GetProperty("scale").GetDouble());
+        Assert.Equal("Rgb", preprocessing.GetProperty("channelOrder").GetString());
+        Assert.Equal("Stretch", preprocessing.GetProperty("resize").GetString());
+        Assert.Equal("Auto", preprocessing.GetProperty("layout").GetString());
         Assert.Equal(0, quantization.GetProperty("weights").GetProperty("float32Percent").GetDouble());
     }
 
