@@ -5,7 +5,11 @@ using EdgeBuild.Onnx;
 namespace EdgeBuild.Quantization;
 
 /// <summary>A layer's sensitivity: the task loss when only that layer is INT8 (the rest FP32).</summary>
-public sealed record LayerSensitivity(string Node, string OpType, double LossPercent);
+public sealed record LayerSensitivity(string Node, string OpType, double LossPercent)
+{
+    /// <summary>The lowest output SQNR (dB) with only this layer in INT8: ranks layers the task loss cannot tell apart, as when an output floor fails.</summary>
+    public double WorstOutputSqnrDb { get; init; } = double.PositiveInfinity;
+}
 
 /// <summary>The outcome of a budget search: the quantized model, its loss, and the layers returned to FP32.</summary>
 public sealed record MixedPrecisionResult(Model Model, QuantizationReport Report, AccuracyReport Accuracy, IReadOnlyList<LayerSensitivity> KeptInFp32, IReadOnlyList<LayerSensitivity> Ranking, int Quantizations)
@@ -56,10 +60,13 @@ public static class MixedPrecisionSearch
         {
             progress?.Invoke($"sensitivity {ranking.Count + 1}/{layers.Count}: {layer.Node}");
             var (alone, _) = Quantize(layers.Where(l => l.Node != layer.Node).Select(l => l.Node).ToList());
-            var loss = AccuracyEvaluator.Compare(fp32, OnnxExporter.ToBytes(alone), probe, task).LossPercent;
-            ranking.Add(new LayerSensitivity(layer.Node, layer.OpType, loss));
+            var probed = AccuracyEvaluator.Compare(fp32, OnnxExporter.ToBytes(alone), probe, task);
+            ranking.Add(new LayerSensitivity(layer.Node, layer.OpType, probed.LossPercent)
+            {
+                WorstOutputSqnrDb = probed.Outputs.Select(o => o.SqnrDb).Where(d => !double.IsNaN(d)).DefaultIfEmpty(double.PositiveInfinity).Min(),
+            });
         }
-        ranking = ranking.OrderByDescending(r => r.LossPercent).ThenBy(r => r.Node, StringComparer.Ordinal).ToList();
+        ranking = ranking.OrderByDescending(r => r.LossPercent).ThenBy(r => r.WorstOutputSqnrDb).ThenBy(r => r.Node, StringComparer.Ordinal).ToList();
 
         var result = (Model: all, Report: allReport);
         var kept = new List<LayerSensitivity>();

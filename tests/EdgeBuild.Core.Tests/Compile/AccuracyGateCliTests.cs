@@ -55,22 +55,25 @@ public sealed class AccuracyGateCliTests : IDisposable
     }
 
     /// <summary>
-    /// y = Conv(x, 1000 I + E) - Conv(x, 1000 I): the answer is the small part E, carried inside values a thousand times
-    /// larger. INT8 weights and activations scaled for the large part round E away; the float model keeps it. A collapse
-    /// no per-layer rule can undo, and one few changed answers would show.
+    /// y = Conv(x, L I + E) - Conv(x, L I) (+ Conv(x, H) when <paramref name="healthy"/>): the answer is the small part E,
+    /// carried inside values L times larger. INT8 weights and activations scaled for the large part round E away; the
+    /// float model keeps it. A collapse no per-layer rule can undo. With the healthy part H the outputs keep pointing the
+    /// same way (cosine near 1) while their SQNR falls: what a loss on cosine alone lets through.
     /// </summary>
-    private string Cancelling()
+    private string Cancelling(float large = 1000, bool healthy = false, string file = "cancelling.onnx")
     {
         var b = new ModelBuilder(seed: 12);
         var x = b.Input("image", 1, 3, 8, 8);
-        float[] large = [1000, 0, 0, 0, 1000, 0, 0, 0, 1000];
+        float[] identity = [large, 0, 0, 0, large, 0, 0, 0, large];
         var small = new Random(5);
-        var withSmall = large.Select(v => v + (float)(small.NextDouble() - 0.5)).ToArray();
+        var withSmall = identity.Select(v => v + (float)(small.NextDouble() - 0.5)).ToArray();
         var k = new[] { A.Of("kernel_shape", [1L, 1L]) };
         var a = b.Op("Conv", [x, b.Const("big_small_W", [3, 3, 1, 1], withSmall)], "big_small", k);
-        var c = b.Op("Conv", [x, b.Const("big_W", [3, 3, 1, 1], large)], "big", k);
-        b.Output(b.Op("Sub", [a, c], "y"));
-        return Save(b, "cancelling.onnx");
+        var c = b.Op("Conv", [x, b.Const("big_W", [3, 3, 1, 1], identity)], "big", k);
+        var y = b.Op("Sub", [a, c], healthy ? "small" : "y");
+        if (healthy) y = b.Op("Add", [y, b.Op("Conv", [x, b.Weight("healthy_W", [3, 3, 1, 1], 1f, 3f)], "healthy", k)], "y");
+        b.Output(y);
+        return Save(b, file);
     }
 
     private static void AssertOneError(string code, int exit, string stderr, string outDir)
@@ -167,6 +170,43 @@ public sealed class AccuracyGateCliTests : IDisposable
         Assert.Equal("met", accuracy.GetProperty("verdict").GetString());
         Assert.Equal(-100, accuracy.GetProperty("minSqnrDb").GetDouble());
         Assert.True(accuracy.GetProperty("outputs")[0].GetProperty("sqnrDb").GetProperty("high").GetDouble() < 20);
+    }
+
+    /// <summary>
+    /// Mixed with a budget the loss alone meets (Embedding, 1 - mean cosine: 3.3 % [2.95, 3.73] against 5 %) but output
+    /// floors it misses (SQNR 11.5 dB, cosine 0.967): the search goes on returning layers to FP32 until the floors hold,
+    /// instead of shipping the collapse.
+    /// </summary>
+    [Fact]
+    public void MixedGoesOnReturningLayersWhileAFloorIsMissed()
+    {
+        string model = Cancelling(large: 30, healthy: true);
+        string calibration = Photos("calib", 16, 3);
+        string eval = Photos("eval", AccuracyGate.MinHeldOutSamples, 4);
+        string[] common = ["--calibration", calibration, "--eval", eval, "--task", "Embedding", "--max-accuracy-loss", "5", "--mean", "127.5", "--std", "127.5", "--no-measure", "-q"];
+
+        // All-INT8 with the floors out of the way: the loss is under the budget, interval and all, yet the SQNR is not.
+        string int8Dir = Path.Combine(dir, "int8");
+        var int8 = Cli(["compile", model, "--out", int8Dir, "--precision", "Int8", "--min-sqnr-db", "-100", "--min-cosine", "-1", .. common]);
+        Assert.True(int8.Exit == 0, int8.Stderr);
+        using (var all = JsonDocument.Parse(File.ReadAllText(Path.Combine(int8Dir, "Cancelling.edgemodel.json"))))
+        {
+            Assert.Empty(all.RootElement.GetProperty("quantization").GetProperty("keptInFp32ForBudget").EnumerateArray());
+            var a = all.RootElement.GetProperty("metrics").GetProperty("accuracy");
+            Assert.True(a.GetProperty("lossHigh").GetDouble() < 5, a.ToString());
+            Assert.True(a.GetProperty("outputs")[0].GetProperty("sqnrDb").GetProperty("high").GetDouble() < 20, a.ToString());
+        }
+
+        string outDir = Path.Combine(dir, "out");
+        var (exit, stdout, stderr) = Cli(["compile", model, "--out", outDir, "--precision", "Mixed", .. common]);
+        Assert.True(exit == 0, stderr);
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "Cancelling.edgemodel.json")));
+        Assert.NotEmpty(manifest.RootElement.GetProperty("quantization").GetProperty("keptInFp32ForBudget").EnumerateArray());
+        var accuracy = manifest.RootElement.GetProperty("metrics").GetProperty("accuracy");
+        Assert.NotEqual("missed", accuracy.GetProperty("verdict").GetString());
+        var sqnr = accuracy.GetProperty("outputs")[0].GetProperty("sqnrDb");
+        Assert.True(sqnr.GetProperty("value").ValueKind == JsonValueKind.Null || sqnr.GetProperty("value").GetDouble() >= 20, sqnr.ToString());
+        Assert.Contains("kept in FP32 to meet the budget", stdout, StringComparison.Ordinal);
     }
 
     [Fact]
