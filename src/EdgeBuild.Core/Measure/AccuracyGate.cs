@@ -19,11 +19,11 @@ public sealed record OutputFloors
     /// <summary>Lowest mean per-sample cosine against FP32 (MinCosine metadata, --min-cosine).</summary>
     public double MinCosine { get; init; } = 0.99;
 
-    /// <summary>EB6001 for a floor that is not a number of dB, or a cosine outside [-1, 1].</summary>
+    /// <summary>EB6001 for a floor that is not a finite number of dB, or a cosine outside [-1, 1].</summary>
     public void Validate()
     {
-        if (double.IsNaN(MinSqnrDb) || double.IsPositiveInfinity(MinSqnrDb))
-            throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "MinSqnrDb", $"{MinSqnrDb.ToString(CultureInfo.InvariantCulture)} is not a number of dB");
+        if (!double.IsFinite(MinSqnrDb))
+            throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "MinSqnrDb", $"{MinSqnrDb.ToString(CultureInfo.InvariantCulture)} is not a finite number of dB");
         if (!(MinCosine >= -1 && MinCosine <= 1))
             throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "MinCosine", $"{MinCosine.ToString(CultureInfo.InvariantCulture)} is not a cosine between -1 and 1");
     }

@@ -158,5 +158,6 @@ public class AccuracyGateTests
     {
         Assert.Equal("EB6001", Assert.Throws<EdgeBuildException>(() => new OutputFloors { MinCosine = 1.5 }.Validate()).Code);
         Assert.Equal("EB6001", Assert.Throws<EdgeBuildException>(() => new OutputFloors { MinSqnrDb = double.NaN }.Validate()).Code);
+        Assert.Equal("EB6001", Assert.Throws<EdgeBuildException>(() => new OutputFloors { MinSqnrDb = double.NegativeInfinity }.Validate()).Code);
     }
 }
