@@ -18,7 +18,10 @@ internal static class QuantizationPrinter
             w.WriteLine("accuracy verdict: " + j.Verdict.ToString().ToLowerInvariant() +
                 (j.Loss is { } loss ? string.Create(inv, $" (loss {loss.Measured.Value:F3} % [95 % CI {loss.Measured.Low:F3}, {loss.Measured.High:F3}] against MaxAccuracyLoss={loss.Limit:G}: {loss.Verdict.ToString().ToLowerInvariant()}") + (loss.SamplesToSettle is int n ? string.Create(inv, $", {n} held-out samples would settle it") : "") + ")" : " (no MaxAccuracyLoss)") +
                 string.Create(inv, $"; output floors MinSqnrDb={j.Floors.MinSqnrDb:G}, MinCosine={j.Floors.MinCosine:G}: ") +
-                (j.Outputs.Count == 0 ? "none judged" : j.Outputs.Select(o => o.Verdict).Max().ToString().ToLowerInvariant()));
+                (j.Outputs.Count == 0 ? "none judged" : j.Outputs.Select(o => o.Verdict).Max().ToString().ToLowerInvariant()) +
+                (j.Accuracy.Samples < Measure.AccuracyGate.MinHeldOutSamples
+                    ? string.Create(inv, $" (on {j.Accuracy.Samples} held-out samples, fewer than the {Measure.AccuracyGate.MinHeldOutSamples} a MaxAccuracyLoss needs: these intervals are rough)")
+                    : ""));
         if (result.KeptInFloat.Count > 0)
             w.WriteLine($"kept in FP32 to meet the budget ({result.Attempts} quantizations): " + string.Join(", ", result.KeptInFloat.Select(l => string.Create(inv, $"{l.Node} ({l.OpType}, loss alone {l.LossPercent:F2} %)"))));
         var worst = r.Layers.Where(l => l.Sqnr is not null).OrderBy(l => l.Sqnr).Take(10).ToList();
