@@ -142,7 +142,7 @@ public static class Commands
             }, parse), parse);
             options = targetOptions.Apply(options, parse);
             var result = ModelCompiler.Compile(input, parse.GetValue(output)!, options,
-                silent ? null : line => stderr.WriteLine($"edgebuild: {line}"), w => stderr.WriteLine($"warning: {input}: {w}"), writeManifest: false);
+                silent ? null : line => stderr.WriteLine($"edgebuild: {line}"), w => stderr.WriteLine(w.StartsWith("warning EB", StringComparison.Ordinal) ? w : $"warning: {input}: {w}"), writeManifest: false);
             var m = result.Manifest;
             if (m.Quantization is { } q) QuantizationPrinter.Print(q, q.Report.BytesBefore, m.Artifacts.FirstOrDefault()?.Bytes ?? 0, stdout);
             foreach (var a in m.Artifacts)
@@ -179,7 +179,7 @@ public static class Commands
             var m = OnnxImporter.Load(input);
             OptimizationPipeline.Run(m, new OptimizeOptions(), progress: Progress);
             long before = OnnxExporter.ToBytes(m).LongLength;
-            var result = QuantizeStep.Run(m, options, Progress);
+            var result = QuantizeStep.Run(m, options, Progress, w => stderr.WriteLine(w), input);
             string outPath = parse.GetValue(output)!;
             OnnxExporter.Save(result.Model, outPath);
             QuantizationPrinter.Print(result, before, new FileInfo(outPath).Length, stdout);

@@ -27,8 +27,10 @@ internal sealed class QuantizationOptionSet
     public Option<string> ChannelOrder { get; } = new("--channel-order") { Description = "Rgb, Bgr or Gray", DefaultValueFactory = _ => "Rgb" };
     public Option<string> Resize { get; } = new("--resize") { Description = "Stretch, Letterbox or CenterCrop", DefaultValueFactory = _ => "Stretch" };
     public Option<string> Layout { get; } = new("--layout") { Description = "Auto, Nchw or Nhwc", DefaultValueFactory = _ => "Auto" };
+    public Option<double> MinSqnrDb { get; } = new("--min-sqnr-db") { Description = "Lowest output SQNR against FP32 on the held-out samples, in dB", DefaultValueFactory = _ => new OutputFloors().MinSqnrDb };
+    public Option<double> MinCosine { get; } = new("--min-cosine") { Description = "Lowest mean output cosine against FP32 on the held-out samples", DefaultValueFactory = _ => new OutputFloors().MinCosine };
 
-    public IEnumerable<Option> All => [Calibration, Evaluation, Calibrator, Percentile, MovingAverage, KeepFp16, KeepFp32, Task, MinCalibration, Mean, Std, Scale, ChannelOrder, Resize, Layout];
+    public IEnumerable<Option> All => [Calibration, Evaluation, Calibrator, Percentile, MovingAverage, KeepFp16, KeepFp32, Task, MinCalibration, Mean, Std, Scale, ChannelOrder, Resize, Layout, MinSqnrDb, MinCosine];
 
     private static double CheckPercentile(double p) => p is > 0 and <= 100 ? p
         : throw new Diagnostics.EdgeBuildException(Diagnostics.DiagnosticCodes.InvalidCompileOption, "Percentile", $"{p} is not a percentile in (0, 100]");
@@ -46,6 +48,7 @@ internal sealed class QuantizationOptionSet
         KeepFp32 = (parse.GetValue(KeepFp32) ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
         Task = CompileOptions.ParseEnum<TaskKind>("Task", parse.GetValue(Task)!),
         MinCalibrationSamples = parse.GetValue(MinCalibration),
+        OutputFloors = new OutputFloors { MinSqnrDb = parse.GetValue(MinSqnrDb), MinCosine = parse.GetValue(MinCosine) },
         Preprocessing = new ImagePreprocessing
         {
             Mean = parse.GetValue(Mean) is { } m ? ImagePreprocessing.ParseFloats("Mean", m) : [0f],

@@ -121,6 +121,8 @@ public sealed class EdgeBuildCompile : ToolTask
 
         CheckNumber("LatencyBudgetMs", Fail);
         CheckNumber("MaxAccuracyLoss", Fail);
+        CheckNumber("MinSqnrDb", Fail);
+        CheckNumber("MinCosine", Fail);
         foreach (var budget in new[] { "MinFps", "MaxMemoryMB", "MaxSizeMB", "LatencyTolerancePercent", "AccuracyTolerancePoints", "SizeTolerancePercent" })
             CheckNumber(budget, Fail);
         if (MeasureThreads.Trim().Length > 0 && !int.TryParse(MeasureThreads.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out _))
@@ -236,6 +238,8 @@ public sealed class EdgeBuildCompile : ToolTask
             b.AppendSwitchIfNotNull("--calibration ", file.GetMetadata("FullPath"));
         AppendIfSet(b, "--latency-budget-ms ", "LatencyBudgetMs");
         AppendIfSet(b, "--max-accuracy-loss ", "MaxAccuracyLoss");
+        AppendIfSet(b, "--min-sqnr-db ", "MinSqnrDb");
+        AppendIfSet(b, "--min-cosine ", "MinCosine");
         AppendIfSet(b, "--target-opset ", "TargetOpset");
         // Quantization and calibration preprocessing (docs/msbuild.md); the compiler validates the values.
         AppendIfSet(b, "--calibrator ", "Calibrator");

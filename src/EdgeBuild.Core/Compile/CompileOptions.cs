@@ -23,6 +23,8 @@ public sealed record CompileOptions
     public IReadOnlyList<string> Calibration { get; init; } = [];
     public double? LatencyBudgetMs { get; init; }
     public double? MaxAccuracyLoss { get; init; }
+    /// <summary>Output SQNR and cosine floors against FP32 that every quantized artifact is held to (MinSqnrDb, MinCosine).</summary>
+    public Measure.OutputFloors OutputFloors { get; init; } = new();
     public long? TargetOpset { get; init; }
     /// <summary>Passes to run (null: the whole pipeline).</summary>
     public IReadOnlyList<string>? Passes { get; init; }

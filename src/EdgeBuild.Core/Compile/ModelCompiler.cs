@@ -58,7 +58,7 @@ public static class ModelCompiler
             if (options.Precision != Precision.Fp32 && (options.Targets.Contains(TargetKind.Onnx) || options.Targets.Contains(TargetKind.TensorRT) || tfliteBudget))
             {
                 progress?.Invoke($"quantizing to {options.Precision}");
-                quantization = QuantizeStep.Run(model, options, progress);
+                quantization = QuantizeStep.Run(model, options, progress, warn, modelPath);
                 model = quantization.Model;
             }
 
@@ -133,6 +133,7 @@ public static class ModelCompiler
             throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "LatencyBudgetMs", $"{options.LatencyBudgetMs} is not a positive number of milliseconds");
         if (options.MaxAccuracyLoss is < 0 or > 100 or double.NaN)
             throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "MaxAccuracyLoss", $"{options.MaxAccuracyLoss} is not a percentage between 0 and 100");
+        options.OutputFloors.Validate();
     }
 
     private static List<ManifestTensor> Describe(IReadOnlyList<Value> values)

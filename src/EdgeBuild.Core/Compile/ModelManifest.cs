@@ -134,6 +134,19 @@ public sealed record ModelManifest(
                 w.WriteStartArray("keptInFp32ForBudget");
                 foreach (var l in q.KeptInFloat) w.WriteStringValue(l.Node);
                 w.WriteEndArray();
+                if (q.Share is { } share)
+                {
+                    // What really runs in which precision: a "precision Int8" model may keep most of its weights in float.
+                    w.WriteStartObject("layers");
+                    foreach (var (precision, count) in share.Layers.OrderBy(l => l.Key, StringComparer.Ordinal)) w.WriteNumber(precision, count);
+                    w.WriteEndObject();
+                    w.WriteStartObject("weights");
+                    w.WriteNumber("integer", share.IntegerWeights);
+                    w.WriteNumber("float16", share.Float16Weights);
+                    w.WriteNumber("float32", share.Float32Weights);
+                    w.WriteNumber("float32Percent", Math.Round(share.Float32WeightPercent, 3));
+                    w.WriteEndObject();
+                }
                 w.WriteEndObject();
             }
             // Filled by the measurement step (latency, memory); accuracy comes from quantization when there was one.
@@ -145,7 +158,34 @@ public sealed record ModelManifest(
                 w.WriteString("metric", accuracy.Metric);
                 w.WriteNumber("value", Math.Round(accuracy.Value, 6));
                 w.WriteNumber("lossPercent", Math.Round(accuracy.LossPercent, 6));
+                w.WriteNumber("lossLow", Math.Round(accuracy.Loss.Low, 6));
+                w.WriteNumber("lossHigh", Math.Round(accuracy.Loss.High, 6));
+                w.WriteString("interval", "95 % " + accuracy.IntervalMethod);
                 w.WriteNumber("samples", accuracy.Samples);
+                if (Quantization.Judgement is { } judgement)
+                {
+                    w.WriteString("verdict", judgement.Verdict.ToString().ToLowerInvariant());
+                    if (judgement.Loss is { } loss)
+                    {
+                        w.WriteString("lossVerdict", loss.Verdict.ToString().ToLowerInvariant());
+                        if (loss.SamplesToSettle is int settle) w.WriteNumber("samplesToSettle", settle);
+                    }
+                    w.WriteNumber("minSqnrDb", judgement.Floors.MinSqnrDb);
+                    w.WriteNumber("minCosine", judgement.Floors.MinCosine);
+                }
+                w.WriteStartArray("outputs");
+                foreach (var o in accuracy.Outputs)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("name", o.Name);
+                    WriteEstimate(w, "sqnrDb", o.Sqnr);
+                    WriteEstimate(w, "cosine", o.Cosine);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteStartArray("referenceProblems");
+                foreach (var p in accuracy.ReferenceProblems) w.WriteStringValue(p);
+                w.WriteEndArray();
                 w.WriteEndObject();
             }
             Measurement?.WriteMetrics(w);
@@ -171,6 +211,32 @@ public sealed record ModelManifest(
         w.WriteEndArray();
         if (o.TargetOpset is long opset) w.WriteNumber("targetOpset", opset);
         else w.WriteNull("targetOpset");
+        // How this build turned images into inputs (calibration, held-out samples), so the runtime and the generated class can do the same.
+        var p = o.Preprocessing;
+        w.WriteStartObject("preprocessing");
+        w.WriteNumber("scale", p.Scale);
+        w.WriteStartArray("mean");
+        foreach (var m in p.Mean) w.WriteNumberValue(m);
+        w.WriteEndArray();
+        w.WriteStartArray("std");
+        foreach (var d in p.Std) w.WriteNumberValue(d);
+        w.WriteEndArray();
+        w.WriteString("channelOrder", p.ChannelOrder.ToString());
+        w.WriteString("resize", p.Resize.ToString());
+        w.WriteString("layout", p.Layout.ToString());
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    /// <summary>{"value", "low", "high"}, each rounded; an infinite or undefined bound (identical outputs) is null.</summary>
+    private static void WriteEstimate(Utf8JsonWriter w, string name, Measure.Estimate e)
+    {
+        w.WriteStartObject(name);
+        foreach (var (key, v) in new[] { ("value", e.Value), ("low", e.Low), ("high", e.High) })
+        {
+            if (double.IsFinite(v)) w.WriteNumber(key, Math.Round(v, 6));
+            else w.WriteNull(key);
+        }
         w.WriteEndObject();
     }
 

@@ -7,7 +7,7 @@ using EdgeBuild.Quantization.Calibration;
 
 namespace EdgeBuild.Compile;
 
-/// <summary>What quantizing one model did: the engine's report, accuracy against FP32, and the layers a budget sent back to float.</summary>
+/// <summary>What quantizing one model did: the engine's report, accuracy against FP32 and its verdict, and the layers a budget sent back to float.</summary>
 public sealed record QuantizeStepResult(
     Model Model,
     QuantizationReport Report,
@@ -15,13 +15,22 @@ public sealed record QuantizeStepResult(
     IReadOnlyList<string> CalibrationFiles,
     IReadOnlyList<string> HeldOutFiles,
     IReadOnlyList<LayerSensitivity> KeptInFloat,
-    int Attempts);
+    int Attempts)
+{
+    /// <summary>The accuracy gate's verdict (null when nothing was held out to measure on).</summary>
+    public AccuracyJudgement? Judgement { get; init; }
+
+    /// <summary>Compute layers and weights per precision in <see cref="Model"/>.</summary>
+    public PrecisionShare? Share { get; init; }
+}
 
 /// <summary>
 /// The quantization step shared by <c>edgebuild compile</c> (Precision metadata) and <c>edgebuild quantize</c>:
-/// choose the calibration and held-out photos, run the engine, measure the loss against the FP32 model, and
-/// for Precision=Mixed (or Int8 with MaxAccuracyLoss) return the least robust layers to FP32 until the loss
-/// is within the budget. A budget that cannot be met is EB3007.
+/// choose the calibration and held-out photos, run the engine, measure the loss against the FP32 model and judge it
+/// (<see cref="AccuracyGate"/>: MaxAccuracyLoss by its 95 % interval, the output SQNR and cosine floors), and for
+/// Precision=Mixed (or Int8 with MaxAccuracyLoss) return the least robust layers to FP32 until the gate accepts.
+/// A budget missed with confidence is EB3009, a collapse under the floors EB3012, too few held-out samples for a
+/// budget EB3010; unproven verdicts and a degenerate reference are warnings (EB3011, EB3013).
 /// </summary>
 public static class QuantizeStep
 {
@@ -43,50 +52,71 @@ public static class QuantizeStep
         MinCalibrationSamples = options.MinCalibrationSamples,
     };
 
-    /// <summary>Quantizes a copy of <paramref name="model"/> (optimized FP32, left as it is) and reports.</summary>
-    public static QuantizeStepResult Run(Model model, CompileOptions options, Action<string>? progress = null)
+    /// <summary>
+    /// Quantizes a copy of <paramref name="model"/> (optimized FP32, left as it is) and reports. Warnings (unproven
+    /// verdicts, a degenerate reference) go to <paramref name="warn"/> as whole "warning EBnnnn: ..." lines;
+    /// <paramref name="subject"/> is the model file or item the findings name.
+    /// </summary>
+    public static QuantizeStepResult Run(Model model, CompileOptions options, Action<string>? progress = null, Action<string>? warn = null, string? subject = null)
     {
         var mode = ModeOf(options.Precision);
+        options.OutputFloors.Validate();
         byte[] fp32 = OnnxExporter.ToBytes(model);
 
         var (calibration, heldOut) = CalibrationSplit.Of(options);
         if (mode == QuantizationMode.Int8Static && calibration.Count == 0)
             throw new EdgeBuildException(DiagnosticCodes.NotEnoughCalibrationSamples, "Calibration",
                 $"precision {options.Precision} needs calibration images or .npy files (Calibration metadata, --calibration)");
+        AccuracyGate.RequireHeldOut(options.MaxAccuracyLoss, heldOut.Count, calibration.Count);
         var data = calibration.Count > 0 && mode == QuantizationMode.Int8Static
             ? new FileCalibrationSource(model, calibration, options.Preprocessing, options.MinCalibrationSamples)
             : null;
         var evaluation = heldOut.Count > 0 ? new FileCalibrationSource(model, heldOut, options.Preprocessing) : null;
         var task = options.Task == TaskKind.Auto ? AccuracyEvaluator.Infer(model) : options.Task;
+        // Images go through the preprocessing settings, which name the likely cause of a degenerate reference; .npy files do not.
+        var preprocessing = heldOut.Any(f => !f.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) ? options.Preprocessing : null;
+        string artifact = $"the {options.Precision} model";
+        string who = subject ?? options.Name ?? "MaxAccuracyLoss";
+        AccuracyJudgement Judge(AccuracyReport a) => AccuracyGate.Judge(who, artifact, a, options.MaxAccuracyLoss, options.OutputFloors, preprocessing);
 
         var quantizeOptions = EngineOptions(options) with { Mode = mode };
         var quantized = OnnxImporter.Parse(fp32);
         var report = ModelQuantizer.Quantize(quantized, quantizeOptions, data, progress);
         AccuracyReport? accuracy = null;
+        AccuracyJudgement? judgement = null;
         if (evaluation is not null)
         {
             progress?.Invoke($"measuring accuracy against FP32 on {evaluation.Count} held-out samples ({task})");
             accuracy = AccuracyEvaluator.Compare(fp32, OnnxExporter.ToBytes(quantized), evaluation, task);
+            judgement = Judge(accuracy);
         }
 
         IReadOnlyList<LayerSensitivity> kept = [];
         int attempts = 1;
         bool budgeted = options.MaxAccuracyLoss is double && (options.Precision == Precision.Mixed || options.Precision == Precision.Int8);
-        if (budgeted && data is not null && evaluation is not null && accuracy is not null && accuracy.LossPercent > options.MaxAccuracyLoss!.Value)
+        if (budgeted && data is not null && evaluation is not null && judgement is { AcceptableForSearch: false })
         {
-            progress?.Invoke($"loss {accuracy.LossPercent:F2} % is over the budget of {options.MaxAccuracyLoss} %: measuring each layer's sensitivity");
-            var search = MixedPrecisionSearch.Run(fp32, quantizeOptions, data, evaluation, task, options.MaxAccuracyLoss.Value, progress);
+            progress?.Invoke(FormattableString.Invariant($"loss {accuracy!.LossPercent:F2} % [{accuracy.Loss.Low:F2}, {accuracy.Loss.High:F2}] against the budget of {options.MaxAccuracyLoss} % ({judgement.Verdict}): measuring each layer's sensitivity"));
+            var search = MixedPrecisionSearch.Run(fp32, quantizeOptions, data, evaluation, task, options.MaxAccuracyLoss!.Value, Judge, progress);
             quantized = search.Model;
             report = search.Report;
             accuracy = search.Accuracy;
+            judgement = search.Judgement ?? Judge(accuracy);
             kept = search.KeptInFp32;
             attempts = search.Quantizations;
         }
-        if (options.MaxAccuracyLoss is double budget && accuracy is not null && accuracy.LossPercent > budget)
-            throw new EdgeBuildException(DiagnosticCodes.AccuracyBudgetExceeded, "MaxAccuracyLoss",
-                $"{options.Precision} loses {accuracy.LossPercent:F2} % against FP32 ({accuracy.Metric} {accuracy.Value:G4}), over the budget of {budget} %" +
-                (kept.Count > 0 ? $" even with {kept.Count} layer(s) in FP32" : "") +
-                $"; least robust layers: {string.Join(", ", report.Layers.Where(l => l.Sqnr is not null).OrderBy(l => l.Sqnr).Take(5).Select(l => FormattableString.Invariant($"{l.Node} {l.Sqnr:F1} dB")))}");
-        return new QuantizeStepResult(quantized, report, accuracy, calibration, heldOut, kept, attempts);
+        var share = PrecisionShare.Of(quantized, report);
+        if (judgement is not null)
+        {
+            foreach (var w in judgement.Warnings) warn?.Invoke(w.Format());
+            if (judgement.Errors.FirstOrDefault() is { } error)
+            {
+                string more = judgement.Errors.Count() > 1 ? $" (also: {string.Join("; ", judgement.Errors.Skip(1).Select(e => $"{e.Descriptor.Code} {e.Message}"))})" : "";
+                throw new EdgeBuildException(error.Descriptor, error.Subject,
+                    error.Message + more + (kept.Count > 0 ? $"; even with {kept.Count} layer(s) in FP32" : "") + $"; {share.Summary}" +
+                    $"; least robust layers: {string.Join(", ", report.Layers.Where(l => l.Sqnr is not null).OrderBy(l => l.Sqnr).Take(5).Select(l => FormattableString.Invariant($"{l.Node} {l.Sqnr:F1} dB")))}");
+            }
+        }
+        return new QuantizeStepResult(quantized, report, accuracy, calibration, heldOut, kept, attempts) { Judgement = judgement, Share = share };
     }
 }

@@ -65,7 +65,15 @@ public static class DiagnosticCodes
         "The calibration folder or wildcard matched no files; check the path and the pattern.");
 
     public static readonly DiagnosticDescriptor AccuracyBudgetExceeded = new("EB3009", "Accuracy budget exceeded",
-        "The quantized model loses more than MaxAccuracyLoss against FP32 on the held-out photos; use Precision=\"Mixed\" to return sensitive layers to FP32, keep layers with KeepFp16/KeepFp32, try another Calibrator, or raise the budget.");
+        "The quantized model loses more than MaxAccuracyLoss against FP32 on the held-out photos, with 95 % confidence (the whole interval is over it); use Precision=\"Mixed\" to return sensitive layers to FP32, keep layers with KeepFp16/KeepFp32, try another Calibrator, or raise the budget.");
+    public static readonly DiagnosticDescriptor NotEnoughHeldOutSamples = new("EB3010", "Not enough held-out samples to judge accuracy",
+        "MaxAccuracyLoss is judged on held-out samples the quantizer never calibrated on, and an interval needs at least 30 of them; give Evaluation files (--eval), or enough Calibration files that every 4th held out makes 30, or remove MaxAccuracyLoss.");
+    public static readonly DiagnosticDescriptor AccuracyUnproven = new("EB3011", "Accuracy verdict unproven (warning)",
+        "The 95 % interval of the loss (or of an output's SQNR or cosine) contains its limit, so the held-out samples can neither confirm nor refute it; add the number of held-out samples the message names, or widen the limit.");
+    public static readonly DiagnosticDescriptor OutputCollapsed = new("EB3012", "Quantized outputs far from FP32",
+        "An output's SQNR or cosine against FP32 is under its floor (MinSqnrDb, default 20 dB; MinCosine, default 0.99) with 95 % confidence: quantization broke the model even if few top-1 answers changed. Use Precision=\"Mixed\" with MaxAccuracyLoss, KeepFp32 for the worst layers, another Calibrator, or lower the floor knowingly.");
+    public static readonly DiagnosticDescriptor DegenerateReference = new("EB3013", "FP32 reference looks degenerate (warning)",
+        "The FP32 model's own outputs on the held-out samples are NaN, constant, saturated or implausible (hundreds of detections), so comparing the quantized model with it proves little; the preprocessing (Mean, Std, Scale, ChannelOrder, Layout) probably does not match the model's training.");
 
     // Retired when the last writer (TFLite, TensorRT) landed: every Targets value has a writer; kept so the code is never reused.
     public static readonly DiagnosticDescriptor TargetNotAvailable = new("EB4001", "Target not available (retired)",

@@ -9,19 +9,34 @@ namespace EdgeBuild.Measure;
 /// <summary>What a model's outputs mean, which decides the accuracy metric (the EdgeModel item's Task metadata).</summary>
 public enum TaskKind { Auto, Classification, Detection, Regression, Embedding, Generic }
 
-/// <summary>Agreement of one output with the reference: SQNR in dB (infinite when identical) and the largest error.</summary>
-public sealed record OutputAgreement(string Name, double SqnrDb, double MaxAbsError);
+/// <summary>
+/// Agreement of one output with the reference over the held-out samples, each with its 95 % interval (bootstrap over
+/// samples): SQNR in dB, 10 log10(sum |fp32|^2 / sum |fp32 - candidate|^2) (infinite when identical, null-like NaN when
+/// the reference is all zeros), the mean per-sample cosine, and the largest error.
+/// </summary>
+public sealed record OutputAgreement(string Name, Estimate Sqnr, Estimate Cosine, double MaxAbsError)
+{
+    public double SqnrDb => Sqnr.Value;
+}
 
 /// <summary>
 /// A candidate model against its FP32 reference on held-out samples. <see cref="LossPercent"/> is the one
 /// number budgets compare (MaxAccuracyLoss): 100 - top-1 agreement, 100 x (1 - F1), 100 x mean relative
-/// error, 100 x (1 - mean cosine), or 100 x relative error norm, by task.
+/// error, 100 x (1 - mean cosine), or 100 x relative error norm, by task. <see cref="Loss"/> is its 95 %
+/// interval: Wilson score for top-1 agreement, a seeded percentile bootstrap over samples for the rest
+/// (<see cref="IntervalMethod"/>).
 /// </summary>
-public sealed record AccuracyReport(TaskKind Task, int Samples, string Metric, double Value, double LossPercent, IReadOnlyList<OutputAgreement> Outputs)
+public sealed record AccuracyReport(TaskKind Task, int Samples, string Metric, double Value, Estimate Loss, string IntervalMethod, IReadOnlyList<OutputAgreement> Outputs)
 {
+    public double LossPercent => Loss.Value;
+
+    /// <summary>What looks wrong with the FP32 reference's own outputs (NaN, constant, saturated, too many boxes); empty when nothing does.</summary>
+    public IReadOnlyList<string> ReferenceProblems { get; init; } = [];
+
     public string Summary =>
-        FormattableString.Invariant($"{Task}: {Metric} {Value:G4} over {Samples} samples, loss {LossPercent:F3} %; ") +
-        string.Join(", ", Outputs.Select(o => FormattableString.Invariant($"{o.Name} SQNR {(double.IsPositiveInfinity(o.SqnrDb) ? "inf" : o.SqnrDb.ToString("F1", System.Globalization.CultureInfo.InvariantCulture))} dB")));
+        FormattableString.Invariant($"{Task}: {Metric} {Value:G4} over {Samples} samples, loss {LossPercent:F3} % [95 % CI {Loss.Low:F3}, {Loss.High:F3}] ({IntervalMethod}); ") +
+        string.Join(", ", Outputs.Select(o => $"{o.Name} SQNR {AccuracyEvaluator.FormatDb(o.Sqnr.Value)} dB [{AccuracyEvaluator.FormatDb(o.Sqnr.Low)}, {AccuracyEvaluator.FormatDb(o.Sqnr.High)}], cosine " +
+            FormattableString.Invariant($"{o.Cosine.Value:F5} [{o.Cosine.Low:F5}, {o.Cosine.High:F5}]")));
 }
 
 /// <summary>Runs a reference and a candidate model on the same samples in ONNX Runtime and scores the candidate by task.</summary>
@@ -93,15 +108,18 @@ public static class AccuracyEvaluator
 
     private static AccuracyReport Score(string[] names, List<(Tensor[] Ref, Tensor[] Cand)> pairs, TaskKind task)
     {
-
         var outputs = new List<OutputAgreement>();
         for (int k = 0; k < names.Length; k++)
         {
-            double signal = 0, noise = 0, max = 0;
+            // Per sample: [signal, noise] for the SQNR and the cosine, so both get a bootstrap interval over samples.
+            var energy = new List<double[]>();
+            var cosines = new List<double[]>();
+            double max = 0;
             foreach (var (r, c) in pairs)
             {
                 var x = r[k].ToFloats();
                 var y = c[k].ToFloats();
+                double signal = 0, noise = 0;
                 for (int i = 0; i < x.Length; i++)
                 {
                     double d = (double)x[i] - y[i];
@@ -109,11 +127,13 @@ public static class AccuracyEvaluator
                     noise += d * d;
                     max = Math.Max(max, Math.Abs(d));
                 }
+                energy.Add([signal, noise]);
+                cosines.Add([Cosine(x, y)]);
             }
-            outputs.Add(new OutputAgreement(names[k], noise == 0 ? double.PositiveInfinity : 10 * Math.Log10(signal / noise), max));
+            outputs.Add(new OutputAgreement(names[k], Bootstrap(energy, s => Sqnr(s[0], s[1])), Bootstrap(cosines, s => s[0] / pairs.Count), max));
         }
 
-        return task switch
+        var report = task switch
         {
             TaskKind.Classification => Classification(pairs, outputs),
             TaskKind.Detection => Detection(pairs, outputs),
@@ -121,6 +141,99 @@ public static class AccuracyEvaluator
             TaskKind.Embedding => Embedding(pairs, outputs),
             _ => Generic(pairs, outputs),
         };
+        return report with { ReferenceProblems = [.. ReferenceProblems(names, pairs), .. report.ReferenceProblems] };
+    }
+
+    /// <summary>Bootstrap resamples per interval: enough that the 2.5 and 97.5 percentiles move by well under the interval's width.</summary>
+    public const int BootstrapResamples = 2000;
+
+    /// <summary>Fixed seed: the same outputs give the same interval on every build and machine.</summary>
+    public const int BootstrapSeed = 20261206;
+
+    /// <summary>
+    /// The 95 % percentile-bootstrap interval of a statistic of summed per-sample parts: <paramref name="statistic"/> maps
+    /// the sums over the samples (each a vector of parts) to the value, and is taken on <see cref="BootstrapResamples"/>
+    /// resamples drawn with replacement by a seeded generator. The point value is the statistic over all samples.
+    /// </summary>
+    public static Estimate Bootstrap(IReadOnlyList<double[]> perSample, Func<double[], double> statistic)
+    {
+        int n = perSample.Count;
+        int parts = n == 0 ? 0 : perSample[0].Length;
+        var sums = new double[parts];
+        foreach (var p in perSample) for (int j = 0; j < parts; j++) sums[j] += p[j];
+        double value = statistic(sums);
+        if (n < 2) return new Estimate(value, value, value);
+        var random = new Random(BootstrapSeed);
+        var values = new double[BootstrapResamples];
+        for (int b = 0; b < values.Length; b++)
+        {
+            Array.Clear(sums);
+            for (int i = 0; i < n; i++)
+            {
+                var p = perSample[random.Next(n)];
+                for (int j = 0; j < parts; j++) sums[j] += p[j];
+            }
+            double v = statistic(sums);
+            values[b] = double.IsNaN(v) ? value : v;
+        }
+        Array.Sort(values);
+        double low = values[(int)Math.Floor(0.025 * (values.Length - 1))];
+        double high = values[(int)Math.Ceiling(0.975 * (values.Length - 1))];
+        return new Estimate(value, Math.Min(low, value), Math.Max(high, value));
+    }
+
+    /// <summary>z of a two-sided 95 % interval.</summary>
+    public const double Z95 = 1.959963984540054;
+
+    /// <summary>The Wilson score 95 % interval of a proportion, <paramref name="events"/> of <paramref name="n"/>, as fractions.</summary>
+    public static (double Low, double High) Wilson(double events, double n)
+    {
+        if (n <= 0) return (0, 1);
+        double p = events / n, z2 = Z95 * Z95;
+        double denominator = 1 + z2 / n;
+        double center = (p + z2 / (2 * n)) / denominator;
+        double half = Z95 * Math.Sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denominator;
+        return (Math.Max(0, center - half), Math.Min(1, center + half));
+    }
+
+    private static double Sqnr(double signal, double noise) =>
+        noise == 0 ? (signal == 0 ? double.NaN : double.PositiveInfinity) : signal == 0 ? double.NegativeInfinity : 10 * Math.Log10(signal / noise);
+
+    /// <summary>A dB figure for messages: "inf", "-inf", "n/a" (reference all zeros) or one decimal.</summary>
+    public static string FormatDb(double db) =>
+        double.IsNaN(db) ? "n/a" : double.IsPositiveInfinity(db) ? "inf" : double.IsNegativeInfinity(db) ? "-inf" : db.ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// What makes the FP32 reference itself suspect, so that agreement with it means little: NaN or infinity; an output
+    /// identical for every sample (the inputs probably all saturate to the same thing); an output pinned at its two
+    /// extremes (saturated sigmoids or softmaxes: inputs far outside the range the model was trained on).
+    /// </summary>
+    private static IEnumerable<string> ReferenceProblems(string[] names, List<(Tensor[] Ref, Tensor[] Cand)> pairs)
+    {
+        for (int k = 0; k < names.Length; k++)
+        {
+            var values = pairs.Select(p => p.Ref[k].ToFloats()).ToList();
+            long total = values.Sum(v => (long)v.Length);
+            if (total == 0) continue;
+            long notFinite = values.Sum(v => (long)v.Count(f => !float.IsFinite(f)));
+            if (notFinite > 0)
+            {
+                yield return FormattableString.Invariant($"output '{names[k]}' has {notFinite} NaN or infinite values of {total}");
+                continue;
+            }
+            if (values.Count >= 2 && values.All(v => v.AsSpan().SequenceEqual(values[0])))
+            {
+                yield return FormattableString.Invariant($"output '{names[k]}' is identical for all {values.Count} held-out samples");
+                continue;
+            }
+            float min = values.Min(v => v.Length == 0 ? float.MaxValue : v.Min());
+            float max = values.Max(v => v.Length == 0 ? float.MinValue : v.Max());
+            long atMin = values.Sum(v => (long)v.Count(f => f == min)), atMax = values.Sum(v => (long)v.Count(f => f == max));
+            // Both ends pinned: at least one value per sample exactly at the maximum and nearly all the rest exactly at the
+            // minimum. ReLU sparsity (many exact zeros, one maximum) is not saturation; a softmax of huge logits is.
+            if (values.Count >= 2 && min < max && atMax >= values.Count && atMin + atMax >= 0.95 * total)
+                yield return FormattableString.Invariant($"output '{names[k]}' is saturated: {100.0 * (atMin + atMax) / total:F1} % of its values sit exactly at its extremes {min:G4} and {max:G4}");
+        }
     }
 
     private static Tensor[] Run(InferenceSession session, IReadOnlyDictionary<string, Tensor> inputs, string[] outputNames)
@@ -152,43 +265,53 @@ public static class AccuracyEvaluator
             if (five.Contains(best)) top5++;
         }
         double agreement = 100.0 * top1 / pairs.Count;
-        _ = top5;
-        return new AccuracyReport(TaskKind.Classification, pairs.Count, $"top-1 agreement % (top-5 {100.0 * top5 / pairs.Count:F1} %)", agreement, 100 - agreement, outputs);
+        var (low, high) = Wilson(pairs.Count - top1, pairs.Count);
+        return new AccuracyReport(TaskKind.Classification, pairs.Count, $"top-1 agreement % (top-5 {100.0 * top5 / pairs.Count:F1} %)", agreement,
+            new Estimate(100 - agreement, 100 * low, 100 * high), WilsonMethod, outputs);
     }
+
+    /// <summary>The interval methods as reports name them.</summary>
+    public const string WilsonMethod = "Wilson score", BootstrapMethod = "bootstrap", BootstrapWilsonMethod = "bootstrap over photos, upper bound at least Wilson over boxes";
 
     private static AccuracyReport Regression(List<(Tensor[] Ref, Tensor[] Cand)> pairs, List<OutputAgreement> outputs)
     {
-        double error = 0, magnitude = 0;
-        foreach (var (r, c) in pairs)
-            for (int k = 0; k < r.Length; k++)
+        var perSample = pairs.Select(p =>
+        {
+            double error = 0, magnitude = 0;
+            for (int k = 0; k < p.Ref.Length; k++)
             {
-                var x = r[k].ToFloats();
-                var y = c[k].ToFloats();
+                var x = p.Ref[k].ToFloats();
+                var y = p.Cand[k].ToFloats();
                 for (int i = 0; i < x.Length; i++) { error += Math.Abs((double)x[i] - y[i]); magnitude += Math.Abs(x[i]); }
             }
-        double relative = magnitude == 0 ? 0 : error / magnitude;
-        return new AccuracyReport(TaskKind.Regression, pairs.Count, "mean relative error %", 100 * relative, 100 * relative, outputs);
+            return new[] { error, magnitude };
+        }).ToList();
+        var loss = Bootstrap(perSample, s => s[1] == 0 ? 0 : 100 * s[0] / s[1]);
+        return new AccuracyReport(TaskKind.Regression, pairs.Count, "mean relative error %", loss.Value, loss, BootstrapMethod, outputs);
     }
 
     private static AccuracyReport Embedding(List<(Tensor[] Ref, Tensor[] Cand)> pairs, List<OutputAgreement> outputs)
     {
         var cosines = pairs.Select(p => Cosine(p.Ref[0].ToFloats(), p.Cand[0].ToFloats())).ToList();
-        double mean = cosines.Average();
-        return new AccuracyReport(TaskKind.Embedding, pairs.Count, $"mean cosine (min {cosines.Min():F5})", mean, 100 * (1 - mean), outputs);
+        var loss = Bootstrap(cosines.Select(c => new[] { c }).ToList(), s => 100 * (1 - s[0] / cosines.Count));
+        return new AccuracyReport(TaskKind.Embedding, pairs.Count, $"mean cosine (min {cosines.Min():F5})", cosines.Average(), loss, BootstrapMethod, outputs);
     }
 
     private static AccuracyReport Generic(List<(Tensor[] Ref, Tensor[] Cand)> pairs, List<OutputAgreement> outputs)
     {
-        double signal = 0, noise = 0;
-        foreach (var (r, c) in pairs)
-            for (int k = 0; k < r.Length; k++)
+        var perSample = pairs.Select(p =>
+        {
+            double signal = 0, noise = 0;
+            for (int k = 0; k < p.Ref.Length; k++)
             {
-                var x = r[k].ToFloats();
-                var y = c[k].ToFloats();
+                var x = p.Ref[k].ToFloats();
+                var y = p.Cand[k].ToFloats();
                 for (int i = 0; i < x.Length; i++) { double d = (double)x[i] - y[i]; signal += (double)x[i] * x[i]; noise += d * d; }
             }
-        double relative = signal == 0 ? 0 : Math.Sqrt(noise / signal);
-        return new AccuracyReport(TaskKind.Generic, pairs.Count, "relative error norm %", 100 * relative, 100 * relative, outputs);
+            return new[] { noise, signal };
+        }).ToList();
+        var loss = Bootstrap(perSample, s => s[1] == 0 ? 0 : 100 * Math.Sqrt(s[0] / s[1]));
+        return new AccuracyReport(TaskKind.Generic, pairs.Count, "relative error norm %", loss.Value, loss, BootstrapMethod, outputs);
     }
 
     /// <summary>
@@ -199,6 +322,7 @@ public static class AccuracyEvaluator
     {
         int matched = 0, refCount = 0, candCount = 0;
         double drift = 0;
+        var perSample = new List<double[]>();
         foreach (var (r, c) in pairs)
         {
             var reference = Boxes(r);
@@ -206,6 +330,7 @@ public static class AccuracyEvaluator
             refCount += reference.Count;
             candCount += candidate.Count;
             var used = new bool[candidate.Count];
+            int matchedHere = 0;
             foreach (var box in reference)
             {
                 int best = -1;
@@ -214,9 +339,11 @@ public static class AccuracyEvaluator
                     if (!used[j] && Iou(box, candidate[j]) is var iou && iou >= bestIou) { bestIou = iou; best = j; }
                 if (best < 0) continue;
                 used[best] = true;
-                matched++;
+                matchedHere++;
                 drift += Math.Abs(box.Score - candidate[best].Score);
             }
+            matched += matchedHere;
+            perSample.Add([matchedHere, reference.Count, candidate.Count]);
         }
         // No box above 0.5 in the reference on any sample (raw logits, anchors not decoded, photos without
         // objects): F1 would be 1 whatever the candidate does. Judge the raw outputs instead, and say so.
@@ -225,11 +352,33 @@ public static class AccuracyEvaluator
             var generic = Generic(pairs, outputs);
             return generic with { Task = TaskKind.Detection, Metric = "no reference box scored >= 0.5, so " + generic.Metric };
         }
-        double precision = candCount == 0 ? 0 : (double)matched / candCount;
-        double recall = (double)matched / refCount;
-        double f1 = precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall);
+        // 1 - F1 is the share of box slots (reference + candidate) left unmatched. A bootstrap over photos cannot reach past
+        // the failures it saw (no miss on any photo gives [0, 0]), so the upper bound is at least the Wilson bound of that share.
+        var bootstrap = Bootstrap(perSample, s => 100 * (1 - F1(s[0], s[1], s[2])));
+        var (_, slotsHigh) = Wilson(refCount + candCount - 2.0 * matched, refCount + candCount);
+        var loss = bootstrap with { High = Math.Max(bootstrap.High, 100 * slotsHigh) };
+        double boxesPerSample = (double)refCount / pairs.Count;
+        IReadOnlyList<string> problems = boxesPerSample > MaxPlausibleBoxesPerSample
+            ? [FormattableString.Invariant($"the reference finds {boxesPerSample:F1} boxes per held-out sample ({refCount} on {pairs.Count}) after non-maximum suppression, more than the {MaxPlausibleBoxesPerSample} a real scene gives")]
+            : [];
         return new AccuracyReport(TaskKind.Detection, pairs.Count,
-            $"F1 of matched boxes ({refCount} reference boxes, mean score drift {(matched == 0 ? 0 : drift / matched):F4})", f1, 100 * (1 - f1), outputs);
+            $"F1 of matched boxes ({refCount} reference boxes, mean score drift {(matched == 0 ? 0 : drift / matched):F4})", F1(matched, refCount, candCount), loss, BootstrapWilsonMethod, outputs)
+        { ReferenceProblems = problems };
+    }
+
+    /// <summary>
+    /// Reference boxes per sample above which the detector is taken to be reading garbage (inputs not normalized as it
+    /// was trained, channels swapped): after NMS at IoU 0.4, boxes that do not overlap; a face detector on face photos finds a
+    /// handful, and ones fed raw 0..255 pixels fire on tens of anchors per photo.
+    /// </summary>
+    public const int MaxPlausibleBoxesPerSample = 20;
+
+    private static double F1(double matched, double refCount, double candCount)
+    {
+        if (refCount == 0 && candCount == 0) return 1;
+        double precision = candCount == 0 ? 0 : matched / candCount;
+        double recall = refCount == 0 ? 0 : matched / refCount;
+        return precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall);
     }
 
     private readonly record struct Box(float X1, float Y1, float X2, float Y2, float Score);

@@ -5,23 +5,38 @@ using EdgeBuild.Onnx;
 namespace EdgeBuild.Quantization;
 
 /// <summary>A layer's sensitivity: the task loss when only that layer is INT8 (the rest FP32).</summary>
-public sealed record LayerSensitivity(string Node, string OpType, double LossPercent);
+public sealed record LayerSensitivity(string Node, string OpType, double LossPercent)
+{
+    /// <summary>The lowest output SQNR (dB) with only this layer in INT8: ranks layers the task loss cannot tell apart, as when an output floor fails.</summary>
+    public double WorstOutputSqnrDb { get; init; } = double.PositiveInfinity;
+}
 
 /// <summary>The outcome of a budget search: the quantized model, its loss, and the layers returned to FP32.</summary>
-public sealed record MixedPrecisionResult(Model Model, QuantizationReport Report, AccuracyReport Accuracy, IReadOnlyList<LayerSensitivity> KeptInFp32, IReadOnlyList<LayerSensitivity> Ranking, int Quantizations);
+public sealed record MixedPrecisionResult(Model Model, QuantizationReport Report, AccuracyReport Accuracy, IReadOnlyList<LayerSensitivity> KeptInFp32, IReadOnlyList<LayerSensitivity> Ranking, int Quantizations)
+{
+    /// <summary>The gate's verdict on <see cref="Accuracy"/>, when the search was given a judge.</summary>
+    public AccuracyJudgement? Judgement { get; init; }
+}
 
 /// <summary>
 /// Budget-driven mixed precision (issue: "by budget"). Each INT8 layer is measured alone: quantize only it,
 /// keep everything else FP32, and take the task loss on a few held-out samples. Layers then return to FP32
-/// most sensitive first, one at a time (then in growing steps), until the loss on all held-out samples fits
-/// the budget. Measuring layers alone, rather than ranking them by their SQNR in the all-INT8 model, finds
+/// most sensitive first, one at a time (then in growing steps), until the accuracy gate accepts the model on all
+/// held-out samples (<see cref="AccuracyJudgement.AcceptableForSearch"/>: nothing missed, loss and output floors on
+/// the good side). Measuring layers alone, rather than ranking them by their SQNR in the all-INT8 model, finds
 /// the layers whose own error hurts: in a deep network the last layers always have the lowest SQNR, because
 /// they inherit everyone's error.
 /// </summary>
 public static class MixedPrecisionSearch
 {
+    /// <summary>The search with the budget alone as the judge (no output floors, point value against the budget).</summary>
     public static MixedPrecisionResult Run(byte[] fp32, QuantizeOptions options, ICalibrationDataSource calibration, ICalibrationDataSource heldOut,
-        TaskKind task, double budgetPercent, Action<string>? progress = null, int probeSamples = 8)
+        TaskKind task, double budgetPercent, Action<string>? progress = null, int probeSamples = 8) =>
+        Run(fp32, options, calibration, heldOut, task, budgetPercent, a => AccuracyGate.Judge("", "", a, budgetPercent, new OutputFloors { MinSqnrDb = double.NegativeInfinity, MinCosine = double.NegativeInfinity }, null), progress, probeSamples);
+
+    /// <summary>The search judged by <paramref name="judge"/> (the build's <see cref="AccuracyGate"/> with its budget and floors).</summary>
+    public static MixedPrecisionResult Run(byte[] fp32, QuantizeOptions options, ICalibrationDataSource calibration, ICalibrationDataSource heldOut,
+        TaskKind task, double budgetPercent, Func<AccuracyReport, AccuracyJudgement> judge, Action<string>? progress = null, int probeSamples = 8)
     {
         int quantizations = 0;
         (Model Model, QuantizationReport Report) Quantize(IReadOnlyList<string> keepFp32)
@@ -34,8 +49,9 @@ public static class MixedPrecisionSearch
 
         var (all, allReport) = Quantize([]);
         var accuracy = AccuracyEvaluator.Compare(fp32, OnnxExporter.ToBytes(all), heldOut, task);
-        if (accuracy.LossPercent <= budgetPercent)
-            return new MixedPrecisionResult(all, allReport, accuracy, [], [], quantizations);
+        var judgement = judge(accuracy);
+        if (judgement.AcceptableForSearch)
+            return new MixedPrecisionResult(all, allReport, accuracy, [], [], quantizations) { Judgement = judgement };
 
         var layers = allReport.Layers.Where(l => l.Precision == "Int8").ToList();
         var probe = new SubsetSource(heldOut, probeSamples);
@@ -44,22 +60,26 @@ public static class MixedPrecisionSearch
         {
             progress?.Invoke($"sensitivity {ranking.Count + 1}/{layers.Count}: {layer.Node}");
             var (alone, _) = Quantize(layers.Where(l => l.Node != layer.Node).Select(l => l.Node).ToList());
-            var loss = AccuracyEvaluator.Compare(fp32, OnnxExporter.ToBytes(alone), probe, task).LossPercent;
-            ranking.Add(new LayerSensitivity(layer.Node, layer.OpType, loss));
+            var probed = AccuracyEvaluator.Compare(fp32, OnnxExporter.ToBytes(alone), probe, task);
+            ranking.Add(new LayerSensitivity(layer.Node, layer.OpType, probed.LossPercent)
+            {
+                WorstOutputSqnrDb = probed.Outputs.Select(o => o.SqnrDb).Where(d => !double.IsNaN(d)).DefaultIfEmpty(double.PositiveInfinity).Min(),
+            });
         }
-        ranking = ranking.OrderByDescending(r => r.LossPercent).ThenBy(r => r.Node, StringComparer.Ordinal).ToList();
+        ranking = ranking.OrderByDescending(r => r.LossPercent).ThenBy(r => r.WorstOutputSqnrDb).ThenBy(r => r.Node, StringComparer.Ordinal).ToList();
 
         var result = (Model: all, Report: allReport);
         var kept = new List<LayerSensitivity>();
         // 1, 2, 3, 4, 6, 8, 11, 16, ...: fine steps first, where most budgets are met.
-        for (int count = 1; accuracy.LossPercent > budgetPercent && kept.Count < ranking.Count; count = Math.Max(count + 1, (int)(count * 1.4)))
+        for (int count = 1; !judgement.AcceptableForSearch && kept.Count < ranking.Count; count = Math.Max(count + 1, (int)(count * 1.4)))
         {
             kept = ranking.Take(Math.Min(count, ranking.Count)).ToList();
-            progress?.Invoke($"loss {accuracy.LossPercent:F2} % over {budgetPercent} %: {kept.Count} layer(s) in FP32");
+            progress?.Invoke(FormattableString.Invariant($"loss {accuracy.LossPercent:F2} % [{accuracy.Loss.Low:F2}, {accuracy.Loss.High:F2}] against {budgetPercent} %, {judgement.Verdict}: {kept.Count} layer(s) in FP32"));
             result = Quantize(kept.Select(k => k.Node).ToList());
             accuracy = AccuracyEvaluator.Compare(fp32, OnnxExporter.ToBytes(result.Model), heldOut, task);
+            judgement = judge(accuracy);
         }
-        return new MixedPrecisionResult(result.Model, result.Report, accuracy, kept, ranking, quantizations);
+        return new MixedPrecisionResult(result.Model, result.Report, accuracy, kept, ranking, quantizations) { Judgement = judgement };
     }
 
     /// <summary>Node names as glob patterns: '*' and '?' in a name match themselves only through '?'.</summary>

@@ -33,6 +33,13 @@ public static class HtmlReport
             s.Append("</table>\n");
         }
 
+        if (d.Accuracy is { } accuracy)
+        {
+            s.Append(Inv($"<h2>Accuracy against FP32 <span class=\"badge {(accuracy.Verdict == "met" ? "pass" : accuracy.Verdict == "missed" ? "fail" : "warn")}\">{E(accuracy.Verdict)}</span></h2>\n<ul>\n"));
+            foreach (var line in ModelReport.AccuracyLines(accuracy)) s.Append("<li>").Append(E(line)).Append("</li>\n");
+            s.Append("</ul>\n<p class=\"note\">Met: the whole 95 % interval is on the good side of the limit; unproven: it contains the limit; missed: it is wholly on the wrong side. Top-1 agreement uses the Wilson score interval, the other figures a seeded bootstrap over the held-out samples.</p>\n");
+        }
+
         s.Append("<h2>Budgets</h2>\n");
         if (d.Budgets.Count == 0) s.Append("<p class=\"note\">No budgets set (LatencyBudgetMs, MinFps, MaxMemoryMB, MaxSizeMB).</p>\n");
         else

@@ -20,6 +20,18 @@ public sealed record ReportSizePart(string Part, long Bytes, int Tensors);
 public sealed record ReportArtifact(string Path, string Target, string Precision, string Key, long Bytes, BenchResult? Result, string? Unavailable,
     double? AccuracyLossPercent, IReadOnlyList<DeviceEstimate> Devices);
 
+/// <summary>One output against FP32 on the held-out samples: SQNR (dB) and mean cosine, each with its 95 % interval.</summary>
+public sealed record ReportOutputAgreement(string Name, Estimate SqnrDb, Estimate Cosine);
+
+/// <summary>
+/// The quantized model against FP32 (docs/quantization.md, "The accuracy gate"): the loss with its 95 % interval and
+/// verdict, the output floors, the held-out sample count, and how much of the model stayed float.
+/// </summary>
+public sealed record ReportAccuracy(string Task, string Metric, double Value, Estimate LossPercent, string Interval, int HeldOutSamples,
+    double? MaxAccuracyLoss, string Verdict, string? LossVerdict, int? SamplesToSettle, double MinSqnrDb, double MinCosine,
+    IReadOnlyList<ReportOutputAgreement> Outputs, IReadOnlyList<string> ReferenceProblems,
+    IReadOnlyDictionary<string, int> LayersByPrecision, long IntegerWeights, long Float16Weights, long Float32Weights, double Float32WeightPercent);
+
 /// <summary>A budget or baseline finding as the report shows it.</summary>
 public sealed record ReportFinding(string Severity, string Code, string Subject, string Message);
 
@@ -52,6 +64,8 @@ public sealed record ModelReportData
     public required IReadOnlyList<ReportLayer> Layers { get; init; }
     public required IReadOnlyList<ReportSizePart> Size { get; init; }
     public required IReadOnlyList<DeviceProfile> DeviceProfiles { get; init; }
+    /// <summary>The quantized model against FP32; null for an FP32 build or one without held-out samples.</summary>
+    public ReportAccuracy? Accuracy { get; init; }
 }
 
 /// <summary>Builds a model's report data and writes report.json, report.md and report.html beside its artifacts.</summary>
@@ -153,7 +167,8 @@ public static class ModelReport
             return new ReportArtifact(a.Path, a.Target, a.Precision, a.Key, bytes, a.Result, a.Unavailable, a.AccuracyLossPercent, devices);
         }).ToList();
 
-        var findings = measurement.Findings.Select(f => new ReportFinding(f.Severity == FindingSeverity.Error ? "error" : "warning", f.Descriptor.Code, f.Subject, f.Message)).ToList();
+        var gateFindings = context.Quantization?.Judgement?.Findings ?? [];
+        var findings = gateFindings.Concat(measurement.Findings).Select(f => new ReportFinding(f.Severity == FindingSeverity.Error ? "error" : "warning", f.Descriptor.Code, f.Subject, f.Message)).ToList();
         string status = findings.Any(f => f.Severity == "error") ? "fail" : findings.Count > 0 ? "warn" : "pass";
         return new ModelReportData
         {
@@ -177,8 +192,34 @@ public static class ModelReport
             Layers = layers,
             Size = size,
             DeviceProfiles = profiles,
+            Accuracy = Accuracy(context.Quantization),
         };
     }
+
+    private static ReportAccuracy? Accuracy(QuantizeStepResult? q)
+    {
+        if (q?.Accuracy is not { } a || q.Judgement is not { } j) return null;
+        var share = q.Share;
+        return new ReportAccuracy(a.Task.ToString(), a.Metric, a.Value, a.Loss, "95 % " + a.IntervalMethod, a.Samples, j.Budget,
+            j.Verdict.ToString().ToLowerInvariant(), j.Loss?.Verdict.ToString().ToLowerInvariant(), j.Loss?.SamplesToSettle, j.Floors.MinSqnrDb, j.Floors.MinCosine,
+            a.Outputs.Select(o => new ReportOutputAgreement(o.Name, o.Sqnr, o.Cosine)).ToList(), a.ReferenceProblems,
+            share?.Layers ?? new Dictionary<string, int>(), share?.IntegerWeights ?? 0, share?.Float16Weights ?? 0, share?.Float32Weights ?? 0, share?.Float32WeightPercent ?? 0);
+    }
+
+    /// <summary>The accuracy lines of report.md and the build summary: loss with its interval and verdict, the floors, what stayed float.</summary>
+    internal static IEnumerable<string> AccuracyLines(ReportAccuracy a)
+    {
+        yield return Inv($"Accuracy against FP32 ({a.Task}, {a.HeldOutSamples} held-out samples): loss {a.LossPercent.Value:F3} % [95 % CI {a.LossPercent.Low:F3}, {a.LossPercent.High:F3}] ({a.Interval}; {a.Metric} {a.Value:G4})") +
+            (a.MaxAccuracyLoss is double b ? Inv($" against MaxAccuracyLoss={b:G}: {a.LossVerdict}") + (a.SamplesToSettle is int n ? Inv($" ({n} held-out samples would settle it)") : "") : ", no MaxAccuracyLoss") +
+            Inv($"; verdict {a.Verdict}");
+        foreach (var o in a.Outputs)
+            yield return Inv($"Output '{o.Name}': SQNR {Db(o.SqnrDb.Value)} dB [{Db(o.SqnrDb.Low)}, {Db(o.SqnrDb.High)}] (floor {a.MinSqnrDb:G}), cosine {o.Cosine.Value:F5} [{o.Cosine.Low:F5}, {o.Cosine.High:F5}] (floor {a.MinCosine:G})");
+        long total = a.IntegerWeights + a.Float16Weights + a.Float32Weights;
+        yield return Inv($"Stayed float: {a.LayersByPrecision.Where(l => l.Key != "Int8").Sum(l => l.Value)} of {a.LayersByPrecision.Values.Sum()} compute layers ({string.Join(", ", a.LayersByPrecision.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => Inv($"{l.Value} {l.Key}")))}); {a.Float32WeightPercent:F1} % of {total:N0} weights in float32");
+        foreach (var p in a.ReferenceProblems) yield return "FP32 reference: " + p;
+    }
+
+    internal static string Db(double v) => AccuracyEvaluator.FormatDb(v);
 
     internal static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
@@ -207,6 +248,11 @@ public static class MarkdownReport
         if (d.Findings.Count > 0)
         {
             foreach (var f in d.Findings) s.Append(ModelReport.Inv($"- **{f.Severity} {f.Code}** {f.Subject}: {f.Message}\n"));
+            s.Append('\n');
+        }
+        if (d.Accuracy is { } accuracy)
+        {
+            foreach (var line in ModelReport.AccuracyLines(accuracy)) s.Append("- ").Append(line).Append('\n');
             s.Append('\n');
         }
         s.Append("| artifact | size | P50 ms | P99 ms (95 % CI), budget clock and what was measured | fps | batched/s | load ms | memory MB | normalized P99 |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");

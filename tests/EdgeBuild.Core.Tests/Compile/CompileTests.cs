@@ -112,6 +112,8 @@ public sealed class CompileTests : IDisposable
     [InlineData("--name", "3d-net", "EB6001", "ClassName")]
     [InlineData("--latency-budget-ms", "-5", "EB6001", "LatencyBudgetMs")]
     [InlineData("--calibration", "/nonexistent/calib.jpg", "EB3002", "calib.jpg")]
+    [InlineData("--min-cosine", "1.5", "EB6001", "MinCosine")]
+    [InlineData("--min-sqnr-db", "NaN", "EB6001", "MinSqnrDb")]
     public void InvalidOptionsGiveOneErrorAndNoOutput(string option, string value, string code, string subject)
     {
         string model = SaveModel();

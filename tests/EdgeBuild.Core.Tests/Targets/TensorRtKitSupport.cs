@@ -43,14 +43,14 @@ internal static class TensorRtKitSupport
         return path;
     }
 
-    /// <summary>Writes <paramref name="count"/> random float32 .npy samples shaped <see cref="ImageDims"/>; returns their paths.</summary>
-    public static List<string> CalibrationFiles(string dir, int count = 12)
+    /// <summary>Writes <paramref name="count"/> random float32 .npy samples shaped <see cref="ImageDims"/> (seeds from <paramref name="seed"/>); returns their paths.</summary>
+    public static List<string> CalibrationFiles(string dir, int count = 12, int seed = 300)
     {
         Directory.CreateDirectory(dir);
         var paths = new List<string>();
         for (int i = 0; i < count; i++)
         {
-            var t = ModelBuilder.RandomInput(ImageDims, 300 + i);
+            var t = ModelBuilder.RandomInput(ImageDims, seed + i);
             string path = Path.Combine(dir, $"sample{i:D2}.npy");
             WriteNpy(path, ImageDims, t.ToFloats());
             paths.Add(path);

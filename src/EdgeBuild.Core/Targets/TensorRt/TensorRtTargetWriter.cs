@@ -102,8 +102,9 @@ public sealed class TensorRtTargetWriter : ITargetWriter
 
     /// <summary>
     /// The kit's loss against FP32 on the build's held-out files, by the same task metric as the ONNX artifact. With
-    /// MaxAccuracyLoss (Int8 or Mixed) and a loss over it, layers return to FP32 by the same search as the ONNX artifact's,
-    /// on the TensorRT network, starting from the layers already kept; still over the budget is EB3009. Adds the layers it
+    /// MaxAccuracyLoss (Int8 or Mixed) and a loss the gate does not accept, layers return to FP32 by the same search as the
+    /// ONNX artifact's, on the TensorRT network, starting from the layers already kept; the gate's errors (EB3009, EB3012)
+    /// fail the build and its warnings are printed. Adds the layers it
     /// kept to <paramref name="keptFp32"/>. No held-out files: no measurement.
     /// </summary>
     private static (Model Network, Measure.AccuracyReport? Accuracy) MeetBudget(TargetContext context, Model floatModel, byte[] floatBytes, Model network,
@@ -115,16 +116,30 @@ public sealed class TensorRtTargetWriter : ITargetWriter
         var task = options.Task == Measure.TaskKind.Auto ? Measure.AccuracyEvaluator.Infer(floatModel) : options.Task;
         context.Progress($"measuring the TensorRT network against FP32 on {evaluation.Count} held-out samples ({task})");
         var accuracy = Measure.AccuracyEvaluator.Compare(floatBytes, OnnxExporter.ToBytes(network), evaluation, task);
-        if (options.MaxAccuracyLoss is not double budget || accuracy.LossPercent <= budget) return (network, accuracy);
+        // The same gate as the ONNX artifact's (docs/quantization.md): the loss by its 95 % interval, the output floors.
+        Measure.AccuracyJudgement Judge(Measure.AccuracyReport a) =>
+            Measure.AccuracyGate.Judge(context.Name, "the TensorRT network", a, options.MaxAccuracyLoss, options.OutputFloors, options.Preprocessing);
+        var judgement = Judge(accuracy);
+        if (options.MaxAccuracyLoss is not double budget || judgement.AcceptableForSearch)
+        {
+            Enforce(context, judgement);
+            return (network, accuracy);
+        }
 
-        context.Progress($"TensorRT network loses {accuracy.LossPercent:F2} %, over the budget of {budget} %: measuring each layer's sensitivity");
+        context.Progress($"TensorRT network loses {accuracy.LossPercent:F2} % against the budget of {budget} % ({judgement.Verdict}): measuring each layer's sensitivity");
         var data = new FileCalibrationSource(floatModel, context.Split.Calibration, options.Preprocessing, options.MinCalibrationSamples);
-        var search = MixedPrecisionSearch.Run(floatBytes, QuantizeOptionsFor(calibration, keptFp32.Concat(keptFp16)), data, evaluation, task, budget, context.Progress);
+        var search = MixedPrecisionSearch.Run(floatBytes, QuantizeOptionsFor(calibration, keptFp32.Concat(keptFp16)), data, evaluation, task, budget, Judge, context.Progress);
         foreach (var layer in search.KeptInFp32) keptFp32.Add(layer.Node);
-        if (search.Accuracy.LossPercent > budget)
-            throw new EdgeBuildException(DiagnosticCodes.AccuracyBudgetExceeded, "MaxAccuracyLoss",
-                $"the TensorRT network loses {search.Accuracy.LossPercent:F2} % against FP32 ({search.Accuracy.Metric} {search.Accuracy.Value:G4}) even with {search.KeptInFp32.Count} more layer(s) in FP32, over the budget of {budget} %");
+        Enforce(context, search.Judgement ?? Judge(search.Accuracy), $" even with {search.KeptInFp32.Count} more layer(s) in FP32");
         return (search.Model, search.Accuracy);
+    }
+
+    /// <summary>Prints the gate's warnings and throws its first error.</summary>
+    private static void Enforce(TargetContext context, Measure.AccuracyJudgement judgement, string suffix = "")
+    {
+        foreach (var w in judgement.Warnings) context.Warn(w.Format());
+        if (judgement.Errors.FirstOrDefault() is { } error)
+            throw new EdgeBuildException(error.Descriptor, error.Subject, error.Message + suffix);
     }
 
     /// <summary>
