@@ -37,6 +37,8 @@ public static class DiagnosticCodes
         "A tensor's data does not match its type or dims; re-export the model.");
     public static readonly DiagnosticDescriptor WriteFailed = new("EB1013", "Cannot write output file",
         "Check that the output folder exists and is writable.");
+    public static readonly DiagnosticDescriptor OutputFolderLocked = new("EB1020", "Output folder in use by another compile",
+        "Another edgebuild process is writing the same output folder and did not finish in time; wait for it (or stop it), or give each compile its own output folder.");
 
     public static readonly DiagnosticDescriptor UnknownPass = new("EB2001", "Unknown pass name",
         "Run 'edgebuild optimize --help' for the list of passes.");

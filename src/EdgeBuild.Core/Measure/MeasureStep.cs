@@ -127,7 +127,7 @@ public static class MeasureStep
         foreach (var artifact in context.Artifacts)
         {
             string key = BaselineCheck.Key(artifact.Target, artifact.Precision, machine.ExecutionProvider);
-            string path = Path.Combine(context.OutputDirectory, artifact.Path);
+            string path = context.PathOf(artifact.Path);
             string? unavailable = artifact.Target != nameof(TargetKind.Onnx) || !artifact.Path.EndsWith(".onnx", StringComparison.Ordinal) || artifact.Path.EndsWith(".trt.onnx", StringComparison.Ordinal)
                 ? $"{artifact.Target} artifacts run in their own runtime, which this machine's EdgeBuild does not host (only ONNX Runtime)"
                 : ModelBenchmark.UnavailableReason(ep);

@@ -97,7 +97,7 @@ public sealed class TensorRtTargetWriter : ITargetWriter
             keptFp16.Order(StringComparer.Ordinal).ToList(), keptFp32.Order(StringComparer.Ordinal).ToList(), implicitRoute, calibration, accuracy);
         kit.Add(context.WriteArtifact(context.Name + RecipeSuffix, recipe.ToJson(ModelCompiler.ToolVersion, kit, layers), precision));
         var script = context.WriteArtifact(context.Name + ScriptSuffix, recipe.ToScript(ModelCompiler.ToolVersion, kit), precision);
-        MakeExecutable(Path.Combine(context.OutputDirectory, script.Path));
+        MakeExecutable(context.PathOf(script.Path));
     }
 
     /// <summary>
