@@ -78,13 +78,15 @@ public static class ModelCompiler
             var outputs = Describe(model.Graph.Outputs);
 
             context = new TargetContext(name, outputDirectory, options, floatModel, model, quantization, progress, warn, stage.Directory);
+            // The ONNX artifact first, whatever the order given: a TensorRT kit whose network is that file names it instead of a copy.
+            var targets = options.Targets.Distinct().OrderBy(t => t == TargetKind.Onnx ? 0 : 1).ToList();
             // Every target checks what it can before any writes, so a model one target cannot take writes nothing.
-            foreach (var target in options.Targets.Distinct())
+            foreach (var target in targets)
             {
                 context.CurrentTarget = target;
                 TargetWriters.For(target)!.Check(context);
             }
-            foreach (var target in options.Targets.Distinct())
+            foreach (var target in targets)
             {
                 context.CurrentTarget = target;
                 TargetWriters.For(target)!.Write(context);

@@ -7,9 +7,11 @@ namespace EdgeBuild.Compile;
 /// <summary>
 /// A compile's hold on its output folder: one compile at a time (a lock), and its outputs replaced as one set.
 /// <para>
-/// The lock is <c>.edgebuild/lock</c> in the folder, opened with <see cref="FileShare.None"/> (on Unix .NET takes an
-/// <c>flock</c> on it): the kernel releases it when the process ends, killed or not, so it never goes stale. The file
-/// stays (deleting a lock file lets a waiter lock the unlinked file while a third process locks a new one).
+/// The lock is <c>.edgebuild/lock</c> in the folder, opened without sharing (on Unix .NET takes an <c>flock</c> on it):
+/// the kernel releases it when the process ends, killed or not, so it never goes stale. A holder that leaves nothing
+/// pending deletes it (and <c>.edgebuild/</c>, and the folder when it created it and nothing is in it) so a compile leaves
+/// no trace: first it marks the file retired, so a waiter that opened the old file before the delete and locks it
+/// after sees the mark and opens the path again instead of holding a lock nobody else can see.
 /// </para>
 /// <para>
 /// A set is written into a private staging folder (<c>.edgebuild/NAME.stage/</c>, same file system, so a rename moves
@@ -33,14 +35,21 @@ public sealed class OutputFolder : IDisposable
     public static TimeSpan DefaultLockTimeout { get; } = TimeSpan.FromMinutes(10);
 
     private readonly FileStream lockStream;
+    private readonly bool createdDirectory;
+    private bool released;
+    private static readonly byte[] RetiredMark = "retired"u8.ToArray();
+
+    // Windows: sharing Delete only lets the holder delete the file while others still cannot open it; Unix: no sharing is the flock.
+    private static FileShare LockShare => OperatingSystem.IsWindows() ? FileShare.Delete : FileShare.None;
 
     /// <summary>Tests: called before each step of a commit (journal, each delete and move), to stop it there as a kill would.</summary>
     internal static readonly AsyncLocal<Action?> BeforeStep = new();
 
-    private OutputFolder(string directory, FileStream lockStream)
+    private OutputFolder(string directory, FileStream lockStream, bool createdDirectory)
     {
         Directory = directory;
         this.lockStream = lockStream;
+        this.createdDirectory = createdDirectory;
     }
 
     /// <summary>The output folder (full path).</summary>
@@ -56,45 +65,51 @@ public sealed class OutputFolder : IDisposable
     {
         string full = Path.GetFullPath(directory);
         string state = Path.Combine(full, StateDirectoryName);
-        try { System.IO.Directory.CreateDirectory(state); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new EdgeBuildException(DiagnosticCodes.WriteFailed, directory, $"cannot create the output folder ({e.Message})", e);
-        }
         string lockPath = Path.Combine(state, LockFileName);
+        if (File.Exists(full)) throw new EdgeBuildException(DiagnosticCodes.WriteFailed, directory, "is a file; the output must be a folder");
+        bool created = !System.IO.Directory.Exists(full);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         bool told = false;
         while (true)
         {
+            FileStream stream;
             try
             {
-                var stream = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-                var folder = new OutputFolder(full, stream);
-                try { folder.Recover(progress); }
-                catch
-                {
-                    folder.Dispose();
-                    throw;
-                }
-                return folder;
+                System.IO.Directory.CreateDirectory(state);
+                stream = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, LockShare);
             }
-            catch (UnauthorizedAccessException e)
+            catch (UnauthorizedAccessException e) when (!OperatingSystem.IsWindows() || clock.Elapsed >= timeout)
             {
-                throw new EdgeBuildException(DiagnosticCodes.WriteFailed, lockPath, $"cannot open the output folder's lock file ({e.Message})", e);
+                throw new EdgeBuildException(DiagnosticCodes.WriteFailed, directory, $"cannot create the output folder's lock file ({e.Message})", e);
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // A held lock and a transient error look alike here; both are retried until the timeout.
+                // Windows: a lock file its last holder is deleting cannot be opened (access denied) until it is gone.
+                // A held lock, a folder deleted by the last holder between our two calls, a transient error: all retried until the timeout.
                 if (clock.Elapsed >= timeout)
                     throw new EdgeBuildException(DiagnosticCodes.OutputFolderLocked, directory,
-                        $"another edgebuild process has held this folder's lock ({StateDirectoryName}/{LockFileName}) for {timeout.TotalSeconds:0} s ({e.Message})");
+                        $"another edgebuild process has held this folder's lock ({StateDirectoryName}/{LockFileName}) for {timeout.TotalSeconds:0.#} s ({e.Message})");
                 if (!told)
                 {
-                    progress?.Invoke($"waiting for another edgebuild process writing {directory} (up to {timeout.TotalSeconds:0} s)");
+                    progress?.Invoke($"waiting for another edgebuild process writing {directory} (up to {timeout.TotalSeconds:0.#} s)");
                     told = true;
                 }
-                Thread.Sleep(TimeSpan.FromMilliseconds(Math.Min(200, Math.Max(1, (timeout - clock.Elapsed).TotalMilliseconds))));
+                Thread.Sleep(TimeSpan.FromMilliseconds(Math.Min(100, Math.Max(1, (timeout - clock.Elapsed).TotalMilliseconds))));
+                continue;
             }
+            if (stream.Length > 0)
+            {
+                stream.Dispose(); // retired and deleted by its last holder: the path now names a new file
+                continue;
+            }
+            var folder = new OutputFolder(full, stream, created);
+            try { folder.Recover(progress); }
+            catch
+            {
+                folder.Dispose();
+                throw;
+            }
+            return folder;
         }
     }
 
@@ -188,7 +203,39 @@ public sealed class OutputFolder : IDisposable
         if (System.IO.Directory.Exists(path)) System.IO.Directory.Delete(path, recursive: true);
     }
 
-    public void Dispose() => lockStream.Dispose();
+    /// <summary>
+    /// Releases the lock. With nothing pending (a commit that failed half-way stays for the next compile), the lock file,
+    /// the state folder and a folder this compile created and left empty are deleted first (see the class remarks).
+    /// </summary>
+    public void Dispose()
+    {
+        if (released) return;
+        released = true;
+        try
+        {
+            if (!System.IO.Directory.EnumerateFileSystemEntries(StateDirectory).Any(e => Path.GetFileName(e) != LockFileName))
+            {
+                lockStream.Write(RetiredMark);
+                lockStream.Flush();
+                try { File.Delete(Path.Combine(StateDirectory, LockFileName)); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    lockStream.SetLength(0); // still in place, so still the lock: not retired
+                    return;
+                }
+                System.IO.Directory.Delete(StateDirectory);
+                if (createdDirectory && !System.IO.Directory.EnumerateFileSystemEntries(Directory).Any()) System.IO.Directory.Delete(Directory);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A waiter created its lock file or folder in between: it is theirs now.
+        }
+        finally
+        {
+            lockStream.Dispose();
+        }
+    }
 
     private sealed record CommitJournal(string? Manifest, List<string> Files, List<string> Remove);
 }

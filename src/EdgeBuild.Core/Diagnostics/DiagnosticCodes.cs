@@ -103,7 +103,7 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor NearBudget = new("EB5006", "Close to a budget (warning)",
         "A measured value is within 10 % of its budget, or its confidence interval contains the budget: the next change may break the build. Look at the figures in the report.");
     public static readonly DiagnosticDescriptor CannotMeasureHere = new("EB5007", "Budget cannot be measured on this machine (warning)",
-        "The artifact's runtime or execution provider is not available here (for example TensorRT without a GPU), so its budgets were not checked; build on a machine that has it to check them.");
+        "This machine cannot run the artifact (its runtime or its execution provider is missing here), so its budgets were not checked; check them on a machine or device that runs it.");
     public static readonly DiagnosticDescriptor BaselineCorrupt = new("EB5010", "Baseline file unreadable",
         "The .edgebaseline.json file is not a baseline EdgeBuild can read (edited by hand, a merge conflict, truncated); restore it from version control or run 'edgebuild baseline update'.");
     public static readonly DiagnosticDescriptor BaselineOtherModel = new("EB5011", "Baseline is for another model",

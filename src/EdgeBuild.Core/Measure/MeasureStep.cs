@@ -124,13 +124,12 @@ public static class MeasureStep
         var measured = new List<ArtifactMeasurement>();
         double? accuracy = context.Quantization?.Accuracy?.LossPercent;
 
-        foreach (var artifact in context.Artifacts)
+        // Model files only: a kit's recipe, script or calibration cache has no latency, so it gets no line and no EB5007.
+        foreach (var artifact in context.Artifacts.Where(a => TargetWriters.IsModel(context.Name, a)))
         {
             string key = BaselineCheck.Key(artifact.Target, artifact.Precision, machine.ExecutionProvider);
             string path = context.PathOf(artifact.Path);
-            string? unavailable = artifact.Target != nameof(TargetKind.Onnx) || !artifact.Path.EndsWith(".onnx", StringComparison.Ordinal) || artifact.Path.EndsWith(".trt.onnx", StringComparison.Ordinal)
-                ? $"{artifact.Target} artifacts run in their own runtime, which this machine's EdgeBuild does not host (only ONNX Runtime)"
-                : ModelBenchmark.UnavailableReason(ep);
+            string? unavailable = TargetWriters.For(Enum.Parse<TargetKind>(artifact.Target))!.NotMeasurableHere ?? ModelBenchmark.UnavailableReason(ep);
             BenchResult? result = null;
             if (unavailable is null)
             {
@@ -152,7 +151,7 @@ public static class MeasureStep
             }
             if (unavailable is not null && HasPerformanceBudget(options))
                 findings.Add(new Finding(FindingSeverity.Warning, DiagnosticCodes.CannotMeasureHere, subject,
-                    $"{artifact.Path} ({artifact.Target}, {ep}): its budgets were not checked: {unavailable}"));
+                    $"{artifact.Path} ({artifact.Target}{(artifact.Target == nameof(TargetKind.Onnx) ? $", {ep}" : "")}): its budgets were not checked: {unavailable}"));
             measured.Add(new ArtifactMeasurement(artifact.Path, artifact.Target, artifact.Precision, key, result, unavailable,
                 artifact.Target == nameof(TargetKind.Onnx) ? accuracy : null));
         }
