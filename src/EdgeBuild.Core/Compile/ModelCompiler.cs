@@ -50,6 +50,7 @@ public static class ModelCompiler
             var model = OnnxImporter.Load(modelPath);
             byte[] source = File.ReadAllBytes(modelPath);
             InputShapes.Apply(model, options.Shapes);
+            if (writeManifest && options.Measurement.Enabled) CheckMeasurableShapes(model, options, warn);
 
             var passes = options.Passes is null ? OptimizationPipeline.DefaultPasses : OptimizationPipeline.Select(options.Passes);
             if (options.SkipPasses.Count > 0)
@@ -153,6 +154,27 @@ public static class ModelCompiler
             throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "LatencyBudgetMs", $"{options.LatencyBudgetMs} is not a positive number of milliseconds");
         if (options.MaxAccuracyLoss is < 0 or > 100 or double.NaN)
             throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "MaxAccuracyLoss", $"{options.MaxAccuracyLoss} is not a percentage between 0 and 100");
+    }
+
+    /// <summary>
+    /// The measurement feeds 1 for every symbolic dim. For the batch (the first axis) that is single-stream latency, what the
+    /// budgets mean; for any other axis (an image's height, a sequence's length) it is a toy input: a latency, frame-rate or
+    /// memory budget measured there is EB5021, and without one the figures get a warning.
+    /// </summary>
+    private static void CheckMeasurableShapes(Model model, CompileOptions options, Action<string>? warn)
+    {
+        var open = model.Graph.Inputs.Where(v => v.Initializer is null && v.TensorType?.Shape is { } s && Enumerable.Range(1, Math.Max(0, s.Rank - 1)).Any(i => s[i].Value is null))
+            .Select(v => (v.Name, Shape: v.TensorType!.Shape!)).ToList();
+        if (open.Count == 0) return;
+        var (name, shape) = open[0];
+        string dims = string.Join(",", Enumerable.Range(0, shape.Rank).Select(i => shape[i].Value is long d ? d.ToString(System.Globalization.CultureInfo.InvariantCulture) : i == 0 ? "1" : shape[i].ToString().ToUpperInvariant()));
+        string which = string.Join(", ", open.Select(o => $"'{o.Name}' {o.Shape}"));
+        var budgets = new[] { ("LatencyBudgetMs", options.LatencyBudgetMs), ("MinFps", options.Measurement.MinFps), ("MaxMemoryMB", options.Measurement.MaxMemoryMB) }
+            .Where(b => b.Item2 is not null).Select(b => b.Item1).ToList();
+        if (budgets.Count > 0)
+            throw new EdgeBuildException(DiagnosticCodes.BudgetNeedsInputShape, "Shapes",
+                $"input {which} has symbolic dims, so {string.Join(" and ", budgets)} would be checked at size 1 for each; set Shapes=\"{name}={dims}\" (--shape {name}={dims}) with the sizes the app feeds");
+        warn?.Invoke($"input {which} has symbolic dims: the measurement runs it at size 1 for each; set Shapes=\"{name}={dims}\" (--shape {name}={dims}) to measure at the sizes the app feeds");
     }
 
     private static List<ManifestTensor> Describe(IReadOnlyList<Value> values)

@@ -104,6 +104,8 @@ public static class DiagnosticCodes
         "A measured value is within 10 % of its budget, or its confidence interval contains the budget: the next change may break the build. Look at the figures in the report.");
     public static readonly DiagnosticDescriptor CannotMeasureHere = new("EB5007", "Budget cannot be measured on this machine (warning)",
         "This machine cannot run the artifact (its runtime or its execution provider is missing here), so its budgets were not checked; check them on a machine or device that runs it.");
+    public static readonly DiagnosticDescriptor BudgetNeedsInputShape = new("EB5021", "Budget needs the input size",
+        "An input has symbolic dims besides the batch, and the measurement would feed 1 for each, which says nothing about the inputs the app feeds; set Shapes (--shape NAME=1,3,480,640) to that size.");
     public static readonly DiagnosticDescriptor BaselineCorrupt = new("EB5010", "Baseline file unreadable",
         "The .edgebaseline.json file is not a baseline EdgeBuild can read (edited by hand, a merge conflict, truncated); restore it from version control or run 'edgebuild baseline update'.");
     public static readonly DiagnosticDescriptor BaselineOtherModel = new("EB5011", "Baseline is for another model",

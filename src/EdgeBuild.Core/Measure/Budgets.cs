@@ -26,13 +26,16 @@ public static class Budgets
     /// <summary>Fraction of a budget inside which a passing value still warns.</summary>
     public const double Margin = 0.10;
 
-    /// <summary>Checks every budget of one measured artifact; <paramref name="hint"/> (may be null) is appended to latency and fps errors.</summary>
+    /// <summary>
+    /// Checks every budget of one measured artifact; <paramref name="hint"/> (may be null) is appended to latency and fps
+    /// errors; <paramref name="inputs"/> (the input shapes measured at, may be null) goes into every figure's context.
+    /// </summary>
     public static (List<Finding> Findings, List<BudgetOutcome> Outcomes) Check(string subject, BenchResult r, double? latencyBudgetMs, double? minFps,
-        double? maxMemoryMB, double? maxSizeMB, string? hint)
+        double? maxMemoryMB, double? maxSizeMB, string? hint, string? inputs = null)
     {
         var findings = new List<Finding>();
         var outcomes = new List<BudgetOutcome>();
-        string context = Invariant($"{r.Runs} runs, {r.Threads} thread(s), {r.ExecutionProvider}, {r.Machine.CpuModel}");
+        string context = Invariant($"{(inputs is null ? "" : $"input {inputs}, ")}{r.Runs} runs, {r.Threads} thread(s), {r.ExecutionProvider}, {r.Machine.CpuModel}");
         string tryText = hint is null ? "" : $"; {hint}";
 
         if (latencyBudgetMs is double budget)

@@ -8,7 +8,11 @@ using EdgeBuild.Targets;
 namespace EdgeBuild.Measure;
 
 /// <summary>One artifact's measurement in a compile: the figures, or why there are none on this machine.</summary>
-public sealed record ArtifactMeasurement(string Path, string Target, string Precision, string Key, BenchResult? Result, string? Unavailable, double? AccuracyLossPercent);
+public sealed record ArtifactMeasurement(string Path, string Target, string Precision, string Key, BenchResult? Result, string? Unavailable, double? AccuracyLossPercent)
+{
+    /// <summary>The input shapes the figures were measured at ("x 1x3x480x640"; a symbolic dim runs at 1).</summary>
+    public string? MeasuredInputs { get; init; }
+}
 
 /// <summary>The baseline part of a compile's measurement: which file, what was compared, and the outcome.</summary>
 public sealed record BaselineSummary(string File, string MachineId, bool SameMachine, bool SameModel, RegressionTolerances Tolerances,
@@ -123,6 +127,7 @@ public static class MeasureStep
         var outcomes = new List<BudgetOutcome>();
         var measured = new List<ArtifactMeasurement>();
         double? accuracy = context.Quantization?.Accuracy?.LossPercent;
+        string measuredInputs = MeasuredInputs(inputs);
 
         // Model files only: a kit's recipe, script or calibration cache has no latency, so it gets no line and no EB5007.
         foreach (var artifact in context.Artifacts.Where(a => TargetWriters.IsModel(context.Name, a)))
@@ -153,18 +158,18 @@ public static class MeasureStep
                 findings.Add(new Finding(FindingSeverity.Warning, DiagnosticCodes.CannotMeasureHere, subject,
                     $"{artifact.Path} ({artifact.Target}{(artifact.Target == nameof(TargetKind.Onnx) ? $", {ep}" : "")}): its budgets were not checked: {unavailable}"));
             measured.Add(new ArtifactMeasurement(artifact.Path, artifact.Target, artifact.Precision, key, result, unavailable,
-                artifact.Target == nameof(TargetKind.Onnx) ? accuracy : null));
+                artifact.Target == nameof(TargetKind.Onnx) ? accuracy : null) { MeasuredInputs = result is null ? null : measuredInputs });
         }
 
         foreach (var m in measured.Where(m => m.Result is not null))
         {
             var r = m.Result!;
-            var (budgetFindings, budgetOutcomes) = Budgets.Check($"{subject} ({m.Path})", r, options.LatencyBudgetMs, settings.MinFps, settings.MaxMemoryMB, settings.MaxSizeMB, null);
+            var (budgetFindings, budgetOutcomes) = Budgets.Check($"{subject} ({m.Path})", r, options.LatencyBudgetMs, settings.MinFps, settings.MaxMemoryMB, settings.MaxSizeMB, null, m.MeasuredInputs);
             if (budgetFindings.Any(f => f.Severity == FindingSeverity.Error && (f.Descriptor == DiagnosticCodes.LatencyBudgetExceeded || f.Descriptor == DiagnosticCodes.FpsBudgetNotMet)))
             {
                 string? hint = SpeedHint(context, r, progress);
                 if (hint is not null)
-                    (budgetFindings, budgetOutcomes) = Budgets.Check($"{subject} ({m.Path})", r, options.LatencyBudgetMs, settings.MinFps, settings.MaxMemoryMB, settings.MaxSizeMB, hint);
+                    (budgetFindings, budgetOutcomes) = Budgets.Check($"{subject} ({m.Path})", r, options.LatencyBudgetMs, settings.MinFps, settings.MaxMemoryMB, settings.MaxSizeMB, hint, m.MeasuredInputs);
             }
             findings.AddRange(budgetFindings);
             outcomes.AddRange(budgetOutcomes);
@@ -250,6 +255,10 @@ public static class MeasureStep
 
     private static string Signature(ManifestTensor t) =>
         $"{t.Name}:{t.ElementType}[{(t.Shape is null ? "*" : string.Join(",", t.Shape.Select(d => d switch { long v => v.ToString(CultureInfo.InvariantCulture), string s => s, _ => "?" })))}]";
+
+    /// <summary>What ModelBenchmark feeds: each input's dims, a symbolic one at 1 ("x 1x3x480x640, mask 1x480x640").</summary>
+    public static string MeasuredInputs(IReadOnlyList<ManifestTensor> inputs) =>
+        string.Join(", ", inputs.Select(t => $"{t.Name} {(t.Shape is null ? "?" : t.Shape.Count == 0 ? "scalar" : string.Join("x", t.Shape.Select(d => d is long v ? v.ToString(CultureInfo.InvariantCulture) : "1")))}"));
 
     private static bool HasPerformanceBudget(CompileOptions o) =>
         o.LatencyBudgetMs is not null || o.Measurement.MinFps is not null || o.Measurement.MaxMemoryMB is not null || o.Measurement.MaxSizeMB is not null;

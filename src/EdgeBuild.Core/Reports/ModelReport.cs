@@ -18,7 +18,11 @@ public sealed record ReportSizePart(string Part, long Bytes, int Tensors);
 
 /// <summary>One artifact in the report: its measurement (or why none) and its device estimates.</summary>
 public sealed record ReportArtifact(string Path, string Target, string Precision, string Key, long Bytes, BenchResult? Result, string? Unavailable,
-    double? AccuracyLossPercent, IReadOnlyList<DeviceEstimate> Devices);
+    double? AccuracyLossPercent, IReadOnlyList<DeviceEstimate> Devices)
+{
+    /// <summary>The input shapes the figures were measured at (a symbolic dim at 1); null when not measured.</summary>
+    public string? MeasuredInputs { get; init; }
+}
 
 /// <summary>A budget or baseline finding as the report shows it.</summary>
 public sealed record ReportFinding(string Severity, string Code, string Subject, string Message);
@@ -142,7 +146,7 @@ public static class ModelReport
             string precision = a.Precision is "Int8" or "Int8Dynamic" or "Mixed" ? "Int8" : a.Precision;
             var devices = profiles.Select(p => Measure.DeviceProfiles.Estimate(p, precision, macs, bytesMoved)).ToList();
             long bytes = manifest.Artifacts.FirstOrDefault(m => m.Path == a.Path)?.Bytes ?? a.Result?.Bytes ?? 0;
-            return new ReportArtifact(a.Path, a.Target, a.Precision, a.Key, bytes, a.Result, a.Unavailable, a.AccuracyLossPercent, devices);
+            return new ReportArtifact(a.Path, a.Target, a.Precision, a.Key, bytes, a.Result, a.Unavailable, a.AccuracyLossPercent, devices) { MeasuredInputs = a.MeasuredInputs };
         }).ToList();
 
         var findings = measurement.Findings.Select(f => new ReportFinding(f.Severity == FindingSeverity.Error ? "error" : "warning", f.Descriptor.Code, f.Subject, f.Message)).ToList();

@@ -166,6 +166,55 @@ public sealed class MeasureCliTests : IDisposable
             report.RootElement.GetProperty("artifacts").EnumerateArray().Select(a => a.GetProperty("path").GetString()).Order(StringComparer.Ordinal));
     }
 
+    private string SymbolicModel()
+    {
+        var b = new ModelBuilder();
+        var x = b.InputSymbolic("x", "batch", "3", "h", "w");
+        b.Output(b.Op("Relu", [b.Conv(x, "conv", 4, 3)], "y"));
+        string path = Path.Combine(dir, "dyn.onnx");
+        EdgeBuild.Onnx.OnnxExporter.Save(b.Model, path);
+        return path;
+    }
+
+    /// <summary>
+    /// Symbolic dims besides the batch: a latency, frame-rate or memory budget is EB5021 asking for Shapes (it would be
+    /// measured at 1x1); without a budget a warning; with Shapes the figures say the shape they were measured at.
+    /// </summary>
+    [Theory]
+    [InlineData("--latency-budget-ms", "100")]
+    [InlineData("--min-fps", "1")]
+    [InlineData("--max-memory-mb", "1000")]
+    public void SymbolicDimsWithABudgetAskForShapes(string budget, string value)
+    {
+        var (exit, _, stderr) = Compile(SymbolicModel(), "out", budget, value);
+        Assert.Equal(1, exit);
+        var error = Assert.Single(ErrorLines(stderr));
+        Assert.StartsWith("error EB5021: Shapes: input 'x' [batch,3,h,w] has symbolic dims", error);
+        Assert.Contains("--shape x=1,3,H,W", error);
+        Assert.False(File.Exists(Path.Combine(dir, "out", "Dyn.edgemodel.json")));
+
+        (exit, var stdout, stderr) = Compile(SymbolicModel(), "out", budget, value, "--shape", "x=1,3,24,20");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("  Dyn.onnx at input x 1x3x24x20: P50 ", stdout);
+        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "out", "report.json")));
+        Assert.Equal("x 1x3x24x20", report.RootElement.GetProperty("artifacts")[0].GetProperty("measuredInputs").GetString());
+    }
+
+    [Fact]
+    public void SymbolicDimsWithoutABudgetAreAWarningAndTheLineSaysTheSizeMeasured()
+    {
+        var (exit, stdout, stderr) = Compile(SymbolicModel(), "out");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("input 'x' [batch,3,h,w] has symbolic dims: the measurement runs it at size 1 for each; set Shapes=\"x=1,3,H,W\"", stderr);
+        Assert.Contains("  Dyn.onnx at input x 1x3x1x1: P50 ", stdout);
+
+        // A symbolic batch alone is single-stream latency, what the budgets mean: no warning, no error.
+        (exit, stdout, stderr) = Compile(SymbolicModel(), "batch", "--shape", "x=1,3,8,8", "--latency-budget-ms", "100");
+        Assert.True(exit == 0, stderr);
+        Assert.DoesNotContain("symbolic", stderr);
+        Assert.Contains("  Dyn.onnx at input x 1x3x8x8: P50 ", stdout);
+    }
+
     [Theory]
     [InlineData("--min-fps", "-1", "EB6001")]
     [InlineData("--max-memory-mb", "0", "EB6001")]
