@@ -104,8 +104,6 @@ public static class DiagnosticCodes
         "A measured value is within 10 % of its budget, or its confidence interval contains the budget: the next change may break the build. Look at the figures in the report.");
     public static readonly DiagnosticDescriptor CannotMeasureHere = new("EB5007", "Budget cannot be measured on this machine (warning)",
         "This machine cannot run the artifact (its runtime or its execution provider is missing here), so its budgets were not checked; check them on a machine or device that runs it.");
-    public static readonly DiagnosticDescriptor BudgetNeedsInputShape = new("EB5021", "Budget needs the input size",
-        "An input has symbolic dims besides the batch, and the measurement would feed 1 for each, which says nothing about the inputs the app feeds; set Shapes (--shape NAME=1,3,480,640) to that size.");
     public static readonly DiagnosticDescriptor BaselineCorrupt = new("EB5010", "Baseline file unreadable",
         "The .edgebaseline.json file is not a baseline EdgeBuild can read (edited by hand, a merge conflict, truncated); restore it from version control or run 'edgebuild baseline update'.");
     public static readonly DiagnosticDescriptor BaselineOtherModel = new("EB5011", "Baseline is for another model",
@@ -122,6 +120,8 @@ public static class DiagnosticCodes
         "The baseline lists no artifact with this target, precision and execution provider (the options changed since it was recorded), so nothing was compared; run 'edgebuild baseline update' and commit the file.");
     public static readonly DiagnosticDescriptor ArtifactsDiffer = new("EB5020", "Artifacts cannot be compared",
         "edgebuild compare runs both artifacts on the same inputs, so their inputs must have the same names, element types and shapes; compare artifacts of the same model.");
+    public static readonly DiagnosticDescriptor BudgetNeedsInputShape = new("EB5021", "Budget needs the input size",
+        "An input has symbolic dims besides the batch, and the measurement would feed 1 for each, which says nothing about the inputs the app feeds; set Shapes (--shape NAME=1,3,480,640) to that size.");
 
     public static readonly DiagnosticDescriptor InvalidCompileOption = new("EB6001", "Invalid EdgeModel option",
         "Check the EdgeModel item's metadata (or the edgebuild compile option) against docs/msbuild.md.");
