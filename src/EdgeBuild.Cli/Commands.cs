@@ -72,9 +72,10 @@ public static class Commands
         var passes = new Option<string?>("--passes") { Description = "Comma-separated passes to run (default: all)" };
         var skip = new Option<string?>("--skip") { Description = "Comma-separated passes to leave out" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress lines on stderr" };
+        var lockTimeout = LockTimeoutOption();
         var target = new TargetOptionSet();
         var command = new Command("compile", "Compile a model: optimized artifacts for the targets and the manifest the source generator reads")
-            { model, outDir, name, ns, precision, targets, provider, latency, accuracy, opset, passes, skip, quiet };
+            { model, outDir, name, ns, precision, targets, provider, latency, accuracy, opset, passes, skip, quiet, lockTimeout };
         foreach (var o in quant.All.Concat(trt.All)) command.Options.Add(o);
         var measure = new MeasureOptionSet();
         foreach (var o in measure.All) command.Options.Add(o);
@@ -100,7 +101,8 @@ public static class Commands
             options = measure.Apply(target.Apply(trt.Apply(quant.Apply(options, parse), parse), parse), parse);
             // Measurement warnings arrive as whole "warning EBnnnn: ..." lines (their code reaches MSBuild); others get the file.
             var result = ModelCompiler.Compile(input, parse.GetValue(outDir)!, options,
-                silent ? null : line => stderr.WriteLine($"edgebuild: {line}"), w => stderr.WriteLine(w.StartsWith("warning EB", StringComparison.Ordinal) ? w : $"warning: {input}: {w}"));
+                silent ? null : line => stderr.WriteLine($"edgebuild: {line}"), w => stderr.WriteLine(w.StartsWith("warning EB", StringComparison.Ordinal) ? w : $"warning: {input}: {w}"),
+                lockTimeout: LockTimeout(parse.GetValue(lockTimeout)));
             var m = result.Manifest;
             // Quantized: sizes, accuracy against FP32 and the least robust layers appear in the build log.
             if (m.Quantization is { } q) QuantizationPrinter.Print(q, q.Report.BytesBefore, m.Artifacts.FirstOrDefault()?.Bytes ?? 0, stdout);
@@ -112,6 +114,16 @@ public static class Commands
         return command;
     }
 
+    private static Option<double?> LockTimeoutOption() =>
+        new("--lock-timeout") { Description = "Seconds to wait for another edgebuild process writing the same output folder (default 600)" };
+
+    private static TimeSpan? LockTimeout(double? seconds) => seconds switch
+    {
+        null => null,
+        >= 0 and <= 86400 => TimeSpan.FromSeconds(seconds.Value),
+        _ => throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "--lock-timeout", $"{seconds} is not a number of seconds between 0 and 86400"),
+    };
+
     /// <summary>One target's artifacts without the manifest: the same step as a compile with that single target.</summary>
     private static Command Convert(TextWriter stdout, TextWriter stderr)
     {
@@ -122,10 +134,11 @@ public static class Commands
         var precision = new Option<string>("--precision") { Description = "Fp32, Fp16, Int8, Int8Dynamic or Mixed", DefaultValueFactory = _ => "Fp32" };
         var accuracy = new Option<double?>("--max-accuracy-loss") { Description = "Largest accuracy loss against FP32 on the held-out photos, in percent" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress lines on stderr" };
+        var lockTimeout = LockTimeoutOption();
         var quant = new QuantizationOptionSet();
         var trt = new TensorRtOptionSet();
         var command = new Command("convert", "Write one target's artifacts (ONNX, TensorRT kit, TFLite) at a precision, without a manifest")
-            { model, target, output, name, precision, accuracy, quiet };
+            { model, target, output, name, precision, accuracy, quiet, lockTimeout };
         foreach (var o in quant.All.Concat(trt.All)) command.Options.Add(o);
         var targetOptions = new TargetOptionSet();
         foreach (var o in targetOptions.All) command.Options.Add(o);
@@ -142,7 +155,8 @@ public static class Commands
             }, parse), parse);
             options = targetOptions.Apply(options, parse);
             var result = ModelCompiler.Compile(input, parse.GetValue(output)!, options,
-                silent ? null : line => stderr.WriteLine($"edgebuild: {line}"), w => stderr.WriteLine(w.StartsWith("warning EB", StringComparison.Ordinal) ? w : $"warning: {input}: {w}"), writeManifest: false);
+                silent ? null : line => stderr.WriteLine($"edgebuild: {line}"), w => stderr.WriteLine(w.StartsWith("warning EB", StringComparison.Ordinal) ? w : $"warning: {input}: {w}"), writeManifest: false,
+                lockTimeout: LockTimeout(parse.GetValue(lockTimeout)));
             var m = result.Manifest;
             if (m.Quantization is { } q) QuantizationPrinter.Print(q, q.Report.BytesBefore, m.Artifacts.FirstOrDefault()?.Bytes ?? 0, stdout);
             foreach (var a in m.Artifacts)

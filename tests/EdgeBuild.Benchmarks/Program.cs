@@ -38,6 +38,10 @@
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- gate [--rebuilds 20] [--repeats 5] [--size 64] [--blocks 4] [--widths 2,4,8,16,32]
 //       The regression gate: false alarms over N rebuilds of an unchanged model against its baseline, and which
 //       injected slowdowns (an extra heavy layer) it catches (GateExperiment.cs).
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- compile-faults [--kills 100] [--overlaps 20] [--seed 15] [--cli edgebuild.dll] [--no-recover]
+//       Issue 15 faults on the real edgebuild process: SIGKILLs at seeded random points of an Int8 ONNX + TFLite compile over
+//       an Fp32 ONNX + TFLite + TensorRT set, then overlapping compiles of the two settings into one folder; counts how
+//       each left the folder (CompileFaults.cs). --cli runs another build's edgebuild.dll (the code before a fix).
 using System.Diagnostics;
 using System.Globalization;
 using EdgeBuild.Benchmarks.Models;
@@ -65,6 +69,8 @@ switch (mode)
     case "incremental": return IncrementalBuildBenchmark.Run(args, root);
     case "gate": return EdgeBuild.Benchmarks.GateExperiment.Run(args);
     case "lifecycle": return EdgeBuild.Benchmarks.LifecycleBenchmark.Run(args, data);
+    case "compile-faults": return EdgeBuild.Benchmarks.CompileFaultsBenchmark.Run(int.Parse(Arg("--kills") ?? "100"), int.Parse(Arg("--overlaps") ?? "20"),
+        int.Parse(Arg("--seed") ?? "15"), Arg("--cli"), !args.Contains("--no-recover"));
     case "tflite": return EdgeBuild.Benchmarks.TfliteTable.Run(args, data, root);
     case "tflite-size": return EdgeBuild.Benchmarks.TfliteSizeTable.Run(args, data);
     case "quantize-table": return EdgeBuild.Benchmarks.QuantizationTable.Run(args, data);

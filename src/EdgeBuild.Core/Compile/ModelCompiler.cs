@@ -12,10 +12,12 @@ namespace EdgeBuild.Compile;
 public sealed record CompileResult(ModelManifest Manifest, string ManifestPath, IReadOnlyList<string> ArtifactPaths, OptimizationReport Optimization);
 
 /// <summary>
-/// The build step behind <c>edgebuild compile</c> and the EdgeModel item: read, optimize, write the
-/// artifacts for the requested targets, then the manifest. The manifest is written last, so its
-/// presence means every artifact it lists is complete; on any failure this model's previous manifest
-/// and artifacts are removed, so a failed build never leaves outputs that look fresh.
+/// The build step behind <c>edgebuild compile</c> and the EdgeModel item: read, optimize, write the artifacts for the
+/// requested targets, measure, then the manifest. Everything is written into a staging folder under the output folder's
+/// lock and replaces the model's previous outputs as one set (<see cref="OutputFolder"/>): a killed compile leaves the
+/// previous set or the new one, and two compiles into one folder take turns. A failed compile's set is its reports
+/// (when it measured): its manifest and artifacts, old and new, are gone, so a failed build never leaves outputs
+/// that look fresh.
 /// </summary>
 public static class ModelCompiler
 {
@@ -23,18 +25,27 @@ public static class ModelCompiler
     public static string ToolVersion { get; } =
         typeof(ModelCompiler).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
-    /// <summary>Compiles one model into <paramref name="outputDirectory"/>; with <paramref name="writeManifest"/> false (<c>edgebuild convert</c>) only the artifacts are written and the result's ManifestPath is empty.</summary>
+    /// <summary>
+    /// Compiles one model into <paramref name="outputDirectory"/>; with <paramref name="writeManifest"/> false (<c>edgebuild convert</c>)
+    /// only the artifacts are written and the result's ManifestPath is empty. Waits up to <paramref name="lockTimeout"/>
+    /// (default <see cref="OutputFolder.DefaultLockTimeout"/>) for another compile writing the same folder.
+    /// </summary>
     public static CompileResult Compile(string modelPath, string outputDirectory, CompileOptions options,
-        Action<string>? progress = null, Action<string>? warn = null, bool writeManifest = true)
+        Action<string>? progress = null, Action<string>? warn = null, bool writeManifest = true, TimeSpan? lockTimeout = null)
     {
         string name = options.Name is { Length: > 0 } n ? n : CSharpNames.TypeName(Path.GetFileNameWithoutExtension(modelPath));
         Validate(name, options);
-        string manifestPath = Path.Combine(outputDirectory, name + ModelManifest.FileSuffix);
-        var written = new List<string>();
+        string manifestFile = name + ModelManifest.FileSuffix;
+        string manifestPath = Path.Combine(outputDirectory, manifestFile);
+        using var folder = OutputFolder.Open(outputDirectory, lockTimeout ?? OutputFolder.DefaultLockTimeout, progress);
+        using var stage = folder.Stage(name);
+        // Every file a set of this model may hold besides the manifest: what a new set removes unless it replaces it.
+        var ownFiles = TargetWriters.All.SelectMany(w => w.FileSuffixes).Select(ext => name + ext).Distinct().ToList();
+        string[] reports = [Reports.ModelReport.JsonName, Reports.ModelReport.MarkdownName, Reports.ModelReport.HtmlName];
+        TargetContext? context = null;
         bool reportsWritten = false;
         try
         {
-            Directory.CreateDirectory(outputDirectory);
             progress?.Invoke($"reading {modelPath}");
             var model = OnnxImporter.Load(modelPath);
             byte[] source = File.ReadAllBytes(modelPath);
@@ -66,24 +77,19 @@ public static class ModelCompiler
             var inputs = Describe(model.Graph.Inputs.Where(v => v.Initializer is null).ToList());
             var outputs = Describe(model.Graph.Outputs);
 
-            var context = new TargetContext(name, outputDirectory, options, floatModel, model, quantization, progress, warn);
-            try
+            context = new TargetContext(name, outputDirectory, options, floatModel, model, quantization, progress, warn, stage.Directory);
+            // The ONNX artifact first, whatever the order given: a TensorRT kit whose network is that file names it instead of a copy.
+            var targets = options.Targets.Distinct().OrderBy(t => t == TargetKind.Onnx ? 0 : 1).ToList();
+            // Every target checks what it can before any writes, so a model one target cannot take writes nothing.
+            foreach (var target in targets)
             {
-                // Every target checks what it can before any writes, so a model one target cannot take leaves no files.
-                foreach (var target in options.Targets.Distinct())
-                {
-                    context.CurrentTarget = target;
-                    TargetWriters.For(target)!.Check(context);
-                }
-                foreach (var target in options.Targets.Distinct())
-                {
-                    context.CurrentTarget = target;
-                    TargetWriters.For(target)!.Write(context);
-                }
+                context.CurrentTarget = target;
+                TargetWriters.For(target)!.Check(context);
             }
-            finally
+            foreach (var target in targets)
             {
-                written.AddRange(context.WrittenPaths);
+                context.CurrentTarget = target;
+                TargetWriters.For(target)!.Write(context);
             }
             var artifacts = context.Artifacts;
             var measurement = writeManifest ? Measure.MeasureStep.Run(context, modelPath, Sha256(source), inputs, outputs, progress) : null;
@@ -93,21 +99,35 @@ public static class ModelCompiler
             if (measurement is not null)
             {
                 // Reports are written before the budgets can fail the compile: a failing build's report says why.
-                Reports.ModelReport.WriteAll(outputDirectory, manifest, context, measurement);
+                Reports.ModelReport.WriteAll(stage.Directory, manifest, context, measurement);
                 reportsWritten = true;
                 Measure.MeasureStep.Enforce(measurement, warn);
             }
-            else if (writeManifest) Reports.ModelReport.Remove(outputDirectory); // measurement off: an earlier report would be stale
-            if (!writeManifest) return new CompileResult(manifest, "", written, report);
-            written.Add(manifestPath);
-            AtomicFile.WriteAllText(manifestPath, manifest.ToJson());
-            return new CompileResult(manifest, manifestPath, written.Take(written.Count - 1).ToList(), report);
+            var files = artifacts.Select(a => a.Path).ToList();
+            var finalPaths = files.Select(f => Path.Combine(outputDirectory, f)).ToList();
+            if (!writeManifest)
+            {
+                // The manifest and reports of this name described other bytes; another model's reports stay.
+                var stale = ownFiles.Append(manifestFile).Concat(Reports.ModelReport.Describes(outputDirectory, name) ? reports : []).ToList();
+                stage.Commit(files, null, stale);
+                return new CompileResult(manifest, "", finalPaths, report);
+            }
+            // Measurement off: an earlier report would be stale, so it goes with the old set.
+            if (reportsWritten) files.AddRange(reports);
+            AtomicFile.WriteAllText(Path.Combine(stage.Directory, manifestFile), manifest.ToJson());
+            stage.Commit(files, manifestFile, ownFiles.Concat(reports).ToList());
+            return new CompileResult(manifest, manifestPath, finalPaths, report);
         }
-        catch
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            RemoveOutputs(manifestPath, written, outputDirectory, name);
-            // Reports of an earlier compile would describe artifacts that are gone; this compile's own say why it failed.
-            if (!reportsWritten) Reports.ModelReport.Remove(outputDirectory);
+            // This model's outputs go, old and new; reports of an earlier compile would describe artifacts that are gone,
+            // while this compile's own say why it failed.
+            try
+            {
+                if (!stage.IsCommitted)
+                    stage.Commit(reportsWritten ? reports : [], null, ownFiles.Append(manifestFile).Concat(reports).ToList());
+            }
+            catch (EdgeBuildException) { }
             throw;
         }
     }
@@ -145,17 +165,4 @@ public static class ModelCompiler
     }
 
     private static string Sha256(byte[] bytes) => Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
-
-    /// <summary>Removes this model's outputs after a failure: what this run wrote and what an earlier run left.</summary>
-    private static void RemoveOutputs(string manifestPath, List<string> written, string outputDirectory, string name)
-    {
-        var stale = new List<string>(written) { manifestPath };
-        foreach (var ext in TargetWriters.All.SelectMany(w => w.FileSuffixes)) stale.Add(Path.Combine(outputDirectory, name + ext));
-        foreach (var f in stale.Distinct())
-        {
-            try { File.Delete(f); }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
-        }
-    }
 }

@@ -37,6 +37,8 @@ public static class DiagnosticCodes
         "A tensor's data does not match its type or dims; re-export the model.");
     public static readonly DiagnosticDescriptor WriteFailed = new("EB1013", "Cannot write output file",
         "Check that the output folder exists and is writable.");
+    public static readonly DiagnosticDescriptor OutputFolderLocked = new("EB1020", "Output folder in use by another compile",
+        "Another edgebuild process is writing the same output folder and did not finish in time; wait for it (or stop it), or give each compile its own output folder.");
 
     public static readonly DiagnosticDescriptor UnknownPass = new("EB2001", "Unknown pass name",
         "Run 'edgebuild optimize --help' for the list of passes.");
@@ -109,7 +111,7 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor NearBudget = new("EB5006", "Close to a budget (warning)",
         "A measured value is within 10 % of its budget, or its confidence interval contains the budget: the next change may break the build. Look at the figures in the report.");
     public static readonly DiagnosticDescriptor CannotMeasureHere = new("EB5007", "Budget cannot be measured on this machine (warning)",
-        "The artifact's runtime or execution provider is not available here (for example TensorRT without a GPU), so its budgets were not checked; build on a machine that has it to check them.");
+        "This machine cannot run the artifact (its runtime or its execution provider is missing here), so its budgets were not checked; check them on a machine or device that runs it.");
     public static readonly DiagnosticDescriptor MeasurementShapeUnknown = new("EB5008", "Budget at an unknown input size",
         "An input has a dim other than its batch that the model leaves free (a height, a width, a sequence length), so a latency, fps or memory budget would be judged at a size nobody runs; give the size it runs at with the EdgeModel item's Shapes metadata (or --shape NAME=1,3,640,640 on the CLI).");
     public static readonly DiagnosticDescriptor MeasuredAtSizeOne = new("EB5009", "Measured with free dims at 1 (warning)",

@@ -26,7 +26,10 @@ public static class Budgets
     /// <summary>Fraction of a budget inside which a passing value still warns.</summary>
     public const double Margin = 0.10;
 
-    /// <summary>Checks every budget of one measured artifact; <paramref name="hint"/> (may be null) is appended to latency and fps errors.</summary>
+    /// <summary>
+    /// Checks every budget of one measured artifact; <paramref name="hint"/> (may be null) is appended to latency and fps
+    /// errors.
+    /// </summary>
     public static (List<Finding> Findings, List<BudgetOutcome> Outcomes) Check(string subject, BenchResult r, double? latencyBudgetMs, double? minFps,
         double? maxMemoryMB, double? maxSizeMB, string? hint)
     {

@@ -138,14 +138,13 @@ public static class MeasureStep
             findings.Add(new Finding(FindingSeverity.Warning, DiagnosticCodes.MeasuredAtSizeOne, subject,
                 $"{freeDims}: free dims measured at 1 (e.g. Shapes=\"{free[0].Name}={ExampleShape(free[0])}\" measures the real size)"));
 
-        foreach (var artifact in context.Artifacts)
+        // Model files only: a kit's recipe, script or calibration cache has no latency, so it gets no line and no EB5007.
+        foreach (var artifact in context.Artifacts.Where(a => TargetWriters.IsModel(context.Name, a)))
         {
             if (freeDims is not null && shapeBudget) break;
             string key = BaselineCheck.Key(artifact.Target, artifact.Precision, machine.ExecutionProvider);
-            string path = Path.Combine(context.OutputDirectory, artifact.Path);
-            string? unavailable = artifact.Target != nameof(TargetKind.Onnx) || !artifact.Path.EndsWith(".onnx", StringComparison.Ordinal) || artifact.Path.EndsWith(".trt.onnx", StringComparison.Ordinal)
-                ? $"{artifact.Target} artifacts run in their own runtime, which this machine's EdgeBuild does not host (only ONNX Runtime)"
-                : ModelBenchmark.UnavailableReason(ep);
+            string path = context.PathOf(artifact.Path);
+            string? unavailable = TargetWriters.For(Enum.Parse<TargetKind>(artifact.Target))!.NotMeasurableHere ?? ModelBenchmark.UnavailableReason(ep);
             BenchResult? result = null;
             if (unavailable is null)
             {
@@ -167,7 +166,7 @@ public static class MeasureStep
             }
             if (unavailable is not null && HasPerformanceBudget(options))
                 findings.Add(new Finding(FindingSeverity.Warning, DiagnosticCodes.CannotMeasureHere, subject,
-                    $"{artifact.Path} ({artifact.Target}, {ep}): its budgets were not checked: {unavailable}"));
+                    $"{artifact.Path} ({artifact.Target}{(artifact.Target == nameof(TargetKind.Onnx) ? $", {ep}" : "")}): its budgets were not checked: {unavailable}"));
             measured.Add(new ArtifactMeasurement(artifact.Path, artifact.Target, artifact.Precision, key, result, unavailable,
                 artifact.Target == nameof(TargetKind.Onnx) ? accuracy : null));
         }

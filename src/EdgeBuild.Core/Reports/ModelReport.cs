@@ -91,16 +91,9 @@ public static class ModelReport
         AtomicFile.WriteAllText(Path.Combine(outputDirectory, HtmlName), HtmlReport.Render(data));
     }
 
-    /// <summary>Deletes the reports in <paramref name="outputDirectory"/> (a compile that failed before measuring).</summary>
-    public static void Remove(string outputDirectory)
-    {
-        foreach (var name in new[] { JsonName, MarkdownName, HtmlName })
-        {
-            try { File.Delete(Path.Combine(outputDirectory, name)); }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
-        }
-    }
+    /// <summary>Whether <paramref name="outputDirectory"/> holds reports of the model <paramref name="name"/>.</summary>
+    public static bool Describes(string outputDirectory, string name) =>
+        File.Exists(Path.Combine(outputDirectory, JsonName)) && Read(Path.Combine(outputDirectory, JsonName))?.Name == name;
 
     /// <summary>Reads a report.json back (for <c>edgebuild report</c>).</summary>
     public static ModelReportData? Read(string path)

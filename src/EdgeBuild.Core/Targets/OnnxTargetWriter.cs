@@ -8,6 +8,8 @@ public sealed class OnnxTargetWriter : ITargetWriter
 {
     public TargetKind Kind => TargetKind.Onnx;
     public IReadOnlyList<string> FileSuffixes { get; } = [".onnx"];
+    public IReadOnlyList<string> ModelSuffixes => FileSuffixes;
+    public string? NotMeasurableHere => null;
 
     public void Write(TargetContext context) =>
         context.WriteArtifact(context.Name + ".onnx", OnnxExporter.ToBytes(context.DeployedModel), context.Options.Precision.ToString());

@@ -20,10 +20,11 @@ public sealed class TargetContext
     private readonly List<string> written = [];
 
     public TargetContext(string name, string outputDirectory, CompileOptions options, Model floatModel, Model deployedModel,
-        QuantizeStepResult? quantization, Action<string>? progress = null, Action<string>? warn = null)
+        QuantizeStepResult? quantization, Action<string>? progress = null, Action<string>? warn = null, string? writeDirectory = null)
     {
         Name = name;
         OutputDirectory = outputDirectory;
+        WriteDirectory = writeDirectory ?? outputDirectory;
         Options = options;
         this.floatModel = floatModel;
         DeployedModel = deployedModel;
@@ -34,7 +35,14 @@ public sealed class TargetContext
 
     /// <summary>The model's name: every artifact's file name starts with it.</summary>
     public string Name { get; }
+    /// <summary>The folder the artifacts are for (their manifest's folder).</summary>
     public string OutputDirectory { get; }
+
+    /// <summary>Where the artifacts are written during the compile: the compile's staging folder, moved into <see cref="OutputDirectory"/> as one set at the end.</summary>
+    public string WriteDirectory { get; }
+
+    /// <summary>The path of an artifact written so far (in <see cref="WriteDirectory"/>).</summary>
+    public string PathOf(string fileName) => Path.Combine(WriteDirectory, fileName);
     public CompileOptions Options { get; }
 
     /// <summary>The ONNX model at the requested precision (what the ONNX target writes). Do not change it.</summary>
@@ -48,7 +56,7 @@ public sealed class TargetContext
     /// <summary>The artifacts written so far, in order.</summary>
     public IReadOnlyList<ManifestArtifact> Artifacts => artifacts;
 
-    /// <summary>Every path written so far (removed again when the build fails).</summary>
+    /// <summary>Every path written so far (in <see cref="WriteDirectory"/>).</summary>
     public IReadOnlyList<string> WrittenPaths => written;
 
     /// <summary>A fresh copy of the optimized float32 model (before quantization): a writer may change it freely.</summary>
@@ -77,7 +85,7 @@ public sealed class TargetContext
         return table;
     }
 
-    /// <summary>Writes one artifact atomically and records it for the manifest.</summary>
+    /// <summary>Writes one artifact into <see cref="WriteDirectory"/> and records it for the manifest.</summary>
     /// <param name="fileName">File name inside <see cref="OutputDirectory"/>, starting with <see cref="Name"/>.</param>
     /// <param name="bytes">The whole file.</param>
     /// <param name="precision">The precision the manifest lists for it.</param>
@@ -85,8 +93,8 @@ public sealed class TargetContext
     /// <param name="io">The artifact's own inputs and outputs where they differ from the ONNX interface (layout, type), for the manifest.</param>
     public ManifestArtifact WriteArtifact(string fileName, byte[] bytes, string precision, TargetKind? target = null, IReadOnlyList<ManifestArtifactTensor>? io = null)
     {
-        string path = Path.Combine(OutputDirectory, fileName);
-        Progress($"writing {path}");
+        string path = PathOf(fileName);
+        Progress($"writing {Path.Combine(OutputDirectory, fileName)}");
         written.Add(path);
         AtomicFile.WriteAllBytes(path, bytes);
         var artifact = new ManifestArtifact(fileName, (target ?? CurrentTarget).ToString(), precision,

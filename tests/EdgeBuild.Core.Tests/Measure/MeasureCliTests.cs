@@ -176,6 +176,50 @@ public sealed class MeasureCliTests : IDisposable
         Assert.Contains("warning EB5007: Net: net.edgebaseline.json was not compared", stderr);
     }
 
+    /// <summary>
+    /// EB5007 once per model file this machine cannot run (the .tflite, the kit's network), never for the kit's recipe,
+    /// script, calibration cache or float copy, and the TFLite line names no TensorRT; the report lists the models only.
+    /// </summary>
+    [Fact]
+    public void BudgetsNotCheckedAreOneWarningPerModelFileThatCouldHaveBeenMeasured()
+    {
+        string calibration = Path.Combine(dir, "calib");
+        Directory.CreateDirectory(calibration);
+        var random = new Random(3);
+        for (int i = 0; i < 12; i++) // every 4th is held out for the accuracy check: 9 calibrate, 8 needed
+            EdgeBuild.Quantization.Calibration.NpyFile.Write(Path.Combine(calibration, $"c{i:D2}.npy"),
+                EdgeBuild.Ir.Tensor.FromFloats([1, 3, 16, 16], Enumerable.Range(0, 3 * 16 * 16).Select(_ => (float)random.NextDouble()).ToArray()));
+        var (exit, stdout, stderr) = Compile(Model(), "out", "--precision", "Int8", "--targets", "Onnx;TFLite;TensorRT", "--trt-version", "10.3",
+            "--calibration", Path.Combine(calibration, "*.npy"), "--latency-budget-ms", "1000");
+        Assert.True(exit == 0, stderr);
+        string outDir = Path.Combine(dir, "out");
+        Assert.True(File.Exists(Path.Combine(outDir, "Net.calib.cache")) && File.Exists(Path.Combine(outDir, "Net.build-engine.sh")), "the kit has its non-model files");
+        var warnings = stderr.Split('\n').Where(l => l.StartsWith("warning EB5007: ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, warnings.Count);
+        Assert.Equal(warnings.Count, warnings.Distinct().Count());
+        var tflite = Assert.Single(warnings, w => w.Contains("Net.tflite (TFLite)", StringComparison.Ordinal));
+        Assert.DoesNotContain("TensorRT", tflite, StringComparison.OrdinalIgnoreCase);
+        Assert.Single(warnings, w => w.Contains("Net.trt.onnx (TensorRT)", StringComparison.Ordinal));
+        foreach (var notAModel in new[] { ".sh", ".trt.json", ".calib.cache", ".trt.fp32.onnx" })
+        {
+            Assert.DoesNotContain(warnings, w => w.Contains("Net" + notAModel, StringComparison.Ordinal));
+            Assert.DoesNotContain("Net" + notAModel + ":", stdout, StringComparison.Ordinal);
+        }
+        using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "report.json")));
+        Assert.Equal(["Net.onnx", "Net.tflite", "Net.trt.onnx"],
+            report.RootElement.GetProperty("artifacts").EnumerateArray().Select(a => a.GetProperty("path").GetString()).Order(StringComparer.Ordinal));
+    }
+
+    private string SymbolicModel()
+    {
+        var b = new ModelBuilder();
+        var x = b.InputSymbolic("x", "batch", "3", "h", "w");
+        b.Output(b.Op("Relu", [b.Conv(x, "conv", 4, 3)], "y"));
+        string path = Path.Combine(dir, "dyn.onnx");
+        EdgeBuild.Onnx.OnnxExporter.Save(b.Model, path);
+        return path;
+    }
+
     [Theory]
     [InlineData("--min-fps", "-1", "EB6001")]
     [InlineData("--max-memory-mb", "0", "EB6001")]

@@ -150,6 +150,33 @@ public sealed class TensorRtTargetTests : IDisposable
         Assert.Equal(BitConverter.SingleToUInt32Bits(lines[0].Scale), Convert.ToUInt32(hex, 16));
     }
 
+    /// <summary>
+    /// An Fp32 kit beside the ONNX artifact: its network is the same bytes, so the kit names Name.onnx (recipe, script sums,
+    /// trtexec's --onnx) instead of a second copy, whatever the order of the targets; without the Onnx target it writes .trt.onnx.
+    /// </summary>
+    [Theory]
+    [InlineData(TargetKind.Onnx, TargetKind.TensorRT)]
+    [InlineData(TargetKind.TensorRT, TargetKind.Onnx)]
+    public void AnFp32KitNamesTheOnnxArtifactInsteadOfACopy(TargetKind first, TargetKind second)
+    {
+        string path = Save(ResidualNet(), dir);
+        var result = ModelCompiler.Compile(path, Path.Combine(dir, "out"), new CompileOptions { Targets = [first, second], Measurement = new() { Enabled = false } });
+        Assert.Equal(["ResNet.build-engine.sh", "ResNet.edgemodel.json", "ResNet.onnx", "ResNet.trt.json"],
+            Directory.GetFiles(Path.Combine(dir, "out")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Single(result.Manifest.Artifacts, a => a.Path == "ResNet.onnx");
+        Assert.Equal("ResNet.onnx", result.Manifest.Artifacts[0].Path);
+        Assert.Contains("\"ResNet.onnx\"", File.ReadAllText(Out("ResNet.trt.json")), StringComparison.Ordinal);
+        Assert.DoesNotContain("trt.onnx", File.ReadAllText(Out("ResNet.trt.json")), StringComparison.Ordinal);
+        string script = File.ReadAllText(Out("ResNet.build-engine.sh"));
+        Assert.Contains($"{result.Manifest.Artifacts[0].Sha256}  ResNet.onnx\n", script, StringComparison.Ordinal);
+        Assert.Contains("'--onnx=ResNet.onnx'", script, StringComparison.Ordinal);
+        Assert.DoesNotContain("trt.onnx", script, StringComparison.Ordinal);
+
+        var alone = ModelCompiler.Compile(path, Path.Combine(dir, "alone"), new CompileOptions { Targets = [TargetKind.TensorRT], Measurement = new() { Enabled = false } });
+        Assert.Equal("ResNet.trt.onnx", alone.Manifest.Artifacts[0].Path);
+        Assert.Equal(File.ReadAllBytes(Out("ResNet.onnx")), File.ReadAllBytes(Out("ResNet.trt.onnx", "alone")));
+    }
+
     [SkippableFact]
     public void TheQuantizedNetworkRunsInOnnxRuntimeAndPassesTheChecker()
     {

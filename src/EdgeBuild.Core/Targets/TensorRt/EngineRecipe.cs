@@ -10,8 +10,10 @@ namespace EdgeBuild.Targets.TensorRt;
 /// How the device builds the engine from the kit: trtexec's arguments (TensorRT's command-line builder, documented in
 /// TensorRT's "Command-Line Programs" reference) for the explicit route (.trt.onnx) and, up to TensorRT 10, the implicit
 /// route (float network + calibration cache); written as <c>Name.trt.json</c> and <c>Name.build-engine.sh</c>.
+/// <paramref name="networkFile"/> is the explicit route's network: <c>Name.trt.onnx</c>, or the ONNX artifact when the kit's
+/// network is byte for byte that file (Fp32), which is then not written twice.
 /// </summary>
-internal sealed class EngineRecipe(string name, TensorRtVersion version, Precision precision, TensorRtSettings settings,
+internal sealed class EngineRecipe(string name, string networkFile, TensorRtVersion version, Precision precision, TensorRtSettings settings,
     IReadOnlyList<InputProfile> profiles, IReadOnlyList<string> fp16Layers, IReadOnlyList<string> fp32Layers, bool implicitRoute,
     CalibrationTable? calibration, Measure.AccuracyReport? accuracy)
 {
@@ -26,7 +28,7 @@ internal sealed class EngineRecipe(string name, TensorRtVersion version, Precisi
     /// <summary>trtexec's arguments for the explicit (true) or implicit (false) route.</summary>
     public IReadOnlyList<string> Arguments(bool explicitRoute)
     {
-        var a = new List<string> { $"--onnx={name}{(explicitRoute ? TensorRtTargetWriter.NetworkSuffix : TensorRtTargetWriter.FloatNetworkSuffix)}", $"--saveEngine={EngineFile}" };
+        var a = new List<string> { $"--onnx={(explicitRoute ? networkFile : name + TensorRtTargetWriter.FloatNetworkSuffix)}", $"--saveEngine={EngineFile}" };
         if (!explicitRoute) a.Add($"--calib={name}{TensorRtTargetWriter.CacheSuffix}");
         if (StronglyTyped) a.Add("--stronglyTyped");
         else
@@ -146,7 +148,7 @@ internal sealed class EngineRecipe(string name, TensorRtVersion version, Precisi
     private void WriteRoute(Utf8JsonWriter w, string property, bool explicitRoute)
     {
         w.WriteStartObject(property);
-        w.WriteString("onnx", name + (explicitRoute ? TensorRtTargetWriter.NetworkSuffix : TensorRtTargetWriter.FloatNetworkSuffix));
+        w.WriteString("onnx", explicitRoute ? networkFile : name + TensorRtTargetWriter.FloatNetworkSuffix);
         w.WriteStartArray("trtexec");
         foreach (var arg in Arguments(explicitRoute)) w.WriteStringValue(arg);
         w.WriteEndArray();
@@ -166,7 +168,7 @@ internal sealed class EngineRecipe(string name, TensorRtVersion version, Precisi
         var s = new StringBuilder();
         s.Append("#!/bin/sh\n");
         s.Append($"# Builds the TensorRT {version} engine {EngineFile} from this kit on the device (written by edgebuild {toolVersion}; docs/tensorrt.md).\n");
-        s.Append($"#   sh {name}{TensorRtTargetWriter.ScriptSuffix}              explicit quantization: {name}{TensorRtTargetWriter.NetworkSuffix}\n");
+        s.Append($"#   sh {name}{TensorRtTargetWriter.ScriptSuffix}              {(Int8 ? "explicit quantization" : "the float network")}: {networkFile}\n");
         if (implicitRoute)
             s.Append($"#   sh {name}{TensorRtTargetWriter.ScriptSuffix} --implicit   TensorRT <= 10 calibrator route: {name}{TensorRtTargetWriter.FloatNetworkSuffix} + {name}{TensorRtTargetWriter.CacheSuffix}\n");
         s.Append("# Further arguments go to trtexec; TRTEXEC=/path/to/trtexec chooses the binary.\n");

@@ -17,7 +17,8 @@ namespace EdgeBuild.Targets.TensorRt;
 /// <item><c>Name.trt.json</c>: the build recipe, the per-layer compatibility report and the kit's sha256 sums;</item>
 /// <item><c>Name.build-engine.sh</c>: checks the sums and runs trtexec.</item>
 /// </list>
-/// Fp32/Fp16 kits hold the float network, the recipe and the script. See docs/tensorrt.md.
+/// Fp32/Fp16 kits hold the float network, the recipe and the script; an Fp32 kit compiled with the Onnx target names the
+/// ONNX artifact (the same bytes) as its network instead of writing <c>Name.trt.onnx</c>. See docs/tensorrt.md.
 /// </summary>
 public sealed class TensorRtTargetWriter : ITargetWriter
 {
@@ -29,6 +30,10 @@ public sealed class TensorRtTargetWriter : ITargetWriter
 
     public TargetKind Kind => TargetKind.TensorRT;
     public IReadOnlyList<string> FileSuffixes { get; } = [NetworkSuffix, FloatNetworkSuffix, CacheSuffix, RecipeSuffix, ScriptSuffix];
+
+    // The float network + calibration cache is the same engine by TensorRT's other route: one model file per kit.
+    public IReadOnlyList<string> ModelSuffixes { get; } = [NetworkSuffix];
+    public string? NotMeasurableHere => "the kit becomes a TensorRT engine only when built on the device (build-engine.sh), and EdgeBuild measures with ONNX Runtime; measure the engine there (trtexec prints its latency)";
 
     public void Write(TargetContext context)
     {
@@ -85,7 +90,13 @@ public sealed class TensorRtTargetWriter : ITargetWriter
         }
 
         string precision = options.Precision.ToString();
-        var kit = new List<ManifestArtifact> { context.WriteArtifact(context.Name + NetworkSuffix, OnnxExporter.ToBytes(network), precision) };
+        byte[] networkBytes = OnnxExporter.ToBytes(network);
+        string networkSha = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(networkBytes)).ToLowerInvariant();
+        // An Fp32 kit's network is the optimized float model, byte for byte the ONNX artifact when that target is built
+        // too (the compile writes it first): the kit then names that file instead of a second copy.
+        var networkArtifact = context.Artifacts.FirstOrDefault(a => a.Target == nameof(TargetKind.Onnx) && a.Sha256 == networkSha)
+            ?? context.WriteArtifact(context.Name + NetworkSuffix, networkBytes, precision);
+        var kit = new List<ManifestArtifact> { networkArtifact };
         bool implicitRoute = int8 && version.HasImplicitQuantization;
         if (implicitRoute)
         {
@@ -93,11 +104,11 @@ public sealed class TensorRtTargetWriter : ITargetWriter
             kit.Add(context.WriteArtifact(context.Name + CacheSuffix, CalibrationCache.Write(version, CacheEntries(floatModel, calibration!)), precision));
         }
 
-        var recipe = new EngineRecipe(context.Name, version, options.Precision, settings, profiles,
+        var recipe = new EngineRecipe(context.Name, networkArtifact.Path, version, options.Precision, settings, profiles,
             keptFp16.Order(StringComparer.Ordinal).ToList(), keptFp32.Order(StringComparer.Ordinal).ToList(), implicitRoute, calibration, accuracy);
         kit.Add(context.WriteArtifact(context.Name + RecipeSuffix, recipe.ToJson(ModelCompiler.ToolVersion, kit, layers), precision));
         var script = context.WriteArtifact(context.Name + ScriptSuffix, recipe.ToScript(ModelCompiler.ToolVersion, kit), precision);
-        MakeExecutable(Path.Combine(context.OutputDirectory, script.Path));
+        MakeExecutable(context.PathOf(script.Path));
     }
 
     /// <summary>

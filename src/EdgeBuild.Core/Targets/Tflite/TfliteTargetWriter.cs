@@ -13,6 +13,8 @@ public sealed class TfliteTargetWriter : ITargetWriter
 {
     public TargetKind Kind => TargetKind.TFLite;
     public IReadOnlyList<string> FileSuffixes { get; } = [".tflite"];
+    public IReadOnlyList<string> ModelSuffixes => FileSuffixes;
+    public string? NotMeasurableHere => "a .tflite file runs in the TensorFlow Lite runtime, which EdgeBuild does not host (it measures with ONNX Runtime); measure it on the device";
 
     public static TflitePrecision PrecisionOf(Precision precision) => precision switch
     {
