@@ -35,6 +35,9 @@
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- gate [--rebuilds 20] [--repeats 5] [--size 64] [--blocks 4] [--widths 2,4,8,16,32]
 //       The regression gate: false alarms over N rebuilds of an unchanged model against its baseline, and which
 //       injected slowdowns (an extra heavy layer) it catches (GateExperiment.cs).
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- fuzz [--count 100000] [--seed S] [--minutes M] [--only K] [--save DIR]
+//       Mutants of the real models (and models built in code) through import, every pass, quantization, the TFLite and
+//       TensorRT writers: counts, time, EB codes, and each failure class with its repro (FuzzBenchmark.cs).
 using System.Diagnostics;
 using System.Globalization;
 using EdgeBuild.Benchmarks.Models;
@@ -60,6 +63,7 @@ switch (mode)
     case "run": return RunComparison(Arg("--runs") is { } n ? int.Parse(n) : null, double.Parse(Arg("--seconds") ?? "8"),
         Arg("--models")?.Split(',') ?? ["eye-state", "face-detect-rfb320"]);
     case "incremental": return IncrementalBuildBenchmark.Run(args, root);
+    case "fuzz": return EdgeBuild.Benchmarks.FuzzBenchmark.Run(args, data);
     case "gate": return EdgeBuild.Benchmarks.GateExperiment.Run(args);
     case "tflite": return EdgeBuild.Benchmarks.TfliteTable.Run(args, data, root);
     case "tflite-size": return EdgeBuild.Benchmarks.TfliteSizeTable.Run(args, data);

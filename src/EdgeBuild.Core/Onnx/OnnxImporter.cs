@@ -159,8 +159,9 @@ public sealed class OnnxImporter
             if (!declaredDomains.Contains(domain is "ai.onnx" ? "" : domain))
                 throw new EdgeBuildException(DiagnosticCodes.UnknownDomain, subject,
                     $"node '{np.Name}' ({np.OpType}) uses domain '{domain}', which the model does not import");
+            var ownOutputs = new HashSet<string>(StringComparer.Ordinal);
             foreach (var o in np.Output)
-                if (o.Length > 0 && graph.LookupLocal(o) is not null)
+                if (o.Length > 0 && (graph.LookupLocal(o) is not null || !ownOutputs.Add(o)))
                     throw new EdgeBuildException(DiagnosticCodes.DuplicateValue, subject, $"value '{o}' is produced twice (second time by node '{np.Name}' {np.OpType})");
             var node = graph.AddNode(np.OpType ?? "", [], np.Output, domain, np.HasName ? np.Name : "");
             node.Overload = np.HasOverload ? np.Overload : null;
@@ -201,6 +202,8 @@ public sealed class OnnxImporter
             ApplyValueInfo(v, vi);
         }
 
+        foreach (var (node, _) in created) CheckIntegerInputs(node);
+
         try
         {
             graph.SortTopologically();
@@ -209,6 +212,35 @@ public sealed class OnnxImporter
         {
             throw new EdgeBuildException(DiagnosticCodes.GraphCycle, subject,
                 $"graph '{graph.Name}' has a cycle through {string.Join(", ", e.NodesOnCycle.Take(4).Select(n => $"'{n.Name}' ({n.OpType})"))}", e);
+        }
+    }
+
+    /// <summary>
+    /// Inputs the ONNX spec types tensor(int64) (or int32/int64): shapes, axes, pads, repeats, indices. Passes and writers
+    /// read them as integers, so a string or float tensor there is refused here, once, instead of failing deep inside.
+    /// </summary>
+    private static readonly Dictionary<string, int[]> IntegerInputs = new(StringComparer.Ordinal)
+    {
+        ["Reshape"] = [1], ["Expand"] = [1], ["Tile"] = [1], ["ConstantOfShape"] = [0], ["Slice"] = [1, 2, 3, 4],
+        ["Squeeze"] = [1], ["Unsqueeze"] = [1], ["Pad"] = [1], ["Resize"] = [3], ["TopK"] = [1], ["Split"] = [1],
+        ["ReduceMean"] = [1], ["ReduceSum"] = [1], ["ReduceMax"] = [1], ["ReduceMin"] = [1], ["ReduceProd"] = [1],
+        ["ReduceL1"] = [1], ["ReduceL2"] = [1], ["ReduceLogSum"] = [1], ["ReduceLogSumExp"] = [1], ["ReduceSumSquare"] = [1],
+        ["Gather"] = [1], ["GatherElements"] = [1], ["GatherND"] = [1], ["ScatterND"] = [1], ["ScatterElements"] = [1],
+        ["CumSum"] = [1], ["Trilu"] = [1], ["NonMaxSuppression"] = [2], ["OneHot"] = [1],
+    };
+
+    private void CheckIntegerInputs(Node node)
+    {
+        if (!node.IsStandardDomain || !IntegerInputs.TryGetValue(node.OpType, out var slots)) return;
+        foreach (int i in slots)
+        {
+            if (node.Input(i) is not { } v) continue;
+            var type = v.Initializer?.ElementType ?? v.TensorType?.ElementType ?? DataType.Undefined;
+            if (type == DataType.Undefined || DataTypes.IsInteger(type)) continue;
+            // OneHot's depth may be any numeric type.
+            if (node.OpType == "OneHot" && type != DataType.String && type != DataType.Bool) continue;
+            throw new EdgeBuildException(DiagnosticCodes.InvalidTensor, subject,
+                $"node '{node.Name}' ({node.OpType}) reads '{v.Name}' as input {i}, which must be an integer tensor, but it holds {DataTypes.Name(type)}");
         }
     }
 

@@ -53,7 +53,17 @@ internal sealed class TensorCapture : IDisposable
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
-        session = new InferenceSession(proto.ToByteArray(), options);
+        try
+        {
+            session = new InferenceSession(proto.ToByteArray(), options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            options.Dispose();
+            runOptions.Dispose();
+            throw new EdgeBuildException(DiagnosticCodes.ModelNotRunnable, "Calibration",
+                $"ONNX Runtime cannot load the model to run it on the calibration data: {Names.Escape(e.Message.Split('\n')[0].Trim())}", e);
+        }
         this.inputs = inputs;
         inputNames = inputs.Select(i => i.Name).ToArray();
     }

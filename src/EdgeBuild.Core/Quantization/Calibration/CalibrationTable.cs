@@ -38,6 +38,7 @@ public sealed class CalibrationTable
         ArgumentNullException.ThrowIfNull(floatModel);
         ArgumentNullException.ThrowIfNull(data);
         var graph = floatModel.Graph;
+        MemoryCeiling.Check(floatModel, "Calibration");
         var inputs = TensorCapture.InputsOf(floatModel);
         var inputNames = inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         var tensors = graph.Nodes.SelectMany(n => n.Outputs)

@@ -36,9 +36,12 @@ internal static class TflOpRegistry
         {
             return rule.Check(node);
         }
-        catch (Exception e) when (e is InvalidOperationException or ArgumentException or IndexOutOfRangeException or NullReferenceException)
+        // A check reads attributes and constants as the ONNX spec types them; a corrupt model can hold anything there
+        // (axes past the rank, a zero dim, group = 2^31-1): whatever a check trips over makes the node unsupported, named.
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or IndexOutOfRangeException or NullReferenceException
+            or DivideByZeroException or OverflowException or KeyNotFoundException or FormatException)
         {
-            return e.Message;
+            return $"its attributes or constant inputs are out of range ({e.GetType().Name}: {e.Message})";
         }
     }
 
