@@ -182,8 +182,11 @@ public sealed class OnnxImporter
             }
         }
 
+        var outputNames = new HashSet<string>(StringComparer.Ordinal);
         foreach (var vi in proto.Output)
         {
+            if (!outputNames.Add(vi.Name))
+                throw new EdgeBuildException(DiagnosticCodes.DuplicateValue, subject, $"graph '{graph.Name}' lists output '{vi.Name}' twice");
             var v = graph.Lookup(vi.Name) ?? throw new EdgeBuildException(DiagnosticCodes.UndefinedValue, subject,
                 $"graph output '{vi.Name}' is not produced by any node, input or initializer");
             if (v.Graph == graph)

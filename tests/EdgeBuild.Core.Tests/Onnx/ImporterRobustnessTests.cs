@@ -96,4 +96,18 @@ public sealed class ImporterRobustnessTests
         Assert.Contains("ghost\\r\\nerror EB0000: fake", line);
         Assert.Contains("relu\\n\\u001b[31m", line);
     }
+
+    [Fact]
+    public void GraphOutputListedTwiceIsEb1011()
+    {
+        // Kept, it left the second entry behind when a pass renamed the first: EB2003 (internal) after batchnorm-folding.
+        var e = Refused(Model(g =>
+        {
+            g.Node.Add(new NodeProto { OpType = "Relu", Name = "relu", Input = { "x" }, Output = { "y" } });
+            g.Output.Add(new ValueInfoProto { Name = "y" });
+            g.Output.Add(new ValueInfoProto { Name = "y" });
+        }));
+        Assert.Equal("EB1011", e.Code);
+        Assert.Contains("output 'y' twice", e.Message);
+    }
 }

@@ -52,8 +52,6 @@ public sealed class FuzzRunner : IDisposable
     /// <summary>Of the deep mutants, every how many get INT8 static calibration (it runs ONNX Runtime).</summary>
     public int Int8Every { get; init; } = 3;
 
-    private long deepCount;
-
     public FuzzOutcome Run(long index, Mutant mutant)
     {
         long baseline = CurrentRss();
@@ -64,7 +62,7 @@ public sealed class FuzzRunner : IDisposable
         Exception? failure = null;
         var worker = new Thread(() =>
         {
-            try { code = Process(mutant, cts.Token); }
+            try { code = Process(index, mutant, cts.Token); }
             catch (Exception e) { failure = e; }
         }, 64 << 20) { IsBackground = true, Name = $"fuzz mutant {index}" };
         worker.Start();
@@ -92,13 +90,15 @@ public sealed class FuzzRunner : IDisposable
     }
 
     /// <summary>The stages; returns null when everything ran.</summary>
-    private string? Process(Mutant mutant, CancellationToken ct)
+    private string? Process(long index, Mutant mutant, CancellationToken ct)
     {
         stage = "import";
         var model = OnnxImporter.Parse(mutant.Bytes, "mutant.onnx", folder);
         stage = "optimize";
         OptimizationPipeline.Run(model, new OptimizeOptions(), cancellationToken: ct);
-        if (Interlocked.Increment(ref deepCount) % DeepEvery != 0) return null;
+        // Chosen by the mutant's index, not by a counter, so a repro (--only K) takes the same stages.
+        uint pick = (uint)Mutator.MutantSeed(0x0dee9, index);
+        if (pick % DeepEvery != 0) return null;
         stage = "deep";
 
         stage = "export";
@@ -116,7 +116,7 @@ public sealed class FuzzRunner : IDisposable
         });
         stage = "fp16";
         Attempt(() => ModelQuantizer.Quantize(copy(), new QuantizeOptions { Mode = QuantizationMode.Fp16 }, null, ct: ct));
-        if (deepCount / DeepEvery % Int8Every == 0)
+        if (pick / DeepEvery % Int8Every == 0)
         {
             stage = "int8";
             Attempt(() =>

@@ -38,7 +38,14 @@ public sealed class Mutator(IReadOnlyList<FuzzSeed> seeds)
     private static readonly int[] EarlyByteKinds = [1, 2, 3, 5];
     private static readonly int[] EarlyStructuredKinds = [1, 4, 6, 7, 8, 9, 10, 11, 13, 20, 25];
 
-    public static int MutantSeed(int seed, long index) => HashCode.Combine(seed, index, 0x5eed);
+    /// <summary>The Random seed of mutant <paramref name="index"/>: SplitMix64 of both (HashCode is randomized per process, so no repro).</summary>
+    public static int MutantSeed(int seed, long index)
+    {
+        ulong z = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)index + 0x5EEDUL);
+        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+        return (int)(z ^ (z >> 31));
+    }
 
     public Mutant Make(int seed, long index)
     {
