@@ -5,7 +5,7 @@ namespace EdgeBuild.Benchmarks;
 
 /// <summary>
 /// The long fuzz run (the suite's FuzzTests runs the same campaign for about a minute):
-///   fuzz [--count 100000] [--seed S] [--first K] [--minutes M] [--only K] [--deep-every N] [--early SHARE] [--save DIR] [--built-only]
+///   fuzz [--count 100000] [--seed S] [--first K] [--minutes M] [--only K] [--deep-every N] [--int8-every N] [--workers N] [--early SHARE] [--real SHARE] [--save DIR] [--built-only]
 /// --only K reruns one mutant (the repro the report prints for each failure class).
 /// </summary>
 public static class FuzzBenchmark
@@ -22,9 +22,16 @@ public static class FuzzBenchmark
         TimeSpan? budget = Arg("--minutes") is { } m ? TimeSpan.FromMinutes(double.Parse(m, CultureInfo.InvariantCulture)) : null;
         var seeds = FuzzSeeds.Load(args.Contains("--built-only") || !Directory.Exists(Path.Combine(data, "models")) ? null : data);
         Console.WriteLine($"fuzz: {seeds.Count} seed models ({string.Join(", ", seeds.Select(s => $"{s.Name} {s.Bytes.Length} B"))}); {Environment.ProcessorCount} cores");
-        var mutator = new Mutator(seeds) { EarlyShare = double.Parse(Arg("--early") ?? "0", CultureInfo.InvariantCulture) };
-        using var runner = new FuzzRunner { DeepEvery = int.Parse(Arg("--deep-every") ?? "20", CultureInfo.InvariantCulture) };
-        var summary = FuzzCampaign.Run(mutator, runner, seed, count, budget, first, line => Console.WriteLine("fuzz: " + line), Arg("--save"));
+        var mutator = new Mutator(seeds)
+        {
+            EarlyShare = double.Parse(Arg("--early") ?? "0", CultureInfo.InvariantCulture),
+            RealShare = double.Parse(Arg("--real") ?? "0.3", CultureInfo.InvariantCulture),
+        };
+        int deepEvery = int.Parse(Arg("--deep-every") ?? "20", CultureInfo.InvariantCulture);
+        int int8Every = int.Parse(Arg("--int8-every") ?? "3", CultureInfo.InvariantCulture);
+        int workers = int.Parse(Arg("--workers") ?? "1", CultureInfo.InvariantCulture);
+        var summary = FuzzCampaign.Run(mutator, () => new FuzzRunner { DeepEvery = deepEvery, Int8Every = int8Every }, seed, count, budget, first,
+            line => Console.WriteLine("fuzz: " + line), Arg("--save"), workers);
         if (count == 1)
         {
             var mutant = mutator.Make(seed, first);

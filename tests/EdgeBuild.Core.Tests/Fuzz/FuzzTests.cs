@@ -28,9 +28,10 @@ public sealed class FuzzTests(ITestOutputHelper output)
         output.WriteLine(data is null
             ? "test data absent: mutating the models built in code only"
             : $"seeds: {string.Join(", ", seeds.Select(x => x.Name))}");
-        var mutator = new Mutator(seeds) { EarlyShare = 0.85 };
-        using var runner = new FuzzRunner { TimeLimit = TimeSpan.FromSeconds(30) };
-        var summary = FuzzCampaign.Run(mutator, runner, seed, count, log: output.WriteLine);
+        var mutator = new Mutator(seeds) { EarlyShare = 0.8, RealShare = 0.15 };
+        // Two workers: the CI machine's two cores; each mutant still has its own time limit and memory watch.
+        var summary = FuzzCampaign.Run(mutator, () => new FuzzRunner { TimeLimit = TimeSpan.FromSeconds(30), Int8Every = 6 }, seed, count,
+            log: output.WriteLine, workers: 2);
         string report = summary.Report("dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- fuzz");
         output.WriteLine(report);
         Assert.True(summary.Failures == 0, report);

@@ -44,20 +44,34 @@ public sealed class FuzzSummary
     }
 }
 
-/// <summary>Makes and runs mutants <c>first..first+count-1</c> of one seed, or until a time budget runs out.</summary>
+/// <summary>
+/// Makes and runs mutants <c>first..first+count-1</c> of one seed, or until a time budget runs out, on one runner per
+/// worker thread (mutant k goes to worker k mod workers, so the set of mutants does not depend on the workers).
+/// </summary>
 public static class FuzzCampaign
 {
-    public static FuzzSummary Run(Mutator mutator, FuzzRunner runner, int seed, long count, TimeSpan? budget = null, long first = 0,
-        Action<string>? log = null, string? saveFailuresTo = null)
+    public static FuzzSummary Run(Mutator mutator, Func<FuzzRunner> newRunner, int seed, long count, TimeSpan? budget = null, long first = 0,
+        Action<string>? log = null, string? saveFailuresTo = null, int workers = 1)
     {
         var summary = new FuzzSummary { Seed = seed };
         var classes = new Dictionary<string, FuzzFailureClass>(StringComparer.Ordinal);
         var total = Stopwatch.StartNew();
-        for (long i = first; i < first + count; i++)
+        bool stop = false;
+        long next = first - 1;
+        void Work()
         {
-            if (budget is { } b && total.Elapsed > b) break;
-            var mutant = mutator.Make(seed, i);
-            var outcome = runner.Run(i, mutant);
+            using var runner = newRunner();
+            while (!Volatile.Read(ref stop))
+            {
+                long i = Interlocked.Increment(ref next);
+                if (i >= first + count || (budget is { } b && total.Elapsed > b)) return;
+                var mutant = mutator.Make(seed, i);
+                var outcome = runner.Run(i, mutant);
+                lock (summary) Record(i, mutant, outcome);
+            }
+        }
+        void Record(long i, Mutant mutant, FuzzOutcome outcome)
+        {
             summary.Mutants++;
             summary.DeepestStage[outcome.Stage] = summary.DeepestStage.GetValueOrDefault(outcome.Stage) + 1;
             summary.StageTime[outcome.Stage] = summary.StageTime.GetValueOrDefault(outcome.Stage) + outcome.Time;
@@ -82,13 +96,16 @@ public static class FuzzCampaign
                             File.WriteAllBytes(Path.Combine(saveFailuresTo, $"seed{seed}-mutant{i}.onnx"), mutant.Bytes);
                         }
                     }
-                    if (outcome.Verdict == FuzzVerdict.Hung) goto done; // its thread may still run; stop here
+                    // A hung mutant's thread may still run and skew everything after it: stop here.
+                    if (outcome.Verdict == FuzzVerdict.Hung) Volatile.Write(ref stop, true);
                     break;
             }
-            if (log is not null && (i - first + 1) % 5000 == 0)
-                log($"{i - first + 1} mutants, {total.Elapsed.TotalSeconds:F0} s, {summary.Failures} failures in {classes.Count} classes");
+            if (log is not null && summary.Mutants % 5000 == 0)
+                log($"{summary.Mutants} mutants, {total.Elapsed.TotalSeconds:F0} s, {summary.Failures} failures in {classes.Count} classes");
         }
-    done:
+        var threads = Enumerable.Range(0, Math.Max(1, workers)).Select(k => new Thread(Work, 16 << 20) { IsBackground = true, Name = $"fuzz worker {k}" }).ToList();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) t.Join();
         summary.Time = total.Elapsed;
         summary.Classes.AddRange(classes.Values.OrderByDescending(c => c.Count));
         return summary;
