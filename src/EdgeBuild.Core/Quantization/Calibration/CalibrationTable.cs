@@ -55,7 +55,7 @@ public sealed class CalibrationTable
             ct.ThrowIfCancellationRequested();
             foreach (var input in floatInputs)
                 if (sample.TryGetValue(input, out var t) && t.ElementType == DataType.Float) calibrator.Collect(input, t.AsSpan<float>());
-            capture.Run(sample, count, outputs => CalibrationRunner.Collect(calibrator, names, outputs, ct));
+            capture.Run(sample, count, outputs => CalibrationRunner.Collect(calibrator, names, outputs, ct), ct);
             count++;
             progress?.Invoke($"calibrating {count}/{Math.Max(data.Count, count)}");
         }

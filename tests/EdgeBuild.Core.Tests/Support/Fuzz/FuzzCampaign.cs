@@ -96,8 +96,8 @@ public static class FuzzCampaign
                             File.WriteAllBytes(Path.Combine(saveFailuresTo, $"seed{seed}-mutant{i}.onnx"), mutant.Bytes);
                         }
                     }
-                    // A hung mutant's thread may still run and skew everything after it: stop here.
-                    if (outcome.Verdict == FuzzVerdict.Hung) Volatile.Write(ref stop, true);
+                    // A hung mutant's thread that did not stop would skew everything after it: stop here.
+                    if (outcome.Verdict == FuzzVerdict.Hung && outcome.Failure?.Contains(FuzzRunner.LeftRunning, StringComparison.Ordinal) == true) Volatile.Write(ref stop, true);
                     break;
             }
             if (log is not null && summary.Mutants % 5000 == 0)

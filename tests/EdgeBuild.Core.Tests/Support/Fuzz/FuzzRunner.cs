@@ -44,6 +44,9 @@ public sealed class FuzzRunner : IDisposable
     }
 
     public TimeSpan TimeLimit { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>In a hung mutant's failure text when its thread did not stop on cancellation (the campaign stops then).</summary>
+    public const string LeftRunning = "did not stop when cancelled";
     public long MemoryLimitBytes { get; init; } = 2L << 30;
 
     /// <summary>Every how many mutants that pass the optimizer go on to quantization and the writers (1 = all).</summary>
@@ -73,8 +76,9 @@ public sealed class FuzzRunner : IDisposable
         {
             cts.Cancel();
             // Given a moment to stop at a cancellation point; a thread that does not is left behind (background).
-            worker.Join(TimeSpan.FromSeconds(5));
-            return new FuzzOutcome(index, FuzzVerdict.Hung, stage, null, $"still running after {TimeLimit.TotalSeconds:F0} s", $"hang in {stage}", sw.Elapsed, peak);
+            bool stopped = worker.Join(TimeSpan.FromSeconds(5));
+            return new FuzzOutcome(index, FuzzVerdict.Hung, stage, null,
+                $"still running after {TimeLimit.TotalSeconds:F0} s{(stopped ? "; stopped when cancelled" : "; " + LeftRunning)}", $"hang in {stage}", sw.Elapsed, peak);
         }
         if (peak > MemoryLimitBytes)
             return new FuzzOutcome(index, FuzzVerdict.MemoryExceeded, stage, code, $"resident memory grew by {peak >> 20} MiB", $"memory in {stage}", sw.Elapsed, peak);
