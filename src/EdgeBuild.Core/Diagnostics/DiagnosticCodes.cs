@@ -87,7 +87,7 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor InvalidShapeOption = new("EB4105", "Input shape option does not fit the model",
         "Each --shape / Shapes entry is NAME=D1,D2,... naming a model input, with as many positive dims as the input has and the input's fixed dims unchanged.");
     public static readonly DiagnosticDescriptor TfliteShapeOutOfRange = new("EB4106", "Tensor shape a TFLite file cannot hold",
-        "TFLite stores dims and element counts as 32-bit integers and needs every dim positive; a tensor of the model has a dim or an element count outside that range. Fix the shapes in the model (or the --shape option).");
+        "TFLite stores dims and element counts as 32-bit integers; a tensor of the model has a dim or an element count outside that range. Fix the shapes in the model (or the --shape option).");
     public static readonly DiagnosticDescriptor TensorRtLayerUnsupported = new("EB4201", "Layer not supported by TensorRT",
         "TensorRTStrict is on and the named layers have no TensorRT implementation in the chosen TensorRTVersion (docs/tensorrt.md lists the table); replace them in the model, target a TensorRT version that has them, or set TensorRTStrict=false to write the kit with a warning.");
     public static readonly DiagnosticDescriptor InvalidTensorRtOption = new("EB4202", "Invalid TensorRT option",

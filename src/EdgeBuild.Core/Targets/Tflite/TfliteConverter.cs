@@ -118,7 +118,7 @@ public static class TfliteConverter
             throw new ArgumentException("Int8 needs calibration ranges", nameof(options));
     }
 
-    /// <summary>TFLite dims and element counts are int32 and its kernels divide by dims: every dim positive, every count within int32.</summary>
+    /// <summary>TFLite dims and element counts are int32: every dim within 0..2^31-1, every count within int32 (empty tensors, which Concat skips, stay allowed).</summary>
     private static void CheckShapesFitInt32(Graph graph)
     {
         var values = graph.Inputs.Where(v => v.Initializer is null).Concat(graph.Nodes.SelectMany(n => n.Outputs).OfType<Value>())
@@ -130,10 +130,10 @@ public static class TfliteConverter
             long count = 1;
             foreach (var d in dims)
             {
-                if (d < 1 || d > int.MaxValue)
+                if (d < 0 || d > int.MaxValue)
                     throw new EdgeBuildException(DiagnosticCodes.TfliteShapeOutOfRange, "Targets",
-                        $"tensor '{v.Name}' has dims [{string.Join(",", dims)}]; a TFLite file needs every dim between 1 and {int.MaxValue}");
-                count = count > int.MaxValue / d ? long.MaxValue : count * d;
+                        $"tensor '{v.Name}' has dims [{string.Join(",", dims)}]; a TFLite file needs every dim between 0 and {int.MaxValue}");
+                count = d != 0 && count > int.MaxValue / d ? long.MaxValue : count * d;
             }
             if (count > int.MaxValue)
                 throw new EdgeBuildException(DiagnosticCodes.TfliteShapeOutOfRange, "Targets",
