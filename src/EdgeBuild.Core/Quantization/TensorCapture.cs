@@ -53,6 +53,9 @@ internal sealed class TensorCapture : IDisposable
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
+        // ONNX Runtime's own constant folding runs at session creation, where the terminate flag cannot reach it: a
+        // constant MatMul our folding budget left as a computation (5.5e11 multiply-adds) would block here for minutes.
+        options.AddSessionConfigEntry("optimization.disable_specified_optimizers", "ConstantFolding");
         try
         {
             session = new InferenceSession(proto.ToByteArray(), options);
