@@ -154,9 +154,21 @@ public static class Commands
                 MaxAccuracyLoss = parse.GetValue(accuracy),
             }, parse), parse);
             options = targetOptions.Apply(options, parse);
-            var result = ModelCompiler.Compile(input, parse.GetValue(output)!, options,
-                silent ? null : line => stderr.WriteLine($"edgebuild: {line}"), w => stderr.WriteLine(w.StartsWith("warning EB", StringComparison.Ordinal) ? w : $"warning: {input}: {w}"), writeManifest: false,
-                lockTimeout: LockTimeout(parse.GetValue(lockTimeout)));
+            string outputDir = parse.GetValue(output)!;
+            bool outputExisted = Directory.Exists(outputDir);
+            CompileResult result;
+            try
+            {
+                result = ModelCompiler.Compile(input, outputDir, options,
+                    silent ? null : line => stderr.WriteLine($"edgebuild: {line}"), w => stderr.WriteLine(w.StartsWith("warning EB", StringComparison.Ordinal) ? w : $"warning: {input}: {w}"), writeManifest: false,
+                    lockTimeout: LockTimeout(parse.GetValue(lockTimeout)));
+            }
+            catch when (!outputExisted)
+            {
+                // A failed convert leaves no trace: the folder it made for its output goes when nothing is in it.
+                RemoveIfEmpty(outputDir);
+                throw;
+            }
             var m = result.Manifest;
             if (m.Quantization is { } q) QuantizationPrinter.Print(q, q.Report.BytesBefore, m.Artifacts.FirstOrDefault()?.Bytes ?? 0, stdout);
             foreach (var a in m.Artifacts)
@@ -164,6 +176,16 @@ public static class Commands
             return 0;
         }));
         return command;
+    }
+
+    private static void RemoveIfEmpty(string folder)
+    {
+        try
+        {
+            if (Directory.Exists(folder) && !Directory.EnumerateFileSystemEntries(folder).Any()) Directory.Delete(folder);
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 
     /// <summary>The quantization step on its own: the same engine and options as a compile with Precision set.</summary>

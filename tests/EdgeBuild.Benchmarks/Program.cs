@@ -42,6 +42,9 @@
 //       Issue 15 faults on the real edgebuild process: SIGKILLs at seeded random points of an Int8 ONNX + TFLite compile over
 //       an Fp32 ONNX + TFLite + TensorRT set, then overlapping compiles of the two settings into one folder; counts how
 //       each left the folder (CompileFaults.cs). --cli runs another build's edgebuild.dll (the code before a fix).
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- fuzz [--count 100000] [--seed S] [--minutes M] [--only K] [--save DIR]
+//       Mutants of the real models (and models built in code) through import, every pass, quantization, the TFLite and
+//       TensorRT writers: counts, time, EB codes, and each failure class with its repro (FuzzBenchmark.cs).
 using System.Diagnostics;
 using System.Globalization;
 using EdgeBuild.Benchmarks.Models;
@@ -67,6 +70,7 @@ switch (mode)
     case "run": return RunComparison(Arg("--runs") is { } n ? int.Parse(n) : null, double.Parse(Arg("--seconds") ?? "8"),
         Arg("--models")?.Split(',') ?? ["eye-state", "face-detect-rfb320"]);
     case "incremental": return IncrementalBuildBenchmark.Run(args, root);
+    case "fuzz": return EdgeBuild.Benchmarks.FuzzBenchmark.Run(args, data);
     case "gate": return EdgeBuild.Benchmarks.GateExperiment.Run(args);
     case "lifecycle": return EdgeBuild.Benchmarks.LifecycleBenchmark.Run(args, data);
     case "compile-faults": return EdgeBuild.Benchmarks.CompileFaultsBenchmark.Run(int.Parse(Arg("--kills") ?? "100"), int.Parse(Arg("--overlaps") ?? "20"),

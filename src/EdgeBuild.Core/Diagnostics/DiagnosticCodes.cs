@@ -24,7 +24,7 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor UndefinedValue = new("EB1006", "Input that nothing produces",
         "A node or graph output names a value that is neither a graph input, an initializer nor a node output; the model is corrupt or was edited by hand.");
     public static readonly DiagnosticDescriptor ExternalDataOutsideModel = new("EB1007", "External data path leaves the model folder",
-        "External data must use a relative path inside the model's folder; move the data file next to the model.");
+        "External data must use a relative path inside the model's folder, without control characters; it is checked after every symbolic link is followed, so a link leading out of the folder is refused too. Move the data file next to the model.");
     public static readonly DiagnosticDescriptor ExternalDataMissing = new("EB1008", "External data file missing or too short",
         "Copy the external data file(s) next to the model, as they were when it was exported.");
     public static readonly DiagnosticDescriptor TensorTooLarge = new("EB1009", "Tensor too large or inconsistent",
@@ -46,6 +46,9 @@ public static class DiagnosticCodes
         "EdgeBuild has no conversion rule for this operator between these opsets; export the model at the target opset.");
     public static readonly DiagnosticDescriptor VerifierFailed = new("EB2003", "Internal: graph invalid after a pass",
         "This is a bug in EdgeBuild; please report it with the model and the pass list. Skip the pass with --passes to work around it.");
+
+    public static readonly DiagnosticDescriptor MemoryCeilingExceeded = new("EB2004", "Model needs more memory than the ceiling",
+        "A tensor of the model (often a ConstantOfShape, Expand or Tile of a huge shape) would take more memory than EdgeBuild allows one tensor while it runs the model (EDGEBUILD_MAX_TENSOR_MB, default 2048); fix the shape in the model, or raise the ceiling if the machine has the memory.");
 
     // Retired when quantization landed (every Precision compiles); kept so the code is never reused.
     public static readonly DiagnosticDescriptor PrecisionNotAvailable = new("EB3001", "Precision not available (retired)",
@@ -77,6 +80,9 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor DegenerateReference = new("EB3013", "FP32 reference looks degenerate (warning)",
         "The FP32 model's own outputs on the held-out samples are NaN, constant, saturated or implausible (hundreds of detections), so comparing the quantized model with it proves little; the preprocessing (Mean, Std, Scale, ChannelOrder, Layout) probably does not match the model's training.");
 
+    public static readonly DiagnosticDescriptor ModelNotRunnable = new("EB3014", "Model cannot be run for calibration",
+        "Static quantization runs the model in ONNX Runtime on the calibration data, and ONNX Runtime refused to load it (an attribute or type it does not accept); check the model with 'edgebuild bench' or onnx.checker, or use Fp16 or Int8Dynamic, which do not run it.");
+
     // Retired when the last writer (TFLite, TensorRT) landed: every Targets value has a writer; kept so the code is never reused.
     public static readonly DiagnosticDescriptor TargetNotAvailable = new("EB4001", "Target not available (retired)",
         "No longer reported: every Targets value (Onnx, TensorRT, TFLite) has a writer. Kept in the table so the code is never reused.");
@@ -90,6 +96,8 @@ public static class DiagnosticCodes
         "The TFLite writer writes Fp32, Fp16, Int8 (full-integer) and Mixed (Int8 with the layers the accuracy budget keeps in float); Int8Dynamic has no TFLite form: use one of those.");
     public static readonly DiagnosticDescriptor InvalidShapeOption = new("EB4105", "Input shape option does not fit the model",
         "Each --shape / Shapes entry is NAME=D1,D2,... naming a model input, with as many positive dims as the input has and the input's fixed dims unchanged.");
+    public static readonly DiagnosticDescriptor TfliteShapeOutOfRange = new("EB4106", "Tensor shape a TFLite file cannot hold",
+        "TFLite stores dims and element counts as 32-bit integers; a tensor of the model has a dim or an element count outside that range. Fix the shapes in the model (or the --shape option).");
     public static readonly DiagnosticDescriptor TensorRtLayerUnsupported = new("EB4201", "Layer not supported by TensorRT",
         "TensorRTStrict is on and the named layers have no TensorRT implementation in the chosen TensorRTVersion (docs/tensorrt.md lists the table); replace them in the model, target a TensorRT version that has them, or set TensorRTStrict=false to write the kit with a warning.");
     public static readonly DiagnosticDescriptor InvalidTensorRtOption = new("EB4202", "Invalid TensorRT option",

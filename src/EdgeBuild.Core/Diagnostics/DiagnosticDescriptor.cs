@@ -20,8 +20,11 @@ public sealed class EdgeBuildException : Exception
     public string Subject { get; }
     public string Code => Descriptor.Code;
 
-    /// <summary>The one line a user sees: <c>error EB1002: model.onnx: ... . help text</c>.</summary>
-    public string Format() => $"error {Code}: {Subject}: {Message}. {Descriptor.Help}";
+    /// <summary>
+    /// The one line a user sees: <c>error EB1002: model.onnx: ... . help text</c>. Names from a model can hold
+    /// newlines and escape sequences, so subject and message are escaped here, once for every diagnostic.
+    /// </summary>
+    public string Format() => $"error {Code}: {Names.Escape(Subject.Length > 0 ? Subject : "<model>")}: {Names.Escape(Message)}. {Descriptor.Help}";
 
     public override string ToString() => Format();
 }

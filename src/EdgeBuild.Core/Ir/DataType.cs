@@ -49,6 +49,9 @@ public static class DataTypes
 
     public static bool IsFloatingPoint(DataType type) => type is DataType.Float or DataType.Double or DataType.Float16 or DataType.BFloat16;
 
+    public static bool IsInteger(DataType type) => type is DataType.Int8 or DataType.UInt8 or DataType.Int16 or DataType.UInt16
+        or DataType.Int32 or DataType.UInt32 or DataType.Int64 or DataType.UInt64 or DataType.Int4 or DataType.UInt4;
+
     public static bool IsKnown(DataType type) => type == DataType.String || BitsPerElement(type) > 0;
 
     /// <summary>The lower-case name ONNX tools print (float, int64, ...).</summary>

@@ -33,13 +33,14 @@ public sealed class Shape : IEquatable<Shape>
     /// <summary>The dimensions as numbers; only valid when <see cref="IsStatic"/>.</summary>
     public long[] ToArray() => dims.Select(d => d.Value ?? throw new InvalidOperationException("shape is not static")).ToArray();
 
+    /// <summary>The element count; null when a dim is unknown or negative, long.MaxValue when the product overflows.</summary>
     public long? ElementCount()
     {
         long n = 1;
         foreach (var d in dims)
         {
-            if (d.Value is not long v) return null;
-            n *= v;
+            if (d.Value is not long v || v < 0) return null;
+            n = v != 0 && n > long.MaxValue / v ? long.MaxValue : n * v;
         }
         return n;
     }

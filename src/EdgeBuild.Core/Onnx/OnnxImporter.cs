@@ -159,8 +159,9 @@ public sealed class OnnxImporter
             if (!declaredDomains.Contains(domain is "ai.onnx" ? "" : domain))
                 throw new EdgeBuildException(DiagnosticCodes.UnknownDomain, subject,
                     $"node '{np.Name}' ({np.OpType}) uses domain '{domain}', which the model does not import");
+            var ownOutputs = new HashSet<string>(StringComparer.Ordinal);
             foreach (var o in np.Output)
-                if (o.Length > 0 && graph.LookupLocal(o) is not null)
+                if (o.Length > 0 && (graph.LookupLocal(o) is not null || !ownOutputs.Add(o)))
                     throw new EdgeBuildException(DiagnosticCodes.DuplicateValue, subject, $"value '{o}' is produced twice (second time by node '{np.Name}' {np.OpType})");
             var node = graph.AddNode(np.OpType ?? "", [], np.Output, domain, np.HasName ? np.Name : "");
             node.Overload = np.HasOverload ? np.Overload : null;
@@ -181,8 +182,11 @@ public sealed class OnnxImporter
             }
         }
 
+        var outputNames = new HashSet<string>(StringComparer.Ordinal);
         foreach (var vi in proto.Output)
         {
+            if (!outputNames.Add(vi.Name))
+                throw new EdgeBuildException(DiagnosticCodes.DuplicateValue, subject, $"graph '{graph.Name}' lists output '{vi.Name}' twice");
             var v = graph.Lookup(vi.Name) ?? throw new EdgeBuildException(DiagnosticCodes.UndefinedValue, subject,
                 $"graph output '{vi.Name}' is not produced by any node, input or initializer");
             if (v.Graph == graph)
@@ -201,6 +205,8 @@ public sealed class OnnxImporter
             ApplyValueInfo(v, vi);
         }
 
+        foreach (var (node, _) in created) CheckIntegerInputs(node);
+
         try
         {
             graph.SortTopologically();
@@ -209,6 +215,35 @@ public sealed class OnnxImporter
         {
             throw new EdgeBuildException(DiagnosticCodes.GraphCycle, subject,
                 $"graph '{graph.Name}' has a cycle through {string.Join(", ", e.NodesOnCycle.Take(4).Select(n => $"'{n.Name}' ({n.OpType})"))}", e);
+        }
+    }
+
+    /// <summary>
+    /// Inputs the ONNX spec types tensor(int64) (or int32/int64): shapes, axes, pads, repeats, indices. Passes and writers
+    /// read them as integers, so a string or float tensor there is refused here, once, instead of failing deep inside.
+    /// </summary>
+    private static readonly Dictionary<string, int[]> IntegerInputs = new(StringComparer.Ordinal)
+    {
+        ["Reshape"] = [1], ["Expand"] = [1], ["Tile"] = [1], ["ConstantOfShape"] = [0], ["Slice"] = [1, 2, 3, 4],
+        ["Squeeze"] = [1], ["Unsqueeze"] = [1], ["Pad"] = [1], ["Resize"] = [3], ["TopK"] = [1], ["Split"] = [1],
+        ["ReduceMean"] = [1], ["ReduceSum"] = [1], ["ReduceMax"] = [1], ["ReduceMin"] = [1], ["ReduceProd"] = [1],
+        ["ReduceL1"] = [1], ["ReduceL2"] = [1], ["ReduceLogSum"] = [1], ["ReduceLogSumExp"] = [1], ["ReduceSumSquare"] = [1],
+        ["Gather"] = [1], ["GatherElements"] = [1], ["GatherND"] = [1], ["ScatterND"] = [1], ["ScatterElements"] = [1],
+        ["CumSum"] = [1], ["Trilu"] = [1], ["NonMaxSuppression"] = [2], ["OneHot"] = [1],
+    };
+
+    private void CheckIntegerInputs(Node node)
+    {
+        if (!node.IsStandardDomain || !IntegerInputs.TryGetValue(node.OpType, out var slots)) return;
+        foreach (int i in slots)
+        {
+            if (node.Input(i) is not { } v) continue;
+            var type = v.Initializer?.ElementType ?? v.TensorType?.ElementType ?? DataType.Undefined;
+            if (type == DataType.Undefined || DataTypes.IsInteger(type)) continue;
+            // OneHot's depth may be any numeric type.
+            if (node.OpType == "OneHot" && type != DataType.String && type != DataType.Bool) continue;
+            throw new EdgeBuildException(DiagnosticCodes.InvalidTensor, subject,
+                $"node '{node.Name}' ({node.OpType}) reads '{v.Name}' as input {i}, which must be an integer tensor, but it holds {DataTypes.Name(type)}");
         }
     }
 
@@ -303,14 +338,14 @@ public sealed class OnnxImporter
         return new SparseTensor(values, indices, s.Dims.ToArray());
     }
 
-    private static long CheckElementCount(IReadOnlyList<long> dims, string where, string subjectForError = "")
+    private long CheckElementCount(IReadOnlyList<long> dims, string where)
     {
         long n = 1;
         foreach (var d in dims)
         {
-            if (d < 0) throw new EdgeBuildException(DiagnosticCodes.TensorTooLarge, subjectForError, $"{where} has a negative dimension ({d})");
+            if (d < 0) throw new EdgeBuildException(DiagnosticCodes.TensorTooLarge, subject, $"{where} has a negative dimension ({d})");
             if (d != 0 && n > Ir.Tensor.MaxElements / d)
-                throw new EdgeBuildException(DiagnosticCodes.TensorTooLarge, subjectForError,
+                throw new EdgeBuildException(DiagnosticCodes.TensorTooLarge, subject,
                     $"{where} declares dims [{string.Join(",", dims)}], more than {Ir.Tensor.MaxElements} elements");
             n *= d;
         }
@@ -321,9 +356,7 @@ public sealed class OnnxImporter
     {
         var type = (DataType)t.DataType;
         var dims = t.Dims.ToArray();
-        long count;
-        try { count = CheckElementCount(dims, where, subject); }
-        catch (EdgeBuildException e) when (e.Subject.Length == 0) { throw new EdgeBuildException(e.Descriptor, subject, e.Message); }
+        long count = CheckElementCount(dims, where);
 
         Ir.Tensor tensor;
         if (t.DataLocation == P.TensorProto.Types.DataLocation.External)
@@ -422,37 +455,66 @@ public sealed class OnnxImporter
             switch (e.Key)
             {
                 case "location": location = e.Value; break;
-                case "offset": offset = long.Parse(e.Value, System.Globalization.CultureInfo.InvariantCulture); break;
-                case "length": length = long.Parse(e.Value, System.Globalization.CultureInfo.InvariantCulture); break;
+                case "offset": offset = ParseExternalNumber(e.Value, "offset", where); break;
+                case "length": length = ParseExternalNumber(e.Value, "length", where); break;
             }
         }
         if (string.IsNullOrEmpty(location)) throw Invalid(where, "uses external data but names no location");
+        string shown = Names.Escape(location);
+        if (location.Any(c => char.IsControl(c) || c == '\\'))
+            throw new EdgeBuildException(DiagnosticCodes.ExternalDataOutsideModel, subject,
+                $"{where} points to '{shown}', a location with a control character or a backslash (a relative path with '/' is expected)");
+        if (Path.IsPathRooted(location) || (location.Length >= 2 && location[1] == ':' && char.IsAsciiLetter(location[0])))
+            throw new EdgeBuildException(DiagnosticCodes.ExternalDataOutsideModel, subject, $"{where} points to '{shown}', an absolute path");
         if (modelDirectory is null)
-            throw new EdgeBuildException(DiagnosticCodes.ExternalDataMissing, subject, $"{where} uses external data '{location}', but the model was not read from a file");
-        if (Path.IsPathRooted(location) || location.Contains('\\'))
-            throw new EdgeBuildException(DiagnosticCodes.ExternalDataOutsideModel, subject, $"{where} points to '{location}', an absolute path");
-        string root = Path.GetFullPath(modelDirectory);
-        string full = Path.GetFullPath(Path.Combine(root, location));
+            throw new EdgeBuildException(DiagnosticCodes.ExternalDataMissing, subject, $"{where} uses external data '{shown}', but the model was not read from a file");
+
+        // Checked on real paths, every symbolic link followed (the folder's own included): a lexical check
+        // passes 'link_dir/hostname' where link_dir leads to /etc.
+        string root = RealPath.Resolve(Path.GetFullPath(modelDirectory))
+            ?? throw new EdgeBuildException(DiagnosticCodes.ExternalDataMissing, subject, $"{where}: the model's folder cannot be resolved (a loop of symbolic links)");
+        string? real = RealPath.Resolve(root, location);
+        if (real is null)
+            throw new EdgeBuildException(DiagnosticCodes.ExternalDataOutsideModel, subject, $"{where} points to '{shown}', which goes through a loop of symbolic links");
         string rootWithSep = root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar;
-        if (!full.StartsWith(rootWithSep, StringComparison.Ordinal))
-            throw new EdgeBuildException(DiagnosticCodes.ExternalDataOutsideModel, subject, $"{where} points to '{location}', outside the model's folder");
-        // A symbolic link inside the folder may still lead outside it.
-        var info = new FileInfo(full);
-        if (info.LinkTarget is not null && info.ResolveLinkTarget(true) is { } target
-            && !Path.GetFullPath(target.FullName).StartsWith(rootWithSep, StringComparison.Ordinal))
-            throw new EdgeBuildException(DiagnosticCodes.ExternalDataOutsideModel, subject, $"{where} points to '{location}', a link leading outside the model's folder");
+        if (!real.StartsWith(rootWithSep, StringComparison.Ordinal))
+            throw new EdgeBuildException(DiagnosticCodes.ExternalDataOutsideModel, subject,
+                $"{where} points to '{shown}', which resolves to {Names.Escape(real)}, outside the model's folder {Names.Escape(root)}");
+        var info = new FileInfo(real);
         if (!info.Exists)
-            throw new EdgeBuildException(DiagnosticCodes.ExternalDataMissing, subject, $"{where} needs external data file '{location}', which does not exist");
+            throw new EdgeBuildException(DiagnosticCodes.ExternalDataMissing, subject,
+                $"{where} needs external data file '{shown}', which does not exist{(Directory.Exists(real) ? " (it is a folder)" : "")}");
+        long size = info.Length;
         long needed = DataTypes.ByteCount(type, count);
-        long take = length ?? (info.Length - offset);
+        if (offset > size)
+            throw new EdgeBuildException(DiagnosticCodes.ExternalDataMissing, subject, $"{where}: '{shown}' has {size} bytes, the tensor starts at byte {offset}");
+        long take = length ?? (size - offset);
         if (take != needed)
             throw new EdgeBuildException(DiagnosticCodes.TensorTooLarge, subject, $"{where} declares {needed} bytes but its external data holds {take}");
-        if (offset < 0 || offset + take > info.Length)
-            throw new EdgeBuildException(DiagnosticCodes.ExternalDataMissing, subject, $"{where}: '{location}' has {info.Length} bytes, the tensor needs bytes {offset} to {offset + take}");
+        // offset <= size here, so size - offset cannot overflow where offset + take could.
+        if (take > size - offset)
+            throw new EdgeBuildException(DiagnosticCodes.ExternalDataMissing, subject, $"{where}: '{shown}' has {size} bytes, the tensor needs {take} bytes from byte {offset}");
         var buffer = new byte[take];
-        using var fs = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read);
-        fs.Seek(offset, SeekOrigin.Begin);
-        fs.ReadExactly(buffer);
+        try
+        {
+            using var fs = new FileStream(real, FileMode.Open, FileAccess.Read, FileShare.Read);
+            fs.Seek(offset, SeekOrigin.Begin);
+            fs.ReadExactly(buffer);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new EdgeBuildException(DiagnosticCodes.ExternalDataMissing, subject, $"{where}: cannot read '{shown}' ({Names.Escape(e.Message)})", e);
+        }
         return buffer;
+    }
+
+    /// <summary>An offset or length: decimal digits only, within a long (ONNX writes them as decimal text).</summary>
+    private long ParseExternalNumber(string text, string key, string where)
+    {
+        if (text.Length == 0 || !text.All(char.IsAsciiDigit)
+            || !long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long value))
+            throw new EdgeBuildException(DiagnosticCodes.InvalidTensor, subject,
+                $"{where} has external data {key} '{Names.Escape(text)}', which is not a non-negative whole number below 2^63");
+        return value;
     }
 }

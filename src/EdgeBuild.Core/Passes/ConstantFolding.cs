@@ -30,11 +30,25 @@ public sealed class ConstantFolding : IPass
         FoldStaticShapes(graph, model.DefaultOpset, result);
 
         var foldable = new HashSet<Node>();
+        var overBudget = new List<string>();
+        long regionBytes = 0;
         foreach (var node in graph.Nodes)
         {
             if (!IsFoldableOp(node)) continue;
             bool allConstant = node.Inputs.All(v => v is null || v.ConstantValue is not null || (v.Producer is { } p && foldable.Contains(p)));
-            if (allConstant && node.Inputs.Any(v => v is not null)) foldable.Add(node);
+            if (!allConstant || !node.Inputs.Any(v => v is not null)) continue;
+            // Checked before anything runs: what is over budget stays a computation, and so does all it feeds.
+            if (FoldingBudget.Exceeded(node, context.Options, ref regionBytes) is { } why)
+            {
+                overBudget.Add($"'{node.Name}' ({node.OpType}) {why}");
+                continue;
+            }
+            foldable.Add(node);
+        }
+        if (overBudget.Count > 0)
+        {
+            result.Note("kept_over_budget", overBudget.Count);
+            context.Info($"constant folding left {overBudget.Count} node(s) as computations, over its budget: {string.Join("; ", overBudget.Take(3))}{(overBudget.Count > 3 ? "; ..." : "")}");
         }
         if (foldable.Count == 0) return result;
 
@@ -52,11 +66,11 @@ public sealed class ConstantFolding : IPass
         IReadOnlyDictionary<Value, Tensor> values;
         try
         {
-            values = Evaluate(model, graph.Nodes.Where(foldable.Contains).ToList(), constantsUsed!, frontier);
+            values = Evaluate(model, graph.Nodes.Where(foldable.Contains).ToList(), constantsUsed!, frontier, context.Options.FoldingTimeLimit);
         }
         catch (OnnxRuntimeException e)
         {
-            context.Warn($"constant folding skipped: ONNX Runtime could not evaluate the constant subgraph ({FirstLine(e.Message)})");
+            context.Warn($"constant folding skipped: ONNX Runtime could not evaluate the constant subgraph within {context.Options.FoldingTimeLimit.TotalSeconds:0} s ({FirstLine(e.Message)})");
             result.Note("evaluation_failed");
             return result;
         }
@@ -151,7 +165,7 @@ public sealed class ConstantFolding : IPass
     }
 
     /// <summary>Runs the constant nodes as a standalone model in ONNX Runtime and reads the frontier values back.</summary>
-    private static Dictionary<Value, Tensor> Evaluate(Model model, List<Node> nodes, List<Value> constants, List<Value> frontier)
+    private static Dictionary<Value, Tensor> Evaluate(Model model, List<Node> nodes, List<Value> constants, List<Value> frontier, TimeSpan timeLimit)
     {
         var sub = new Graph("constant_subgraph");
         var map = new Dictionary<Value, Value>();
@@ -178,6 +192,8 @@ public sealed class ConstantFolding : IPass
         using var session = new InferenceSession(bytes, options);
         using var runOptions = new RunOptions();
         var names = frontier.Select(v => map[v].Name).ToArray();
+        // The size budget leaves ops whose cost the shapes do not show (loops in a custom kernel, huge Range steps): the clock stops them.
+        using var stop = new Timer(_ => runOptions.Terminate = true, null, timeLimit, Timeout.InfiniteTimeSpan);
         using var outputs = session.Run(runOptions, Array.Empty<string>(), Array.Empty<OrtValue>(), names);
         var result = new Dictionary<Value, Tensor>();
         int k = 0;

@@ -31,6 +31,9 @@ public sealed class PassContext
 
     /// <summary>Receives warnings a pass wants the user to see (e.g. a BatchNormalization it could not fold).</summary>
     public Action<string> Warn { get; init; } = _ => { };
+
+    /// <summary>Receives information lines (e.g. a constant left as a computation because it is over the folding budget).</summary>
+    public Action<string> Info { get; init; } = _ => { };
 }
 
 /// <summary>Settings of an optimization run.</summary>
@@ -47,6 +50,21 @@ public sealed record OptimizeOptions
     /// zero-padding tensors (ConstantOfShape, Expand) as cheap computations instead of bytes in the file.
     /// </summary>
     public long MaxFoldedTensorBytes { get; init; } = 4 << 10;
+
+    /// <summary>
+    /// Largest result constant folding evaluates at build time, in bytes, per node (by the inferred output shape). A
+    /// ConstantOfShape, Expand or Tile of gigabytes in a few bytes of model stays a computation instead of filling memory.
+    /// </summary>
+    public long MaxFoldingResultBytes { get; init; } = 64L << 20;
+
+    /// <summary>Largest sum of the results of one constant region evaluated at once, in bytes.</summary>
+    public long MaxFoldingRegionBytes { get; init; } = 256L << 20;
+
+    /// <summary>Largest multiply-accumulate count of one folded MatMul, Gemm or convolution (an 8192x8192 MatMul of constants is 2^39).</summary>
+    public long MaxFoldingMacs { get; init; } = 1L << 30;
+
+    /// <summary>Longest ONNX Runtime may take to evaluate the constant region; past it folding is skipped with a warning.</summary>
+    public TimeSpan FoldingTimeLimit { get; init; } = TimeSpan.FromSeconds(20);
 
     /// <summary>How many times the pipeline is repeated at most while passes still change the graph.</summary>
     public int MaxRounds { get; init; } = 4;

@@ -64,12 +64,12 @@ public static class OptimizationPipeline
         return DefaultPasses.Where(p => wanted.Contains(p.Name)).ToList();
     }
 
-    /// <summary>Runs the passes over <paramref name="model"/> in place.</summary>
+    /// <summary>Runs the passes over <paramref name="model"/> in place; information lines go to <paramref name="info"/>, or to <paramref name="progress"/> without it.</summary>
     public static OptimizationReport Run(Model model, OptimizeOptions options, IReadOnlyList<IPass>? passes = null,
-        Action<string>? progress = null, Action<string>? warn = null, CancellationToken cancellationToken = default)
+        Action<string>? progress = null, Action<string>? warn = null, CancellationToken cancellationToken = default, Action<string>? info = null)
     {
         passes ??= DefaultPasses;
-        var context = new PassContext(options, cancellationToken) { Warn = warn ?? (_ => { }) };
+        var context = new PassContext(options, cancellationToken) { Warn = warn ?? (_ => { }), Info = info ?? progress ?? (_ => { }) };
         var total = Stopwatch.StartNew();
         int nodesBefore = model.Graph.Nodes.Count;
         int initsBefore = model.Graph.Initializers.Count;

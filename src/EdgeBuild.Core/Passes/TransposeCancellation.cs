@@ -23,7 +23,8 @@ public sealed class TransposeCancellation : IPass
             int? rank = source.TensorType?.Shape?.Rank;
             var p1 = first.GetInts("perm") ?? Reversed(rank);
             var p2 = second.GetInts("perm") ?? Reversed(rank);
-            if (p1 is null || p2 is null || p1.Length != p2.Length) continue;
+            // A perm that is not a permutation of 0..rank-1 (a corrupt model) is left for the writer or runtime to refuse.
+            if (p1 is null || p2 is null || p1.Length != p2.Length || !IsPermutation(p1) || !IsPermutation(p2)) continue;
             // Output dim i of the pair is input dim p1[p2[i]].
             var composed = p2.Select(i => p1[i]).ToArray();
             if (composed.Select((p, i) => p == i).All(x => x))
@@ -41,6 +42,17 @@ public sealed class TransposeCancellation : IPass
             }
         }
         return result;
+    }
+
+    private static bool IsPermutation(long[] perm)
+    {
+        var seen = new bool[perm.Length];
+        foreach (long p in perm)
+        {
+            if (p < 0 || p >= perm.Length || seen[p]) return false;
+            seen[p] = true;
+        }
+        return true;
     }
 
     private static long[]? Reversed(int? rank) => rank is int r ? Enumerable.Range(0, r).Reverse().Select(i => (long)i).ToArray() : null;

@@ -40,6 +40,8 @@ public static class ModelQuantizer
         ShapeInference.ClearInferred(graph);
         ShapeInference.Infer(model);
         graph.SortTopologically();
+        // Static quantization and the SQNR measurement run the model; nothing else here does.
+        if (options.Mode == QuantizationMode.Int8Static || data is not null) MemoryCeiling.Check(model, "Calibration");
 
         int nodesBefore = graph.Nodes.Count;
         var computeNodes = graph.Nodes.Where(QuantizerRegistry.IsComputeOp).Select(n => (Node: n, Output: n.Outputs[0]?.Name ?? "")).ToList();

@@ -31,9 +31,9 @@ internal static class SqnrMeasurement
         {
             ct.ThrowIfCancellationRequested();
             float[][] x = new float[layers.Count][];
-            reference.Run(sample, index, outs => Read(outs, reference.Outputs, layers.Select(l => l.FloatTensor).ToList(), x));
+            reference.Run(sample, index, outs => Read(outs, reference.Outputs, layers.Select(l => l.FloatTensor).ToList(), x), ct);
             float[][] y = new float[layers.Count][];
-            quantized.Run(sample, index, outs => Read(outs, quantized.Outputs, layers.Select(l => l.QuantizedTensor).ToList(), y));
+            quantized.Run(sample, index, outs => Read(outs, quantized.Outputs, layers.Select(l => l.QuantizedTensor).ToList(), y), ct);
             for (int k = 0; k < layers.Count; k++)
             {
                 if (x[k] is null || y[k] is null || x[k].Length != y[k].Length) { valid[k] = false; continue; }

@@ -53,7 +53,20 @@ internal sealed class TensorCapture : IDisposable
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
-        session = new InferenceSession(proto.ToByteArray(), options);
+        // ONNX Runtime's own constant folding runs at session creation, where the terminate flag cannot reach it: a
+        // constant MatMul our folding budget left as a computation (5.5e11 multiply-adds) would block here for minutes.
+        options.AddSessionConfigEntry("optimization.disable_specified_optimizers", "ConstantFolding");
+        try
+        {
+            session = new InferenceSession(proto.ToByteArray(), options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            options.Dispose();
+            runOptions.Dispose();
+            throw new EdgeBuildException(DiagnosticCodes.ModelNotRunnable, "Calibration",
+                $"ONNX Runtime cannot load the model to run it on the calibration data: {Names.Escape(e.Message.Split('\n')[0].Trim())}", e);
+        }
         this.inputs = inputs;
         inputNames = inputs.Select(i => i.Name).ToArray();
     }
@@ -62,7 +75,8 @@ internal sealed class TensorCapture : IDisposable
     public IReadOnlyList<string> Outputs { get; }
 
     /// <summary>Runs one sample; <paramref name="onOutputs"/> sees the outputs (in <see cref="Outputs"/> order) before they are freed.</summary>
-    public void Run(IReadOnlyDictionary<string, Tensor> sample, int sampleIndex, Action<IReadOnlyList<OrtValue>> onOutputs)
+    /// <remarks><paramref name="ct"/> stops a run in progress (ONNX Runtime's terminate flag): a model of 10^11 multiply-adds takes minutes per sample.</remarks>
+    public void Run(IReadOnlyDictionary<string, Tensor> sample, int sampleIndex, Action<IReadOnlyList<OrtValue>> onOutputs, CancellationToken ct = default)
     {
         var values = new OrtValue[inputNames.Length];
         try
@@ -79,7 +93,13 @@ internal sealed class TensorCapture : IDisposable
             IDisposableReadOnlyCollection<OrtValue> results;
             try
             {
+                ct.ThrowIfCancellationRequested();
+                using var stop = ct.Register(() => runOptions.Terminate = true);
                 results = session.Run(runOptions, inputNames, values, fetch);
+            }
+            catch (OnnxRuntimeException) when (ct.IsCancellationRequested)
+            {
+                throw new OperationCanceledException(ct);
             }
             catch (OnnxRuntimeException e)
             {

@@ -86,4 +86,21 @@ public sealed class OptimizerTrapTests
         var bytes = OnnxExporter.ToBytes(model);
         Assert.Equal(bytes, OnnxExporter.ToBytes(OnnxImporter.Parse(bytes)));
     }
+
+    [Theory]
+    [InlineData(new long[] { 0, 2, 3, 7 })]
+    [InlineData(new long[] { 0, 2, 2, 1 })]
+    [InlineData(new long[] { 0, -1, 3, 1 })]
+    public void TransposePairWithAPermThatIsNoPermutationIsLeftAlone(long[] badPerm)
+    {
+        // Composing the pair indexed one perm by the other: IndexOutOfRangeException on a corrupt perm.
+        var model = NewModel(13, out var g);
+        var x = g.AddInput("x", new TensorType(DataType.Float, Shape.Of(1, 2, 3, 4)));
+        var t1 = g.AddNode("Transpose", [x], ["t1"], "", "t1", [Ir.Attribute.Of("perm", badPerm)]);
+        var t2 = g.AddNode("Transpose", [t1.Output0], ["t2"], "", "t2", [Ir.Attribute.Of("perm", new long[] { 0, 3, 1, 2 })]);
+        g.AddOutput(t2.Output0);
+        var result = new TransposeCancellation().Run(model, new PassContext(new OptimizeOptions()));
+        Assert.False(result.Changed);
+        Assert.Equal(2, g.Nodes.Count);
+    }
 }

@@ -36,7 +36,7 @@ internal static class CalibrationRunner
         foreach (var sample in data.Samples())
         {
             ct.ThrowIfCancellationRequested();
-            capture.Run(sample, count, outputs => Collect(calibrator, names, outputs, ct));
+            capture.Run(sample, count, outputs => Collect(calibrator, names, outputs, ct), ct);
             if (kept.Count < keep) kept.Add(sample);
             count++;
             progress?.Invoke($"calibrating {count}/{Math.Max(declared, count)}");

@@ -38,6 +38,7 @@ public sealed class CalibrationTable
         ArgumentNullException.ThrowIfNull(floatModel);
         ArgumentNullException.ThrowIfNull(data);
         var graph = floatModel.Graph;
+        MemoryCeiling.Check(floatModel, "Calibration");
         var inputs = TensorCapture.InputsOf(floatModel);
         var inputNames = inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         var tensors = graph.Nodes.SelectMany(n => n.Outputs)
@@ -54,7 +55,7 @@ public sealed class CalibrationTable
             ct.ThrowIfCancellationRequested();
             foreach (var input in floatInputs)
                 if (sample.TryGetValue(input, out var t) && t.ElementType == DataType.Float) calibrator.Collect(input, t.AsSpan<float>());
-            capture.Run(sample, count, outputs => CalibrationRunner.Collect(calibrator, names, outputs, ct));
+            capture.Run(sample, count, outputs => CalibrationRunner.Collect(calibrator, names, outputs, ct), ct);
             count++;
             progress?.Invoke($"calibrating {count}/{Math.Max(data.Count, count)}");
         }

@@ -89,6 +89,7 @@ public static class TfliteConverter
             throw new EdgeBuildException(DiagnosticCodes.TfliteDynamicShape, "Targets",
                 $"input(s) {string.Join(", ", dynamic.Select(v => $"'{v.Name}' {v.TensorType?.Shape?.ToString() ?? "[*]"}"))} have dynamic dims, which a TFLite file cannot hold; fix them with {string.Join(" ", example)} (Shapes metadata in MSBuild)");
         }
+        CheckShapesFitInt32(graph);
         var unsupported = new List<string>();
         foreach (var node in graph.Nodes)
         {
@@ -115,6 +116,29 @@ public static class TfliteConverter
         }
         if (options.Precision == TflitePrecision.Int8 && options.Ranges is null)
             throw new ArgumentException("Int8 needs calibration ranges", nameof(options));
+    }
+
+    /// <summary>TFLite dims and element counts are int32: every dim within 0..2^31-1, every count within int32 (empty tensors, which Concat skips, stay allowed).</summary>
+    private static void CheckShapesFitInt32(Graph graph)
+    {
+        var values = graph.Inputs.Where(v => v.Initializer is null).Concat(graph.Nodes.SelectMany(n => n.Outputs).OfType<Value>())
+            .Concat(graph.Initializers.Where(v => v.Uses.Any(u => !TflOpRegistry.ReadsConstantOnly(u.Node, u.InputIndex))));
+        foreach (var v in values)
+        {
+            long[]? dims = v.Initializer?.Dims ?? (v.TensorType?.Shape is { IsStatic: true } s ? s.ToArray() : null);
+            if (dims is null) continue;
+            long count = 1;
+            foreach (var d in dims)
+            {
+                if (d < 0 || d > int.MaxValue)
+                    throw new EdgeBuildException(DiagnosticCodes.TfliteShapeOutOfRange, "Targets",
+                        $"tensor '{v.Name}' has dims [{string.Join(",", dims)}]; a TFLite file needs every dim between 0 and {int.MaxValue}");
+                count = d != 0 && count > int.MaxValue / d ? long.MaxValue : count * d;
+            }
+            if (count > int.MaxValue)
+                throw new EdgeBuildException(DiagnosticCodes.TfliteShapeOutOfRange, "Targets",
+                    $"tensor '{v.Name}' has dims [{string.Join(",", dims)}], more than {int.MaxValue} elements, which a TFLite file cannot index");
+        }
     }
 
     private static string ExampleShape(Value v) =>

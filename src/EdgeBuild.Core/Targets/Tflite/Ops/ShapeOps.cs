@@ -27,7 +27,7 @@ internal static class ShapeOps
         yield return ("Slice", new OpRule(CheckSlice, ConvertSlice, [1, 2, 3, 4]));
         yield return ("Pad", new OpRule(CheckPad, ConvertPad, [1, 2, 3]));
         yield return ("Gather", new OpRule(n => RequireConst(n, 1, "indices"), ConvertGather));
-        yield return ("ConstantOfShape", new OpRule(n => RequireConst(n, 0, "shape"), ConvertConstantOfShape, [0]));
+        yield return ("ConstantOfShape", new OpRule(n => RequireConst(n, 0, "shape") ?? FillTooLarge(n), ConvertConstantOfShape, [0]));
         yield return ("DepthToSpace", new OpRule(n => n.GetString("mode") is null or "DCR" ? null : "CRD mode", (n, c) => Space(n, c, BuiltinOperator.DEPTH_TO_SPACE)));
         yield return ("SpaceToDepth", new OpRule(_ => null, (n, c) => Space(n, c, BuiltinOperator.SPACE_TO_DEPTH)));
     }
@@ -305,6 +305,22 @@ internal static class ShapeOps
     /// <summary>Nothing at its place in the graph: the fill is made when something reads it (<see cref="MaterializeConstantOfShape"/>).</summary>
     private static void ConvertConstantOfShape(Node n, TflConverter c)
     {
+    }
+
+    /// <summary>Largest ConstantOfShape the writer stores as constant data (a few bytes of ONNX can ask for gigabytes).</summary>
+    public const long MaxFillBytes = 64L << 20;
+
+    private static string? FillTooLarge(Node n)
+    {
+        var dims = ConstInts(n.Input(0));
+        if (dims is null) return null;
+        long size = Math.Max(1, n.GetAttribute("value")?.Tensor?.Raw.Length ?? 4);
+        foreach (var d in dims)
+        {
+            if (d < 0) return $"negative dim {d} in its shape";
+            size = d != 0 && size > long.MaxValue / d ? long.MaxValue : size * d;
+        }
+        return size > MaxFillBytes ? $"its fill of shape [{string.Join(",", dims)}] would be stored as {size >> 20} MiB of constant data, over {MaxFillBytes >> 20} MiB" : null;
     }
 
     public static void MaterializeConstantOfShape(Node n, TflConverter c)

@@ -34,12 +34,67 @@ internal static class TflOpRegistry
                 return $"output type {DataTypes.Name(t.ElementType)}";
         try
         {
-            return rule.Check(node);
+            return AttributesOutOfRange(node) ?? rule.Check(node);
         }
-        catch (Exception e) when (e is InvalidOperationException or ArgumentException or IndexOutOfRangeException or NullReferenceException)
+        // A check reads attributes and constants as the ONNX spec types them; a corrupt model can hold anything there
+        // (axes past the rank, a zero dim, group = 2^31-1): whatever a check trips over makes the node unsupported, named.
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or IndexOutOfRangeException or NullReferenceException
+            or DivideByZeroException or OverflowException or KeyNotFoundException or FormatException)
         {
-            return e.Message;
+            return $"its attributes or constant inputs are out of range ({e.GetType().Name}: {e.Message})";
         }
+    }
+
+    private static readonly HashSet<string> WindowOps = new(StringComparer.Ordinal) { "Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool" };
+
+    /// <summary>
+    /// The ranges the ONNX spec gives attribute values, which the converters index and size arrays by: axes within the rank,
+    /// window sizes, strides and dilations positive, pads non-negative, one per spatial edge, perm a permutation, group
+    /// dividing the channels. Null when all hold; a corrupt model (group = 2^31-1, axis 99) is refused here by name.
+    /// </summary>
+    private static string? AttributesOutOfRange(Node node)
+    {
+        int? inRank = node.Input(0) is { } x ? x.Initializer?.Rank ?? x.TensorType?.Shape?.Rank : null;
+        int? outRank = node.Outputs.Count > 0 ? node.Outputs[0]?.TensorType?.Shape?.Rank : null;
+        int rank = Math.Max(inRank ?? 0, outRank ?? 0);
+        bool window = WindowOps.Contains(node.OpType);
+        foreach (var a in node.Attributes)
+        {
+            switch (a.Name)
+            {
+                case "axis" when a.Kind == AttributeKind.Int && (inRank is not null || outRank is not null):
+                    // Flatten's axis may equal the rank.
+                    if (a.Int < -rank || a.Int > rank) return $"axis {a.Int} outside a rank-{rank} tensor";
+                    break;
+                case "axes" when a.Kind == AttributeKind.Ints && (inRank is not null || outRank is not null):
+                    if (a.Ints.Any(v => v < -rank || v >= rank)) return $"axes [{string.Join(",", a.Ints)}] outside a rank-{rank} tensor";
+                    break;
+                case "kernel_shape" or "strides" or "dilations" when a.Kind == AttributeKind.Ints:
+                    if (a.Ints.Any(v => v < 1 || v > int.MaxValue)) return $"{a.Name} [{string.Join(",", a.Ints)}] must be positive";
+                    if (window && inRank is int r1 && a.Ints.Length != r1 - 2) return $"{a.Name} has {a.Ints.Length} values for {r1 - 2} spatial dims";
+                    break;
+                case "pads" when a.Kind == AttributeKind.Ints && window:
+                    if (a.Ints.Any(v => v < 0 || v > int.MaxValue)) return $"pads [{string.Join(",", a.Ints)}] must be non-negative";
+                    if (inRank is int r2 && a.Ints.Length != 2 * (r2 - 2)) return $"pads has {a.Ints.Length} values for {r2 - 2} spatial dims";
+                    break;
+                case "output_padding" or "output_shape" when a.Kind == AttributeKind.Ints:
+                    if (a.Ints.Any(v => v < 0 || v > int.MaxValue)) return $"{a.Name} [{string.Join(",", a.Ints)}] out of range";
+                    break;
+                case "perm" when a.Kind == AttributeKind.Ints:
+                    if (a.Ints.Length != rank || a.Ints.Any(v => v < 0 || v >= rank) || a.Ints.Distinct().Count() != a.Ints.Length)
+                        return $"perm [{string.Join(",", a.Ints)}] is not a permutation of a rank-{rank} tensor's axes";
+                    break;
+                case "group" when a.Kind == AttributeKind.Int:
+                    long channels = node.Input(0)?.TensorType?.Shape is { Rank: > 1 } s && s[1].Value is long c ? c : -1;
+                    if (a.Int < 1 || a.Int > int.MaxValue || (channels > 0 && channels % a.Int != 0))
+                        return $"group {a.Int} does not divide the {(channels > 0 ? channels.ToString(System.Globalization.CultureInfo.InvariantCulture) : "input")} channels";
+                    break;
+                case "blocksize" when a.Kind == AttributeKind.Int:
+                    if (a.Int < 1 || a.Int > int.MaxValue) return $"blocksize {a.Int} must be positive";
+                    break;
+            }
+        }
+        return null;
     }
 
     /// <summary>True when input <paramref name="index"/> of <paramref name="node"/> is read at conversion time only.</summary>

@@ -1,0 +1,72 @@
+using EdgeBuild.Diagnostics;
+using EdgeBuild.Ir;
+using EdgeBuild.Onnx;
+using EdgeBuild.Passes;
+using EdgeBuild.Targets.Tflite;
+using EdgeBuild.Tests.Support;
+using Attribute = EdgeBuild.Ir.Attribute;
+
+namespace EdgeBuild.Tests.Tflite;
+
+/// <summary>Failure classes the fuzzer found in the TFLite writer: values out of range become one EB error, never a crash or a hang.</summary>
+public sealed class TfliteRobustnessTests
+{
+    /// <summary>Through the file format and the optimizer, as a compile would see the model.</summary>
+    private static Model Prepared(ModelBuilder b)
+    {
+        var model = OnnxImporter.Parse(OnnxExporter.ToBytes(b.Model), "model.onnx");
+        OptimizationPipeline.Run(model, new OptimizeOptions());
+        return model;
+    }
+
+    private static EdgeBuildException Refused(Model model) =>
+        Assert.Throws<EdgeBuildException>(() => TfliteConverter.Convert(model, new TfliteOptions(TflitePrecision.Fp32)));
+
+    [Fact]
+    public void ZeroDimIsRefusedByNameNotADivisionByZero()
+    {
+        // Resize to a zero height divided by it when choosing TFLite's rounding flags.
+        var b = new ModelBuilder();
+        var x = b.Input("x", 1, 2, 4, 4);
+        b.Output(b.Op("Resize", [x, null, null, b.ConstInts("sizes", 1, 2, 0, 8)], "y", Attribute.Of("mode", "nearest")));
+        var e = Refused(Prepared(b));
+        Assert.Equal("EB4101", e.Code);
+        Assert.Contains("Resize (y_node", e.Message);
+    }
+
+    [Fact]
+    public void DimsOverflowingInt32AreEb4106()
+    {
+        var b = new ModelBuilder();
+        var x = b.Input("x", 1, 1);
+        b.Output(b.Op("Expand", [x, b.ConstInts("to", 65536, 65536)], "y"));
+        var e = Refused(Prepared(b));
+        Assert.Equal("EB4106", e.Code);
+        Assert.Contains("more than 2147483647 elements", e.Message);
+    }
+
+    [Fact]
+    public void GroupOfTwoToTheThirtyOneMinusOneIsRefusedByName()
+    {
+        var b = new ModelBuilder();
+        var x = b.Input("x", 1, 4, 6, 6);
+        var w = b.Weight("w", [4, 1, 3, 3]);
+        b.Output(b.Op("Conv", [x, w], "y", Attribute.Of("group", (long)int.MaxValue), Attribute.Of("kernel_shape", [3L, 3]), Attribute.Of("pads", [1L, 1, 1, 1])));
+        var model = OnnxImporter.Parse(OnnxExporter.ToBytes(b.Model), "model.onnx");
+        var e = Refused(model);
+        Assert.StartsWith("EB41", e.Code);
+        Assert.Contains("y_node", e.Message);
+    }
+
+    [Fact]
+    public void ConstantOfShapeOfGigabytesIsNotStoredAsConstantData()
+    {
+        var b = new ModelBuilder();
+        var x = b.Input("x", 1, 8192);
+        var fill = b.Op("ConstantOfShape", [b.ConstInts("dims", 8192, 8192)], "fill", Attribute.Of("value", Tensor.FromFloats([1], [1f])));
+        b.Output(b.Op("MatMul", [x, fill], "y"));
+        var e = Refused(Prepared(b));
+        Assert.Equal("EB4101", e.Code);
+        Assert.Contains("256 MiB of constant data", e.Message);
+    }
+}
