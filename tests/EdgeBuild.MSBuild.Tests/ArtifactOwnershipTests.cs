@@ -10,13 +10,6 @@ namespace EdgeBuild.MSBuild.Tests;
 /// </summary>
 public class ArtifactOwnershipTests
 {
-    private static string Properties(Scenario s) => $"""
-            <EdgeBuildMeasure>true</EdgeBuildMeasure>
-            <EdgeBuildMeasureCache>{Path.Combine(s.Root, "measure-cache")}</EdgeBuildMeasureCache>
-            <EdgeBuildMeasureSeconds>0.3</EdgeBuildMeasureSeconds>
-            <EdgeBuildMeasureThreads>1</EdgeBuildMeasureThreads>
-        """;
-
     private static string Items(string third) => $"""
             <EdgeModel Include="models/first.onnx" ClassName="FaceDetector" />
             <EdgeModel Include="models/second.onnx" ClassName="Landmarks" Targets="Onnx;TFLite" />
@@ -33,7 +26,7 @@ public class ArtifactOwnershipTests
         s.Model("models/second.onnx", seed: 2);
         s.Model("models/third.onnx", seed: 3);
         s.WriteCalibrationNpy(12, seed: 5);
-        s.WriteProject(Items(GoodThird), Properties(s));
+        s.WriteProject(Items(GoodThird), s.MeasureProperties(0.3));
         var r = s.Build();
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Equal(3, r.CompilerRuns);
@@ -41,11 +34,11 @@ public class ArtifactOwnershipTests
         Assert.Equal(3 + 5, others.Count); // each model's manifest and artifacts in obj/, its artifacts in bin/
 
         // 1. The third model misses its latency budget.
-        s.WriteProject(Items(GoodThird.Replace("LatencyBudgetMs=\"1000\"", "LatencyBudgetMs=\"0.00001\"", StringComparison.Ordinal)), Properties(s));
+        s.WriteProject(Items(GoodThird.Replace("LatencyBudgetMs=\"1000\"", "LatencyBudgetMs=\"0.00001\"", StringComparison.Ordinal)), s.MeasureProperties(0.3));
         AssertFailsAlone(s, others, "EB5002");
 
         // The budget raised: only the failed model compiles; the others were never out of date.
-        s.WriteProject(Items(GoodThird), Properties(s));
+        s.WriteProject(Items(GoodThird), s.MeasureProperties(0.3));
         AssertGoodBuildCompilesOnlyTheThird(s, others);
 
         // 2. The third model's file is corrupt.
@@ -57,9 +50,9 @@ public class ArtifactOwnershipTests
 
         // 3. The third model's calibration data is bad (an .npy file that is not one).
         s.Write("badcalib/sample.npy", "\x93NUMPY broken");
-        s.WriteProject(Items(GoodThird.Replace("/>", """Precision="Int8" Calibration="badcalib/*.npy" />""", StringComparison.Ordinal)), Properties(s));
+        s.WriteProject(Items(GoodThird.Replace("/>", """Precision="Int8" Calibration="badcalib/*.npy" />""", StringComparison.Ordinal)), s.MeasureProperties(0.3));
         AssertFailsAlone(s, others, "EB");
-        s.WriteProject(Items(GoodThird), Properties(s));
+        s.WriteProject(Items(GoodThird), s.MeasureProperties(0.3));
         AssertGoodBuildCompilesOnlyTheThird(s, others);
     }
 
@@ -77,7 +70,7 @@ public class ArtifactOwnershipTests
 
         // A failed build with the narrower targets removes the old set too (it never reaches IncrementalClean).
         s.WriteProject("""<EdgeModel Include="models/third.onnx" ClassName="EyeState" Targets="Onnx" LatencyBudgetMs="0.00001" />""",
-            Properties(s));
+            s.MeasureProperties(0.3));
         r = s.Build();
         Assert.True(r.ExitCode != 0, r.ToString());
         Assert.False(File.Exists(binTflite), "bin/ keeps the previous settings' .tflite after a failed build");

@@ -9,19 +9,12 @@ namespace EdgeBuild.MSBuild.Tests;
 /// </summary>
 public class MeasureBuildTests
 {
-    private static string Properties(Scenario s) => $"""
-            <EdgeBuildMeasure>true</EdgeBuildMeasure>
-            <EdgeBuildMeasureCache>{Path.Combine(s.Root, "measure-cache")}</EdgeBuildMeasureCache>
-            <EdgeBuildMeasureSeconds>1</EdgeBuildMeasureSeconds>
-            <EdgeBuildMeasureThreads>1</EdgeBuildMeasureThreads>
-        """;
-
     [Fact]
     public void LatencyBudgetBelowTheMeasuredP99FailsAtTheItemAndRaisingItPasses()
     {
         using var s = new Scenario("budget");
         s.Model("models/face-detect.onnx");
-        s.WriteProject("""<EdgeModel Include="models/face-detect.onnx" LatencyBudgetMs="0.00001" />""", Properties(s));
+        s.WriteProject("""<EdgeModel Include="models/face-detect.onnx" LatencyBudgetMs="0.00001" />""", s.MeasureProperties());
         var r = s.Build();
         Assert.True(r.ExitCode != 0, r.ToString());
         var (line, column) = s.LineOf("<EdgeModel");
@@ -33,7 +26,7 @@ public class MeasureBuildTests
         Assert.False(File.Exists(s.Manifest("FaceDetect")));
         Assert.True(File.Exists(Path.Combine(s.ObjEdgeBuild, "FaceDetect", "report.html")), "the failing build's report says why");
 
-        s.WriteProject("""<EdgeModel Include="models/face-detect.onnx" LatencyBudgetMs="1000" />""", Properties(s));
+        s.WriteProject("""<EdgeModel Include="models/face-detect.onnx" LatencyBudgetMs="1000" />""", s.MeasureProperties());
         r = s.Build();
         Assert.True(r.ExitCode == 0, r.ToString());
         using var doc = JsonDocument.Parse(File.ReadAllText(s.Manifest("FaceDetect")));
@@ -49,7 +42,7 @@ public class MeasureBuildTests
         using var s = new Scenario("nomeasure");
         s.Model("models/face-detect.onnx");
         s.WriteProject("""<EdgeModel Include="models/face-detect.onnx" LatencyBudgetMs="0.00001" MinFps="1000000" />""",
-            Properties(s).Replace("<EdgeBuildMeasure>true</EdgeBuildMeasure>", "<EdgeBuildMeasure>false</EdgeBuildMeasure>"));
+            s.MeasureProperties().Replace("<EdgeBuildMeasure>true</EdgeBuildMeasure>", "<EdgeBuildMeasure>false</EdgeBuildMeasure>"));
         var r = s.Build();
         Assert.True(r.ExitCode == 0, r.ToString());
         using var doc = JsonDocument.Parse(File.ReadAllText(s.Manifest("FaceDetect")));
@@ -66,7 +59,7 @@ public class MeasureBuildTests
     {
         using var s = new Scenario("baseline");
         s.Model("models/face-detect.onnx");
-        s.WriteProject("""<EdgeModel Include="models/face-detect.onnx" />""", Properties(s));
+        s.WriteProject("""<EdgeModel Include="models/face-detect.onnx" />""", s.MeasureProperties());
         var r = s.Build("-p:EdgeBuildUpdateBaseline=true");
         Assert.True(r.ExitCode == 0, r.ToString());
         string baseline = Path.Combine(s.Directory, "models", "face-detect.edgebaseline.json");
@@ -92,7 +85,7 @@ public class MeasureBuildTests
     {
         using var s = new Scenario("badbudget");
         s.Model("models/face-detect.onnx");
-        s.WriteProject($"""<EdgeModel Include="models/face-detect.onnx" {metadata} />""", Properties(s));
+        s.WriteProject($"""<EdgeModel Include="models/face-detect.onnx" {metadata} />""", s.MeasureProperties());
         var r = s.Build();
         Assert.True(r.ExitCode != 0, r.ToString());
         var (line, column) = s.LineOf("<EdgeModel");

@@ -173,14 +173,15 @@ public sealed class AccuracyGateCliTests : IDisposable
     }
 
     /// <summary>
-    /// Mixed with a budget the loss alone meets (Embedding, 1 - mean cosine: 3.3 % [2.95, 3.73] against 5 %) but output
-    /// floors it misses (SQNR 11.5 dB, cosine 0.967): the search goes on returning layers to FP32 until the floors hold,
-    /// instead of shipping the collapse.
+    /// Mixed with a budget the loss alone meets (Embedding, 1 - mean cosine, interval and all, under 5 %) but an output
+    /// floor it misses (SQNR under 20 dB: two large convolutions cancelling to a small difference): the search goes on
+    /// returning layers to FP32 until the floors hold, instead of shipping the collapse. (At large = 30 the 7-bit ONNX
+    /// weights keep the SQNR at 21 dB; the first version of this test relied on AVX2 saturation to miss the floor.)
     /// </summary>
     [Fact]
     public void MixedGoesOnReturningLayersWhileAFloorIsMissed()
     {
-        string model = Cancelling(large: 30, healthy: true);
+        string model = Cancelling(large: 75, healthy: true);
         string calibration = Photos("calib", 16, 3);
         string eval = Photos("eval", AccuracyGate.MinHeldOutSamples, 4);
         string[] common = ["--calibration", calibration, "--eval", eval, "--task", "Embedding", "--max-accuracy-loss", "5", "--mean", "127.5", "--std", "127.5", "--no-measure", "-q"];

@@ -60,6 +60,14 @@ public sealed class Scenario : IDisposable
     public string Artifact(string className) => Path.Combine(ObjEdgeBuild, className, className + ".onnx");
     public string BinArtifact(string className) => Path.Combine(BinDir, className + ".onnx");
 
+    /// <summary>Project properties that switch measurement on, with this scenario's own cache, one thread and a short time cap.</summary>
+    public string MeasureProperties(double seconds = 1) => $"""
+            <EdgeBuildMeasure>true</EdgeBuildMeasure>
+            <EdgeBuildMeasureCache>{Path.Combine(Root, "measure-cache")}</EdgeBuildMeasureCache>
+            <EdgeBuildMeasureSeconds>{seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}</EdgeBuildMeasureSeconds>
+            <EdgeBuildMeasureThreads>1</EdgeBuildMeasureThreads>
+        """;
+
     /// <summary>Writes the project with <paramref name="items"/> (EdgeModel elements) in its own ItemGroup.</summary>
     public void WriteProject(string items, string properties = "") =>
         File.WriteAllText(ProjectPath, ProjectText(items, properties));
