@@ -103,6 +103,7 @@ public static class ModelCompiler
                 reportsWritten = true;
                 Measure.MeasureStep.Enforce(measurement, warn);
             }
+            else if (writeManifest && Measure.MeasureStep.NotMeasured(options, name) is { } notMeasured) warn?.Invoke(notMeasured.Format());
             var files = artifacts.Select(a => a.Path).ToList();
             var finalPaths = files.Select(f => Path.Combine(outputDirectory, f)).ToList();
             if (!writeManifest)

@@ -270,6 +270,20 @@ public static class MeasureStep
     private static string ExampleShape(ManifestTensor t) =>
         t.Shape is null ? "1,3,640,640" : string.Join(",", t.Shape.Select((d, i) => d is long v ? v.ToString(CultureInfo.InvariantCulture) : i == 0 ? "1" : "640"));
 
+    /// <summary>
+    /// With measurement switched off, the budgets that needed it as one warning (EB5018), so none is skipped silently;
+    /// null when none is set.
+    /// </summary>
+    public static Finding? NotMeasured(CompileOptions o, string subject)
+    {
+        var set = new (string Name, double? Value)[]
+        {
+            ("LatencyBudgetMs", o.LatencyBudgetMs), ("MinFps", o.Measurement.MinFps), ("MaxMemoryMB", o.Measurement.MaxMemoryMB), ("MaxSizeMB", o.Measurement.MaxSizeMB),
+        }.Where(b => b.Value is not null).Select(b => FormattableString.Invariant($"{b.Name}={b.Value:G}")).ToList();
+        return set.Count == 0 ? null
+            : new Finding(FindingSeverity.Warning, DiagnosticCodes.BudgetsNotMeasured, subject, $"{string.Join(", ", set)} not checked: measurement is switched off");
+    }
+
     private static bool HasPerformanceBudget(CompileOptions o) =>
         o.LatencyBudgetMs is not null || o.Measurement.MinFps is not null || o.Measurement.MaxMemoryMB is not null || o.Measurement.MaxSizeMB is not null;
 
