@@ -127,11 +127,12 @@ public static class MeasureStep
         // A free input dim is fed at 1: a budget judged there says nothing about the size the model runs at (PP-OCR det
         // passed at P99 1.5 ms at 1x1 and takes 129 ms at 640x640). With a budget that is an error; without, a warning.
         // A free leading dim of a rank >= 2 input is the batch: fed at 1 it is the single-stream latency the budgets mean.
-        var free = inputs.Where(t => t.Shape is null || t.Shape.Where((d, i) => d is not long && !(i == 0 && t.Shape.Count >= 2)).Any()).ToList();
+        var free = inputs.Where(t => t.Shape is null || t.Shape.Where((d, i) => d is not long && !ModelBenchmark.IsBatchDim(i, t.Shape.Count)).Any()).ToList();
         bool shapeBudget = options.LatencyBudgetMs is not null || settings.MinFps is not null || settings.MaxMemoryMB is not null;
         string? freeDims = free.Count == 0 ? null
             : string.Join(", ", free.Select(t => $"{t.Name} [{(t.Shape is null ? "rank unknown" : string.Join(",", t.Shape.Select(d => d?.ToString() ?? "?")))}]"));
-        if (freeDims is not null && shapeBudget)
+        bool sizeUnknown = freeDims is not null && shapeBudget;
+        if (sizeUnknown)
             findings.Add(new Finding(FindingSeverity.Error, DiagnosticCodes.MeasurementShapeUnknown, subject,
                 $"{freeDims}: free dims; the latency, fps and memory budgets need the size the model runs at (e.g. Shapes=\"{free[0].Name}={ExampleShape(free[0])}\")"));
         else if (freeDims is not null)
@@ -139,9 +140,9 @@ public static class MeasureStep
                 $"{freeDims}: free dims measured at 1 (e.g. Shapes=\"{free[0].Name}={ExampleShape(free[0])}\" measures the real size)"));
 
         // Model files only: a kit's recipe, script or calibration cache has no latency, so it gets no line and no EB5007.
-        foreach (var artifact in context.Artifacts.Where(a => TargetWriters.IsModel(context.Name, a)))
+        // Nothing is measured at a size nobody runs: the EB5008 error above is the verdict.
+        foreach (var artifact in sizeUnknown ? [] : context.Artifacts.Where(a => TargetWriters.IsModel(context.Name, a)))
         {
-            if (freeDims is not null && shapeBudget) break;
             string key = BaselineCheck.Key(artifact.Target, artifact.Precision, machine.ExecutionProvider);
             string path = context.PathOf(artifact.Path);
             string? unavailable = TargetWriters.For(Enum.Parse<TargetKind>(artifact.Target))!.NotMeasurableHere ?? ModelBenchmark.UnavailableReason(ep);

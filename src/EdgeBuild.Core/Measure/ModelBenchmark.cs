@@ -302,6 +302,13 @@ public static class ModelBenchmark
         return OnnxExporter.ToBytes(model);
     }
 
+    /// <summary>
+    /// Whether dim <paramref name="index"/> of an input of rank <paramref name="rank"/> is its batch: the leading dim of a
+    /// rank >= 2 input. A free batch is fed at 1 (single-stream, what the budgets mean); any other free dim is a size
+    /// the measurement cannot know.
+    /// </summary>
+    public static bool IsBatchDim(int index, int rank) => index == 0 && rank >= 2;
+
     private static string FirstLine(string s) => s.Split('\n')[0].Trim().TrimEnd('.');
 
     /// <summary>Random inputs bound once, outputs bound to the CPU allocator: the timed call is the run alone.</summary>
@@ -328,8 +335,7 @@ public static class ModelBenchmark
                 if (!meta.IsTensor) throw new MeasurementUnavailableException($"input '{name}' is not a tensor; only tensor inputs can be fed with generated data");
                 long[] shape = meta.Dimensions.Select((d, i) => i == 0 && batch is int b ? b : d < 0 ? 1L : d).ToArray();
                 Shapes.Add($"{name}={string.Join("x", shape)}");
-                // A free leading dim of a rank >= 2 input is the batch, single-stream at 1 (or the batch the caller set).
-                if (meta.Dimensions.Where((d, i) => d < 0 && !(i == 0 && meta.Dimensions.Length >= 2)).Any()) FreeDimInputs.Add(name);
+                if (meta.Dimensions.Where((d, i) => d < 0 && !IsBatchDim(i, meta.Dimensions.Length)).Any()) FreeDimInputs.Add(name);
                 var type = meta.ElementDataType;
                 if (type == TensorElementType.String) throw new MeasurementUnavailableException($"input '{name}' is a string tensor");
                 var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, type, shape);
