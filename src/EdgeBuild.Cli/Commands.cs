@@ -61,7 +61,7 @@ public static class Commands
         var outDir = new Option<string>("--out") { Description = "Folder for the artifacts and <Name>.edgemodel.json", Required = true };
         var name = new Option<string?>("--name") { Description = "Class name (default: the file name in PascalCase)" };
         var ns = new Option<string?>("--namespace") { Description = "Namespace of the generated class" };
-        var precision = new Option<string>("--precision") { Description = "Fp32, Fp16, Int8, Int8Dynamic or Mixed", DefaultValueFactory = _ => "Fp32" };
+        var precision = new Option<string>("--precision") { Description = "Fp32, Fp16, Int8, Int8Dynamic, Mixed or Auto (per layer INT8 or FP32 by measured latency under MaxAccuracyLoss, default 1 %)", DefaultValueFactory = _ => "Fp32" };
         var targets = new Option<string>("--targets") { Description = "Artifact formats, separated by ';' or ',': Onnx, TensorRT, TFLite", DefaultValueFactory = _ => "Onnx" };
         var provider = new Option<string>("--execution-provider") { Description = "Cpu, Cuda or TensorRT", DefaultValueFactory = _ => "Cpu" };
         var quant = new QuantizationOptionSet();
@@ -131,7 +131,7 @@ public static class Commands
         var target = new Option<string>("--target") { Description = "Onnx, TensorRT or TFLite", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Folder for the artifacts (named after the model, or --name)", Required = true };
         var name = new Option<string?>("--name") { Description = "Base name of the artifacts (default: the file name in PascalCase)" };
-        var precision = new Option<string>("--precision") { Description = "Fp32, Fp16, Int8, Int8Dynamic or Mixed", DefaultValueFactory = _ => "Fp32" };
+        var precision = new Option<string>("--precision") { Description = "Fp32, Fp16, Int8, Int8Dynamic, Mixed or Auto (per layer INT8 or FP32 by measured latency under MaxAccuracyLoss, default 1 %)", DefaultValueFactory = _ => "Fp32" };
         var accuracy = new Option<double?>("--max-accuracy-loss") { Description = "Largest accuracy loss against FP32 on the held-out photos, in percent" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress lines on stderr" };
         var lockTimeout = LockTimeoutOption();
@@ -193,7 +193,7 @@ public static class Commands
     {
         var model = new Argument<string>("model") { Description = "The ONNX model file (FP32)" };
         var output = new Option<string>("--output", "-o") { Description = "Where to write the quantized model", Required = true };
-        var precision = new Option<string>("--precision") { Description = "Fp16, Int8Dynamic, Int8 or Mixed", Required = true };
+        var precision = new Option<string>("--precision") { Description = "Fp16, Int8Dynamic, Int8, Mixed or Auto (per layer INT8 or FP32 by measured latency under MaxAccuracyLoss, default 1 %)", Required = true };
         var accuracy = new Option<double?>("--max-accuracy-loss") { Description = "Largest accuracy loss against FP32 on the held-out photos, in percent" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress lines on stderr" };
         var quant = new QuantizationOptionSet();

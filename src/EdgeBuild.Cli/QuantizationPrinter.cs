@@ -12,7 +12,8 @@ internal static class QuantizationPrinter
         var inv = CultureInfo.InvariantCulture;
         w.WriteLine(string.Create(inv, $"{r.Mode}: {r.QuantizedNodes} nodes quantized, {r.KeptNodes} kept in float; {Commands.Bytes(bytesBefore)} -> {Commands.Bytes(bytesAfter)} ({(double)bytesAfter / bytesBefore:F2}x); calibration {r.CalibrationTime.TotalSeconds:F1} s on {result.CalibrationFiles.Count} samples, total {r.TotalTime.TotalSeconds:F1} s"));
         if (result.Share is { } share) w.WriteLine("precision actually deployed: " + share.Summary);
-        if (result.Accuracy is { } a) w.WriteLine("accuracy against FP32: " + a.Summary + $" ({result.HeldOutFiles.Count} held-out files)");
+        if (result.Auto is { Choice: "Fp32" }) w.WriteLine("accuracy against FP32: the artifact is the FP32 model");
+        else if (result.Accuracy is { } a) w.WriteLine("accuracy against FP32: " + a.Summary + $" ({result.HeldOutFiles.Count} held-out files)");
         else w.WriteLine("accuracy against FP32: not measured (no held-out samples: give --eval, or at least 8 calibration files)");
         if (result.Judgement is { } j)
             w.WriteLine("accuracy verdict: " + j.Verdict.ToString().ToLowerInvariant() +
@@ -22,7 +23,14 @@ internal static class QuantizationPrinter
                 (j.Accuracy.Samples < Measure.AccuracyGate.MinHeldOutSamples
                     ? string.Create(inv, $" (on {j.Accuracy.Samples} held-out samples, fewer than the {Measure.AccuracyGate.MinHeldOutSamples} a MaxAccuracyLoss needs: these intervals are rough)")
                     : ""));
-        if (result.KeptInFloat.Count > 0)
+        if (result.Auto is { } auto)
+        {
+            w.WriteLine(auto.Summary);
+            var table = new List<string[]> { new[] { "layer", "op", "FP32 µs", "INT8 µs", "precision", "why" } };
+            table.AddRange(auto.Layers.Select(l => new[] { l.Node, l.OpType, l.Fp32Microseconds?.ToString("F1", inv) ?? "fused", l.Int8Microseconds?.ToString("F1", inv) ?? "fused", l.Precision, l.Reason }));
+            TextTable.Write(table, w);
+        }
+        else if (result.KeptInFloat.Count > 0)
             w.WriteLine($"kept in FP32 to meet the budget ({result.Attempts} quantizations): " + string.Join(", ", result.KeptInFloat.Select(l => string.Create(inv, $"{l.Node} ({l.OpType}, loss alone {l.LossPercent:F2} %)"))));
         var worst = r.Layers.Where(l => l.Sqnr is not null).OrderBy(l => l.Sqnr).Take(10).ToList();
         if (worst.Count == 0) return;

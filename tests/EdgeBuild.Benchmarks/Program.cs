@@ -19,6 +19,9 @@
 //       size ratio, calibration and total quantize time, worst layer SQNR, output SQNR on held-out photos, and ONNX
 //       Runtime 1-thread latency against FP32, all variants interleaved run by run. --fusions saves ORT's optimized
 //       model of each variant (SessionOptions.OptimizedModelFilePath) and counts what it fused. Peak RSS at the end.
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- auto-table [--models a,b] [--held-out 40] [--calibration 16] [--budget 1] [--seconds 5]
+//       Precision=Auto per real model: its choice and search time, then an independent interleaved race of the choice against
+//       FP32 (with the A/A band) and its loss on held-out photos with the 95 % interval (AutoTable.cs).
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- tensorrt-table [--models a,b] [--held-out N] [--calibration N] [--calibrator C]
 //       The TensorRT kit's .trt.onnx on the CPU in ONNX Runtime against FP32, next to the ONNX INT8 artifact: task-metric
 //       loss on held-out photos, same calibration photos and calibrator.
@@ -78,6 +81,7 @@ switch (mode)
     case "tflite": return EdgeBuild.Benchmarks.TfliteTable.Run(args, data, root);
     case "tflite-size": return EdgeBuild.Benchmarks.TfliteSizeTable.Run(args, data);
     case "quantize-table": return EdgeBuild.Benchmarks.QuantizationTable.Run(args, data);
+    case "auto-table": return EdgeBuild.Benchmarks.AutoTable.Run(args, data);
     case "tensorrt-table": return EdgeBuild.Benchmarks.TensorRtAccuracyTable.Run(args, data);
     case "quantize": return QuantizeBenchmark.Run(data, int.Parse(Arg("--runs") ?? "20"), int.Parse(Arg("--calibration") ?? "10"),
         Arg("--models")?.Split(',') ?? ["resnet18-features", "ocr-det-ppocrv4", "face-detect-rfb320", "eye-state", "face-embedding"], args.Contains("--fusions"));

@@ -2,8 +2,11 @@ using EdgeBuild.Diagnostics;
 
 namespace EdgeBuild.Compile;
 
-/// <summary>Numeric precision of the deployed model (the EdgeModel item's Precision metadata).</summary>
-public enum Precision { Fp32, Fp16, Int8, Int8Dynamic, Mixed }
+/// <summary>
+/// Numeric precision of the deployed model (the EdgeModel item's Precision metadata). Auto chooses per layer between
+/// INT8 and FP32 by measured latency under MaxAccuracyLoss (default 1 %), never slower than FP32.
+/// </summary>
+public enum Precision { Fp32, Fp16, Int8, Int8Dynamic, Mixed, Auto }
 
 /// <summary>Artifact formats (the EdgeModel item's Targets metadata).</summary>
 public enum TargetKind { Onnx, TensorRT, TFLite }

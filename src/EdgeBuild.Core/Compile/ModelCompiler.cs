@@ -66,18 +66,22 @@ public static class ModelCompiler
             // search kept in float, so it runs for those targets too.
             bool tfliteBudget = options.Targets.Contains(TargetKind.TFLite) &&
                 (options.Precision == Precision.Mixed || (options.Precision == Precision.Int8 && options.MaxAccuracyLoss is double));
-            if (options.Precision != Precision.Fp32 && (options.Targets.Contains(TargetKind.Onnx) || options.Targets.Contains(TargetKind.TensorRT) || tfliteBudget))
+            // Auto measures its choice on the ONNX artifact in ONNX Runtime, and every target takes the layers it chose.
+            if (options.Precision != Precision.Fp32 && (options.Targets.Contains(TargetKind.Onnx) || options.Targets.Contains(TargetKind.TensorRT) || tfliteBudget
+                || options.Precision == Precision.Auto))
             {
                 progress?.Invoke($"quantizing to {options.Precision}");
                 quantization = QuantizeStep.Run(model, options, progress, warn, modelPath);
                 model = quantization.Model;
             }
+            // The writers see what Auto chose (Fp32, Int8 or Mixed); the manifest keeps what was asked.
+            var targetOptions = quantization?.Auto is not null ? options with { Precision = quantization.Chosen } : options;
 
             // The interface is read after optimization: passes keep names, and shape inference filled what the file left out.
             var inputs = Describe(model.Graph.Inputs.Where(v => v.Initializer is null).ToList());
             var outputs = Describe(model.Graph.Outputs);
 
-            context = new TargetContext(name, outputDirectory, options, floatModel, model, quantization, progress, warn, stage.Directory);
+            context = new TargetContext(name, outputDirectory, targetOptions, floatModel, model, quantization, progress, warn, stage.Directory);
             // The ONNX artifact first, whatever the order given: a TensorRT kit whose network is that file names it instead of a copy.
             var targets = options.Targets.Distinct().OrderBy(t => t == TargetKind.Onnx ? 0 : 1).ToList();
             // Every target checks what it can before any writes, so a model one target cannot take writes nothing.

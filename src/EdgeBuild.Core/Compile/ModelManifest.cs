@@ -134,6 +134,40 @@ public sealed record ModelManifest(
                 w.WriteStartArray("keptInFp32ForBudget");
                 foreach (var l in q.KeptInFloat) w.WriteStringValue(l.Node);
                 w.WriteEndArray();
+                if (q.Auto is { } auto)
+                {
+                    // Precision=Auto: what it chose, the race that decided, and every layer's precision with its measured kernel times and reason.
+                    w.WriteStartObject("auto");
+                    w.WriteString("chosen", auto.Choice);
+                    w.WriteString("summary", auto.Summary);
+                    w.WriteString("race", auto.Race.Conditions);
+                    w.WriteStartArray("candidates");
+                    foreach (var r in auto.Race.Results)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("name", r.Name);
+                        w.WriteNumber("p50Ms", Math.Round(r.P50Ms, 4));
+                        w.WriteNumber("ratio", Math.Round(r.Ratio, 4));
+                        w.WriteNumber("ratioLow", Math.Round(r.RatioLow, 4));
+                        w.WriteNumber("ratioHigh", Math.Round(r.RatioHigh, 4));
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
+                    w.WriteStartArray("layers");
+                    foreach (var l in auto.Layers)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("node", l.Node);
+                        w.WriteString("op", l.OpType);
+                        w.WriteString("precision", l.Precision);
+                        if (l.Fp32Microseconds is double f) w.WriteNumber("fp32Us", f);
+                        if (l.Int8Microseconds is double i) w.WriteNumber("int8Us", i);
+                        w.WriteString("reason", l.Reason);
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
+                    w.WriteEndObject();
+                }
                 if (q.Share is { } share)
                 {
                     // What really runs in which precision: a "precision Int8" model may keep most of its weights in float.

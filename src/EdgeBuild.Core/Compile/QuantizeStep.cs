@@ -22,6 +22,12 @@ public sealed record QuantizeStepResult(
 
     /// <summary>Compute layers and weights per precision in <see cref="Model"/>.</summary>
     public PrecisionShare? Share { get; init; }
+
+    /// <summary>Precision=Auto's search: the race, every layer's precision and why (null for the other precisions).</summary>
+    public AutoPrecisionResult? Auto { get; init; }
+
+    /// <summary>What <see cref="Model"/> is: the precision asked for, or for Auto the one it chose (Fp32, Int8 or Mixed).</summary>
+    public Precision Chosen { get; init; }
 }
 
 /// <summary>
@@ -67,7 +73,9 @@ public static class QuantizeStep
         if (mode == QuantizationMode.Int8Static && calibration.Count == 0)
             throw new EdgeBuildException(DiagnosticCodes.NotEnoughCalibrationSamples, "Calibration",
                 $"precision {options.Precision} needs calibration images or .npy files (Calibration metadata, --calibration)");
-        AccuracyGate.RequireHeldOut(options.MaxAccuracyLoss, heldOut.Count, calibration.Count);
+        // Auto always holds a budget (1 % unless MaxAccuracyLoss says otherwise), so it always needs held-out files.
+        double? budget = options.Precision == Precision.Auto ? options.MaxAccuracyLoss ?? AutoDefaultMaxAccuracyLoss : options.MaxAccuracyLoss;
+        AccuracyGate.RequireHeldOut(budget, heldOut.Count, calibration.Count);
         var data = calibration.Count > 0 && mode == QuantizationMode.Int8Static
             ? new FileCalibrationSource(model, calibration, options.Preprocessing, options.MinCalibrationSamples)
             : null;
@@ -77,9 +85,11 @@ public static class QuantizeStep
         var preprocessing = heldOut.Any(f => !f.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) ? options.Preprocessing : null;
         string artifact = $"the {options.Precision} model";
         string who = subject ?? options.Name ?? "MaxAccuracyLoss";
-        AccuracyJudgement Judge(AccuracyReport a) => AccuracyGate.Judge(who, artifact, a, options.MaxAccuracyLoss, options.OutputFloors, preprocessing);
+        AccuracyJudgement Judge(AccuracyReport a) => AccuracyGate.Judge(who, artifact, a, budget, options.OutputFloors, preprocessing);
 
         var quantizeOptions = EngineOptions(options) with { Mode = mode };
+        if (options.Precision == Precision.Auto)
+            return RunAuto(model, fp32, options, quantizeOptions, data!, evaluation, task, calibration, heldOut, Judge, progress, warn);
         var quantized = OnnxImporter.Parse(fp32);
         var report = ModelQuantizer.Quantize(quantized, quantizeOptions, data, progress);
         AccuracyReport? accuracy = null;
@@ -117,6 +127,34 @@ public static class QuantizeStep
                     $"; least robust layers: {string.Join(", ", report.Layers.Where(l => l.Sqnr is not null).OrderBy(l => l.Sqnr).Take(5).Select(l => FormattableString.Invariant($"{l.Node} {l.Sqnr:F1} dB")))}");
             }
         }
-        return new QuantizeStepResult(quantized, report, accuracy, calibration, heldOut, kept, attempts) { Judgement = judgement, Share = share };
+        return new QuantizeStepResult(quantized, report, accuracy, calibration, heldOut, kept, attempts) { Judgement = judgement, Share = share, Chosen = options.Precision };
+    }
+
+    /// <summary>The budget Precision=Auto holds the model to when MaxAccuracyLoss is not set, in percent.</summary>
+    public const double AutoDefaultMaxAccuracyLoss = 1.0;
+
+    private static QuantizeStepResult RunAuto(Model model, byte[] fp32, CompileOptions options, QuantizeOptions quantizeOptions, ICalibrationDataSource data,
+        ICalibrationDataSource? evaluation, TaskKind task, IReadOnlyList<string> calibration, IReadOnlyList<string> heldOut,
+        Func<AccuracyReport, AccuracyJudgement> judge, Action<string>? progress, Action<string>? warn)
+    {
+        // RequireHeldOut made sure there is something held out: Auto decides by measured loss.
+        ArgumentNullException.ThrowIfNull(evaluation);
+        var auto = AutoPrecisionSearch.Run(fp32, quantizeOptions, data, evaluation, task, options.MaxAccuracyLoss ?? AutoDefaultMaxAccuracyLoss, judge, progress);
+        progress?.Invoke(auto.Summary);
+        var chosen = auto.Choice switch { "Int8" => Precision.Int8, "Mixed" => Precision.Mixed, _ => Precision.Fp32 };
+        // The float layers for every target: those the speed rule and the accuracy search left in FP32.
+        var kept = auto.Layers.Where(l => l.Precision != "Int8").Select(l => new LayerSensitivity(l.Node, l.OpType, double.NaN)).ToList();
+        var report = auto.Report ?? new QuantizationReport(QuantizationMode.Int8Static, 0, model.Graph.Nodes.Count,
+            auto.Layers.Select(l => new LayerQuantization(l.Node, l.OpType, "Fp32", null)).ToList(), TimeSpan.Zero, TimeSpan.Zero, fp32.LongLength, fp32.LongLength);
+        var result = auto.Choice == "Fp32" ? model : auto.Model;
+        if (auto.Judgement is { } judgement)
+            foreach (var w in judgement.Warnings) warn?.Invoke(w.Format());
+        return new QuantizeStepResult(result, report, auto.Accuracy, calibration, heldOut, chosen == Precision.Fp32 ? [] : kept, auto.Quantizations)
+        {
+            Judgement = auto.Judgement,
+            Share = PrecisionShare.Of(result, report),
+            Auto = auto,
+            Chosen = chosen,
+        };
     }
 }

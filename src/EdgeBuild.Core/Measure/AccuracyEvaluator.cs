@@ -78,6 +78,33 @@ public static class AccuracyEvaluator
     }
 
     /// <summary>
+    /// The reference's outputs on <paramref name="samples"/>, computed once, and a scorer for candidates against them:
+    /// a search that judges many candidates runs the reference once instead of once per candidate. The scorer takes the
+    /// candidate's bytes and how many of the first samples to use.
+    /// </summary>
+    public static Func<byte[], int, AccuracyReport> CachedReference(byte[] reference, ICalibrationDataSource samples, TaskKind task)
+    {
+        var inputs = samples.Samples().ToList();
+        string[] names;
+        List<Tensor[]> outputs;
+        using (var options = new SessionOptions { IntraOpNumThreads = 1, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR })
+        using (var a = new InferenceSession(reference, options))
+        {
+            names = a.OutputNames.ToArray();
+            outputs = inputs.Select(sample => Run(a, sample, names)).ToList();
+        }
+        return (candidate, count) =>
+        {
+            using var options = new SessionOptions { IntraOpNumThreads = 1, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+            using var b = new InferenceSession(candidate, options);
+            int n = Math.Min(count, inputs.Count);
+            var pairs = new List<(Tensor[] Ref, Tensor[] Cand)>(n);
+            for (int i = 0; i < n; i++) pairs.Add((outputs[i], Run(b, inputs[i], names)));
+            return Score(names, pairs, task);
+        };
+    }
+
+    /// <summary>
     /// The same comparison for a candidate that does not run in ONNX Runtime (a .tflite file in its own interpreter):
     /// the reference runs here, the candidate's outputs per sample (by ONNX output name, in the ONNX layout) are given.
     /// </summary>

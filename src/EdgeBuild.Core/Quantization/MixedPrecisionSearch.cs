@@ -36,37 +36,57 @@ public static class MixedPrecisionSearch
 
     /// <summary>The search judged by <paramref name="judge"/> (the build's <see cref="AccuracyGate"/> with its budget and floors).</summary>
     public static MixedPrecisionResult Run(byte[] fp32, QuantizeOptions options, ICalibrationDataSource calibration, ICalibrationDataSource heldOut,
-        TaskKind task, double budgetPercent, Func<AccuracyReport, AccuracyJudgement> judge, Action<string>? progress = null, int probeSamples = 8)
+        TaskKind task, double budgetPercent, Func<AccuracyReport, AccuracyJudgement> judge, Action<string>? progress = null, int probeSamples = 8) =>
+        Run(fp32, options, calibration, heldOut, budgetPercent, judge, AccuracyEvaluator.CachedReference(fp32, heldOut, task), progress, probeSamples);
+
+    /// <summary>
+    /// The search with a scorer of its own (<see cref="AccuracyEvaluator.CachedReference"/>: candidate bytes and sample
+    /// count to loss). Single-layer probes stop at <paramref name="probeDeadline"/>; layers not probed by then follow the
+    /// probed ones, ranked by their SQNR in the all-INT8 model (lowest first), and the growing fallback goes on.
+    /// </summary>
+    public static MixedPrecisionResult Run(byte[] fp32, QuantizeOptions options, ICalibrationDataSource calibration, ICalibrationDataSource heldOut,
+        double budgetPercent, Func<AccuracyReport, AccuracyJudgement> judge, Func<byte[], int, AccuracyReport> score, Action<string>? progress = null,
+        int probeSamples = 8, DateTime? probeDeadline = null)
     {
         int quantizations = 0;
         (Model Model, QuantizationReport Report) Quantize(IReadOnlyList<string> keepFp32)
         {
             quantizations++;
             var m = OnnxImporter.Parse(fp32);
-            var r = ModelQuantizer.Quantize(m, options with { KeepFp32 = [.. options.KeepFp32, .. keepFp32.Select(Escape)] }, calibration);
+            // With ranges calibrated beforehand the data only feeds the per-layer SQNR, which the first (all-INT8) model's report needs alone.
+            var data = options.CalibratedRanges is null || quantizations == 1 ? calibration : null;
+            var r = ModelQuantizer.Quantize(m, options with { KeepFp32 = [.. options.KeepFp32, .. keepFp32.Select(Escape)] }, data);
             return (m, r);
         }
 
         var (all, allReport) = Quantize([]);
-        var accuracy = AccuracyEvaluator.Compare(fp32, OnnxExporter.ToBytes(all), heldOut, task);
+        var accuracy = score(OnnxExporter.ToBytes(all), heldOut.Count);
         var judgement = judge(accuracy);
         if (judgement.AcceptableForSearch)
             return new MixedPrecisionResult(all, allReport, accuracy, [], [], quantizations) { Judgement = judgement };
 
         var layers = allReport.Layers.Where(l => l.Precision == "Int8").ToList();
-        var probe = new SubsetSource(heldOut, probeSamples);
         var ranking = new List<LayerSensitivity>();
         foreach (var layer in layers)
         {
+            if (probeDeadline is { } deadline && DateTime.UtcNow > deadline) break;
             progress?.Invoke($"sensitivity {ranking.Count + 1}/{layers.Count}: {layer.Node}");
             var (alone, _) = Quantize(layers.Where(l => l.Node != layer.Node).Select(l => l.Node).ToList());
-            var probed = AccuracyEvaluator.Compare(fp32, OnnxExporter.ToBytes(alone), probe, task);
+            var probed = score(OnnxExporter.ToBytes(alone), probeSamples);
             ranking.Add(new LayerSensitivity(layer.Node, layer.OpType, probed.LossPercent)
             {
                 WorstOutputSqnrDb = probed.Outputs.Select(o => o.SqnrDb).Where(d => !double.IsNaN(d)).DefaultIfEmpty(double.PositiveInfinity).Min(),
             });
         }
         ranking = ranking.OrderByDescending(r => r.LossPercent).ThenBy(r => r.WorstOutputSqnrDb).ThenBy(r => r.Node, StringComparer.Ordinal).ToList();
+        if (ranking.Count < layers.Count)
+        {
+            // Out of time for probes: the rest by their own SQNR in the all-INT8 model, the layer's error as it lands there.
+            var probedNames = ranking.Select(r => r.Node).ToHashSet(StringComparer.Ordinal);
+            var rest = layers.Where(l => !probedNames.Contains(l.Node)).OrderBy(l => l.Sqnr ?? double.PositiveInfinity).ToList();
+            progress?.Invoke($"probe time is up after {ranking.Count} of {layers.Count} layers: the other {rest.Count} follow by their SQNR");
+            ranking.AddRange(rest.Select(l => new LayerSensitivity(l.Node, l.OpType, double.NaN) { WorstOutputSqnrDb = l.Sqnr ?? double.PositiveInfinity }));
+        }
 
         var result = (Model: all, Report: allReport);
         var kept = new List<LayerSensitivity>();
@@ -76,7 +96,7 @@ public static class MixedPrecisionSearch
             kept = ranking.Take(Math.Min(count, ranking.Count)).ToList();
             progress?.Invoke(FormattableString.Invariant($"loss {accuracy.LossPercent:F2} % [{accuracy.Loss.Low:F2}, {accuracy.Loss.High:F2}] against {budgetPercent} %, {judgement.Verdict}: {kept.Count} layer(s) in FP32"));
             result = Quantize(kept.Select(k => k.Node).ToList());
-            accuracy = AccuracyEvaluator.Compare(fp32, OnnxExporter.ToBytes(result.Model), heldOut, task);
+            accuracy = score(OnnxExporter.ToBytes(result.Model), heldOut.Count);
             judgement = judge(accuracy);
         }
         return new MixedPrecisionResult(result.Model, result.Report, accuracy, kept, ranking, quantizations) { Judgement = judgement };
@@ -84,10 +104,4 @@ public static class MixedPrecisionSearch
 
     /// <summary>Node names as glob patterns: '*' and '?' in a name match themselves only through '?'.</summary>
     private static string Escape(string name) => name.Replace('*', '?');
-
-    private sealed class SubsetSource(ICalibrationDataSource inner, int count) : ICalibrationDataSource
-    {
-        public int Count => Math.Min(count, inner.Count);
-        public IEnumerable<IReadOnlyDictionary<string, Tensor>> Samples() => inner.Samples().Take(count);
-    }
 }

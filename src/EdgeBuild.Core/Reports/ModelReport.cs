@@ -114,7 +114,7 @@ public static class ModelReport
         var floatModel = context.CloneFloatModel();
         ShapeInference.Infer(floatModel);
         var quantized = context.Quantization?.Report.Layers.ToDictionary(l => l.Node, StringComparer.Ordinal) ?? [];
-        string defaultPrecision = manifest.Options.Precision == Compile.Precision.Fp16 ? "Fp16" : "Fp32";
+        string defaultPrecision = context.Options.Precision == Compile.Precision.Fp16 ? "Fp16" : "Fp32";
         var layers = new List<ReportLayer>();
         long activationElements = 0, parameters = 0;
         foreach (var n in floatModel.Graph.Nodes)
@@ -131,7 +131,7 @@ public static class ModelReport
                 q?.Sqnr is double db && double.IsFinite(db) ? Math.Round(db, 2) : null));
         }
         long macs = layers.Sum(l => l.Macs ?? 0);
-        int bytesPerElement = manifest.Options.Precision switch { Compile.Precision.Fp32 => 4, Compile.Precision.Fp16 => 2, _ => 1 };
+        int bytesPerElement = context.Options.Precision switch { Compile.Precision.Fp32 => 4, Compile.Precision.Fp16 => 2, _ => 1 };
         // Weights read once and every activation written and read once: no reuse in caches, so an upper bound on traffic.
         long weightBytes = floatModel.Graph.Initializers.Sum(v => v.Initializer?.ElementCount ?? 0) * bytesPerElement;
         long bytesMoved = weightBytes + 2 * activationElements * bytesPerElement;
@@ -170,7 +170,8 @@ public static class ModelReport
             SourceFile = manifest.SourceFile,
             SourceSha256 = manifest.SourceSha256,
             SourceBytes = manifest.SourceBytes,
-            Precision = manifest.Options.Precision.ToString(),
+            // Auto names what it chose: "Auto (Mixed)".
+            Precision = manifest.Options.Precision == context.Options.Precision ? manifest.Options.Precision.ToString() : $"{manifest.Options.Precision} ({context.Options.Precision})",
             Targets = manifest.Options.Targets.Select(t => t.ToString()).ToList(),
             ExecutionProvider = manifest.Options.ExecutionProvider.ToString(),
             Machine = measurement.Machine,

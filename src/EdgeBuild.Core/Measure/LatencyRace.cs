@@ -1,0 +1,143 @@
+using System.Diagnostics;
+using System.Globalization;
+using EdgeBuild.Passes;
+using Microsoft.ML.OnnxRuntime;
+using Tensor = EdgeBuild.Ir.Tensor;
+
+namespace EdgeBuild.Measure;
+
+/// <summary>One contestant's figures: its median latency and its paired ratio to the first contestant with a 95 % interval.</summary>
+public sealed record RaceResult(string Name, double P50Ms, double Ratio, double RatioLow, double RatioHigh)
+{
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Name} P50 {P50Ms:F3} ms, {Ratio:F3}x [{RatioLow:F3}, {RatioHigh:F3}]");
+}
+
+/// <summary>What a race measured and how: the figures per contestant, the A/A noise band, the clock and the run count.</summary>
+public sealed record RaceReport(IReadOnlyList<RaceResult> Results, string Clock, int Rounds, double NoiseLow, double NoiseHigh, string Shapes)
+{
+    /// <summary>"1 thread, thread CPU clock, 120 interleaved rounds, input x=1x3x224x224, A/A band [0.98, 1.02]".</summary>
+    public string Conditions => string.Create(CultureInfo.InvariantCulture,
+        $"ONNX Runtime CPU, 1 thread, {Clock}, {Rounds} interleaved rounds, input {Shapes}, A/A band [{NoiseLow:F3}, {NoiseHigh:F3}]");
+}
+
+/// <summary>
+/// Several in-memory models timed against each other on one input, round by round in rotating order on one thread
+/// (ONNX Runtime CPU, one intra-op thread, full graph optimizations: what the artifact gets at run time), so every
+/// contestant sees the same machine load. The first contestant is the reference; it also runs in a second session,
+/// whose ratio to the first is the A/A noise band a real difference has to leave. Ratios are paired per round and their
+/// median's 95 % interval is distribution-free (order statistics of the binomial).
+/// </summary>
+public static class LatencyRace
+{
+    /// <summary>Races <paramref name="models"/> (the first is the reference) on <paramref name="feed"/> for about <paramref name="seconds"/>.</summary>
+    public static RaceReport Run(IReadOnlyList<(string Name, byte[] Model)> models, IReadOnlyDictionary<string, Tensor> feed, double seconds = 4, int minRounds = 30)
+    {
+        if (models.Count == 0) throw new ArgumentException("nothing to race", nameof(models));
+        using var options = new SessionOptions
+        {
+            IntraOpNumThreads = 1,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        // The reference twice: its second session is the A/A pair.
+        var entries = models.Append((Name: models[0].Name + " (A/A)", models[0].Model)).ToList();
+        var contestants = new List<Contestant>();
+        try
+        {
+            foreach (var (name, bytes) in entries) contestants.Add(new Contestant(name, bytes, options, feed));
+            foreach (var c in contestants) { c.Run(); c.Run(); }
+
+            bool cpu = ThreadCpuClock.Available;
+            var times = contestants.Select(_ => new List<double>()).ToList();
+            var clock = Stopwatch.StartNew();
+            int rounds = 0;
+            while (rounds < minRounds || (clock.Elapsed.TotalSeconds < seconds && rounds < 100_000))
+            {
+                for (int k = 0; k < contestants.Count; k++)
+                {
+                    int i = (k + rounds) % contestants.Count;
+                    long c0 = cpu ? ThreadCpuClock.NowNanoseconds() : 0;
+                    long t0 = Stopwatch.GetTimestamp();
+                    contestants[i].Run();
+                    times[i].Add(cpu ? (ThreadCpuClock.NowNanoseconds() - c0) / 1e6 : Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                }
+                rounds++;
+            }
+            var results = new List<RaceResult>();
+            for (int i = 0; i < contestants.Count; i++)
+            {
+                var ratios = times[i].Zip(times[0], (a, b) => a / b).ToArray();
+                var (ratio, low, high) = MedianWithInterval(ratios);
+                results.Add(new RaceResult(contestants[i].Name, Median(times[i].ToArray()), ratio, low, high));
+            }
+            var aa = results[^1];
+            results.RemoveAt(results.Count - 1);
+            // The A/A pair against itself: the band is its interval, widened to hold 1.
+            return new RaceReport(results, cpu ? "thread CPU clock" : "wall clock", rounds, Math.Min(aa.RatioLow, 1), Math.Max(aa.RatioHigh, 1), contestants[0].Shapes);
+        }
+        finally
+        {
+            foreach (var c in contestants) c.Dispose();
+        }
+    }
+
+    /// <summary>The median and its distribution-free 95 % interval: order statistics n/2 -+ 1.96 sqrt(n)/2.</summary>
+    internal static (double Median, double Low, double High) MedianWithInterval(double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        int n = sorted.Length;
+        double half = 1.96 * Math.Sqrt(n) / 2;
+        int lo = Math.Clamp((int)Math.Floor(n / 2.0 - half), 0, n - 1);
+        int hi = Math.Clamp((int)Math.Ceiling(n / 2.0 + half), 0, n - 1);
+        return (Median(sorted), sorted[lo], sorted[hi]);
+    }
+
+    private static double Median(double[] values)
+    {
+        var s = values.Order().ToArray();
+        int n = s.Length;
+        return n == 0 ? double.NaN : n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+    }
+
+    private sealed class Contestant : IDisposable
+    {
+        private readonly InferenceSession session;
+        private readonly OrtIoBinding binding;
+        private readonly RunOptions runOptions = new();
+        private readonly List<OrtValue> inputs = [];
+
+        public Contestant(string name, byte[] bytes, SessionOptions options, IReadOnlyDictionary<string, Tensor> feed)
+        {
+            Name = name;
+            session = new InferenceSession(bytes, options);
+            binding = session.CreateIoBinding();
+            var shapes = new List<string>();
+            foreach (var input in session.InputNames)
+            {
+                if (!feed.TryGetValue(input, out var tensor)) throw new ArgumentException($"the feed has no input '{input}'", nameof(feed));
+                var value = OrtTensors.ToOrtValue(tensor);
+                inputs.Add(value);
+                binding.BindInput(input, value);
+                shapes.Add($"{input}={string.Join("x", tensor.Dims)}");
+            }
+            Shapes = string.Join(", ", shapes);
+            foreach (var output in session.OutputNames) binding.BindOutputToDevice(output, OrtMemoryInfo.DefaultInstance);
+        }
+
+        public string Name { get; }
+        public string Shapes { get; }
+
+        public void Run() => session.RunWithBinding(runOptions, binding);
+
+        public void Dispose()
+        {
+            binding.Dispose();
+            runOptions.Dispose();
+            foreach (var v in inputs) v.Dispose();
+            session.Dispose();
+        }
+    }
+}

@@ -1,0 +1,224 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using EdgeBuild.Ir;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
+using EdgeBuild.Quantization.Calibration;
+using EdgeBuild.Quantization.Operators;
+
+namespace EdgeBuild.Quantization;
+
+/// <summary>One compute layer as Auto saw it: its kernel time in each precision (ONNX Runtime's profiler, µs; null where it ran fused into a neighbour), the precision it got and why.</summary>
+public sealed record AutoLayer(string Node, string OpType, double? Fp32Microseconds, double? Int8Microseconds, string Precision, string Reason);
+
+/// <summary>What Precision=Auto chose: the model, what it is (Fp32, Int8 or Mixed), the race that decided it, and every layer's precision with its reason.</summary>
+public sealed record AutoPrecisionResult(
+    Model Model,
+    string Choice,
+    QuantizationReport? Report,
+    AccuracyReport? Accuracy,
+    AccuracyJudgement? Judgement,
+    RaceReport Race,
+    IReadOnlyList<AutoLayer> Layers,
+    IReadOnlyList<LayerSensitivity> KeptForAccuracy,
+    int Quantizations,
+    string Summary);
+
+/// <summary>
+/// Precision=Auto: per-layer INT8 or FP32 chosen by measured latency on ONNX Runtime's CPU provider under the accuracy
+/// budget. The calibration runs once (every later quantization takes its ranges). The optimized FP32 model and the
+/// all-INT8 model are profiled node by node (<see cref="NodeProfile"/>); a layer stays INT8 only where its int8 kernel
+/// ran faster than its float one (QLinearConv against the fused NCHWc Conv, QLinearAdd against an Add fused for free).
+/// That choice is profiled again, since every Q/DQ boundary it opens costs, and layers that still do not gain go back
+/// to FP32. When the accuracy gate refuses the candidate, <see cref="MixedPrecisionSearch"/> returns its least robust
+/// layers to FP32. Finally the candidates and FP32 race interleaved (<see cref="LatencyRace"/>); a quantized model
+/// ships only when it is faster than FP32 with 95 % confidence and meets the gate, otherwise the artifact is FP32 and
+/// the summary says so. Rules are by measured kernel time and op type, never by model.
+/// </summary>
+public static partial class AutoPrecisionSearch
+{
+    /// <summary>A layer counts as faster in INT8 when its int8 kernel takes at most this share of its float kernel's time.</summary>
+    public const double GainThreshold = 0.95;
+
+    /// <summary>How long single-layer accuracy probes may run before the rest of the layers are ranked by their SQNR instead.</summary>
+    public static readonly TimeSpan DefaultProbeTime = TimeSpan.FromSeconds(30);
+
+    /// <summary>Runs the search on <paramref name="fp32"/> (optimized float model bytes).</summary>
+    public static AutoPrecisionResult Run(byte[] fp32, QuantizeOptions options, ICalibrationDataSource calibration, ICalibrationDataSource heldOut,
+        TaskKind task, double budgetPercent, Func<AccuracyReport, AccuracyJudgement> judge, Action<string>? progress = null, double raceSeconds = 3,
+        TimeSpan? probeTime = null)
+    {
+        probeTime ??= DefaultProbeTime;
+        var floatModel = OnnxImporter.Parse(fp32);
+        progress?.Invoke("auto: calibrating every activation once");
+        var table = CalibrationTable.Compute(floatModel, calibration, options with { Mode = QuantizationMode.Int8Static });
+        var shared = options with { Mode = QuantizationMode.Int8Static, CalibratedRanges = table.Ranges };
+        int quantizations = 0;
+        (Model Model, QuantizationReport Report, byte[] Bytes) Quantize(IEnumerable<string> keepFp32)
+        {
+            quantizations++;
+            var m = OnnxImporter.Parse(fp32);
+            // The data only feeds the per-layer SQNR (the ranges are calibrated): the all-INT8 model's report needs it, the others do not.
+            var r = ModelQuantizer.Quantize(m, shared with { KeepFp32 = [.. shared.KeepFp32, .. keepFp32.Select(n => n.Replace('*', '?'))] }, quantizations == 1 ? calibration : null);
+            return (m, r, OnnxExporter.ToBytes(m));
+        }
+
+        var feed = (heldOut.Count > 0 ? heldOut : calibration).Samples().First();
+        var started = DateTime.UtcNow;
+        var score = AccuracyEvaluator.CachedReference(fp32, heldOut, task);
+        var all = Quantize([]);
+        var int8Layers = all.Report.Layers.Where(l => l.Precision == "Int8").ToList();
+        if (int8Layers.Count == 0)
+        {
+            var alone = LatencyRace.Run([("FP32", fp32)], feed, 0.5, 10);
+            var layers = all.Report.Layers.Select(l => new AutoLayer(l.Node, l.OpType, null, null, "Fp32", "no INT8 rule covers this op")).ToList();
+            return new AutoPrecisionResult(floatModel, "Fp32", null, null, null, alone, layers, [], quantizations,
+                "Auto: no layer of this model can be quantized (no Conv, MatMul, Gemm or other op with an INT8 rule); the artifact is FP32");
+        }
+
+        progress?.Invoke($"auto: profiling FP32 and all-INT8 ({int8Layers.Count} layers) node by node");
+        var fp32Times = Attribute(floatModel, NodeProfile.Measure(fp32, feed));
+        var int8Times = Attribute(all.Model, NodeProfile.Measure(all.Bytes, feed));
+        var reasons = new Dictionary<string, string>(StringComparer.Ordinal);
+        var slow = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var layer in int8Layers)
+            if (!Gains(layer.Node, fp32Times, int8Times, out string why)) { slow.Add(layer.Node); reasons[layer.Node] = why; }
+
+        // The float layers now sit between Q/DQ boundaries of their own: profile the choice again and drop what still loses.
+        var speed = slow.Count == 0 ? all : Quantize(slow);
+        if (slow.Count > 0 && speed.Report.Layers.Any(l => l.Precision == "Int8"))
+        {
+            var again = Attribute(speed.Model, NodeProfile.Measure(speed.Bytes, feed));
+            var more = speed.Report.Layers.Where(l => l.Precision == "Int8" && !Gains(l.Node, fp32Times, again, out _)).ToList();
+            foreach (var l in more)
+            {
+                Gains(l.Node, fp32Times, again, out string why);
+                slow.Add(l.Node);
+                reasons[l.Node] = why + " once its neighbours stayed FP32";
+            }
+            if (more.Count > 0) speed = Quantize(slow);
+        }
+
+        // Accuracy: the gate judges the speed candidate; the budget search returns its least robust layers to FP32.
+        var candidates = new List<Candidate>();
+        IReadOnlyList<LayerSensitivity> keptForAccuracy = [];
+        if (speed.Report.Layers.Any(l => l.Precision == "Int8"))
+        {
+            progress?.Invoke($"auto: accuracy of INT8 on {speed.Report.Layers.Count(l => l.Precision == "Int8")} layers against FP32 on {heldOut.Count} held-out samples");
+            var accuracy = score(speed.Bytes, heldOut.Count);
+            var judgement = judge(accuracy);
+            if (!judgement.AcceptableForSearch)
+            {
+                var search = MixedPrecisionSearch.Run(fp32, shared with { KeepFp32 = [.. shared.KeepFp32, .. slow.Select(n => n.Replace('*', '?'))] },
+                    calibration, heldOut, budgetPercent, judge, score, progress, probeDeadline: started + probeTime.Value);
+                quantizations += search.Quantizations;
+                keptForAccuracy = search.KeptInFp32;
+                speed = (search.Model, search.Report, OnnxExporter.ToBytes(search.Model));
+                accuracy = search.Accuracy;
+                judgement = search.Judgement ?? judge(accuracy);
+                foreach (var k in keptForAccuracy) reasons[k.Node] = string.Create(CultureInfo.InvariantCulture, $"FP32 for accuracy: {k.LossPercent:F2} % loss with only this layer in INT8");
+            }
+            if (judgement.AcceptableForSearch && speed.Report.Layers.Any(l => l.Precision == "Int8"))
+                candidates.Add(new Candidate(slow.Count + keptForAccuracy.Count == 0 ? "INT8" : "Mixed", speed.Model, speed.Report, speed.Bytes, accuracy, judgement));
+        }
+        // All-INT8 races too when it differs from the speed choice and holds the budget: the profile cannot see every boundary cost.
+        if (slow.Count > 0 && keptForAccuracy.Count == 0)
+        {
+            var accuracy = score(all.Bytes, heldOut.Count);
+            var judgement = judge(accuracy);
+            if (judgement.AcceptableForSearch) candidates.Add(new Candidate("INT8", all.Model, all.Report, all.Bytes, accuracy, judgement));
+        }
+
+        progress?.Invoke($"auto: racing FP32 against {candidates.Count} quantized candidate(s)");
+        var race = LatencyRace.Run([("FP32", fp32), .. candidates.Select(c => (c.Name, c.Bytes))], feed, raceSeconds);
+        // A candidate wins only when its whole interval is under FP32's time: faster with confidence, not within noise.
+        var winner = candidates.Select((c, i) => (Candidate: c, Result: race.Results[i + 1]))
+            .Where(x => x.Result.RatioHigh < 1.0).OrderBy(x => x.Result.Ratio).FirstOrDefault();
+        string raced = string.Join("; ", race.Results.Skip(1).Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Name} {r.Ratio:F2}x [{r.RatioLow:F2}, {r.RatioHigh:F2}]")));
+        if (winner.Candidate is null)
+        {
+            var layers = Layers(all.Report, fp32Times, int8Times, _ => "Fp32", n => reasons.GetValueOrDefault(n) is { } r ? r : "INT8 did not make the model faster than FP32 in the race");
+            string why = !speed.Report.Layers.Any(l => l.Precision == "Int8") && keptForAccuracy.Count == 0
+                ? $"no layer's INT8 kernel ran faster than its FP32 one ({int8Layers.Count} profiled)" + (candidates.Count > 0 ? $", and all-INT8 was not faster beyond the noise ({raced})" : "")
+                : candidates.Count == 0
+                    ? "no quantized candidate held the accuracy budget"
+                    : $"no quantized candidate was faster than FP32 beyond the noise ({raced})";
+            return new AutoPrecisionResult(floatModel, "Fp32", null, null, null, race, layers, keptForAccuracy, quantizations,
+                $"Auto: {why}; the artifact is FP32 ({race.Conditions})");
+        }
+        var chosen = winner.Candidate;
+        var precisions = chosen.Report.Layers.ToDictionary(l => l.Node, l => l.Precision, StringComparer.Ordinal);
+        var chosenLayers = Layers(all.Report, fp32Times, int8Times, n => precisions.GetValueOrDefault(n, "Fp32"),
+            n => precisions.GetValueOrDefault(n) == "Int8"
+                ? string.Create(CultureInfo.InvariantCulture, $"INT8 kernel faster{Times(n, fp32Times, int8Times)}")
+                : reasons.GetValueOrDefault(n) ?? "no INT8 rule covers this op here");
+        int int8 = chosenLayers.Count(l => l.Precision == "Int8");
+        string summary = string.Create(CultureInfo.InvariantCulture,
+            $"Auto: {chosen.Name} with {int8} of {chosenLayers.Count} layers in INT8, {winner.Result.Ratio:F2}x FP32 [{winner.Result.RatioLow:F2}, {winner.Result.RatioHigh:F2}] ({race.Conditions})");
+        return new AutoPrecisionResult(chosen.Model, int8 == chosenLayers.Count ? "Int8" : "Mixed", chosen.Report, chosen.Accuracy, chosen.Judgement,
+            race, chosenLayers, keptForAccuracy, quantizations, summary);
+    }
+
+    private sealed record Candidate(string Name, Model Model, QuantizationReport Report, byte[] Bytes, AccuracyReport Accuracy, AccuracyJudgement Judgement);
+
+    private static List<AutoLayer> Layers(QuantizationReport all, IReadOnlyDictionary<string, double> fp32, IReadOnlyDictionary<string, double> int8,
+        Func<string, string> precision, Func<string, string> reason) =>
+        all.Layers.Select(l => new AutoLayer(l.Node, l.OpType, fp32.TryGetValue(l.Node, out var f) ? Math.Round(f, 1) : null,
+            int8.TryGetValue(l.Node, out var q) ? Math.Round(q, 1) : null, precision(l.Node),
+            l.Precision == "Int8" ? reason(l.Node) : "no INT8 rule covers this op here")).ToList();
+
+    private static string Times(string node, IReadOnlyDictionary<string, double> fp32, IReadOnlyDictionary<string, double> int8) =>
+        string.Create(CultureInfo.InvariantCulture, $" ({(fp32.TryGetValue(node, out var f) ? $"{f:F1}" : "fused")} -> {(int8.TryGetValue(node, out var q) ? $"{q:F1}" : "fused")} µs)");
+
+    /// <summary>Whether a layer's INT8 kernel beat its float one. A layer ONNX Runtime fused into a float neighbour costs nothing in FP32, so its own INT8 kernel is a loss.</summary>
+    private static bool Gains(string node, IReadOnlyDictionary<string, double> fp32, IReadOnlyDictionary<string, double> int8, out string why)
+    {
+        bool hasF = fp32.TryGetValue(node, out double f);
+        bool hasQ = int8.TryGetValue(node, out double q);
+        why = "";
+        if (!hasQ) return true;   // fused into its int8 neighbour: free
+        if (!hasF)
+        {
+            why = string.Create(CultureInfo.InvariantCulture, $"FP32: fused into a float kernel for free, {q:F1} µs as its own INT8 kernel");
+            return false;
+        }
+        if (q <= f * GainThreshold) return true;
+        why = string.Create(CultureInfo.InvariantCulture, $"FP32: INT8 kernel not faster ({f:F1} -> {q:F1} µs)");
+        return false;
+    }
+
+    /// <summary>
+    /// Profiled kernel times per compute layer of <paramref name="model"/>. ONNX Runtime names a kernel after the node
+    /// or the output it came from, with suffixes of its own transformations ("97_nchwc", "Conv_0_token_4"); a kernel
+    /// named after the output of an activation it absorbed belongs to the layer that activation follows.
+    /// </summary>
+    internal static Dictionary<string, double> Attribute(Model model, IReadOnlyList<NodeTime> times)
+    {
+        var graph = model.Graph;
+        var byName = new Dictionary<string, Node>(StringComparer.Ordinal);
+        foreach (var n in graph.Nodes)
+        {
+            if (n.Name.Length > 0) byName.TryAdd(n.Name, n);
+            foreach (var o in n.Outputs)
+                if (o is not null && o.Name.Length > 0) byName.TryAdd(o.Name, n);
+        }
+        var result = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var t in times)
+        {
+            string name = t.Node;
+            string stripped;
+            while ((stripped = OrtSuffix().Replace(name, "")) != name) name = stripped;
+            if (!byName.TryGetValue(name, out var node)) continue;
+            // Walk back over an activation fused into the layer before it (Conv+Relu named after the Relu's output).
+            for (int step = 0; step < 3 && !QuantizerRegistry.IsComputeOp(node) && node.Inputs.Count > 0 && node.Input(0)?.Producer is Node producer; step++)
+                node = producer;
+            if (node.OpType is "QuantizeLinear" or "DequantizeLinear" || !QuantizerRegistry.IsComputeOp(node)) continue;
+            string key = NodePatterns.NameOf(node);
+            result[key] = result.GetValueOrDefault(key) + t.Microseconds;
+        }
+        return result;
+    }
+
+    [GeneratedRegex(@"(_nchwc|_token_\d+|_quant)$")]
+    private static partial Regex OrtSuffix();
+}
