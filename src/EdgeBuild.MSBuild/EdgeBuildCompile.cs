@@ -14,7 +14,7 @@ namespace EdgeBuild.MSBuild;
 /// </summary>
 public sealed class EdgeBuildCompile : ToolTask
 {
-    private static readonly string[] Precisions = ["Fp32", "Fp16", "Int8", "Int8Dynamic", "Mixed"];
+    private static readonly string[] Precisions = ["Fp32", "Fp16", "Int8", "Int8Dynamic", "Mixed", "Auto"];
     private static readonly string[] TargetKinds = ["Onnx", "TensorRT", "TFLite"];
     private static readonly string[] ExecutionProviders = ["Cpu", "Cuda", "TensorRT"];
     private static readonly string[] TensorRtCompatibilities = ["None", "Version", "Hardware", "VersionAndHardware"];

@@ -24,7 +24,7 @@ public class BuildErrorTests
         using var s = BuiltScenario("int7");
         s.WriteProject("""<EdgeModel Include="models/face-detect.onnx" Precision="Int7" />""");
         var r = s.Build();
-        AssertOneErrorAtTheItem(s, r, "EB6001", "'Int7' is not a valid Precision (valid: Fp32, Fp16, Int8, Int8Dynamic, Mixed)");
+        AssertOneErrorAtTheItem(s, r, "EB6001", "'Int7' is not a valid Precision (valid: Fp32, Fp16, Int8, Int8Dynamic, Mixed, Auto)");
         Assert.Equal(0, r.CompilerRuns);
     }
 

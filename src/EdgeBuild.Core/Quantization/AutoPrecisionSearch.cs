@@ -102,12 +102,29 @@ public static partial class AutoPrecisionSearch
         // Accuracy: the gate judges the speed candidate; the budget search returns its least robust layers to FP32.
         var candidates = new List<Candidate>();
         IReadOnlyList<LayerSensitivity> keptForAccuracy = [];
+        string? accuracyFloor = null;
         if (speed.Report.Layers.Any(l => l.Precision == "Int8"))
         {
             progress?.Invoke($"auto: accuracy of INT8 on {speed.Report.Layers.Count(l => l.Precision == "Int8")} layers against FP32 on {heldOut.Count} held-out samples");
             var accuracy = score(speed.Bytes, heldOut.Count);
             var judgement = judge(accuracy);
+            string? floorLoss = null;
             if (!judgement.AcceptableForSearch)
+            {
+                // Every layer back in FP32 leaves only the ops quantized around them (Add, Concat, pooling): when that already
+                // misses the budget, no choice of layers can meet it, and the search would only spend time.
+                var floor = Quantize(all.Report.Layers.Select(l => l.Node));
+                var floorAccuracy = score(floor.Bytes, heldOut.Count);
+                if (!judge(floorAccuracy).AcceptableForSearch)
+                    floorLoss = string.Create(CultureInfo.InvariantCulture, $"{floorAccuracy.LossPercent:F2} %");
+            }
+            if (floorLoss is not null)
+            {
+                accuracyFloor = floorLoss;
+                foreach (var l in speed.Report.Layers.Where(l => l.Precision == "Int8"))
+                    reasons[l.Node] = $"FP32: the budget cannot be met in INT8 (with every layer in FP32 the quantized ops between them alone lose {floorLoss})";
+            }
+            else if (!judgement.AcceptableForSearch)
             {
                 var search = MixedPrecisionSearch.Run(fp32, shared with { KeepFp32 = [.. shared.KeepFp32, .. slow.Select(n => n.Replace('*', '?'))] },
                     calibration, heldOut, budgetPercent, judge, score, progress, probeDeadline: started + probeTime.Value);
@@ -122,7 +139,7 @@ public static partial class AutoPrecisionSearch
                 candidates.Add(new Candidate(slow.Count + keptForAccuracy.Count == 0 ? "INT8" : "Mixed", speed.Model, speed.Report, speed.Bytes, accuracy, judgement));
         }
         // All-INT8 races too when it differs from the speed choice and holds the budget: the profile cannot see every boundary cost.
-        if (slow.Count > 0 && keptForAccuracy.Count == 0)
+        if (slow.Count > 0 && keptForAccuracy.Count == 0 && accuracyFloor is null)
         {
             var accuracy = score(all.Bytes, heldOut.Count);
             var judgement = judge(accuracy);
@@ -141,7 +158,9 @@ public static partial class AutoPrecisionSearch
             string why = !speed.Report.Layers.Any(l => l.Precision == "Int8") && keptForAccuracy.Count == 0
                 ? $"no layer's INT8 kernel ran faster than its FP32 one ({int8Layers.Count} profiled)" + (candidates.Count > 0 ? $", and all-INT8 was not faster beyond the noise ({raced})" : "")
                 : candidates.Count == 0
-                    ? "no quantized candidate held the accuracy budget"
+                    ? accuracyFloor is not null
+                        ? $"no quantized candidate can hold the accuracy budget: with every layer in FP32 the ops quantized between them alone lose {accuracyFloor}"
+                        : "no quantized candidate held the accuracy budget"
                     : $"no quantized candidate was faster than FP32 beyond the noise ({raced})";
             return new AutoPrecisionResult(floatModel, "Fp32", null, null, null, race, layers, keptForAccuracy, quantizations,
                 $"Auto: {why}; the artifact is FP32 ({race.Conditions})");
@@ -210,7 +229,7 @@ public static partial class AutoPrecisionSearch
             while ((stripped = OrtSuffix().Replace(name, "")) != name) name = stripped;
             if (!byName.TryGetValue(name, out var node)) continue;
             // Walk back over an activation fused into the layer before it (Conv+Relu named after the Relu's output).
-            for (int step = 0; step < 3 && !QuantizerRegistry.IsComputeOp(node) && node.Inputs.Count > 0 && node.Input(0)?.Producer is Node producer; step++)
+            for (int step = 0; step < 3 && !QuantizerRegistry.IsComputeOp(node) && FusesIntoProducer.Contains(node.OpType) && node.Input(0)?.Producer is Node producer; step++)
                 node = producer;
             if (node.OpType is "QuantizeLinear" or "DequantizeLinear" || !QuantizerRegistry.IsComputeOp(node)) continue;
             string key = NodePatterns.NameOf(node);
@@ -218,6 +237,9 @@ public static partial class AutoPrecisionSearch
         }
         return result;
     }
+
+    /// <summary>Ops ONNX Runtime folds into the layer before them (activations, a residual Add or Sum), naming the kernel after their output.</summary>
+    private static readonly HashSet<string> FusesIntoProducer = ["Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Add", "Sum"];
 
     [GeneratedRegex(@"(_nchwc|_token_\d+|_quant)$")]
     private static partial Regex OrtSuffix();

@@ -1,0 +1,170 @@
+using EdgeBuild.Compile;
+using EdgeBuild.Diagnostics;
+using EdgeBuild.Ir;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
+using EdgeBuild.Passes;
+using EdgeBuild.Quantization;
+using EdgeBuild.Quantization.Calibration;
+using EdgeBuild.Tests.Support;
+using Xunit.Abstractions;
+
+namespace EdgeBuild.Tests.Quantization;
+
+/// <summary>
+/// Precision=Auto (issue 13): the profiler's parsing and the kernel-to-layer attribution on fixed inputs, then the search
+/// on models where the answer is not in doubt: no quantizable layer (FP32, one line), a real model whose INT8 kernels are
+/// slower (eye-state: FP32), a compute-bound conv stack (INT8, faster in an independent race), and the bad inputs.
+/// </summary>
+public class AutoPrecisionTests(ITestOutputHelper output)
+{
+    private static AccuracyJudgement Judge(AccuracyReport a) => AccuracyGate.Judge("test", "Auto", a, 1.0, new OutputFloors(), null);
+
+    [Fact]
+    public void ProfileParsingSkipsWarmUpRunsAndTakesTheMedianPerRun()
+    {
+        // Three runs: the first is warm-up; node A runs twice in run 2 (its times add up per run); B is preempted once.
+        string json = """
+        [
+          {"cat":"Session","name":"session_initialization","dur":100},
+          {"cat":"Node","name":"A_kernel_time","dur":1000,"args":{"op_name":"Conv","provider":"CPUExecutionProvider"}},
+          {"cat":"Session","name":"model_run","dur":1000},
+          {"cat":"Node","name":"A_kernel_time","dur":10,"args":{"op_name":"Conv","provider":"CPUExecutionProvider"}},
+          {"cat":"Node","name":"B_fence_before","dur":0},
+          {"cat":"Node","name":"B_kernel_time","dur":5,"args":{"op_name":"Relu","provider":"CPUExecutionProvider"}},
+          {"cat":"Session","name":"model_run","dur":20},
+          {"cat":"Node","name":"A_kernel_time","dur":6,"args":{"op_name":"Conv","provider":"CPUExecutionProvider"}},
+          {"cat":"Node","name":"A_kernel_time","dur":6,"args":{"op_name":"Conv","provider":"CPUExecutionProvider"}},
+          {"cat":"Node","name":"B_kernel_time","dur":500,"args":{"op_name":"Relu","provider":"CPUExecutionProvider"}},
+          {"cat":"Session","name":"model_run","dur":520},
+          {"cat":"Node","name":"A_kernel_time","dur":14,"args":{"op_name":"Conv","provider":"CPUExecutionProvider"}},
+          {"cat":"Node","name":"B_kernel_time","dur":7,"args":{"op_name":"Relu","provider":"CPUExecutionProvider"}},
+          {"cat":"Session","name":"model_run","dur":21}
+        ]
+        """;
+        var times = NodeProfile.Parse(json, skipRuns: 1);
+        Assert.Equal(["A", "B"], times.Select(t => t.Node));
+        Assert.Equal(12, times[0].Microseconds);   // runs 10, 12, 14
+        Assert.Equal(7, times[1].Microseconds);    // runs 5, 500, 7: the preempted run does not move the median
+        Assert.Equal("Conv", times[0].OpType);
+        Assert.Equal("CPUExecutionProvider", times[0].Provider);
+    }
+
+    [Fact]
+    public void KernelsAreAttributedToTheLayerTheyComputeWhateverOnnxRuntimeCalledThem()
+    {
+        var b = new ModelBuilder();
+        var x = b.Input("x", 1, 4, 8, 8);
+        var c = b.Graph.AddNode("Conv", [x, b.Weight("w", [4, 4, 3, 3])], ["conv_out"], "", "Conv_0",
+            [Ir.Attribute.Of("kernel_shape", [3L, 3L]), Ir.Attribute.Of("pads", [1L, 1L, 1L, 1L])]).Output0;
+        var r = b.Graph.AddNode("Relu", [c], ["97"], "", "Relu_1").Output0;
+        var m = b.Graph.AddNode("MatMul", [b.Op("Reshape", [r, b.ConstInts("shape", 1, 256)], "flat"), b.Weight("fc", [256, 10])], ["logits"], "", "").Output0;
+        b.Output(m);
+        var times = AutoPrecisionSearch.Attribute(b.Model,
+        [
+            new NodeTime("97_nchwc", "Conv", "CPUExecutionProvider", 10),          // Conv+Relu fused, named after the Relu's output
+            new NodeTime("Conv_0_token_4", "QLinearConv", "CPUExecutionProvider", 3), // and under its own name
+            new NodeTime("ReorderOutput_token_52", "ReorderOutput", "CPUExecutionProvider", 2),
+            new NodeTime("logits", "MatMul", "CPUExecutionProvider", 4),            // an unnamed node by its output
+            new NodeTime("flat", "Reshape", "CPUExecutionProvider", 1),             // not a layer, and nothing fuses a Reshape into a conv
+        ]);
+        Assert.Equal(13, times["Conv_0"]);
+        Assert.Equal(4, times["logits"]);
+        Assert.Equal(2, times.Count);
+    }
+
+    [Fact]
+    public void TheMedianIntervalHoldsTheMedianAndWidensWithFewerRuns()
+    {
+        var (median, low, high) = LatencyRace.MedianWithInterval(Enumerable.Range(1, 101).Select(i => (double)i).ToArray());
+        Assert.Equal(51, median);
+        Assert.InRange(low, 40, 50);
+        Assert.InRange(high, 52, 62);
+        var (_, fewLow, fewHigh) = LatencyRace.MedianWithInterval(Enumerable.Range(1, 11).Select(i => (double)i).ToArray());
+        Assert.True(fewHigh - fewLow > (high - low) / 101.0 * 11, "a short race must give a relatively wider interval");
+    }
+
+    [Fact]
+    public void AModelWithNoQuantizableLayerStaysFp32AndSaysSoInOneLine()
+    {
+        var b = new ModelBuilder();
+        var x = b.Input("x", 1, 8);
+        b.Output(b.Op("Sigmoid", [b.Op("Add", [b.Op("Relu", [x], "r"), b.Const("one", [1], 1f)], "a")], "y"));
+        byte[] fp32 = OnnxExporter.ToBytes(b.Model);
+        var data = ListDataSource.Random("x", [1, 8], 8);
+        var auto = AutoPrecisionSearch.Run(fp32, new QuantizeOptions(), data, ListDataSource.Random("x", [1, 8], 30, seed: 500), TaskKind.Generic, 1.0, Judge);
+        Assert.Equal("Fp32", auto.Choice);
+        Assert.Contains("no layer of this model can be quantized", auto.Summary);
+        Assert.DoesNotContain('\n', auto.Summary);
+        Assert.Equal(b.Model.Graph.Nodes.Select(n => n.OpType), auto.Model.Graph.Nodes.Select(n => n.OpType));
+    }
+
+    [Fact]
+    public void AComputeBoundConvStackShipsInt8ThatAnIndependentRaceFindsFaster()
+    {
+        // Three 3x3 convolutions of 64 channels on 48x48: the work is in the convolutions, where int8 kernels do 4x the math per instruction.
+        var b = new ModelBuilder(seed: 31);
+        var x = b.Input("x", 1, 32, 48, 48);
+        var h = b.Op("Relu", [b.Conv(x, "c1", 64, 32)], "r1");
+        h = b.Op("Relu", [b.Conv(h, "c2", 64, 64)], "r2");
+        b.Output(b.Conv(h, "c3", 64, 64));
+        byte[] fp32 = OnnxExporter.ToBytes(b.Model);
+        var calibration = ListDataSource.Random("x", [1, 32, 48, 48], 8, seed: 1);
+        var heldOut = ListDataSource.Random("x", [1, 32, 48, 48], 30, seed: 900);
+        var auto = AutoPrecisionSearch.Run(fp32, new QuantizeOptions(), calibration, heldOut, TaskKind.Embedding, 1.0, Judge);
+        output.WriteLine(auto.Summary);
+        foreach (var l in auto.Layers) output.WriteLine($"{l.Node} {l.Fp32Microseconds} -> {l.Int8Microseconds} µs: {l.Precision} ({l.Reason})");
+        Assert.NotEqual("Fp32", auto.Choice);
+        Assert.True(auto.Judgement!.AcceptableForSearch, auto.Accuracy!.Summary);
+
+        var check = LatencyRace.Run([("FP32", fp32), ("Auto", OnnxExporter.ToBytes(auto.Model))], heldOut.Samples().First(), seconds: 2);
+        output.WriteLine(check.Conditions + ": " + check.Results[1]);
+        Assert.True(check.Results[1].Ratio < 1.0, $"Auto's {auto.Choice} model ran at {check.Results[1]} of FP32 in an independent race");
+    }
+
+    [SkippableFact]
+    public void OnARealModelWhoseInt8KernelsAreSlowerAutoShipsFp32()
+    {
+        // eye-state: 24x24 grey crops, tiny convolutions where QLinearConv and its reorders cost more than the float kernels save.
+        string data = TestData.Require();
+        var spec = RealModelSpec.Get("eye-state");
+        var model = OnnxImporter.Load(TestData.Model("eye-state"));
+        OptimizationPipeline.Run(model, new OptimizeOptions(), OptimizationPipeline.DefaultPasses);
+        byte[] fp32 = OnnxExporter.ToBytes(model);
+        var photos = spec.Photos(data, 28).Concat(Directory.GetFiles(TestData.Photos("people")).Order(StringComparer.Ordinal)).ToList();
+        var heldOut = new RealModelSamples(spec, photos.Take(30), data);
+        var calibration = new RealModelSamples(spec, photos.Skip(30), data);
+        var auto = AutoPrecisionSearch.Run(fp32, new QuantizeOptions(), calibration, heldOut, TaskKind.Classification, 1.0, Judge);
+        output.WriteLine(auto.Summary);
+        Assert.Equal("Fp32", auto.Choice);
+        Assert.Equal(fp32, OnnxExporter.ToBytes(auto.Model));
+        Assert.All(auto.Layers, l => Assert.False(string.IsNullOrWhiteSpace(l.Reason)));
+        Assert.Contains(auto.Layers, l => l.Fp32Microseconds is not null && l.Int8Microseconds is not null);
+    }
+
+    [Fact]
+    public void AutoWithTooFewHeldOutFilesIsAnErrorNamingHowManyAreNeeded()
+    {
+        var b = new ModelBuilder();
+        var x = b.Input("x", 1, 4, 8, 8);
+        b.Output(b.Conv(x, "c", 4, 4));
+        string dir = Directory.CreateTempSubdirectory("edgebuild-auto-").FullName;
+        try
+        {
+            var files = Enumerable.Range(0, 10).Select(i =>
+            {
+                string path = Path.Combine(dir, $"s{i}.npy");
+                NpyFile.Write(path, ModelBuilder.RandomInput([1, 4, 8, 8], i));
+                return path;
+            }).ToList();
+            var options = new CompileOptions { Precision = Precision.Auto, Calibration = files, Evaluation = files.Take(5).ToList() };
+            var e = Assert.Throws<EdgeBuildException>(() => QuantizeStep.Run(b.Model, options));
+            Assert.Equal(DiagnosticCodes.NotEnoughHeldOutSamples.Code, e.Descriptor.Code);
+            Assert.Contains("25 more", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
