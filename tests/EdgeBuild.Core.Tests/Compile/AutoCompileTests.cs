@@ -1,0 +1,71 @@
+using System.Text.Json;
+using EdgeBuild.Compile;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
+using EdgeBuild.Quantization.Calibration;
+using EdgeBuild.Tests.Support;
+using Xunit.Abstractions;
+
+namespace EdgeBuild.Tests.Compile;
+
+/// <summary>
+/// Precision=Auto through the compile road: the manifest records what Auto chose, the race and every layer's reason; the
+/// artifacts are labelled with the precision they really have (never "Auto"), and the TFLite file takes the ONNX choice.
+/// </summary>
+public class AutoCompileTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void AnAutoBuildRecordsItsChoiceAndLabelsEveryArtifactWithWhatItIs()
+    {
+        var b = new ModelBuilder(seed: 5);
+        var x = b.Input("x", 1, 16, 32, 32);
+        var h = b.Op("Relu", [b.Conv(x, "c1", 32, 16)], "r1");
+        b.Output(b.Conv(h, "c2", 32, 32));
+        string dir = Directory.CreateTempSubdirectory("edgebuild-auto-compile-").FullName;
+        try
+        {
+            string modelPath = Path.Combine(dir, "net.onnx");
+            OnnxExporter.Save(b.Model, modelPath);
+            var files = Enumerable.Range(0, 40).Select(i =>
+            {
+                string path = Path.Combine(dir, $"s{i:D2}.npy");
+                NpyFile.Write(path, ModelBuilder.RandomInput([1, 16, 32, 32], 300 + i));
+                return path;
+            }).ToList();
+            var lines = new List<string>();
+            var options = new CompileOptions
+            {
+                Precision = Precision.Auto,
+                Targets = [TargetKind.Onnx, TargetKind.TFLite],
+                Calibration = files.Take(10).ToList(),
+                Evaluation = files.Skip(10).ToList(),
+                Task = TaskKind.Embedding,
+                Measurement = new MeasureSettings { Enabled = false },
+            };
+            var result = ModelCompiler.Compile(modelPath, Path.Combine(dir, "out"), options, lines.Add);
+            var summary = lines.Single(l => l.StartsWith("Auto: ", StringComparison.Ordinal));
+            output.WriteLine(summary);
+
+            using var manifest = JsonDocument.Parse(File.ReadAllText(result.ManifestPath));
+            var root = manifest.RootElement;
+            var auto = root.GetProperty("quantization").GetProperty("auto");
+            string chosen = auto.GetProperty("chosen").GetString()!;
+            Assert.Contains(chosen, new[] { "Fp32", "Int8", "Mixed" });
+            Assert.Equal(summary, auto.GetProperty("summary").GetString());
+            Assert.Equal(2, auto.GetProperty("layers").GetArrayLength());
+            Assert.All(auto.GetProperty("layers").EnumerateArray(), l => Assert.False(string.IsNullOrEmpty(l.GetProperty("reason").GetString())));
+            Assert.StartsWith("FP32", auto.GetProperty("candidates")[0].GetProperty("name").GetString());
+
+            var artifacts = root.GetProperty("artifacts").EnumerateArray().ToDictionary(a => a.GetProperty("target").GetString()!, a => a.GetProperty("precision").GetString()!);
+            Assert.Equal(chosen, artifacts["Onnx"]);
+            // The .tflite file follows the ONNX choice: float where Auto shipped FP32, INT8 where it shipped INT8 layers.
+            Assert.Equal(chosen == "Fp32" ? "Fp32" : chosen, artifacts["TFLite"]);
+            var onnx = OnnxImporter.Load(Path.Combine(dir, "out", "Net.onnx"));
+            Assert.Equal(chosen != "Fp32", onnx.Graph.Nodes.Any(n => n.OpType == "QuantizeLinear"));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
