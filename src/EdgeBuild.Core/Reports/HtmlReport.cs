@@ -86,9 +86,19 @@ public static class HtmlReport
             }
         s.Append("</table>\n");
 
-        s.Append(Inv($"<h2>Layers ({d.Layers.Count})</h2>\n<table id=\"layers\"><tr><th>layer</th><th>op</th><th>output shape</th><th>MACs</th><th>params</th><th>precision</th><th>SQNR dB</th></tr>\n"));
+        if (d.Auto is { } auto)
+        {
+            s.Append("<h2>Precision choice (Auto)</h2>\n<p>").Append(E(auto.Summary)).Append("</p>\n");
+            s.Append("<table id=\"auto\"><tr><th>candidate</th><th>P50 ms</th><th>ratio to FP32</th><th>95 % CI</th></tr>\n");
+            foreach (var r in auto.Race)
+                s.Append(Inv($"<tr class=\"{(r.Name.StartsWith("FP32", StringComparison.Ordinal) ? "" : r.RatioHigh < 1 ? "pass" : "fail")}\"><td>{E(r.Name)}</td><td>{r.P50Ms:F3}</td><td>{r.Ratio:F3}</td><td>[{r.RatioLow:F3}, {r.RatioHigh:F3}]</td></tr>\n"));
+            s.Append("</table>\n<p class=\"note\">").Append(E(auto.Conditions)).Append(". A quantized candidate ships only when its whole interval is under 1.0.</p>\n");
+        }
+        bool timed = d.Layers.Any(l => l.Why is not null);
+        s.Append(Inv($"<h2>Layers ({d.Layers.Count})</h2>\n<table id=\"layers\"><tr><th>layer</th><th>op</th><th>output shape</th><th>MACs</th><th>params</th><th>precision</th><th>SQNR dB</th>{(timed ? "<th>FP32 µs</th><th>INT8 µs</th><th>why</th>" : "")}</tr>\n"));
         foreach (var l in d.Layers)
-            s.Append(Inv($"<tr><td>{E(l.Node)}</td><td>{E(l.Op)}</td><td>{E(l.OutputShape)}</td><td>{(l.Macs is long m ? m.ToString("N0", CultureInfo.InvariantCulture) : "?")}</td><td>{l.Parameters:N0}</td><td>{E(l.Precision)}</td><td>{(l.SqnrDb is double q ? q.ToString("F1", CultureInfo.InvariantCulture) : "")}</td></tr>\n"));
+            s.Append(Inv($"<tr><td>{E(l.Node)}</td><td>{E(l.Op)}</td><td>{E(l.OutputShape)}</td><td>{(l.Macs is long m ? m.ToString("N0", CultureInfo.InvariantCulture) : "?")}</td><td>{l.Parameters:N0}</td><td>{E(l.Precision)}</td><td>{(l.SqnrDb is double q ? q.ToString("F1", CultureInfo.InvariantCulture) : "")}</td>"))
+             .Append(timed ? Inv($"<td>{(l.Fp32Microseconds is double f ? f.ToString("F1", CultureInfo.InvariantCulture) : "fused")}</td><td>{(l.Int8Microseconds is double i8 ? i8.ToString("F1", CultureInfo.InvariantCulture) : "fused")}</td><td style=\"text-align:left\">{E(l.Why ?? "")}</td>") : "").Append("</tr>\n");
         s.Append("</table>\n");
 
         // The only script: click a header to sort its table. It marks the page as rendered so a headless test can tell.

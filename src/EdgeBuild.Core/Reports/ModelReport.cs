@@ -11,7 +11,16 @@ using EdgeBuild.Targets;
 namespace EdgeBuild.Reports;
 
 /// <summary>One compute layer of the float model: what it computes and how it was deployed.</summary>
-public sealed record ReportLayer(string Node, string Op, string OutputShape, long? Macs, long Parameters, string Precision, double? SqnrDb);
+public sealed record ReportLayer(string Node, string Op, string OutputShape, long? Macs, long Parameters, string Precision, double? SqnrDb)
+{
+    /// <summary>Precision=Auto: the layer's kernel time in FP32 and in INT8 (µs; null where it ran fused into a neighbour) and why it got its precision.</summary>
+    public double? Fp32Microseconds { get; init; }
+    public double? Int8Microseconds { get; init; }
+    public string? Why { get; init; }
+}
+
+/// <summary>Precision=Auto's decision: what it chose, the interleaved race of FP32 against the quantized candidates, and the one-line reason.</summary>
+public sealed record ReportAuto(string Chosen, string Summary, string Conditions, IReadOnlyList<RaceResult> Race);
 
 /// <summary>A part of the artifact's bytes: weights of one element type, or the graph itself.</summary>
 public sealed record ReportSizePart(string Part, long Bytes, int Tensors);
@@ -66,6 +75,8 @@ public sealed record ModelReportData
     public required IReadOnlyList<DeviceProfile> DeviceProfiles { get; init; }
     /// <summary>The quantized model against FP32; null for an FP32 build or one without held-out samples.</summary>
     public ReportAccuracy? Accuracy { get; init; }
+    /// <summary>Precision=Auto's choice beside optimized FP32; null for the other precisions.</summary>
+    public ReportAuto? Auto { get; init; }
 }
 
 /// <summary>Builds a model's report data and writes report.json, report.md and report.html beside its artifacts.</summary>
@@ -115,6 +126,7 @@ public static class ModelReport
         ShapeInference.Infer(floatModel);
         var quantized = context.Quantization?.Report.Layers.ToDictionary(l => l.Node, StringComparer.Ordinal) ?? [];
         string defaultPrecision = context.Options.Precision == Compile.Precision.Fp16 ? "Fp16" : "Fp32";
+        var auto = context.Quantization?.Auto?.Layers.ToDictionary(l => l.Node, StringComparer.Ordinal) ?? [];
         var layers = new List<ReportLayer>();
         long activationElements = 0, parameters = 0;
         foreach (var n in floatModel.Graph.Nodes)
@@ -127,8 +139,14 @@ public static class ModelReport
             parameters += p;
             var q = quantized.GetValueOrDefault(name);
             string shape = n.Output0.TensorType?.Shape is { } s ? "[" + string.Join(",", s.Dims.Select(d => d.ToString())) + "]" : "?";
+            var chosen = auto.GetValueOrDefault(name);
             layers.Add(new ReportLayer(name, n.OpType, shape, MacCounter.Count(n), p, q?.Precision ?? defaultPrecision,
-                q?.Sqnr is double db && double.IsFinite(db) ? Math.Round(db, 2) : null));
+                q?.Sqnr is double db && double.IsFinite(db) ? Math.Round(db, 2) : null)
+            {
+                Fp32Microseconds = chosen?.Fp32Microseconds,
+                Int8Microseconds = chosen?.Int8Microseconds,
+                Why = chosen?.Reason,
+            });
         }
         long macs = layers.Sum(l => l.Macs ?? 0);
         int bytesPerElement = context.Options.Precision switch { Compile.Precision.Fp32 => 4, Compile.Precision.Fp16 => 2, _ => 1 };
@@ -187,6 +205,7 @@ public static class ModelReport
             Size = size,
             DeviceProfiles = profiles,
             Accuracy = Accuracy(context.Quantization),
+            Auto = context.Quantization?.Auto is { } a ? new ReportAuto(a.Choice, a.Summary, a.Race.Conditions, a.Race.Results) : null,
         };
     }
 
@@ -242,6 +261,12 @@ public static class MarkdownReport
         if (d.Findings.Count > 0)
         {
             foreach (var f in d.Findings) s.Append(ModelReport.Inv($"- **{f.Severity} {f.Code}** {f.Subject}: {f.Message}\n"));
+            s.Append('\n');
+        }
+        if (d.Auto is { } auto)
+        {
+            s.Append("- ").Append(auto.Summary).Append('\n');
+            foreach (var r in auto.Race) s.Append(ModelReport.Inv($"  - {r.Name}: P50 {r.P50Ms:F3} ms, {r.Ratio:F3}x FP32 [95 % CI {r.RatioLow:F3}, {r.RatioHigh:F3}]\n"));
             s.Append('\n');
         }
         if (d.Accuracy is { } accuracy)
