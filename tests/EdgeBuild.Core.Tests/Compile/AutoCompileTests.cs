@@ -68,4 +68,47 @@ public class AutoCompileTests(ITestOutputHelper output)
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public void AnAutoBuildsReportShowsTheChoiceBesideFp32AndEveryLayersReason()
+    {
+        var b = new ModelBuilder(seed: 6);
+        var x = b.Input("x", 1, 8, 16, 16);
+        b.Output(b.Conv(b.Op("Relu", [b.Conv(x, "c1", 8, 8)], "r1"), "c2", 8, 8));
+        string dir = Directory.CreateTempSubdirectory("edgebuild-auto-report-").FullName;
+        try
+        {
+            string modelPath = Path.Combine(dir, "small.onnx");
+            OnnxExporter.Save(b.Model, modelPath);
+            var files = Enumerable.Range(0, 40).Select(i =>
+            {
+                string path = Path.Combine(dir, $"s{i:D2}.npy");
+                NpyFile.Write(path, ModelBuilder.RandomInput([1, 8, 16, 16], 700 + i));
+                return path;
+            }).ToList();
+            var options = new CompileOptions
+            {
+                Precision = Precision.Auto,
+                Calibration = files.Take(10).ToList(),
+                Evaluation = files.Skip(10).ToList(),
+                Task = TaskKind.Embedding,
+                Measurement = new MeasureSettings { Bench = new BenchOptions { TimeCapSeconds = 1, WarmupSeconds = 0.1, BatchSize = 0 }, CacheDirectory = Path.Combine(dir, "cache") },
+            };
+            ModelCompiler.Compile(modelPath, Path.Combine(dir, "out"), options);
+            string html = File.ReadAllText(Path.Combine(dir, "out", "report.html"));
+            Assert.Contains("Precision choice (Auto)", html);
+            Assert.Contains("<th>FP32 µs</th><th>INT8 µs</th><th>why</th>", html);
+            using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "out", "report.json")));
+            var auto = report.RootElement.GetProperty("auto");
+            Assert.StartsWith("FP32", auto.GetProperty("race")[0].GetProperty("name").GetString());
+            Assert.StartsWith("Auto ", report.RootElement.GetProperty("precision").GetString());
+            Assert.All(report.RootElement.GetProperty("layers").EnumerateArray(), l => Assert.False(string.IsNullOrEmpty(l.GetProperty("why").GetString())));
+            string md = File.ReadAllText(Path.Combine(dir, "out", "report.md"));
+            Assert.Contains("- Auto: ", md);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
