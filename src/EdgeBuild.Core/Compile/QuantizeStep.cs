@@ -28,6 +28,12 @@ public sealed record QuantizeStepResult(
 
     /// <summary>What <see cref="Model"/> is: the precision asked for, or for Auto the one it chose (Fp32, Int8 or Mixed).</summary>
     public Precision Chosen { get; init; }
+
+    /// <summary>
+    /// The build's asymmetric calibration of every float activation, when this step calibrated: computed once, it gave the
+    /// ONNX artifact its ranges and gives them to every other target that quantizes from the same data (TFLite INT8).
+    /// </summary>
+    public CalibrationTable? Calibration { get; init; }
 }
 
 /// <summary>
@@ -88,8 +94,15 @@ public static class QuantizeStep
         AccuracyJudgement Judge(AccuracyReport a) => AccuracyGate.Judge(who, artifact, a, budget, options.OutputFloors, preprocessing);
 
         var quantizeOptions = EngineOptions(options) with { Mode = mode };
+        // One calibration of every activation serves the ONNX artifact, the budget search's many quantizations and the other targets.
+        CalibrationTable? table = null;
+        if (data is not null)
+        {
+            table = CalibrationTable.Compute(model, data, quantizeOptions, progress);
+            quantizeOptions = quantizeOptions with { CalibratedRanges = table.Ranges };
+        }
         if (options.Precision == Precision.Auto)
-            return RunAuto(model, fp32, options, quantizeOptions, data!, evaluation, task, calibration, heldOut, Judge, progress, warn);
+            return RunAuto(model, fp32, options, quantizeOptions, data!, evaluation, task, calibration, heldOut, Judge, progress, warn) with { Calibration = table };
         var quantized = OnnxImporter.Parse(fp32);
         var report = ModelQuantizer.Quantize(quantized, quantizeOptions, data, progress);
         AccuracyReport? accuracy = null;
@@ -127,7 +140,7 @@ public static class QuantizeStep
                     $"; least robust layers: {string.Join(", ", report.Layers.Where(l => l.Sqnr is not null).OrderBy(l => l.Sqnr).Take(5).Select(l => FormattableString.Invariant($"{l.Node} {l.Sqnr:F1} dB")))}");
             }
         }
-        return new QuantizeStepResult(quantized, report, accuracy, calibration, heldOut, kept, attempts) { Judgement = judgement, Share = share, Chosen = options.Precision };
+        return new QuantizeStepResult(quantized, report, accuracy, calibration, heldOut, kept, attempts) { Judgement = judgement, Share = share, Chosen = options.Precision, Calibration = table };
     }
 
     /// <summary>The budget Precision=Auto holds the model to when MaxAccuracyLoss is not set, in percent.</summary>

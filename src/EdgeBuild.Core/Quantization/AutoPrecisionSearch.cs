@@ -50,9 +50,14 @@ public static partial class AutoPrecisionSearch
     {
         probeTime ??= DefaultProbeTime;
         var floatModel = OnnxImporter.Parse(fp32);
-        progress?.Invoke("auto: calibrating every activation once");
-        var table = CalibrationTable.Compute(floatModel, calibration, options with { Mode = QuantizationMode.Int8Static });
-        var shared = options with { Mode = QuantizationMode.Int8Static, CalibratedRanges = table.Ranges };
+        // Every quantization below takes one calibration of every activation (the caller's, or made here once).
+        var ranges = options.CalibratedRanges;
+        if (ranges is null)
+        {
+            progress?.Invoke("auto: calibrating every activation once");
+            ranges = CalibrationTable.Compute(floatModel, calibration, options with { Mode = QuantizationMode.Int8Static }).Ranges;
+        }
+        var shared = options with { Mode = QuantizationMode.Int8Static, CalibratedRanges = ranges };
         int quantizations = 0;
         (Model Model, QuantizationReport Report, byte[] Bytes) Quantize(IEnumerable<string> keepFp32)
         {

@@ -74,6 +74,12 @@ public sealed class TargetContext
     public CalibrationTable Calibration(bool symmetric)
     {
         if (calibration.TryGetValue(symmetric, out var table)) return table;
+        // The quantization step calibrated the same float model on the same files with the same calibrator: its table serves.
+        if (!symmetric && Quantization?.Calibration is { Symmetric: false } shared)
+        {
+            calibration[symmetric] = shared;
+            return shared;
+        }
         if (Split.Calibration.Count == 0)
             throw new EdgeBuildException(DiagnosticCodes.NotEnoughCalibrationSamples, "Calibration",
                 $"precision {Options.Precision} needs calibration images or .npy files (Calibration metadata, --calibration)");
