@@ -109,6 +109,7 @@ public static class Commands
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{Path.GetFileName(input)} -> {m.Name}: {m.NodesBefore} -> {m.NodesAfter} nodes, {string.Join(", ", m.Artifacts.Select(a => $"{a.Path} ({Bytes(a.Bytes)})"))}, {result.ManifestPath}"));
             if (m.Measurement is { } measured) MeasurePrinter.Print(measured, parse.GetValue(outDir)!, stdout);
+            stdout.WriteLine(Reports.BuildSummary.Prefix + Reports.BuildSummary.Line(m));
             return 0;
         }));
         return command;

@@ -317,6 +317,10 @@ public sealed class EdgeBuildCompile : ToolTask
             case ToolLineKind.Progress:
                 Log.LogMessage(MessageImportance.Low, "{0}", singleLine);
                 break;
+            case ToolLineKind.Summary:
+                // The one line per model a plain `dotnet build` shows: what was deployed, measured and judged.
+                Log.LogMessage(MessageImportance.High, "EdgeBuild: {0}", line.Message);
+                break;
             case ToolLineKind.StackTrace:
                 // Kept for -v:diag; a crash is reported as one EB6004 line at the item instead.
                 firstUnparsedError ??= singleLine.Trim();

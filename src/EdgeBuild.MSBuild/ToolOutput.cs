@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace EdgeBuild.MSBuild;
 
 /// <summary>What one line of the compiler's output is.</summary>
-internal enum ToolLineKind { Error, Warning, Progress, StackTrace, Other }
+internal enum ToolLineKind { Error, Warning, Progress, StackTrace, Summary, Other }
 
 /// <summary>One classified line: for errors and warnings the code (may be empty), origin file and message.</summary>
 internal sealed class ToolLine
@@ -30,6 +30,7 @@ internal sealed class ToolLine
 /// <item><c>file(line,col): error EBnnnn: message</c> (canonical compiler form, kept for future tools)</item>
 /// <item><c>warning: &lt;file&gt;: &lt;text&gt;</c>, <c>warning EBnnnn: ...</c></item>
 /// <item><c>edgebuild: ...</c> progress (the task passes -q, so only from future verbose modes)</item>
+/// <item><c>summary: &lt;Name&gt;: ...</c> the one line per model shown at normal verbosity (Reports.BuildSummary)</item>
 /// <item>stack frames and "Unhandled exception" lines: never shown to the user at normal verbosity</item>
 /// </list>
 /// </summary>
@@ -41,6 +42,7 @@ internal static class ToolOutput
             RegexOptions.CultureInvariant), ToolLineKind.Error),
         (new Regex(@"^\s*warning\s*:\s*(?<text>.*)$", RegexOptions.CultureInvariant), ToolLineKind.Warning),
         (new Regex(@"^edgebuild: (?<text>.*)$", RegexOptions.CultureInvariant), ToolLineKind.Progress),
+        (new Regex(@"^summary: (?<text>.*)$", RegexOptions.CultureInvariant), ToolLineKind.Summary),
         (new Regex(@"^(?:\s+at \S|\s*--- End of |Unhandled exception\.|\s*---> )", RegexOptions.CultureInvariant), ToolLineKind.StackTrace),
     ];
 

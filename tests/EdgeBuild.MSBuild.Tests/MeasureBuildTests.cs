@@ -29,6 +29,11 @@ public class MeasureBuildTests
         s.WriteProject("""<EdgeModel Include="models/face-detect.onnx" LatencyBudgetMs="1000" />""", s.MeasureProperties());
         r = s.Build();
         Assert.True(r.ExitCode == 0, r.ToString());
+        // One line per model in the plain build output: what was deployed, measured (clock, shape, threads) and judged.
+        string summary = Assert.Single(r.Output.Split('\n'), l => l.Contains("EdgeBuild: FaceDetect: ", StringComparison.Ordinal)).Trim();
+        foreach (var part in new[] { "EdgeBuild: FaceDetect: Fp32; 2 nodes; FaceDetect.onnx ", "FaceDetect.onnx P99 ", "(thread CPU time; input input=1x3x8x8, 1 thread(s), CPUExecutionProvider, " })
+            Assert.True(summary.Contains(part, StringComparison.Ordinal), $"'{part}' not in: {summary}");
+        Assert.True(summary.EndsWith("budgets: LatencyBudgetMs=1000 pass", StringComparison.Ordinal), summary);
         using var doc = JsonDocument.Parse(File.ReadAllText(s.Manifest("FaceDetect")));
         var budget = doc.RootElement.GetProperty("metrics").GetProperty("budgets")[0];
         Assert.Equal("LatencyBudgetMs", budget.GetProperty("budget").GetString());
