@@ -40,6 +40,9 @@ public static partial class AutoPrecisionSearch
     /// <summary>A layer counts as faster in INT8 when its int8 kernel takes at most this share of its float kernel's time.</summary>
     public const double GainThreshold = 0.95;
 
+    /// <summary>The budget search stops once the INT8 layers it has left would save less than this share of the FP32 model's kernel time.</summary>
+    public const double MinWorthwhileGain = 0.03;
+
     /// <summary>How long single-layer accuracy probes may run before the rest of the layers are ranked by their SQNR instead.</summary>
     public static readonly TimeSpan DefaultProbeTime = TimeSpan.FromSeconds(30);
 
@@ -107,32 +110,27 @@ public static partial class AutoPrecisionSearch
         // Accuracy: the gate judges the speed candidate; the budget search returns its least robust layers to FP32.
         var candidates = new List<Candidate>();
         IReadOnlyList<LayerSensitivity> keptForAccuracy = [];
-        string? accuracyFloor = null;
+        string? gaveUp = null;
         if (speed.Report.Layers.Any(l => l.Precision == "Int8"))
         {
             progress?.Invoke($"auto: accuracy of INT8 on {speed.Report.Layers.Count(l => l.Precision == "Int8")} layers against FP32 on {heldOut.Count} held-out samples");
             var accuracy = score(speed.Bytes, heldOut.Count);
             var judgement = judge(accuracy);
-            string? floorLoss = null;
             if (!judgement.AcceptableForSearch)
             {
-                // Every layer back in FP32 leaves only the ops quantized around them (Add, Concat, pooling): when that already
-                // misses the budget, no choice of layers can meet it, and the search would only spend time.
-                var floor = Quantize(all.Report.Layers.Select(l => l.Node));
-                var floorAccuracy = score(floor.Bytes, heldOut.Count);
-                if (!judge(floorAccuracy).AcceptableForSearch)
-                    floorLoss = string.Create(CultureInfo.InvariantCulture, $"{floorAccuracy.LossPercent:F2} %");
-            }
-            if (floorLoss is not null)
-            {
-                accuracyFloor = floorLoss;
-                foreach (var l in speed.Report.Layers.Where(l => l.Precision == "Int8"))
-                    reasons[l.Node] = $"FP32: the budget cannot be met in INT8 (with every layer in FP32 the quantized ops between them alone lose {floorLoss})";
-            }
-            else if (!judgement.AcceptableForSearch)
-            {
+                // Returning layers to FP32 gives back their INT8 gain: once what is left could not beat FP32 beyond the noise, stop.
+                double fp32Total = fp32Times.Values.Sum();
+                bool WorthGoingOn(IReadOnlyCollection<string> kept)
+                {
+                    double left = int8Layers.Where(l => !slow.Contains(l.Node) && !kept.Contains(l.Node))
+                        .Sum(l => Math.Max(0, fp32Times.GetValueOrDefault(l.Node) - int8Times.GetValueOrDefault(l.Node)));
+                    if (left >= MinWorthwhileGain * fp32Total) return true;
+                    gaveUp = string.Create(CultureInfo.InvariantCulture,
+                        $"the accuracy budget needs so many layers in FP32 that the INT8 kernels left would save {left:F0} µs of the FP32 model's {fp32Total:F0} µs (under {MinWorthwhileGain:P0})");
+                    return false;
+                }
                 var search = MixedPrecisionSearch.Run(fp32, shared with { KeepFp32 = [.. shared.KeepFp32, .. slow.Select(n => n.Replace('*', '?'))] },
-                    calibration, heldOut, budgetPercent, judge, score, progress, probeDeadline: started + probeTime.Value);
+                    calibration, heldOut, budgetPercent, judge, score, progress, probeDeadline: started + probeTime.Value, worthGoingOn: WorthGoingOn);
                 quantizations += search.Quantizations;
                 keptForAccuracy = search.KeptInFp32;
                 speed = (search.Model, search.Report, OnnxExporter.ToBytes(search.Model));
@@ -144,7 +142,7 @@ public static partial class AutoPrecisionSearch
                 candidates.Add(new Candidate(slow.Count + keptForAccuracy.Count == 0 ? "INT8" : "Mixed", speed.Model, speed.Report, speed.Bytes, accuracy, judgement));
         }
         // All-INT8 races too when it differs from the speed choice and holds the budget: the profile cannot see every boundary cost.
-        if (slow.Count > 0 && keptForAccuracy.Count == 0 && accuracyFloor is null)
+        if (slow.Count > 0 && keptForAccuracy.Count == 0 && gaveUp is null)
         {
             var accuracy = score(all.Bytes, heldOut.Count);
             var judgement = judge(accuracy);
@@ -163,9 +161,7 @@ public static partial class AutoPrecisionSearch
             string why = !speed.Report.Layers.Any(l => l.Precision == "Int8") && keptForAccuracy.Count == 0
                 ? $"no layer's INT8 kernel ran faster than its FP32 one ({int8Layers.Count} profiled)" + (candidates.Count > 0 ? $", and all-INT8 was not faster beyond the noise ({raced})" : "")
                 : candidates.Count == 0
-                    ? accuracyFloor is not null
-                        ? $"no quantized candidate can hold the accuracy budget: with every layer in FP32 the ops quantized between them alone lose {accuracyFloor}"
-                        : "no quantized candidate held the accuracy budget"
+                    ? gaveUp ?? "no quantized candidate held the accuracy budget"
                     : $"no quantized candidate was faster than FP32 beyond the noise ({raced})";
             return new AutoPrecisionResult(floatModel, "Fp32", null, null, null, race, layers, keptForAccuracy, quantizations,
                 $"Auto: {why}; the artifact is FP32 ({race.Conditions})");

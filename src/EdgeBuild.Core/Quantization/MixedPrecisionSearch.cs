@@ -42,11 +42,12 @@ public static class MixedPrecisionSearch
     /// <summary>
     /// The search with a scorer of its own (<see cref="AccuracyEvaluator.CachedReference"/>: candidate bytes and sample
     /// count to loss). Single-layer probes stop at <paramref name="probeDeadline"/>; layers not probed by then follow the
-    /// probed ones, ranked by their SQNR in the all-INT8 model (lowest first), and the growing fallback goes on.
+    /// probed ones, ranked by their SQNR in the all-INT8 model (lowest first), and the growing fallback goes on while
+    /// <paramref name="worthGoingOn"/> (given the next set of layers to keep in FP32) says it can still pay off.
     /// </summary>
     public static MixedPrecisionResult Run(byte[] fp32, QuantizeOptions options, ICalibrationDataSource calibration, ICalibrationDataSource heldOut,
         double budgetPercent, Func<AccuracyReport, AccuracyJudgement> judge, Func<byte[], int, AccuracyReport> score, Action<string>? progress = null,
-        int probeSamples = 8, DateTime? probeDeadline = null)
+        int probeSamples = 8, DateTime? probeDeadline = null, Func<IReadOnlyCollection<string>, bool>? worthGoingOn = null)
     {
         int quantizations = 0;
         (Model Model, QuantizationReport Report) Quantize(IReadOnlyList<string> keepFp32)
@@ -93,8 +94,10 @@ public static class MixedPrecisionSearch
         // 1, 2, 3, 4, 6, 8, 11, 16, ...: fine steps first, where most budgets are met.
         for (int count = 1; !judgement.AcceptableForSearch && kept.Count < ranking.Count; count = Math.Max(count + 1, (int)(count * 1.4)))
         {
-            kept = ranking.Take(Math.Min(count, ranking.Count)).ToList();
-            progress?.Invoke(FormattableString.Invariant($"loss {accuracy.LossPercent:F2} % [{accuracy.Loss.Low:F2}, {accuracy.Loss.High:F2}] against {budgetPercent} %, {judgement.Verdict}: {kept.Count} layer(s) in FP32"));
+            var next = ranking.Take(Math.Min(count, ranking.Count)).ToList();
+            if (worthGoingOn is not null && !worthGoingOn(next.Select(k => k.Node).ToHashSet(StringComparer.Ordinal))) break;
+            kept = next;
+            progress?.Invoke(FormattableString.Invariant($"loss {accuracy.LossPercent:F2} % [{accuracy.Loss.Low:F2}, {accuracy.Loss.High:F2}] against {budgetPercent} %, {judgement.Verdict}: trying {kept.Count} layer(s) in FP32"));
             result = Quantize(kept.Select(k => k.Node).ToList());
             accuracy = score(OnnxExporter.ToBytes(result.Model), heldOut.Count);
             judgement = judge(accuracy);
