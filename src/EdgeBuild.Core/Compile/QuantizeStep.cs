@@ -152,9 +152,12 @@ public static class QuantizeStep
     {
         // RequireHeldOut made sure there is something held out: Auto decides by measured loss.
         ArgumentNullException.ThrowIfNull(evaluation);
-        var auto = AutoPrecisionSearch.Run(fp32, quantizeOptions, data, evaluation, task, options.MaxAccuracyLoss ?? AutoDefaultMaxAccuracyLoss, judge, progress);
+        // Dynamic INT8 runs in ONNX Runtime only: it is a candidate when every target is an ONNX artifact.
+        bool onnxOnly = options.Targets.All(t => t == TargetKind.Onnx);
+        var auto = AutoPrecisionSearch.Run(fp32, quantizeOptions, data, evaluation, task, options.MaxAccuracyLoss ?? AutoDefaultMaxAccuracyLoss, judge, progress,
+            dynamicCandidate: onnxOnly);
         progress?.Invoke(auto.Summary);
-        var chosen = auto.Choice switch { "Int8" => Precision.Int8, "Mixed" => Precision.Mixed, _ => Precision.Fp32 };
+        var chosen = auto.Choice switch { "Int8" => Precision.Int8, "Mixed" => Precision.Mixed, "Int8Dynamic" => Precision.Int8Dynamic, _ => Precision.Fp32 };
         // The float layers for every target: those the speed rule and the accuracy search left in FP32.
         var kept = auto.Layers.Where(l => l.Precision != "Int8").Select(l => new LayerSensitivity(l.Node, l.OpType, double.NaN)).ToList();
         var report = auto.Report ?? new QuantizationReport(QuantizationMode.Int8Static, 0, model.Graph.Nodes.Count,

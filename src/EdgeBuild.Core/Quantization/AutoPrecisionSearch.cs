@@ -46,10 +46,13 @@ public static partial class AutoPrecisionSearch
     /// <summary>How long single-layer accuracy probes may run before the rest of the layers are ranked by their SQNR instead.</summary>
     public static readonly TimeSpan DefaultProbeTime = TimeSpan.FromSeconds(30);
 
-    /// <summary>Runs the search on <paramref name="fp32"/> (optimized float model bytes).</summary>
+    /// <summary>
+    /// Runs the search on <paramref name="fp32"/> (optimized float model bytes). <paramref name="dynamicCandidate"/>: race
+    /// dynamic INT8 too (only ONNX Runtime runs it; the TFLite and TensorRT targets cannot take it).
+    /// </summary>
     public static AutoPrecisionResult Run(byte[] fp32, QuantizeOptions options, ICalibrationDataSource calibration, ICalibrationDataSource heldOut,
         TaskKind task, double budgetPercent, Func<AccuracyReport, AccuracyJudgement> judge, Action<string>? progress = null, double raceSeconds = 3,
-        TimeSpan? probeTime = null)
+        TimeSpan? probeTime = null, bool dynamicCandidate = true)
     {
         probeTime ??= DefaultProbeTime;
         var floatModel = OnnxImporter.Parse(fp32);
@@ -149,6 +152,22 @@ public static partial class AutoPrecisionSearch
             if (judgement.AcceptableForSearch) candidates.Add(new Candidate("INT8", all.Model, all.Report, all.Bytes, accuracy, judgement));
         }
 
+        // Dynamic INT8 (int8 weights, activations quantized at run time) where the caller's targets can take it: on
+        // MatMul-heavy models (attention, fully connected heads) ONNX Runtime's MatMulInteger path is where INT8 gains.
+        if (dynamicCandidate)
+        {
+            quantizations++;
+            var dynamic = OnnxImporter.Parse(fp32);
+            var dynamicReport = ModelQuantizer.Quantize(dynamic, options with { Mode = QuantizationMode.Int8Dynamic, CalibratedRanges = null }, null);
+            if (dynamicReport.Layers.Any(l => l.Precision == "Int8"))
+            {
+                byte[] bytes = OnnxExporter.ToBytes(dynamic);
+                var accuracy = score(bytes, heldOut.Count);
+                var judgement = judge(accuracy);
+                if (judgement.AcceptableForSearch) candidates.Add(new Candidate(DynamicName, dynamic, dynamicReport, bytes, accuracy, judgement));
+            }
+        }
+
         progress?.Invoke($"auto: racing FP32 against {candidates.Count} quantized candidate(s)");
         var race = LatencyRace.Run([("FP32", fp32), .. candidates.Select(c => (c.Name, c.Bytes))], feed, raceSeconds);
         // A candidate wins only when its whole interval is under FP32's time: faster with confidence, not within noise.
@@ -167,17 +186,20 @@ public static partial class AutoPrecisionSearch
                 $"Auto: {why}; the artifact is FP32 ({race.Conditions})");
         }
         var chosen = winner.Candidate;
+        bool isDynamic = chosen.Name == DynamicName;
         var precisions = chosen.Report.Layers.ToDictionary(l => l.Node, l => l.Precision, StringComparer.Ordinal);
         var chosenLayers = Layers(all.Report, fp32Times, int8Times, n => precisions.GetValueOrDefault(n, "Fp32"),
             n => precisions.GetValueOrDefault(n) == "Int8"
-                ? string.Create(CultureInfo.InvariantCulture, $"INT8 kernel faster{Times(n, fp32Times, int8Times)}")
-                : reasons.GetValueOrDefault(n) ?? "no INT8 rule covers this op here");
+                ? isDynamic ? "INT8 dynamic: int8 weights, activations quantized at run time" : string.Create(CultureInfo.InvariantCulture, $"INT8 kernel faster{Times(n, fp32Times, int8Times)}")
+                : isDynamic ? "no dynamic INT8 rule covers this op (MatMul, Gemm, Conv weights only)" : reasons.GetValueOrDefault(n) ?? "no INT8 rule covers this op here");
         int int8 = chosenLayers.Count(l => l.Precision == "Int8");
         string summary = string.Create(CultureInfo.InvariantCulture,
             $"Auto: {chosen.Name} with {int8} of {chosenLayers.Count} layers in INT8, {winner.Result.Ratio:F2}x FP32 [{winner.Result.RatioLow:F2}, {winner.Result.RatioHigh:F2}] ({race.Conditions})");
-        return new AutoPrecisionResult(chosen.Model, int8 == chosenLayers.Count ? "Int8" : "Mixed", chosen.Report, chosen.Accuracy, chosen.Judgement,
+        return new AutoPrecisionResult(chosen.Model, isDynamic ? "Int8Dynamic" : int8 == chosenLayers.Count ? "Int8" : "Mixed", chosen.Report, chosen.Accuracy, chosen.Judgement,
             race, chosenLayers, keptForAccuracy, quantizations, summary);
     }
+
+    private const string DynamicName = "INT8 dynamic";
 
     private sealed record Candidate(string Name, Model Model, QuantizationReport Report, byte[] Bytes, AccuracyReport Accuracy, AccuracyJudgement Judgement);
 
