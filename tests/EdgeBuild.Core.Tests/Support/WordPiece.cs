@@ -8,7 +8,8 @@ namespace EdgeBuild.Tests.Support;
 /// combining marks), split on whitespace and around punctuation, then each word split greedily into the longest
 /// pieces of the vocabulary (continuations prefixed "##"); a word with no split is [UNK]. The ids are framed as
 /// [CLS] ... [SEP]. Chinese characters and control characters are not treated specially: the tests' sentences
-/// have none.
+/// have none. The repository builds with invariant globalization, where string.Normalize leaves non-ASCII text as it
+/// is, so the accented letters of Latin-1 are also mapped to their base letters by table.
 /// </summary>
 public sealed class WordPiece
 {
@@ -57,7 +58,11 @@ public sealed class WordPiece
     {
         var folded = new StringBuilder();
         foreach (char c in text.ToLowerInvariant().Normalize(NormalizationForm.FormD))
-            if (CharUnicodeInfo.GetUnicodeCategory(c) != UnicodeCategory.NonSpacingMark) folded.Append(c);
+        {
+            if (CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.NonSpacingMark) continue;
+            int accented = AccentedLatin1.IndexOf(c);
+            folded.Append(accented >= 0 ? BaseLatin1[accented] : c);
+        }
         var word = new StringBuilder();
         foreach (char c in folded.ToString())
         {
@@ -74,6 +79,9 @@ public sealed class WordPiece
         }
         if (word.Length > 0) yield return word.ToString();
     }
+
+    private const string AccentedLatin1 = "àáâãäåçèéêëìíîïñòóôõöùúûüýÿ";
+    private const string BaseLatin1 = "aaaaaaceeeeiiiinooooouuuuyy";
 
     // BERT counts every ASCII non-alphanumeric printable character as punctuation ($, ^, `, ...), and Unicode's P* classes.
     private static bool IsPunctuation(char c) =>
