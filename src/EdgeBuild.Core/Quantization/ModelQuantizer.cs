@@ -49,7 +49,9 @@ public static class ModelQuantizer
         var inputs = TensorCapture.InputsOf(model);
 
         var precision = new Dictionary<Node, string>();
-        var observed = new Dictionary<Node, (string Float, string Quantized)>();
+        // Where each layer's output is read in the float and the quantized model. The quantized side is held as a Value:
+        // TakeOverFloatNames below may rename it (a DequantizeLinear taking the name of the float tensor it replaced).
+        var observed = new Dictionary<Node, (string Float, Value? Dequantized, string Quantized)>();
         int quantized;
         var calibrationTime = TimeSpan.Zero;
         List<IReadOnlyDictionary<string, Tensor>>? samples = null;
@@ -64,7 +66,7 @@ public static class ModelQuantizer
                 foreach (var (n, output) in computeNodes)
                 {
                     precision[n] = fp16.Fp16Nodes.Contains(n) ? "Fp16" : "Fp32";
-                    observed[n] = (output, output);
+                    observed[n] = (output, null, output);
                 }
                 quantized = fp16.Fp16Nodes.Count;
                 break;
@@ -77,7 +79,7 @@ public static class ModelQuantizer
                 foreach (var (n, output) in computeNodes)
                 {
                     precision[n] = rewritten.ContainsKey(n) ? "Int8" : fp16.Contains(n) ? "Fp16" : "Fp32";
-                    observed[n] = (output, rewritten.TryGetValue(n, out var y) ? y.Name : output);
+                    observed[n] = (output, null, rewritten.TryGetValue(n, out var y) ? y.Name : output);
                 }
                 quantized = rewritten.Count + fp16.Count;
                 break;
@@ -96,12 +98,12 @@ public static class ModelQuantizer
                         string floatName = result.Plan.ObservedName.GetValueOrDefault(n, output);
                         // The node's (possibly renamed) output value, and the DequantizeLinear that stands for it.
                         var value = n.Outputs[0];
-                        observed[n] = (floatName, value is not null && result.Dequantized.TryGetValue(value, out var dq) ? dq.Name : floatName);
+                        observed[n] = (floatName, value is not null && result.Dequantized.TryGetValue(value, out var dq) ? dq : null, floatName);
                     }
                     else
                     {
                         precision[n] = fp16.Contains(n) ? "Fp16" : "Fp32";
-                        observed[n] = (output, output);
+                        observed[n] = (output, null, output);
                     }
                 }
                 quantized = result.Plan.QuantizedNodes.Count + fp16.Count;
@@ -123,7 +125,10 @@ public static class ModelQuantizer
         if (samples is { Count: > 0 })
         {
             progress?.Invoke($"measuring SQNR per layer on {samples.Count} sample{(samples.Count == 1 ? "" : "s")}");
-            var layers = computeNodes.Select(c => new ObservedLayer(Key(c.Node), observed[c.Node].Float, observed[c.Node].Quantized)).ToList();
+            // A layer whose quantized output no longer exists under any name (its DequantizeLinear merged away) has no SQNR.
+            var present = graph.Nodes.SelectMany(n => n.Outputs).Where(o => o is not null).Select(o => o!.Name).ToHashSet(StringComparer.Ordinal);
+            var layers = computeNodes.Select(c => new ObservedLayer(Key(c.Node), observed[c.Node].Float, observed[c.Node].Dequantized?.Name ?? observed[c.Node].Quantized))
+                .Where(l => present.Contains(l.QuantizedTensor)).ToList();
             sqnr = SqnrMeasurement.Measure(floatModel, OnnxExporter.ToProto(model), inputs, layers, samples, ct);
         }
 
