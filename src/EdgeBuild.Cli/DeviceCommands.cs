@@ -80,6 +80,23 @@ internal static class DeviceCommands
         return new Command("device", "Target devices reached over SSH, for 'bench --device' (docs/devices.md)") { add, list, check, remove };
     }
 
+    /// <summary>
+    /// <c>edgebuild machine</c>: this machine's fingerprint as JSON. A device's runner answers it so a compile can key
+    /// its measurement cache by the device before measuring there.
+    /// </summary>
+    public static Command Machine(TextWriter stdout, TextWriter stderr, Func<TextWriter, Func<int>, int> guard)
+    {
+        var provider = new Option<string>("--execution-provider") { Description = "Cpu, Cuda or TensorRT", DefaultValueFactory = _ => "Cpu" };
+        var command = new Command("machine", "Print this machine's measurement fingerprint as JSON (what a device's runner reports)") { provider };
+        command.SetAction(parse => guard(stderr, () =>
+        {
+            var ep = Compile.CompileOptions.ParseEnum<Compile.ExecutionProviderKind>("ExecutionProvider", parse.GetValue(provider)!).ToString();
+            stdout.WriteLine(System.Text.Json.JsonSerializer.Serialize(MachineFingerprint.Current(ModelBenchmark.OrtProviderName(ep)), MeasureJson.Options));
+            return 0;
+        }));
+        return command;
+    }
+
     /// <summary>The <c>--runner</c> option of bench and device check.</summary>
     public static Option<string?> RunnerOption() =>
         new("--runner") { Description = "Folder of the edgebuild build or publish that measures on the device (default $EDGEBUILD_RUNNER, else this edgebuild's own folder)" };

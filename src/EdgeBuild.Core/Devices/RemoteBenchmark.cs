@@ -27,9 +27,6 @@ public sealed record DeviceFacts(string Machine, string? Rid, long? FreeBytes, s
 /// </summary>
 public static class RemoteBenchmark
 {
-    /// <summary>Room kept free beyond the copied files, for the result and ONNX Runtime's scratch files.</summary>
-    private const long HeadroomBytes = 16L << 20;
-
     /// <summary>One ssh call: the architecture, the free space of the cache folder, the .NET runtimes.</summary>
     public static DeviceFacts Check(Device device)
     {
@@ -74,83 +71,134 @@ public static class RemoteBenchmark
     {
         if (!File.Exists(artifact))
             throw new EdgeBuildException(DiagnosticCodes.FileNotFound, artifact, "artifact not found");
-        var facts = Check(device);
-        var runner = MeasuringRunner.Resolve(device.Name, runnerSource, facts.Rid, facts.Machine);
-        if (!runner.SelfContained && (facts.Dotnet is null || !facts.HasNet10))
-            throw new EdgeBuildException(DiagnosticCodes.DeviceNoRunner, device.Name,
-                $"the runner in {runner.SourceDir} is framework-dependent and the device has {(facts.Dotnet is null ? "no dotnet" : $"no .NET 10 runtime (has {string.Join(", ", facts.Runtimes.DefaultIfEmpty("none"))})")}");
-        string artifactSha = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(artifact))).ToLowerInvariant();
-        var ssh = new SshSession(device);
-        string cache = device.RemoteCacheDir;
-        string runnerDir = $"{cache}/runners/{runner.Sha256}";
-        string remoteArtifact = $"{cache}/artifacts/{artifactSha}.onnx";
-
-        // What is already there: both are content-addressed, so present means identical.
-        var present = ssh.Run($"[ -f {SshSession.Quote(runnerDir + "/.complete")} ] && echo runner; [ -f {SshSession.Quote(remoteArtifact)} ] && echo artifact; exit 0",
-            TimeSpan.FromSeconds(30)).Stdout.Split('\n', StringSplitOptions.TrimEntries);
-        bool haveRunner = present.Contains("runner"), haveArtifact = present.Contains("artifact");
-        long needed = (haveRunner ? 0 : runner.Bytes) + (haveArtifact ? 0 : new FileInfo(artifact).Length) + HeadroomBytes;
-        if ((!haveRunner || !haveArtifact) && facts.FreeBytes is long free && free < needed)
-            throw new EdgeBuildException(DiagnosticCodes.DeviceDiskFull, device.Name,
-                $"{cache} on {device.Address} has {Mb(free)} free; the runner and the artifact need {Mb(needed)}");
-
-        if (!haveRunner)
-        {
-            log?.Invoke($"{device.Name}: copying the {runner.Rid} runner ({Mb(runner.Bytes)}, {(runner.SelfContained ? "self-contained" : "framework-dependent")}, sha256 {runner.Sha256[..12]}) to {device.Address}:{runnerDir}");
-            // Unpacked beside its final name and renamed when complete: a broken copy is never taken for a runner.
-            string q = SshSession.Quote(runnerDir);
-            Expect(ssh.Run($"set -e; t={q}.partial.$$; rm -rf \"$t\"; mkdir -p \"$t\"; tar -xf - -C \"$t\"; touch \"$t/.complete\"; if [ -d {q} ]; then rm -rf \"$t\"; else mv \"$t\" {q}; fi",
-                TimeSpan.FromMinutes(10), stream => WriteTar(stream, runner.Files)), device, "copying the runner");
-        }
-        if (!haveArtifact)
-        {
-            log?.Invoke($"{device.Name}: copying {Path.GetFileName(artifact)} ({Mb(new FileInfo(artifact).Length)}) to {device.Address}:{remoteArtifact}");
-            string q = SshSession.Quote(remoteArtifact);
-            Expect(ssh.Run($"set -e; mkdir -p {SshSession.Quote(cache + "/artifacts")}; cat > {q}.partial.$$; mv {q}.partial.$$ {q}",
-                TimeSpan.FromMinutes(10), stream => { using var f = File.OpenRead(artifact); f.CopyTo(stream); }), device, "copying the artifact");
-        }
-
-        string launch = runner.SelfContained
-            ? SshSession.Quote(runnerDir + "/edgebuild")
-            : $"\"{facts.Dotnet}\" {SshSession.Quote(runnerDir + "/edgebuild.dll")}";
-        var args = new List<string> { "bench", remoteArtifact, "--execution-provider", executionProvider,
-            "--measure-seconds", options.TimeCapSeconds.ToString("R", CultureInfo.InvariantCulture),
-            "--threads", options.Threads.ToString(CultureInfo.InvariantCulture),
-            "--batch-size", options.BatchSize.ToString(CultureInfo.InvariantCulture) };
-        // The human-readable figures go to stderr; stdout carries only the JSON result.
-        string script = $"o=$(mktemp -d) || exit 1; trap 'rm -rf \"$o\"' EXIT; {launch} {string.Join(" ", args.Select(SshSession.Quote))} --json \"$o/result.json\" 1>&2 || exit $?; cat \"$o/result.json\"";
-        log?.Invoke($"{device.Name}: measuring on {device.Address} ({facts.Machine}) for up to {options.TimeCapSeconds:F0} s");
-        var run = ssh.Run(script, TimeSpan.FromSeconds(120 + 6 * options.TimeCapSeconds));
-        if (run.ExitCode != 0)
-            throw new EdgeBuildException(DiagnosticCodes.DeviceRunnerFailed, device.Name,
-                $"the runner exited with {run.ExitCode} on {device.Address} ({SshSession.LastLines(run.Stderr, 3)})");
-        BenchResult? result;
-        try
-        {
-            result = JsonSerializer.Deserialize<BenchResult>(run.Stdout, MeasureJson.Options);
-        }
-        catch (JsonException e)
-        {
-            throw new EdgeBuildException(DiagnosticCodes.DeviceRunnerFailed, device.Name, $"the runner's result is not bench JSON ({e.Message})", e);
-        }
-        if (result is null)
-            throw new EdgeBuildException(DiagnosticCodes.DeviceRunnerFailed, device.Name, "the runner printed no result");
-        return result with { Artifact = artifact };
+        return RemoteRunner.Prepare(device, runnerSource, log).Bench(artifact, options, executionProvider, log);
     }
 
-    private static void Expect(SshResult result, Device device, string step)
+    internal static void Expect(SshResult result, Device device, string step)
     {
         if (result.ExitCode != 0)
             throw new EdgeBuildException(DiagnosticCodes.DeviceRunnerFailed, device.Name,
                 $"{step} to {device.Address} failed with exit {result.ExitCode} ({SshSession.LastLines(result.Stderr, 3)})");
     }
 
-    /// <summary>The runner's files as a tar stream (POSIX ustar/pax, modes kept so the apphost stays executable).</summary>
+    internal static string Mb(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576.0:F1} MB");
+}
+
+/// <summary>
+/// A measuring runner installed on a device: <see cref="Prepare"/> checks the device, picks the runner for its
+/// architecture and copies it unless the device has it already; <see cref="Fingerprint"/> and <see cref="Bench"/> run it.
+/// </summary>
+public sealed class RemoteRunner
+{
+    /// <summary>Room kept free beyond the copied files, for the result and ONNX Runtime's scratch files.</summary>
+    private const long HeadroomBytes = 16L << 20;
+
+    private readonly SshSession ssh;
+    private readonly string runnerDir;
+
+    private RemoteRunner(Device device, DeviceFacts facts, MeasuringRunner runner)
+    {
+        Device = device;
+        Facts = facts;
+        Runner = runner;
+        ssh = new SshSession(device);
+        runnerDir = $"{device.RemoteCacheDir}/runners/{runner.Sha256}";
+    }
+
+    public Device Device { get; }
+    public DeviceFacts Facts { get; }
+    public MeasuringRunner Runner { get; }
+
+    /// <summary>The device checked, its runner chosen and present there (copied when it was not).</summary>
+    public static RemoteRunner Prepare(Device device, string runnerSource, Action<string>? log = null)
+    {
+        var facts = RemoteBenchmark.Check(device);
+        var runner = MeasuringRunner.Resolve(device.Name, runnerSource, facts.Rid, facts.Machine);
+        if (!runner.SelfContained && (facts.Dotnet is null || !facts.HasNet10))
+            throw new EdgeBuildException(DiagnosticCodes.DeviceNoRunner, device.Name,
+                $"the runner in {runner.SourceDir} is framework-dependent and the device has {(facts.Dotnet is null ? "no dotnet" : $"no .NET 10 runtime (has {string.Join(", ", facts.Runtimes.DefaultIfEmpty("none"))})")}");
+        var remote = new RemoteRunner(device, facts, runner);
+        remote.Install(log);
+        return remote;
+    }
+
+    private void Install(Action<string>? log)
+    {
+        // Content-addressed: present means identical.
+        if (ssh.Run($"[ -f {SshSession.Quote(runnerDir + "/.complete")} ]", TimeSpan.FromSeconds(30)).ExitCode == 0) return;
+        RequireSpace(Runner.Bytes, "the runner");
+        log?.Invoke($"{Device.Name}: copying the {Runner.Rid} runner ({RemoteBenchmark.Mb(Runner.Bytes)}, {(Runner.SelfContained ? "self-contained" : "framework-dependent")}, sha256 {Runner.Sha256[..12]}) to {Device.Address}:{runnerDir}");
+        // Unpacked beside its final name and renamed when complete: a broken copy is never taken for a runner.
+        string q = SshSession.Quote(runnerDir);
+        RemoteBenchmark.Expect(ssh.Run($"set -e; t={q}.partial.$$; rm -rf \"$t\"; mkdir -p \"$t\"; tar -xf - -C \"$t\"; touch \"$t/.complete\"; if [ -d {q} ]; then rm -rf \"$t\"; else mv \"$t\" {q}; fi",
+            TimeSpan.FromMinutes(10), stream => WriteTar(stream, Runner.Files)), Device, "copying the runner");
+    }
+
+    private void RequireSpace(long bytes, string what)
+    {
+        long needed = bytes + HeadroomBytes;
+        if (Facts.FreeBytes is long free && free < needed)
+            throw new EdgeBuildException(DiagnosticCodes.DeviceDiskFull, Device.Name,
+                $"{Device.RemoteCacheDir} on {Device.Address} has {RemoteBenchmark.Mb(free)} free; {what} needs {RemoteBenchmark.Mb(needed)}");
+    }
+
+    /// <summary>How the runner is started on the device, as shell words.</summary>
+    private string Launch => Runner.SelfContained
+        ? SshSession.Quote(runnerDir + "/edgebuild")
+        : $"\"{Facts.Dotnet}\" {SshSession.Quote(runnerDir + "/edgebuild.dll")}";
+
+    /// <summary>The device's machine fingerprint for <paramref name="executionProvider"/>, as its runner computes it (<c>edgebuild machine</c>).</summary>
+    public MachineFingerprint Fingerprint(string executionProvider)
+    {
+        var run = ssh.Run($"{Launch} machine --execution-provider {SshSession.Quote(executionProvider)}", TimeSpan.FromSeconds(60));
+        return Parse<MachineFingerprint>(run, "machine");
+    }
+
+    /// <summary>Copies the artifact unless the device has it, runs <c>bench</c> there and returns its result with this machine's artifact path.</summary>
+    public BenchResult Bench(string artifact, BenchOptions options, string executionProvider, Action<string>? log = null)
+    {
+        string artifactSha = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(artifact))).ToLowerInvariant();
+        string cache = Device.RemoteCacheDir;
+        string remoteArtifact = $"{cache}/artifacts/{artifactSha}.onnx";
+        string q = SshSession.Quote(remoteArtifact);
+        if (ssh.Run($"[ -f {q} ]", TimeSpan.FromSeconds(30)).ExitCode != 0)
+        {
+            long bytes = new FileInfo(artifact).Length;
+            RequireSpace(bytes, "the artifact");
+            log?.Invoke($"{Device.Name}: copying {Path.GetFileName(artifact)} ({RemoteBenchmark.Mb(bytes)}) to {Device.Address}:{remoteArtifact}");
+            RemoteBenchmark.Expect(ssh.Run($"set -e; mkdir -p {SshSession.Quote(cache + "/artifacts")}; cat > {q}.partial.$$; mv {q}.partial.$$ {q}",
+                TimeSpan.FromMinutes(10), stream => { using var f = File.OpenRead(artifact); f.CopyTo(stream); }), Device, "copying the artifact");
+        }
+        var args = new List<string> { "bench", remoteArtifact, "--execution-provider", executionProvider,
+            "--measure-seconds", options.TimeCapSeconds.ToString("R", CultureInfo.InvariantCulture),
+            "--threads", options.Threads.ToString(CultureInfo.InvariantCulture),
+            "--batch-size", options.BatchSize.ToString(CultureInfo.InvariantCulture) };
+        // The human-readable figures go to stderr; stdout carries only the JSON result.
+        string script = $"o=$(mktemp -d) || exit 1; trap 'rm -rf \"$o\"' EXIT; {Launch} {string.Join(" ", args.Select(SshSession.Quote))} --json \"$o/result.json\" 1>&2 || exit $?; cat \"$o/result.json\"";
+        log?.Invoke($"{Device.Name}: measuring {Path.GetFileName(artifact)} on {Device.Address} ({Facts.Machine}) for up to {options.TimeCapSeconds:F0} s");
+        var result = Parse<BenchResult>(ssh.Run(script, TimeSpan.FromSeconds(120 + 6 * options.TimeCapSeconds)), "bench");
+        return result with { Artifact = artifact };
+    }
+
+    private T Parse<T>(SshResult run, string command) where T : class
+    {
+        if (run.ExitCode != 0)
+            throw new EdgeBuildException(DiagnosticCodes.DeviceRunnerFailed, Device.Name,
+                $"the runner exited with {run.ExitCode} on {Device.Address} ({SshSession.LastLines(run.Stderr, 3)})");
+        try
+        {
+            return JsonSerializer.Deserialize<T>(run.Stdout, MeasureJson.Options)
+                ?? throw new EdgeBuildException(DiagnosticCodes.DeviceRunnerFailed, Device.Name, $"the runner's '{command}' printed no result");
+        }
+        catch (JsonException e)
+        {
+            throw new EdgeBuildException(DiagnosticCodes.DeviceRunnerFailed, Device.Name, $"the runner's '{command}' output is not its JSON ({e.Message})", e);
+        }
+    }
+    /// <summary>The runner's files as a tar stream (POSIX pax, modes kept so the apphost stays executable).</summary>
     private static void WriteTar(Stream stream, IReadOnlyList<RunnerFile> files)
     {
         using var tar = new TarWriter(stream, TarEntryFormat.Pax, leaveOpen: true);
         foreach (var f in files) tar.WriteEntry(f.FullPath, f.RelativePath);
     }
-
-    private static string Mb(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576.0:F1} MB");
 }

@@ -135,6 +135,31 @@ public sealed class DeviceTests(LoopbackDevice loopback, ITestOutputHelper outpu
         Assert.InRange(remoteP50 / localP50, 0.9, 1.1);
     }
 
+    /// <summary>
+    /// <c>compile --device</c>: the measure step measures on the device, keys the measurement cache by the device's
+    /// fingerprint (asked of its runner with <c>edgebuild machine</c>), and a budget failure names the device.
+    /// </summary>
+    [SkippableFact]
+    public void CompileMeasuresOnTheDeviceAndBudgetsNameIt()
+    {
+        Server.Require();
+        AddLoopback();
+        string model = Model("budget.onnx", size: 32, blocks: 1);
+        string cache = Path.Combine(Server.Dir, "measure-cache");
+        string[] common = ["--device", "loopback", "--runner", loopback.Runner, "--measure-seconds", "1", "--measure-cache", cache, "--batch-size", "0"];
+
+        var (exit, _, stderr) = Cli(["compile", model, "--out", Path.Combine(Server.Dir, "tight"), "-q", "--latency-budget-ms", "0.0001", .. common]);
+        Assert.Equal(1, exit);
+        Assert.StartsWith($"error EB5002: Budget (Budget.onnx on device loopback ({Server.Address})): P99 ", ErrorLine(stderr), StringComparison.Ordinal);
+
+        (exit, var stdout, stderr) = Cli(["compile", model, "--out", Path.Combine(Server.Dir, "loose"), "--latency-budget-ms", "10000", .. common]);
+        Assert.True(exit == 0, stderr);
+        // The first compile measured on the device and cached it under the device's fingerprint: the second takes it.
+        var remoteMachine = JsonSerializer.Deserialize<MachineFingerprint>(CliRunner.Run("machine").Stdout, MeasureJson.Options)!;
+        Assert.Contains($"Budget.onnx: measurement cached ({remoteMachine.Id}), not measured again", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("error EB", stderr, StringComparison.Ordinal);
+    }
+
     /// <summary>The CLI's build run here as a child process: the same program the device runs.</summary>
     private BenchResult LocalBench(string model, string json)
     {
@@ -260,7 +285,7 @@ public sealed class DeviceTests(LoopbackDevice loopback, ITestOutputHelper outpu
             AddLoopback("full", cacheDir: tiny);
             var (exit, _, stderr) = Cli("bench", Model("full.onnx"), "--device", "full", "--runner", loopback.Runner);
             Assert.Equal(1, exit);
-            Assert.Matches($@"^error EB8007: full: {System.Text.RegularExpressions.Regex.Escape(tiny)} on ssh://\S+ has 1\.0 MB free; the runner and the artifact need [0-9.]+ MB\. ", ErrorLine(stderr));
+            Assert.Matches($@"^error EB8007: full: {System.Text.RegularExpressions.Regex.Escape(tiny)} on ssh://\S+ has 1\.0 MB free; the runner needs [0-9.]+ MB\. ", ErrorLine(stderr));
         }
         finally
         {
