@@ -105,13 +105,55 @@ internal static class DeviceCommands
     public static string RunnerSource(string? option) =>
         option ?? (Environment.GetEnvironmentVariable("EDGEBUILD_RUNNER") is { Length: > 0 } env ? env : AppContext.BaseDirectory);
 
-    /// <summary><c>bench ARTIFACT --device NAME</c>: the measurement on the device, printed with the device named first.</summary>
-    public static BenchResult Bench(string deviceName, string artifact, string? runner, BenchOptions options, string executionProvider, TextWriter stdout, TextWriter stderr)
+    /// <summary>
+    /// <c>bench ARTIFACT --device A [--device B ...]</c>: each device measured at the same time (each has its own CPU),
+    /// printed per device in the order given, the device named first. A device that fails prints its EB line and the
+    /// others still report; the exit code is 1 when any failed. <paramref name="json"/> gets the one result, or, for
+    /// several devices, <c>{"devices": [{"name", "address", "result"}]}</c> with the ones that succeeded.
+    /// </summary>
+    public static int Bench(IReadOnlyList<string> deviceNames, string artifact, string? runner, BenchOptions options, string executionProvider, string? json, TextWriter stdout, TextWriter stderr)
     {
-        var device = DeviceStore.ForUser().Get(deviceName);
-        var result = RemoteBenchmark.Run(device, artifact, RunnerSource(runner), options, executionProvider, line => stderr.WriteLine($"edgebuild: {line}"));
-        stdout.WriteLine($"device        {device.Name} ({device.Address}), fingerprint {result.Machine.Id}");
-        MeasureCommands.Print(result, stdout);
-        return result;
+        var store = DeviceStore.ForUser();
+        var devices = deviceNames.Select(store.Get).ToList();
+        if (!File.Exists(artifact)) throw new EdgeBuildException(DiagnosticCodes.FileNotFound, artifact, "artifact not found");
+        string source = RunnerSource(runner);
+        var outcomes = new (BenchResult? Result, EdgeBuildException? Error)[devices.Count];
+        var gate = new Lock();
+        void Log(string line) { lock (gate) stderr.WriteLine($"edgebuild: {line}"); }
+        Parallel.For(0, devices.Count, new ParallelOptions { MaxDegreeOfParallelism = devices.Count }, i =>
+        {
+            try
+            {
+                outcomes[i] = (RemoteBenchmark.Run(devices[i], artifact, source, options, executionProvider, Log), null);
+            }
+            catch (EdgeBuildException e)
+            {
+                outcomes[i] = (null, e);
+            }
+        });
+        for (int i = 0; i < devices.Count; i++)
+        {
+            if (outcomes[i].Error is { } error)
+            {
+                stderr.WriteLine(error.Format());
+                continue;
+            }
+            var result = outcomes[i].Result!;
+            if (i > 0) stdout.WriteLine();
+            stdout.WriteLine($"device        {devices[i].Name} ({devices[i].Address}), fingerprint {result.Machine.Id}");
+            MeasureCommands.Print(result, stdout);
+        }
+        if (json is not null)
+        {
+            string? text = devices.Count == 1
+                ? (outcomes[0].Result is { } only ? System.Text.Json.JsonSerializer.Serialize(only, MeasureJson.Options) : null)
+                : System.Text.Json.JsonSerializer.Serialize(new
+                {
+                    devices = devices.Select((d, i) => (d, outcomes[i].Result)).Where(x => x.Result is not null)
+                        .Select(x => new { name = x.d.Name, address = x.d.Address, result = x.Result }),
+                }, MeasureJson.Options);
+            if (text is not null) Onnx.AtomicFile.WriteAllText(json, text + "\n");
+        }
+        return outcomes.Any(o => o.Error is not null) ? 1 : 0;
     }
 }

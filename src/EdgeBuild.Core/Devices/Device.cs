@@ -60,7 +60,11 @@ public sealed record Device(string Name, string User, string Host, int Port, str
             identity = Path.GetFullPath(identity);
             if (!File.Exists(identity)) throw Invalid(name, $"identity file '{identity}' does not exist");
         }
-        if (knownHosts is not null) knownHosts = Path.GetFullPath(knownHosts);
+        if (knownHosts is not null)
+        {
+            knownHosts = Path.GetFullPath(knownHosts);
+            if (knownHosts.Any(c => char.IsControl(c) || c == '"')) throw Invalid(name, $"known_hosts path '{knownHosts}' holds a double quote or control character");
+        }
         if (cacheDir is not null && (cacheDir.Length == 0 || cacheDir.Any(c => char.IsControl(c) || c is '\'' )))
             throw Invalid(name, $"cache folder '{cacheDir}' is empty or holds a quote or control character");
         return new Device(name, user, host, port, identity, knownHosts, cacheDir);

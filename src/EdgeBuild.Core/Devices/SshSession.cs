@@ -35,9 +35,11 @@ public sealed class SshSession(Device device)
                 "-o", "LogLevel=ERROR",
                 "-p", Device.Port.ToString(CultureInfo.InvariantCulture),
             };
-            if (Device.KnownHosts is { } known) args.AddRange(["-o", $"UserKnownHostsFile={known}"]);
+            // ssh splits option values at whitespace (UserKnownHostsFile takes a list): a path with a space is quoted.
+            if (Device.KnownHosts is { } known) args.AddRange(["-o", $"UserKnownHostsFile=\"{known}\""]);
             if (Device.Identity is { } key) args.AddRange(["-i", key, "-o", "IdentitiesOnly=yes"]);
-            args.AddRange(["-l", Device.User, "--", Device.Host]);
+            // An IPv6 address is written in brackets in the URL, bare for ssh.
+            args.AddRange(["-l", Device.User, "--", Device.Host.TrimStart('[').TrimEnd(']')]);
             return args;
         }
     }

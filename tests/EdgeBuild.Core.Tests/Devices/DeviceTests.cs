@@ -136,6 +136,35 @@ public sealed class DeviceTests(LoopbackDevice loopback, ITestOutputHelper outpu
     }
 
     /// <summary>
+    /// Several devices in one bench, measured in parallel and reported per device in the order given; two share the cache
+    /// folder (so they race to install the same runner and artifact), one is unreachable and reports its error while the
+    /// others still print their figures; the JSON lists the devices that measured.
+    /// </summary>
+    [SkippableFact]
+    public void SeveralDevicesAreMeasuredInParallelAndReportedPerDevice()
+    {
+        Server.Require();
+        string shared = Path.Combine(Server.Dir, "shared-cache");
+        AddLoopback("board-a", cacheDir: shared);
+        AddLoopback("board-b", cacheDir: shared);
+        AddLoopback("board-off", address: $"ssh://{Server.User}@127.0.0.1:{SshServer.FreePort()}");
+        string json = Path.Combine(Server.Dir, "several.json");
+        var (exit, stdout, stderr) = Cli("bench", Model("several.onnx", size: 32, blocks: 1), "--device", "board-a,board-off", "--device", "board-b",
+            "--runner", loopback.Runner, "--measure-seconds", "1", "--batch-size", "0", "--json", json);
+        output.WriteLine(stdout + stderr);
+        Assert.Equal(1, exit);
+        Assert.StartsWith("error EB8003: board-off: cannot connect to ", ErrorLine(stderr), StringComparison.Ordinal);
+        int a = stdout.IndexOf("device        board-a (", StringComparison.Ordinal), b = stdout.IndexOf("device        board-b (", StringComparison.Ordinal);
+        Assert.True(a == 0 && b > a, stdout);
+        Assert.Equal(2, stdout.Split('\n').Count(l => l.StartsWith("P50 ", StringComparison.Ordinal)));
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        Assert.Equal(["board-a", "board-b"], doc.RootElement.GetProperty("devices").EnumerateArray().Select(d => d.GetProperty("name").GetString()));
+        Assert.All(doc.RootElement.GetProperty("devices").EnumerateArray(), d => Assert.True(d.GetProperty("result").GetProperty("p50Ms").GetProperty("value").GetDouble() > 0));
+        // One runner folder on the shared cache, whichever of the two installed it.
+        Assert.Single(Directory.GetDirectories(Path.Combine(shared, "runners")));
+    }
+
+    /// <summary>
     /// <c>compile --device</c>: the measure step measures on the device, keys the measurement cache by the device's
     /// fingerprint (asked of its runner with <c>edgebuild machine</c>), and a budget failure names the device.
     /// </summary>

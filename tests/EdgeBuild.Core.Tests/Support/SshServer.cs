@@ -22,7 +22,8 @@ public sealed class SshServer : IDisposable
         User = Environment.UserName;
         UserKey = Path.Combine(Dir, "user_key");
         RefusedKey = Path.Combine(Dir, "refused_key");
-        KnownHosts = Path.Combine(Dir, "known_hosts");
+        // In a folder with a space: ssh splits option values at whitespace unless they are quoted.
+        KnownHosts = Path.Combine(Directory.CreateDirectory(Path.Combine(Dir, "known hosts")).FullName, "known_hosts");
         string? sshd = new[] { "/usr/sbin/sshd", "/usr/bin/sshd" }.FirstOrDefault(File.Exists);
         if (sshd is null) { UnavailableReason = "no OpenSSH server (/usr/sbin/sshd): apt-get install openssh-server"; return; }
         if (!OnPath("ssh") || !OnPath("ssh-keygen")) { UnavailableReason = "no OpenSSH client (ssh, ssh-keygen): apt-get install openssh-client"; return; }
