@@ -23,7 +23,8 @@ public static class Commands
     {
         var root = new RootCommand("edgebuild: compile ONNX models for edge deployment") { Compile(stdout, stderr), Convert(stdout, stderr), Quantize(stdout, stderr), Inspect(stdout, stderr), Optimize(stdout, stderr),
             MeasureCommands.Bench(stdout, stderr, Guard), MeasureCommands.Baseline(stdout, stderr, Run), MeasureCommands.Report(stdout, stderr, Guard), MeasureCommands.Compare(stdout, stderr, Guard),
-            PackageCommands.Keygen(stdout, stderr, Guard), PackageCommands.Package(stdout, stderr, Guard), PackageCommands.Verify(stdout, stderr, Guard), PackageCommands.Publish(stdout, stderr, Guard) };
+            PackageCommands.Keygen(stdout, stderr, Guard), PackageCommands.Package(stdout, stderr, Guard), PackageCommands.Verify(stdout, stderr, Guard), PackageCommands.Publish(stdout, stderr, Guard),
+            DeviceCommands.Device(stdout, stderr, Guard), DeviceCommands.Machine(stdout, stderr, Guard) };
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0 && parse.Action is not null && !(args.Contains("--help") || args.Contains("-h")))
         {

@@ -17,13 +17,18 @@ internal static class MeasureCommands
         var provider = new Option<string>("--execution-provider") { Description = "Cpu, Cuda or TensorRT", DefaultValueFactory = _ => "Cpu" };
         var json = new Option<string?>("--json") { Description = "Also write the full result as JSON to this file" };
         var set = new MeasureOptionSet();
+        var device = new Option<string[]>("--device") { Description = "Measure on this device (edgebuild device add; docs/devices.md) instead of this machine; repeat it (or separate names by ',') to measure several devices in parallel" };
+        var runner = DeviceCommands.RunnerOption();
         var command = new Command("bench", "Measure an artifact: P50/P90/P99/max latency with 95 % intervals, fps, batched throughput, load time, memory, size, normalized figures")
-            { artifact, provider, json, set.Seconds, set.Threads, set.BatchSize };
+            { artifact, provider, json, set.Seconds, set.Threads, set.BatchSize, device, runner };
         command.SetAction(parse => guard(stderr, () =>
         {
             string path = parse.GetValue(artifact)!;
             var ep = Compile.CompileOptions.ParseEnum<Compile.ExecutionProviderKind>("ExecutionProvider", parse.GetValue(provider)!).ToString();
             BenchResult r;
+            if (parse.GetValue(device) is { Length: > 0 } devices)
+                return DeviceCommands.Bench(devices.SelectMany(d => d.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Distinct().ToList(),
+                    path, parse.GetValue(runner), set.Bench(parse), ep, parse.GetValue(json), stdout, stderr);
             try
             {
                 r = ModelBenchmark.Run(path, set.Bench(parse), ep, line => stderr.WriteLine($"edgebuild: {line}"));

@@ -26,7 +26,10 @@ internal sealed class MeasureOptionSet
     public Option<double?> SizeTolerance { get; } = new("--size-tolerance") { Description = "Allowed size growth against the baseline, percent (default 1)" };
     public Option<bool> UpdateBaseline { get; } = new("--update-baseline") { Description = "Write the baseline from this compile's measurement instead of comparing (what 'edgebuild baseline update' does)" };
 
-    public IEnumerable<Option> All => [NoMeasure, MinFps, MaxMemoryMB, MaxSizeMB, Seconds, Threads, BatchSize, Remeasure, Cache, Baseline, LatencyTolerance, AccuracyTolerance, SizeTolerance, UpdateBaseline];
+    public Option<string?> Device { get; } = new("--device") { Description = "Measure on this device (edgebuild device add; docs/devices.md): budgets are judged there" };
+    public Option<string?> Runner { get; } = DeviceCommands.RunnerOption();
+
+    public IEnumerable<Option> All => [NoMeasure, MinFps, MaxMemoryMB, MaxSizeMB, Seconds, Threads, BatchSize, Remeasure, Cache, Baseline, LatencyTolerance, AccuracyTolerance, SizeTolerance, UpdateBaseline, Device, Runner];
 
     /// <summary>The bench options from the command line (shared by compile and bench).</summary>
     public BenchOptions Bench(ParseResult parse)
@@ -51,6 +54,9 @@ internal sealed class MeasureOptionSet
                 MaxMemoryMB = Budget("MaxMemoryMB", parse.GetValue(MaxMemoryMB)),
                 MaxSizeMB = Budget("MaxSizeMB", parse.GetValue(MaxSizeMB)),
                 Bench = Bench(parse),
+                Device = parse.GetValue(Device) is { } device
+                    ? new Devices.DeviceMeasurer(Devices.DeviceStore.ForUser().Get(device), DeviceCommands.RunnerSource(parse.GetValue(Runner)))
+                    : null,
                 Remeasure = parse.GetValue(Remeasure),
                 CacheDirectory = parse.GetValue(Cache),
                 BaselinePath = parse.GetValue(Baseline),

@@ -275,6 +275,8 @@ public sealed class EdgeBuildCompile : ToolTask
         if (MeasureSeconds.Trim().Length > 0) b.AppendSwitchIfNotNull("--measure-seconds ", MeasureSeconds.Trim());
         if (MeasureThreads.Trim().Length > 0) b.AppendSwitchIfNotNull("--threads ", MeasureThreads.Trim());
         if (MeasureCache.Trim().Length > 0) b.AppendSwitchIfNotNull("--measure-cache ", MeasureCache.Trim());
+        // The device that measures (docs/devices.md); the compiler checks the name against the user's device list.
+        if (Measure) AppendIfSet(b, "--device ", "Device");
         // Fixed input shapes and the TFLite target's options (docs/tflite.md).
         foreach (var shape in SplitShapes(Meta("Shapes"))) b.AppendSwitchIfNotNull("--shape ", shape);
         AppendIfSet(b, "--tflite-layout ", "TfliteLayout");

@@ -3,7 +3,7 @@ namespace EdgeBuild.Diagnostics;
 /// <summary>
 /// Every user-facing diagnostic, in one table (documented in docs/diagnostics.md, which a test keeps in
 /// step with this file). Ranges: EB1xxx input and ONNX IO, EB2xxx graph and passes, EB3xxx quantization,
-/// EB4xxx target writers, EB5xxx measurement and budgets, EB6xxx MSBuild, EB7xxx model packages and channels, EB9xxx tool-level
+/// EB4xxx target writers, EB5xxx measurement and budgets, EB6xxx MSBuild, EB7xxx model packages and channels, EB8xxx target devices over SSH, EB9xxx tool-level
 /// failures (internal errors, bad command lines), EBG0xx generator.
 /// Codes are never reused or renumbered.
 /// </summary>
@@ -170,6 +170,25 @@ public static class DiagnosticCodes
         "keygen never overwrites a key; choose another output name or delete the old key deliberately.");
     public static readonly DiagnosticDescriptor ChannelNameInvalid = new("EB7007", "Invalid channel",
         "A channel name is lower-case letters, digits and '-' (stable, canary, beta-2): it becomes the file name <channel>.json; --percent is 0 to 100.");
+
+    public static readonly DiagnosticDescriptor DeviceInvalid = new("EB8001", "Invalid device name or address",
+        "A device name is letters, digits, '-', '_' and '.'; its address is ssh://user@host[:port]; an identity is a private key file the OpenSSH client can read. See docs/devices.md.");
+    public static readonly DiagnosticDescriptor DeviceUnknown = new("EB8002", "Unknown device",
+        "Add it with 'edgebuild device add NAME ssh://user@host[:port]'; 'edgebuild device list' shows the devices this user has.");
+    public static readonly DiagnosticDescriptor DeviceUnreachable = new("EB8003", "Device unreachable",
+        "Check that the device is on, on the network and runs an SSH server on that port ('ssh -p PORT user@host' from this machine); EdgeBuild gives up after the connect timeout (5 s).");
+    public static readonly DiagnosticDescriptor DeviceAuthenticationFailed = new("EB8004", "Device refused the login",
+        "EdgeBuild logs in with keys only (BatchMode, no passwords): add the public key to the device's ~/.ssh/authorized_keys, or name the private key with 'edgebuild device add NAME URL --identity KEY', or load it into ssh-agent.");
+    public static readonly DiagnosticDescriptor DeviceHostKeyMismatch = new("EB8005", "Device's host key does not match known_hosts",
+        "The device presented another host key than the one recorded on first contact: if the device was reinstalled, remove the old key with 'ssh-keygen -R HOST'; otherwise do not connect.");
+    public static readonly DiagnosticDescriptor DeviceNoRunner = new("EB8006", "No measuring runner for the device",
+        "The runner is the edgebuild CLI with ONNX Runtime's native library for the device's architecture (linux-x64, linux-arm64); publish one with 'dotnet publish src/EdgeBuild.Cli -r linux-arm64 --self-contained' and pass its folder with --runner, or install the .NET 10 runtime on the device for the framework-dependent runner.");
+    public static readonly DiagnosticDescriptor DeviceDiskFull = new("EB8007", "Not enough disk space on the device",
+        "The runner and the artifact are cached on the device (~/.cache/edgebuild-runner by default); free space there, remove old runners from that folder, or give the device another cache folder with 'edgebuild device add NAME URL --cache-dir DIR'.");
+    public static readonly DiagnosticDescriptor DeviceRunnerFailed = new("EB8008", "Measuring runner failed on the device",
+        "The runner exited with an error or printed no result; the message ends with its last lines. Run the same bench on the device by hand to see all of its output.");
+    public static readonly DiagnosticDescriptor DeviceConfigUnreadable = new("EB8009", "Device list unreadable",
+        "The user's device list (devices.json under $EDGEBUILD_CONFIG_HOME or ~/.config/edgebuild) is not valid JSON; fix it or delete it and add the devices again.");
 
     public static readonly DiagnosticDescriptor InternalError = new("EB9001", "Internal error",
         "This is a bug in EdgeBuild; please report it with the command line and the model. Set EDGEBUILD_DEBUG=1 for a stack trace.");

@@ -29,6 +29,9 @@ public sealed record MeasureSettings
     public double? MaxSizeMB { get; init; }
     public BenchOptions Bench { get; init; } = new();
 
+    /// <summary>Measure there instead of on this machine (<c>--device</c>, docs/devices.md); null: here.</summary>
+    public IMeasuringDevice? Device { get; init; }
+
     /// <summary>Where measurements are cached; null: <see cref="MeasurementCache.DefaultDirectory"/>.</summary>
     public string? CacheDirectory { get; init; }
 

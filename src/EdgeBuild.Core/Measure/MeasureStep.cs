@@ -118,7 +118,10 @@ public static class MeasureStep
         string subject = context.Name;
         var cache = new MeasurementCache(settings.CacheDirectory ?? MeasurementCache.DefaultDirectory);
         string ep = options.ExecutionProvider.ToString();
-        var machine = MachineFingerprint.Current(ModelBenchmark.OrtProviderName(ep));
+        // On a device, its fingerprint keys the cache and names the machine; its runner measures; budgets are judged on it.
+        var device = settings.Device;
+        var machine = device?.Fingerprint(ep) ?? MachineFingerprint.Current(ModelBenchmark.OrtProviderName(ep));
+        string where = device is null ? "" : $" on device {device.Description}";
         var findings = new List<Finding>();
         var outcomes = new List<BudgetOutcome>();
         var measured = new List<ArtifactMeasurement>();
@@ -145,7 +148,7 @@ public static class MeasureStep
         {
             string key = BaselineCheck.Key(artifact.Target, artifact.Precision, machine.ExecutionProvider);
             string path = context.PathOf(artifact.Path);
-            string? unavailable = TargetWriters.For(Enum.Parse<TargetKind>(artifact.Target))!.NotMeasurableHere ?? ModelBenchmark.UnavailableReason(ep);
+            string? unavailable = TargetWriters.For(Enum.Parse<TargetKind>(artifact.Target))!.NotMeasurableHere ?? (device is null ? ModelBenchmark.UnavailableReason(ep) : null);
             BenchResult? result = null;
             if (unavailable is null)
             {
@@ -156,7 +159,7 @@ public static class MeasureStep
                 {
                     try
                     {
-                        result = ModelBenchmark.Run(path, settings.Bench, ep, progress);
+                        result = device?.Run(path, settings.Bench, ep, progress) ?? ModelBenchmark.Run(path, settings.Bench, ep, progress);
                         cache.Put(cacheKey, result);
                     }
                     catch (MeasurementUnavailableException e)
@@ -175,12 +178,12 @@ public static class MeasureStep
         foreach (var m in measured.Where(m => m.Result is not null))
         {
             var r = m.Result!;
-            var (budgetFindings, budgetOutcomes) = Budgets.Check($"{subject} ({m.Path})", r, options.LatencyBudgetMs, settings.MinFps, settings.MaxMemoryMB, settings.MaxSizeMB, null);
+            var (budgetFindings, budgetOutcomes) = Budgets.Check($"{subject} ({m.Path}{where})", r, options.LatencyBudgetMs, settings.MinFps, settings.MaxMemoryMB, settings.MaxSizeMB, null);
             if (budgetFindings.Any(f => f.Severity == FindingSeverity.Error && (f.Descriptor == DiagnosticCodes.LatencyBudgetExceeded || f.Descriptor == DiagnosticCodes.FpsBudgetNotMet)))
             {
                 string? hint = SpeedHint(context, r, progress);
                 if (hint is not null)
-                    (budgetFindings, budgetOutcomes) = Budgets.Check($"{subject} ({m.Path})", r, options.LatencyBudgetMs, settings.MinFps, settings.MaxMemoryMB, settings.MaxSizeMB, hint);
+                    (budgetFindings, budgetOutcomes) = Budgets.Check($"{subject} ({m.Path}{where})", r, options.LatencyBudgetMs, settings.MinFps, settings.MaxMemoryMB, settings.MaxSizeMB, hint);
             }
             findings.AddRange(budgetFindings);
             outcomes.AddRange(budgetOutcomes);
@@ -304,11 +307,13 @@ public static class MeasureStep
             string path = Path.Combine(dir, "int8dynamic.onnx");
             OnnxExporter.Save(model, path);
             var quick = context.Options.Measurement.Bench with { TimeCapSeconds = 2, MinRuns = 200, BatchSize = 0 };
-            var r = ModelBenchmark.Run(path, quick, context.Options.ExecutionProvider.ToString());
+            string ep = context.Options.ExecutionProvider.ToString();
+            var r = context.Options.Measurement.Device?.Run(path, quick, ep, null) ?? ModelBenchmark.Run(path, quick, ep);
+            string at = context.Options.Measurement.Device is null ? "here" : "on the device";
             double speedup = failed.NormalizedP99 is { } a && r.NormalizedP99 is { } b ? a.Value / b.Value : failed.P99Ms.Value / r.P99Ms.Value;
             return speedup >= 1.05
-                ? string.Create(CultureInfo.InvariantCulture, $"try Precision=\"Int8Dynamic\": measured {speedup:F1}x faster here (P99 {r.P99Ms.Value:F3} ms; check its accuracy with MaxAccuracyLoss and calibration photos), or Precision=\"Int8\" with calibration")
-                : string.Create(CultureInfo.InvariantCulture, $"Precision=\"Int8Dynamic\" was not faster here ({speedup:F2}x), so try a smaller input or a lighter model, or run on a faster device");
+                ? string.Create(CultureInfo.InvariantCulture, $"try Precision=\"Int8Dynamic\": measured {speedup:F1}x faster {at} (P99 {r.P99Ms.Value:F3} ms; check its accuracy with MaxAccuracyLoss and calibration photos), or Precision=\"Int8\" with calibration")
+                : string.Create(CultureInfo.InvariantCulture, $"Precision=\"Int8Dynamic\" was not faster {at} ({speedup:F2}x), so try a smaller input or a lighter model, or run on a faster device");
         }
         catch (Exception e) when (e is EdgeBuildException or MeasurementUnavailableException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException or InvalidOperationException)
         {

@@ -13,7 +13,7 @@ public sealed class LayeringTests
 {
     /// <summary>The layers of EdgeBuild.Core, lowest first (the second part of a namespace: EdgeBuild.Targets.Tflite is Targets).</summary>
     internal static readonly string[] Order =
-        ["Diagnostics", "Ir", "Onnx", "Analysis", "Passes", "Quantization", "Targets", "Measure", "Reports", "Compile", "Packaging"];
+        ["Diagnostics", "Ir", "Onnx", "Analysis", "Passes", "Quantization", "Targets", "Measure", "Devices", "Reports", "Compile", "Packaging"];
 
     /// <summary>
     /// The upward edges of today's code: the back-and-forth of the compile road that issue 14 item 1 (a compile session) is
