@@ -114,6 +114,7 @@ public static partial class AutoPrecisionSearch
         var candidates = new List<Candidate>();
         IReadOnlyList<LayerSensitivity> keptForAccuracy = [];
         string? gaveUp = null;
+        string dynamicNote = "";
         if (speed.Report.Layers.Any(l => l.Precision == "Int8"))
         {
             progress?.Invoke($"auto: accuracy of INT8 on {speed.Report.Layers.Count(l => l.Precision == "Int8")} layers against FP32 on {heldOut.Count} held-out samples");
@@ -164,7 +165,21 @@ public static partial class AutoPrecisionSearch
                 byte[] bytes = OnnxExporter.ToBytes(dynamic);
                 var accuracy = score(bytes, heldOut.Count);
                 var judgement = judge(accuracy);
-                if (judgement.AcceptableForSearch) candidates.Add(new Candidate(DynamicName, dynamic, dynamicReport, bytes, accuracy, judgement));
+                if (!judgement.AcceptableForSearch)
+                {
+                    // The same budget search, on the dynamic layers; the race below decides whether what is left still pays.
+                    var search = MixedPrecisionSearch.Run(fp32, options with { Mode = QuantizationMode.Int8Dynamic, CalibratedRanges = null }, calibration, heldOut,
+                        budgetPercent, judge, score, progress, probeDeadline: DateTime.UtcNow + probeTime.Value / 2,
+                        worthGoingOn: kept => kept.Count * 2 <= dynamicReport.Layers.Count(l => l.Precision == "Int8"));
+                    quantizations += search.Quantizations;
+                    (dynamic, dynamicReport, bytes, accuracy) = (search.Model, search.Report, OnnxExporter.ToBytes(search.Model), search.Accuracy);
+                    judgement = search.Judgement ?? judge(accuracy);
+                }
+                if (judgement.AcceptableForSearch && dynamicReport.Layers.Any(l => l.Precision == "Int8"))
+                    candidates.Add(new Candidate(DynamicName, dynamic, dynamicReport, bytes, accuracy, judgement));
+                else
+                    dynamicNote = string.Create(CultureInfo.InvariantCulture,
+                        $"; dynamic INT8 did not hold the budget or the output floors even with half its layers in FP32 (loss {accuracy.LossPercent:F2} %, lowest output SQNR {accuracy.Outputs.Select(o => o.SqnrDb).DefaultIfEmpty(double.NaN).Min():F1} dB)");
             }
         }
 
@@ -183,7 +198,7 @@ public static partial class AutoPrecisionSearch
                     ? gaveUp ?? "no quantized candidate held the accuracy budget"
                     : $"no quantized candidate was faster than FP32 beyond the noise ({raced})";
             return new AutoPrecisionResult(floatModel, "Fp32", null, null, null, race, layers, keptForAccuracy, quantizations,
-                $"Auto: {why}; the artifact is FP32 ({race.Conditions})");
+                $"Auto: {why}{dynamicNote}; the artifact is FP32 ({race.Conditions})");
         }
         var chosen = winner.Candidate;
         bool isDynamic = chosen.Name == DynamicName;
