@@ -73,10 +73,11 @@ public static class Commands
         var passes = new Option<string?>("--passes") { Description = "Comma-separated passes to run (default: all)" };
         var skip = new Option<string?>("--skip") { Description = "Comma-separated passes to leave out" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress lines on stderr" };
+        var verbose = VerboseOption();
         var lockTimeout = LockTimeoutOption();
         var target = new TargetOptionSet();
         var command = new Command("compile", "Compile a model: optimized artifacts for the targets and the manifest the source generator reads")
-            { model, outDir, name, ns, precision, targets, provider, latency, accuracy, opset, passes, skip, quiet, lockTimeout };
+            { model, outDir, name, ns, precision, targets, provider, latency, accuracy, opset, passes, skip, quiet, verbose, lockTimeout };
         foreach (var o in quant.All.Concat(trt.All)) command.Options.Add(o);
         var measure = new MeasureOptionSet();
         foreach (var o in measure.All) command.Options.Add(o);
@@ -103,7 +104,7 @@ public static class Commands
             // Measurement warnings arrive as whole "warning EBnnnn: ..." lines (their code reaches MSBuild); others get the file.
             var result = ModelCompiler.Compile(input, parse.GetValue(outDir)!, options,
                 silent ? null : line => stderr.WriteLine($"edgebuild: {line}"), w => stderr.WriteLine(w.StartsWith("warning EB", StringComparison.Ordinal) ? w : $"warning: {input}: {w}"),
-                lockTimeout: LockTimeout(parse.GetValue(lockTimeout)));
+                lockTimeout: LockTimeout(parse.GetValue(lockTimeout)), passDetail: PassDetail(parse.GetValue(verbose) && !silent, stderr));
             var m = result.Manifest;
             // Quantized: sizes, accuracy against FP32 and the least robust layers appear in the build log.
             if (m.Quantization is { } q) QuantizationPrinter.Print(q, q.Report.BytesBefore, m.Artifacts.FirstOrDefault()?.Bytes ?? 0, stdout);
@@ -115,6 +116,13 @@ public static class Commands
         }));
         return command;
     }
+
+    private static Option<bool> VerboseOption() =>
+        new("--verbose", "-v") { Description = "Also print each optimization pass of each round" };
+
+    /// <summary>Where the per-pass lines go: stderr with --verbose, nowhere without.</summary>
+    private static Action<string>? PassDetail(bool verbose, TextWriter stderr) =>
+        verbose ? line => stderr.WriteLine($"edgebuild: {line}") : null;
 
     private static Option<double?> LockTimeoutOption() =>
         new("--lock-timeout") { Description = "Seconds to wait for another edgebuild process writing the same output folder (default 600)" };
@@ -131,16 +139,21 @@ public static class Commands
     {
         var model = new Argument<string>("model") { Description = "The ONNX model file" };
         var target = new Option<string>("--target") { Description = "Onnx, TensorRT or TFLite", Required = true };
-        var output = new Option<string>("--output", "-o") { Description = "Folder for the artifacts (named after the model, or --name)", Required = true };
+        var output = new Option<string>("--output", "-o")
+        {
+            Description = "Folder for the artifacts (named after the model, or --name); a path ending in the target's extension (.onnx, .tflite) is the file itself",
+            Required = true,
+        };
         var name = new Option<string?>("--name") { Description = "Base name of the artifacts (default: the file name in PascalCase)" };
         var precision = new Option<string>("--precision") { Description = "Fp32, Fp16, Int8, Int8Dynamic, Mixed or Auto (per layer INT8 or FP32 by measured latency under MaxAccuracyLoss, default 1 %)", DefaultValueFactory = _ => "Fp32" };
         var accuracy = new Option<double?>("--max-accuracy-loss") { Description = "Largest accuracy loss against FP32 on the held-out photos, in percent" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress lines on stderr" };
+        var verbose = VerboseOption();
         var lockTimeout = LockTimeoutOption();
         var quant = new QuantizationOptionSet();
         var trt = new TensorRtOptionSet();
         var command = new Command("convert", "Write one target's artifacts (ONNX, TensorRT kit, TFLite) at a precision, without a manifest")
-            { model, target, output, name, precision, accuracy, quiet, lockTimeout };
+            { model, target, output, name, precision, accuracy, quiet, verbose, lockTimeout };
         foreach (var o in quant.All.Concat(trt.All)) command.Options.Add(o);
         var targetOptions = new TargetOptionSet();
         foreach (var o in targetOptions.All) command.Options.Add(o);
@@ -148,36 +161,62 @@ public static class Commands
         {
             string input = parse.GetValue(model)!;
             bool silent = parse.GetValue(quiet);
+            var targetKind = CompileOptions.ParseEnum<TargetKind>("Target", parse.GetValue(target)!);
+            string outputPath = parse.GetValue(output)!;
+            string? outputFile = ConvertOutput.FileFor(input, outputPath, targetKind);
             var options = trt.Apply(quant.Apply(new CompileOptions
             {
-                Name = parse.GetValue(name),
+                Name = outputFile is null ? parse.GetValue(name) : ConvertOutput.NameFor(outputFile, parse.GetValue(name)),
                 Precision = CompileOptions.ParseEnum<Precision>("Precision", parse.GetValue(precision)!),
-                Targets = [CompileOptions.ParseEnum<TargetKind>("Target", parse.GetValue(target)!)],
+                Targets = [targetKind],
                 MaxAccuracyLoss = parse.GetValue(accuracy),
             }, parse), parse);
             options = targetOptions.Apply(options, parse);
-            string outputDir = parse.GetValue(output)!;
+            // A file: the artifact is written in a folder of its own, then copied to that name (a class name need not be a file name).
+            string outputDir = outputFile is null ? outputPath : Directory.CreateTempSubdirectory("edgebuild-convert-").FullName;
             bool outputExisted = Directory.Exists(outputDir);
-            CompileResult result;
             try
             {
-                result = ModelCompiler.Compile(input, outputDir, options,
-                    silent ? null : line => stderr.WriteLine($"edgebuild: {line}"), w => stderr.WriteLine(w.StartsWith("warning EB", StringComparison.Ordinal) ? w : $"warning: {input}: {w}"), writeManifest: false,
-                    lockTimeout: LockTimeout(parse.GetValue(lockTimeout)));
+                CompileResult result;
+                try
+                {
+                    result = ModelCompiler.Compile(input, outputDir, options,
+                        silent ? null : line => stderr.WriteLine($"edgebuild: {line}"), w => stderr.WriteLine(w.StartsWith("warning EB", StringComparison.Ordinal) ? w : $"warning: {input}: {w}"), writeManifest: false,
+                        lockTimeout: LockTimeout(parse.GetValue(lockTimeout)), passDetail: PassDetail(parse.GetValue(verbose) && !silent, stderr));
+                }
+                catch when (!outputExisted)
+                {
+                    // A failed convert leaves no trace: the folder it made for its output goes when nothing is in it.
+                    RemoveIfEmpty(outputDir);
+                    throw;
+                }
+                var m = result.Manifest;
+                if (m.Quantization is { } q) QuantizationPrinter.Print(q, q.Report.BytesBefore, m.Artifacts.FirstOrDefault()?.Bytes ?? 0, stdout);
+                foreach (var a in m.Artifacts)
+                {
+                    string written = Path.Combine(outputDir, a.Path);
+                    if (outputFile is not null)
+                    {
+                        ConvertOutput.Place(written, outputFile);
+                        written = outputFile;
+                    }
+                    stdout.WriteLine($"{written} ({a.Target}, {a.Precision}, {Bytes(a.Bytes)})");
+                }
+                return 0;
             }
-            catch when (!outputExisted)
+            finally
             {
-                // A failed convert leaves no trace: the folder it made for its output goes when nothing is in it.
-                RemoveIfEmpty(outputDir);
-                throw;
+                if (outputFile is not null) RemoveFolder(outputDir);
             }
-            var m = result.Manifest;
-            if (m.Quantization is { } q) QuantizationPrinter.Print(q, q.Report.BytesBefore, m.Artifacts.FirstOrDefault()?.Bytes ?? 0, stdout);
-            foreach (var a in m.Artifacts)
-                stdout.WriteLine($"{Path.Combine(parse.GetValue(output)!, a.Path)} ({a.Target}, {a.Precision}, {Bytes(a.Bytes)})");
-            return 0;
         }));
         return command;
+    }
+
+    private static void RemoveFolder(string folder)
+    {
+        try { Directory.Delete(folder, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 
     private static void RemoveIfEmpty(string folder)
@@ -198,9 +237,10 @@ public static class Commands
         var precision = new Option<string>("--precision") { Description = "Fp16, Int8Dynamic, Int8, Mixed or Auto (per layer INT8 or FP32 by measured latency under MaxAccuracyLoss, default 1 %)", Required = true };
         var accuracy = new Option<double?>("--max-accuracy-loss") { Description = "Largest accuracy loss against FP32 on the held-out photos, in percent" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress lines on stderr" };
+        var verbose = VerboseOption();
         var quant = new QuantizationOptionSet();
         var command = new Command("quantize", "Optimize and quantize a model (FP16, INT8 dynamic, INT8 static with calibration, mixed), and measure it against FP32")
-            { model, output, precision, accuracy, quiet };
+            { model, output, precision, accuracy, quiet, verbose };
         foreach (var o in quant.All) command.Options.Add(o);
         command.SetAction(parse => Guard(stderr, () =>
         {
@@ -215,7 +255,7 @@ public static class Commands
             if (options.Precision == Precision.Fp32)
                 throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "Precision", "Fp32 is not a quantization; use 'edgebuild optimize'");
             var m = OnnxImporter.Load(input);
-            OptimizationPipeline.Run(m, new OptimizeOptions(), progress: Progress);
+            OptimizationPipeline.Run(m, new OptimizeOptions(), progress: PassDetail(parse.GetValue(verbose) && !silent, stderr), info: Progress);
             long before = OnnxExporter.ToBytes(m).LongLength;
             var result = QuantizeStep.Run(m, options, Progress, w => stderr.WriteLine(w), input);
             string outPath = parse.GetValue(output)!;
@@ -254,8 +294,9 @@ public static class Commands
         var reportJson = new Option<string?>("--report-json") { Description = "Also write the pass table as JSON to this file" };
         var dump = new Option<string?>("--dump") { Description = "Write the optimized graph as text to this file" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress lines on stderr" };
+        var verbose = VerboseOption();
         var command = new Command("optimize", "Run the graph optimization pipeline and write the optimized model")
-            { model, output, passes, skip, opset, report, reportJson, dump, quiet };
+            { model, output, passes, skip, opset, report, reportJson, dump, quiet, verbose };
         command.SetAction(parse => Guard(stderr, () =>
         {
             string input = parse.GetValue(model)!;
@@ -277,7 +318,8 @@ public static class Commands
             Progress($"reading {input} ({Bytes(size)})");
             var m = OnnxImporter.Load(input);
             var readTime = clock.Elapsed;
-            var result = OptimizationPipeline.Run(m, options, selected, progress: Progress, warn: w => stderr.WriteLine($"warning: {input}: {w}"));
+            var result = OptimizationPipeline.Run(m, options, selected, progress: PassDetail(parse.GetValue(verbose) && !silent, stderr),
+                warn: w => stderr.WriteLine($"warning: {input}: {w}"), info: Progress);
             Progress($"writing {outPath}");
             var writeClock = Stopwatch.StartNew();
             OnnxExporter.Save(m, outPath);

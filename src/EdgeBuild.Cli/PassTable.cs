@@ -16,11 +16,14 @@ internal static class PassTable
     }
 }
 
-/// <summary>Left-aligned plain-text columns (stable output for tests and logs).</summary>
+/// <summary>Left-aligned plain-text columns (stable output for tests and logs); the first row is the header.</summary>
 internal static class TextTable
 {
     public static void Write(IReadOnlyList<string[]> rows, TextWriter w)
     {
+        // Every column is named: a reader of the log should not have to guess what a column is.
+        if (rows.Count == 0 || rows[0].Any(string.IsNullOrWhiteSpace))
+            throw new ArgumentException("a table needs a header row with a name for every column", nameof(rows));
         int cols = rows.Max(r => r.Length);
         var widths = Enumerable.Range(0, cols).Select(c => rows.Max(r => c < r.Length ? r[c].Length : 0)).ToArray();
         for (int i = 0; i < rows.Count; i++)

@@ -11,7 +11,7 @@ internal static class SummaryPrinter
         var inv = CultureInfo.InvariantCulture;
         w.WriteLine($"{s.Path}: {Commands.Bytes(s.FileBytes)}, IR {s.IrVersion}, opsets {string.Join(", ", s.Opsets.Select(o => $"{(o.Domain.Length == 0 ? "ai.onnx" : o.Domain)} {o.Version}"))}{(s.Producer is null ? "" : $", producer {s.Producer}")}");
         w.WriteLine();
-        var io = new List<string[]> { new[] { "", "name", "type", "shape" } };
+        var io = new List<string[]> { new[] { "io", "name", "type", "shape" } };
         io.AddRange(s.Inputs.Select(t => new[] { "input", t.Name, t.ElementType, "[" + string.Join(",", t.Shape) + "]" }));
         io.AddRange(s.Outputs.Select(t => new[] { "output", t.Name, t.ElementType, "[" + string.Join(",", t.Shape) + "]" }));
         TextTable.Write(io, w);

@@ -26,7 +26,7 @@
 //       The TensorRT kit's .trt.onnx on the CPU in ONNX Runtime against FP32, next to the ONNX INT8 artifact: task-metric
 //       loss on held-out photos, same calibration photos and calibrator.
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- tflite [--models a,b] [--photos 20] [--calibration 8] [--precisions Fp32,Fp16,Int8] [--calibrator C] [--all-outputs]
-//       The TFLite acceptance table: per model x precision, converts?, max relative error of the .tflite in tflite-ref
+//       The TFLite acceptance table: per model x precision, converts?, max relative error of the .tflite in LiteRT
 //       against ONNX Runtime on the original model over held-out photos, size ratios, Int8 task-metric loss (and the
 //       ONNX INT8 model's, calibrated on the same photos).
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- tflite-size [--models a,b] [--calibration 8]

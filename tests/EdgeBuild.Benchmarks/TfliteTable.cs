@@ -11,7 +11,7 @@ namespace EdgeBuild.Benchmarks;
 
 /// <summary>
 /// The TFLite acceptance table: per real model and precision, whether it converts, the max relative error of the
-/// .tflite file run in tflite-ref against ONNX Runtime on the original FP32 model (max |a-b| / max |ref| per output,
+/// .tflite file run in LiteRT against ONNX Runtime on the original FP32 model (max |a-b| / max |ref| per output,
 /// worst output) over held-out photos, its size, and for Int8 the task-metric loss against FP32 (AccuracyEvaluator,
 /// as the ONNX INT8 artifact is measured) next to that of the ONNX INT8 (QDQ) model calibrated on the same photos.
 ///
@@ -33,10 +33,11 @@ public static class TfliteTable
         var precisions = (Arg("--precisions") ?? "Fp32,Fp16,Int8").Split(',').Select(p => Enum.Parse<TflitePrecision>(p, true)).ToArray();
         var calibrator = Enum.Parse<CalibratorKind>(Arg("--calibrator") ?? "Percentile", true);
         double? budget = Arg("--budget") is { } b ? double.Parse(b, CultureInfo.InvariantCulture) : null;
-        string tool = TfliteRef.Tool(root) ?? throw new InvalidOperationException("tflite-ref not found (../shared/tools/tflite-ref or $TFLITE_REF)");
+        var (tool, problem) = TfliteRef.Ready(root);
+        if (problem is not null) throw new InvalidOperationException($"TFLite reference interpreter unavailable: {problem}");
         string work = Directory.CreateTempSubdirectory("edgebuild-tflite-table-").FullName;
 
-        Console.WriteLine($"tflite-ref: {tool}; {photoCount} held-out photos per model, Int8 calibrated on {calibrationCount} others ({calibrator}, asymmetric)");
+        Console.WriteLine($"TFLite reference: {tool}; {photoCount} held-out photos per model, Int8 calibrated on {calibrationCount} others ({calibrator}, asymmetric)");
         Console.WriteLine("| model | precision | converts | ops (TRANSPOSE) | max rel error vs ORT | size | size ratio | task metric loss (TFLite) | ONNX artifact at the same precision |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var id in ids)

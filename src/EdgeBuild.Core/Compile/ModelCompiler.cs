@@ -31,7 +31,8 @@ public static class ModelCompiler
     /// (default <see cref="OutputFolder.DefaultLockTimeout"/>) for another compile writing the same folder.
     /// </summary>
     public static CompileResult Compile(string modelPath, string outputDirectory, CompileOptions options,
-        Action<string>? progress = null, Action<string>? warn = null, bool writeManifest = true, TimeSpan? lockTimeout = null)
+        Action<string>? progress = null, Action<string>? warn = null, bool writeManifest = true, TimeSpan? lockTimeout = null,
+        Action<string>? passDetail = null)
     {
         string name = options.Name is { Length: > 0 } n ? n : CSharpNames.TypeName(Path.GetFileNameWithoutExtension(modelPath));
         Validate(name, options);
@@ -58,7 +59,8 @@ public static class ModelCompiler
                 passes = passes.Where(p => !skip.Contains(p.Name)).ToList();
             }
             progress?.Invoke("optimizing");
-            var report = OptimizationPipeline.Run(model, new OptimizeOptions { TargetOpset = options.TargetOpset }, passes, progress, warn);
+            // Each pass of each round is a detail (passDetail: the CLI's --verbose); what a pass reports goes to progress.
+            var report = OptimizationPipeline.Run(model, new OptimizeOptions { TargetOpset = options.TargetOpset }, passes, passDetail, warn, info: progress);
             var floatModel = model;
             QuantizeStepResult? quantization = null;
             // The ONNX artifact is quantized here (QDQ); other targets quantize from the float model and the shared calibration.

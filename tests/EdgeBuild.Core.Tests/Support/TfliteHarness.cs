@@ -13,18 +13,56 @@ using Tensor = EdgeBuild.Ir.Tensor;
 namespace EdgeBuild.Tests.Support;
 
 /// <summary>
-/// Google's TFLite interpreter as the judge of the .tflite files we write: ../shared/tools/tflite-ref (LiteRT,
-/// pinned; $TFLITE_REF overrides), one process per run, inputs and outputs as .npy files. No xunit here: the
-/// benchmarks use it too.
+/// Google's TFLite interpreter as the judge of the .tflite files we write: the project's own runner,
+/// build/tflite-runner/tflite-runner (LiteRT.js pinned by version and integrity, installed with npm ci on first use;
+/// $TFLITE_REF names another tool with the same interface), one process per run, inputs and outputs as .npy files.
+/// No xunit here: the benchmarks use it too.
 /// </summary>
 public static class TfliteRef
 {
-    /// <summary>The tflite-ref script, or null when it is not there.</summary>
+    private static readonly Lock ReadyLock = new();
+    private static (string Tool, string? Problem)? ready;
+
+    /// <summary>The project's runner in a checkout.</summary>
+    public static string Runner(string repoRoot) => Path.Combine(repoRoot, "build", "tflite-runner", "tflite-runner");
+
+    /// <summary>The tool to start: $TFLITE_REF when set, else the project's runner; null when the file is not there.</summary>
     public static string? Tool(string repoRoot)
     {
-        string path = Environment.GetEnvironmentVariable("TFLITE_REF") is { Length: > 0 } env
-            ? env : Path.GetFullPath(Path.Combine(repoRoot, "..", "shared", "tools", "tflite-ref", "tflite-ref"));
+        string path = Environment.GetEnvironmentVariable("TFLITE_REF") is { Length: > 0 } env ? env : Runner(repoRoot);
         return File.Exists(path) ? path : null;
+    }
+
+    /// <summary>
+    /// The tool with its runtime installed (`install`, once per process), or why it cannot run here: the runner's
+    /// own one-line error, which names what to install when Node.js or npm is missing.
+    /// </summary>
+    public static (string Tool, string? Problem) Ready(string repoRoot)
+    {
+        lock (ReadyLock)
+        {
+            return ready ??= Install(repoRoot);
+        }
+    }
+
+    private static (string, string?) Install(string repoRoot)
+    {
+        string? tool = Tool(repoRoot);
+        if (tool is null)
+        {
+            return Environment.GetEnvironmentVariable("TFLITE_REF") is { Length: > 0 } env
+                ? ("", $"TFLITE_REF={env}: no such file")
+                : ("", $"{Runner(repoRoot)} is missing from the checkout");
+        }
+        try
+        {
+            var (exit, _, stderr) = Exec(tool, ["install"]);
+            return exit == 0 ? (tool, null) : (tool, $"{tool} install failed (exit {exit}): {stderr.Trim()}");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            return (tool, $"cannot start {tool} (it needs bash): {e.Message}");
+        }
     }
 
     public static (int Exit, string Stdout, string Stderr) Exec(string tool, IEnumerable<string> args)
@@ -37,16 +75,16 @@ public static class TfliteRef
         if (!p.WaitForExit(TimeSpan.FromMinutes(3)))
         {
             p.Kill(true);
-            throw new TimeoutException($"tflite-ref {string.Join(' ', args)} did not finish in 3 minutes");
+            throw new TimeoutException($"{tool} {string.Join(' ', args)} did not finish in 3 minutes");
         }
         return (p.ExitCode, stdout.Result, stderr.Result);
     }
 
-    /// <summary>`tflite-ref info MODEL --tensors` as JSON.</summary>
+    /// <summary>`info MODEL --tensors` as JSON.</summary>
     public static JsonDocument Info(string tool, string model)
     {
         var (exit, stdout, stderr) = Exec(tool, ["info", model, "--tensors"]);
-        if (exit != 0) throw new InvalidOperationException($"tflite-ref info failed ({exit}): {stderr.Trim()}");
+        if (exit != 0) throw new InvalidOperationException($"{tool} info failed ({exit}): {stderr.Trim()}");
         return JsonDocument.Parse(stdout);
     }
 
@@ -67,7 +105,7 @@ public static class TfliteRef
         args.Add("--out");
         args.Add(outDir);
         var (exit, stdout, stderr) = Exec(tool, args);
-        if (exit != 0) throw new InvalidOperationException($"tflite-ref run failed ({exit}): {stderr.Trim()}");
+        if (exit != 0) throw new InvalidOperationException($"{tool} run failed ({exit}): {stderr.Trim()}");
         using var json = JsonDocument.Parse(stdout);
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var o in json.RootElement.GetProperty("outputs").EnumerateArray())
@@ -76,7 +114,7 @@ public static class TfliteRef
     }
 }
 
-/// <summary>A real model converted to TFLite the way the compile step does it, and run in tflite-ref on photos.</summary>
+/// <summary>A real model converted to TFLite the way the compile step does it, and run in the reference interpreter on photos.</summary>
 public static class TfliteHarness
 {
     /// <summary>The fixed input shape a spec feeds, for models whose ONNX input has dynamic dims.</summary>
@@ -118,7 +156,7 @@ public static class TfliteHarness
     public static Dictionary<string, Tensor> FromTflite(IReadOnlyDictionary<string, Tensor> outputs, TfliteResult result) =>
         result.Io.Where(io => !io.IsInput).ToDictionary(io => io.Name, io => Layout.Transpose(outputs[io.Name], Layout.Inverse(io.Perm)));
 
-    /// <summary>Runs every sample through tflite-ref (a few processes at a time); outputs in ONNX layout, in sample order.</summary>
+    /// <summary>Runs every sample through LiteRT (a few processes at a time); outputs in ONNX layout, in sample order.</summary>
     public static List<IReadOnlyDictionary<string, Tensor>> RunAll(string tool, byte[] tflite, TfliteResult result, IReadOnlyList<IReadOnlyDictionary<string, Tensor>> samples, string workDir)
     {
         Directory.CreateDirectory(workDir);
@@ -133,7 +171,7 @@ public static class TfliteHarness
         return outputs.ToList();
     }
 
-    /// <summary>Runs a converted model once in tflite-ref (in a temporary folder); outputs in ONNX layout by ONNX name.</summary>
+    /// <summary>Runs a converted model once in LiteRT (in a temporary folder); outputs in ONNX layout by ONNX name.</summary>
     public static Dictionary<string, Tensor> RunOnce(string tool, TfliteResult result, IReadOnlyDictionary<string, Tensor> inputs)
     {
         string work = Directory.CreateTempSubdirectory("edgebuild-tflite-run-").FullName;

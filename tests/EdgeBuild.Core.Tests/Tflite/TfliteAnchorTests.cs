@@ -7,7 +7,7 @@ namespace EdgeBuild.Tests.Tflite;
 
 /// <summary>
 /// The sanity anchor: MediaPipe's own face_detection_short_range.tflite and our conversion of blazeface-front128.onnx
-/// (the same network, exported to ONNX by tf2onnx) run in tflite-ref on the same 20 photos must find the same faces:
+/// (the same network, exported to ONNX by tf2onnx) run in LiteRT on the same 20 photos must find the same faces:
 /// the same best anchor, the same score and the same box.
 /// </summary>
 public class TfliteAnchorTests(ITestOutputHelper output)

@@ -15,7 +15,7 @@ namespace EdgeBuild.Tests.Tflite;
 /// <summary>
 /// Int8 CONCATENATION inputs at the concat's own scale (ConcatScaleSharing): a producer that only the concat reads
 /// writes its output at the concat's scale directly; one that something else reads too keeps its own scale and is
-/// requantized (QUANTIZE int8 -> int8) for the concat. The file still matches ONNX Runtime in tflite-ref.
+/// requantized (QUANTIZE int8 -> int8) for the concat. The file still matches ONNX Runtime in LiteRT.
 /// </summary>
 public class TfliteConcatScaleTests(ITestOutputHelper output)
 {

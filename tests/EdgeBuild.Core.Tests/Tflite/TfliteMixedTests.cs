@@ -17,7 +17,7 @@ namespace EdgeBuild.Tests.Tflite;
 /// <summary>
 /// Int8 files with some nodes kept in float (Precision=Mixed, KeepFp32, the layers an accuracy budget returns to FP32):
 /// those nodes get float weights and float kernels between a DEQUANTIZE and a QUANTIZE, everything else stays int8,
-/// and the file runs in tflite-ref closer to float than the full-integer one.
+/// and the file runs in LiteRT closer to float than the full-integer one.
 /// </summary>
 public class TfliteMixedTests(ITestOutputHelper output)
 {
@@ -161,7 +161,7 @@ public class TfliteMixedTests(ITestOutputHelper output)
         finally { Directory.Delete(dir, recursive: true); }
     }
 
-    /// <summary>The compile step at Precision=Mixed with KeepFp32: the named layer is float in the .tflite file, which loads in tflite-ref.</summary>
+    /// <summary>The compile step at Precision=Mixed with KeepFp32: the named layer is float in the .tflite file, which loads in LiteRT.</summary>
     [SkippableFact]
     public void MixedPrecisionKeepsNamedLayersInTheTfliteFile()
     {

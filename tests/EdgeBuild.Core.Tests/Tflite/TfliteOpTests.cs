@@ -10,7 +10,7 @@ namespace EdgeBuild.Tests.Tflite;
 
 /// <summary>
 /// Every op mapping on small models built in code (shapes and attributes the real models do not have), each run in
-/// tflite-ref against ONNX Runtime on a random input: float32 within 1e-4 of the largest output value, and the
+/// LiteRT against ONNX Runtime on a random input: float32 within 1e-4 of the largest output value, and the
 /// layout pass adding no TRANSPOSE where the graph does not need one.
 /// </summary>
 public class TfliteOpTests(ITestOutputHelper output)

@@ -8,7 +8,7 @@ using Tensor = EdgeBuild.Ir.Tensor;
 namespace EdgeBuild.Tests.Tflite;
 
 /// <summary>
-/// The ten pinned real models converted to .tflite and run in Google's interpreter (tflite-ref, LiteRT) on 20 real
+/// The ten pinned real models converted to .tflite and run in Google's interpreter (LiteRT, build/tflite-runner) on 20 real
 /// photos each, against ONNX Runtime on the original FP32 ONNX model. Error per output: max |a - b| over the photos /
 /// max |reference| over the photos (as the optimizer's real-model tests measure it). Float32 <= 1e-4, float16
 /// <= 1e-2; Int8 is judged by the task metric, as the ONNX INT8 artifact is.
@@ -171,7 +171,7 @@ public class TfliteRealModelTests(ITestOutputHelper output)
         Assert.True(bytes.Length <= 0.5 * new FileInfo(run.ModelPath).Length);
     }
 
-    /// <summary>What tflite-ref's own reader sees in an INT8 file: per-channel int8 weights on the axis TFLite expects, int32 biases at s_in x s_w.</summary>
+    /// <summary>What the reference runner's own FlatBuffer reader sees in an INT8 file: per-channel int8 weights on the axis TFLite expects, int32 biases at s_in x s_w.</summary>
     [SkippableFact]
     public void Int8WeightsArePerChannelOnTfliteAxes()
     {
@@ -217,7 +217,7 @@ public class TfliteRealModelTests(ITestOutputHelper output)
     /// <summary>
     /// The compile step with Targets Onnx;TFLite at Int8 on photos: one calibration for both artifacts, the ONNX one
     /// measured against FP32 as before, the .tflite file full-integer with float I/O in NHWC, listed in the manifest,
-    /// and running in tflite-ref close to the ONNX INT8 artifact. With --tflite-int8-io the file takes and gives int8.
+    /// and running in LiteRT close to the ONNX INT8 artifact. With --tflite-int8-io the file takes and gives int8.
     /// </summary>
     [SkippableFact]
     public void CompileStepWritesBothTargetsFromOneCalibration()

@@ -7,7 +7,7 @@ namespace EdgeBuild.Tests.Tflite;
 
 /// <summary>
 /// The FlatBuffer facts of what TflWriter writes, read back from the raw bytes (field ids of the TFLite schema) and by
-/// tflite-ref: file identifier, schema version, both operator code fields, SignatureDef, metadata, 16-byte aligned buffers.
+/// LiteRT: file identifier, schema version, both operator code fields, SignatureDef, metadata, 16-byte aligned buffers.
 /// </summary>
 public class TfliteSchemaTests
 {
@@ -41,7 +41,7 @@ public class TfliteSchemaTests
         }
     }
 
-    private static TflModel GeluModel()
+    internal static TflModel GeluModel()
     {
         var m = new TflModel { Description = "EdgeBuild schema test" };
         m.Tensors.Add(new TflTensor { Name = "x", Shape = [1, 4], Type = EdgeBuild.Targets.Tflite.Schema.TensorType.FLOAT32 });

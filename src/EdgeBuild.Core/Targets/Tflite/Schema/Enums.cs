@@ -1,6 +1,6 @@
 namespace EdgeBuild.Targets.Tflite.Schema;
 
-// Names are the schema's own (upper case, underscores) so they can be checked against schema.fbs and tflite-ref.
+// Names are the schema's own (upper case, underscores) so they can be checked against schema.fbs and the reference runner's reader (build/tflite-runner).
 #pragma warning disable CA1707, CA1720
 
 /// <summary>TFLite schema enum BuiltinOperator (schema.fbs): the code of every builtin op, in schema order.</summary>
