@@ -10,6 +10,7 @@ namespace EdgeBuild.Passes;
 /// model would run with. Random operators (training-mode Dropout too), Q/DQ (folding would undo
 /// quantization), nodes with subgraphs and custom domains are never folded. Results larger than
 /// <see cref="OptimizeOptions.MaxFoldedTensorBytes"/> are kept as computations when they would grow the model.
+/// If/Loop/Scan bodies are folded too, each as its own region (constants of enclosing scopes count as constants).
 /// </summary>
 public sealed class ConstantFolding : IPass
 {
@@ -26,8 +27,16 @@ public sealed class ConstantFolding : IPass
     public PassResult Run(Model model, PassContext context)
     {
         var result = new PassResult();
-        var graph = model.Graph;
-        FoldStaticShapes(graph, model.DefaultOpset, result);
+        // Enclosing graphs first: a body's constant region may start from values folded outside it.
+        foreach (var graph in model.Graph.SelfAndSubgraphs().ToList())
+            FoldIn(model, graph, context, result);
+        return result;
+    }
+
+    private static void FoldIn(Model model, Graph graph, PassContext context, PassResult result)
+    {
+        // A Loop body's declared shapes may be the traced iteration's: not trusted.
+        if (PassHelpers.HasFixedShapes(graph)) FoldStaticShapes(graph, model.DefaultOpset, result);
 
         var foldable = new HashSet<Node>();
         var overBudget = new List<string>();
@@ -50,7 +59,7 @@ public sealed class ConstantFolding : IPass
             result.Note("kept_over_budget", overBudget.Count);
             context.Info($"constant folding left {overBudget.Count} node(s) as computations, over its budget: {string.Join("; ", overBudget.Take(3))}{(overBudget.Count > 3 ? "; ..." : "")}");
         }
-        if (foldable.Count == 0) return result;
+        if (foldable.Count == 0) return;
 
         // The values that leave the constant region are the ones to materialize.
         var frontier = new List<Value>();
@@ -58,7 +67,7 @@ public sealed class ConstantFolding : IPass
             foreach (var o in node.Outputs)
                 if (o is not null && (o.IsGraphOutput || o.Uses.Any(u => u.Node.Graph != graph || !foldable.Contains(u.Node))))
                     frontier.Add(o);
-        if (frontier.Count == 0) return result;
+        if (frontier.Count == 0) return;
 
         var constantsUsed = graph.Nodes.Where(foldable.Contains).SelectMany(n => n.Inputs)
             .Where(v => v is not null && v.Producer is null).Distinct().ToList();
@@ -72,7 +81,7 @@ public sealed class ConstantFolding : IPass
         {
             context.Warn($"constant folding skipped: ONNX Runtime could not evaluate the constant subgraph within {context.Options.FoldingTimeLimit.TotalSeconds:0} s ({FirstLine(e.Message)})");
             result.Note("evaluation_failed");
-            return result;
+            return;
         }
 
         foreach (var v in frontier)
@@ -95,7 +104,6 @@ public sealed class ConstantFolding : IPass
         int before = graph.Nodes.Count;
         RemoveDead(graph, foldable);
         result.Count("nodes_folded", before - graph.Nodes.Count);
-        return result;
     }
 
     /// <summary>Bytes of the constants that feed <paramref name="value"/> through folded nodes: what folding it replaces.</summary>

@@ -4,7 +4,8 @@ namespace EdgeBuild.Passes;
 
 /// <summary>
 /// Removes Reshape nodes whose output shape equals their input shape, and Cast nodes to the type the
-/// input already has. Only shapes known for certain (all dims numbers) are compared.
+/// input already has. Only shapes known for certain (all dims numbers) are compared. Runs in If/Loop/Scan
+/// bodies too.
 /// </summary>
 public sealed class NoOpElimination : IPass
 {
@@ -14,11 +15,18 @@ public sealed class NoOpElimination : IPass
     public PassResult Run(Model model, PassContext context)
     {
         var result = new PassResult();
-        var graph = model.Graph;
+        foreach (var graph in model.Graph.SelfAndSubgraphs().ToList())
+            EliminateIn(graph, result);
+        return result;
+    }
+
+    private static void EliminateIn(Graph graph, PassResult result)
+    {
+        bool fixedShapes = PassHelpers.HasFixedShapes(graph);
         foreach (var node in graph.Nodes.ToList())
         {
             if (node.Graph is null || node.Input(0) is not { } input) continue;
-            if (node.Is("Reshape") && IsNoOpReshape(node, input))
+            if (node.Is("Reshape") && fixedShapes && IsNoOpReshape(node, input))
             {
                 if (PassHelpers.Bypass(graph, node, input)) result.Count("reshape_removed");
             }
@@ -28,7 +36,6 @@ public sealed class NoOpElimination : IPass
                 if (PassHelpers.Bypass(graph, node, input)) result.Count("cast_removed");
             }
         }
-        return result;
     }
 
     private static bool IsNoOpReshape(Node node, Value input)

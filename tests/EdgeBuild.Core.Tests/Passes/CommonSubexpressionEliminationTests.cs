@@ -1,0 +1,144 @@
+using EdgeBuild.Ir;
+using EdgeBuild.Passes;
+using EdgeBuild.Tests.Support;
+using static EdgeBuild.Tests.Passes.PassTestRunner;
+using A = EdgeBuild.Ir.Attribute;
+
+namespace EdgeBuild.Tests.Passes;
+
+public class CommonSubexpressionEliminationTests
+{
+    private const string Cse = "common-subexpression-elimination";
+
+    /// <summary>
+    /// The dynamic-shape pattern of a BERT export: every layer rebuilds the same target shape from Shape(x) through
+    /// Gather -> Unsqueeze -> Concat, each Gather index and Unsqueeze axes its own initializer. One chain remains.
+    /// </summary>
+    [Fact]
+    public void RepeatedShapeChainsCollapseToOne()
+    {
+        var b = new ModelBuilder();
+        var x = b.InputSymbolic("x", "batch", "seq", "8");
+        Value y = x;
+        for (int layer = 0; layer < 3; layer++)
+        {
+            var shape = b.Op("Shape", [x], $"shape{layer}");
+            var batch = b.Op("Unsqueeze", [b.Op("Gather", [shape, Scalar(b, $"i0_{layer}", 0)], $"g0_{layer}", A.Of("axis", 0L)), b.ConstInts($"ax0_{layer}", 0)], $"u0_{layer}");
+            var seq = b.Op("Unsqueeze", [b.Op("Gather", [shape, Scalar(b, $"i1_{layer}", 1)], $"g1_{layer}", A.Of("axis", 0L)), b.ConstInts($"ax1_{layer}", 0)], $"u1_{layer}");
+            var target = b.Op("Concat", [batch, seq, b.ConstInts($"rest{layer}", 2, 4)], $"target{layer}", A.Of("axis", 0L));
+            var split = b.Op("Reshape", [y, target], $"split{layer}");
+            var back = b.Op("Reshape", [b.Op("Relu", [split], $"act{layer}"), b.Op("Shape", [x], $"shape_back{layer}")], $"merged{layer}");
+            y = b.Op("Add", [back, x], $"layer{layer}");
+        }
+        b.Output(y);
+        var report = OptimizeAndCompare(b, Input("x", 2, 5, 8), [Cse]);
+        Assert.Equal(1, Count(b.Model, "Shape"));
+        Assert.Equal(2, Count(b.Model, "Gather"));
+        Assert.Equal(2, Count(b.Model, "Unsqueeze"));
+        Assert.Equal(1, Count(b.Model, "Concat"));
+        // Shape 6 -> 1 (the Reshape back reads Shape(x) too), Gather 6 -> 2, Unsqueeze 6 -> 2, Concat 3 -> 1.
+        Assert.Equal(5 + 4 + 4 + 2, Counter(report, Cse, "nodes_merged"));
+    }
+
+    [Fact]
+    public void DifferentAttributesOrInputOrderAreNotMerged()
+    {
+        var b = new ModelBuilder();
+        var x = b.Input("x", 2, 3, 4);
+        var w = b.Input("w", 2, 3, 4);
+        var t1 = b.Op("Transpose", [x], "t1", A.Of("perm", new long[] { 0, 2, 1 }));
+        var t2 = b.Op("Transpose", [x], "t2", A.Of("perm", new long[] { 1, 0, 2 }));
+        var s1 = b.Op("Sub", [x, w], "s1");
+        var s2 = b.Op("Sub", [w, x], "s2");
+        b.Output(b.Op("Concat", [b.Op("Reshape", [t1, b.ConstInts("flat1", -1)], "r1"), b.Op("Reshape", [t2, b.ConstInts("flat2", -1)], "r2"),
+            b.Op("Reshape", [s1, b.ConstInts("flat3", -1)], "r3"), b.Op("Reshape", [s2, b.ConstInts("flat4", -1)], "r4")], "y", A.Of("axis", 0L)));
+        var inputs = Input("x", 2, 3, 4);
+        inputs["w"] = ModelBuilder.RandomInput([2, 3, 4], seed: 9);
+        OptimizeAndCompare(b, inputs, [Cse]);
+        Assert.Equal(2, Count(b.Model, "Transpose"));
+        Assert.Equal(2, Count(b.Model, "Sub"));
+        // The four Reshapes read equal [-1] constants but different data: all stay.
+        Assert.Equal(4, Count(b.Model, "Reshape"));
+    }
+
+    [Fact]
+    public void TensorAttributesAreComparedByContent()
+    {
+        var b = new ModelBuilder();
+        var x = b.Input("x", 2, 3);
+        var shape = b.Op("Shape", [x], "shape");
+        var ones = b.Op("ConstantOfShape", [shape], "ones", A.Of("value", Tensor.FromFloats([1], [1f])));
+        var onesAgain = b.Op("ConstantOfShape", [shape], "ones_again", A.Of("value", Tensor.FromFloats([1], [1f])));
+        var twos = b.Op("ConstantOfShape", [shape], "twos", A.Of("value", Tensor.FromFloats([1], [2f])));
+        b.Output(b.Op("Add", [b.Op("Add", [b.Op("Mul", [x, ones], "m1"), b.Op("Mul", [x, onesAgain], "m2")], "a1"), b.Op("Mul", [x, twos], "m3")], "y"));
+        OptimizeAndCompare(b, Input("x", 2, 3), [Cse]);
+        Assert.Equal(2, Count(b.Model, "ConstantOfShape"));
+        // m1 and m2 now read the same ones: merged too.
+        Assert.Equal(2, Count(b.Model, "Mul"));
+    }
+
+    [Fact]
+    public void TwoGraphOutputsStayTwoNodesAndOneOutputTakesOverItsDuplicate()
+    {
+        var b = new ModelBuilder();
+        var x = b.Input("x", 2, 5);
+        var first = b.Op("Sigmoid", [x], "first");
+        var second = b.Op("Sigmoid", [x], "second");
+        var inner = b.Op("Relu", [x], "inner");
+        var outer = b.Op("Relu", [x], "outer");
+        b.Output(first, second, outer, b.Op("Neg", [inner], "negated"));
+        var report = OptimizeAndCompare(b, Input("x", 2, 5), [Cse]);
+        Assert.Equal(2, Count(b.Model, "Sigmoid"));
+        Assert.Equal(1, Count(b.Model, "Relu"));
+        Assert.Equal(["first", "second", "outer", "negated"], b.Graph.Outputs.Select(o => o.Name));
+        Assert.Equal(1, Counter(report, Cse, "kept_at_graph_boundary"));
+    }
+
+    [Fact]
+    public void RandomOpsAreNeverMerged()
+    {
+        var b = new ModelBuilder();
+        var x = b.Input("x", 2, 3);
+        var r1 = b.Op("RandomUniformLike", [x], "r1", A.Of("seed", 1f));
+        var r2 = b.Op("RandomUniformLike", [x], "r2", A.Of("seed", 1f));
+        b.Output(b.Op("Sub", [r1, r2], "y"));
+        OptimizationPipeline.Run(b.Model, new OptimizeOptions(), OptimizationPipeline.Select([Cse]));
+        Assert.Empty(GraphVerifier.Verify(b.Graph));
+        Assert.Equal(2, Count(b.Model, "RandomUniformLike"));
+    }
+
+    [Fact]
+    public void DuplicatesInsideAnIfBranchAreMergedAndOuterValuesStay()
+    {
+        var b = new ModelBuilder();
+        var x = b.Input("x", 2, 4);
+        var cond = b.Graph.AddInput("cond", new TensorType(DataType.Bool, Shape.Of()));
+        var pre = b.Op("Relu", [x], "pre");
+        var thenBranch = new Graph("then", b.Graph);
+        var t1 = thenBranch.AddNode("Exp", [pre], ["t1"]).Output0;
+        var t2 = thenBranch.AddNode("Exp", [pre], ["t2"]).Output0;
+        var tOut = thenBranch.AddNode("Add", [t1, t2], ["t_out"]).Output0;
+        tOut.Type = new TensorType(DataType.Float, Shape.Of(2, 4));
+        thenBranch.AddOutput(tOut);
+        var elseBranch = new Graph("else", b.Graph);
+        var eOut = elseBranch.AddNode("Neg", [pre], ["e_out"]).Output0;
+        eOut.Type = new TensorType(DataType.Float, Shape.Of(2, 4));
+        elseBranch.AddOutput(eOut);
+        var ifOut = b.Graph.AddNode("If", [cond], ["branch"], "", "if", [Branch("then_branch", thenBranch), Branch("else_branch", elseBranch)]).Output0;
+        b.Output(b.Op("Add", [ifOut, b.Op("Relu", [x], "pre_again")], "y"));
+        OptimizeAndCompareEach(b, [BranchInputs(true), BranchInputs(false)], [Cse]);
+        Assert.Equal(1, b.Graph.Nodes.Count(n => n.OpType == "Relu"));
+        Assert.Equal(1, thenBranch.Nodes.Count(n => n.OpType == "Exp"));
+    }
+
+    private static Dictionary<string, Tensor> BranchInputs(bool condition)
+    {
+        var inputs = Input("x", 2, 4);
+        inputs["cond"] = Bool(condition);
+        return inputs;
+    }
+
+    internal static A Branch(string name, Graph body) => new(name, AttributeKind.Graph) { Graph = body };
+
+    private static Value Scalar(ModelBuilder b, string name, long value) => b.Graph.AddInitializer(name, Tensor.FromInt64s([], [value]));
+}
