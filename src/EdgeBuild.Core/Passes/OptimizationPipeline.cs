@@ -39,6 +39,8 @@ public static class OptimizationPipeline
         // After identity and no-op removal, which make equal computations read the same values; before the folds,
         // so a shared shape chain is folded or fused once.
         new CommonSubexpressionElimination(),
+        // After CSE (one Shape per tensor left): the Reshape targets built from shapes become constants.
+        new ReshapeShapeSimplification(),
         // After folding and CSE, which make a Pad's amounts and fill value the constants it checks.
         new PadFusion(),
         // BatchNorm before Mul/Add: a Conv->BN->Mul chain folds BN first, then the Mul into the same Conv.

@@ -3,12 +3,15 @@ using EdgeBuild.Ir;
 namespace EdgeBuild.Passes;
 
 /// <summary>
-/// Folds a zero constant Pad into the Conv or AveragePool that reads it: the Pad's spatial amounts are added to the
-/// consumer's own pads, which pad with zeros too. Exports of TensorFlow and Keras models write "same" padding as an
-/// explicit Pad before each convolution. Only where the meaning is the same for certain: mode constant with value 0
-/// (or none), batch and channel axes not padded, no negative pads, the consumer's auto_pad NOTSET, and the Pad read by
-/// that one node. AveragePool only with count_include_pad=1 (its pads count as zeros in the average, as the Pad's
-/// zeros do) and ceil_mode=0; MaxPool never (its pads are -inf, not 0).
+/// Folds a zero constant Pad into the Conv, AveragePool or MaxPool that reads it: the Pad's spatial amounts are added
+/// to the consumer's own pads. Exports of TensorFlow and Keras models write "same" padding as an explicit Pad before
+/// each convolution; PyTorch exports AvgPool2d(padding, count_include_pad=True) at opset 9 as Pad + AveragePool. Only
+/// where the meaning is the same for certain: mode constant with value 0 (or none), batch and channel axes not
+/// padded, no negative pads, the consumer's auto_pad NOTSET, and the Pad read by that one node.
+/// AveragePool: its pads count as zeros in the average with count_include_pad=1; with 0 it may only take the Pad
+/// when it has no pads of its own, and then counts them (ceil_mode 0 in both cases, where the windows are the same).
+/// MaxPool pads with -inf, not 0: only when its input cannot be negative (Relu, Sigmoid, ...; max(x, 0) = max(x)
+/// then) and every window keeps a real element (pads below the kernel, no dilation), its indices output unused.
 /// </summary>
 public sealed class PadFusion : IPass
 {
@@ -26,7 +29,7 @@ public sealed class PadFusion : IPass
                 if (padded.Uses.Count != 1 || padded.IsGraphOutput) continue;
                 var consumer = padded.Uses[0].Node;
                 if (padded.Uses[0].InputIndex != 0 || consumer.Graph != graph || !PassHelpers.IsOnlyConsumedBy(padded, consumer)) continue;
-                if (!AcceptsZeroPads(consumer)) continue;
+                if (!AcceptsZeroPads(consumer, data)) continue;
                 int spatial = SpatialRank(consumer);
                 if (spatial < 1 || SpatialPads(pad, opset, spatial + 2) is not { } added)
                 {
@@ -37,21 +40,43 @@ public sealed class PadFusion : IPass
                 if (existing.Length != 2 * spatial) continue;
                 var fused = new long[2 * spatial];
                 for (int i = 0; i < fused.Length; i++) fused[i] = existing[i] + added[i];
+                bool countPads = consumer.Is("AveragePool") && consumer.GetInt("count_include_pad", 0) == 0;
+                if (countPads && existing.Any(p => p != 0)) continue;
+                if (consumer.Is("MaxPool") && (consumer.GetInts("kernel_shape") is not { } kernel || Enumerable.Range(0, fused.Length).Any(i => fused[i] >= kernel[i % spatial]))) continue;
                 consumer.SetAttribute(Ir.Attribute.Of("pads", fused));
+                if (countPads) consumer.SetAttribute(Ir.Attribute.Of("count_include_pad", 1L));
                 consumer.SetInput(0, data);
                 graph.RemoveNode(pad);
-                result.Count(consumer.OpType == "Conv" ? "fused_into_conv" : "fused_into_average_pool");
+                result.Count(consumer.OpType switch { "Conv" => "fused_into_conv", "MaxPool" => "fused_into_max_pool", _ => "fused_into_average_pool" });
             }
         return result;
     }
 
-    /// <summary>Conv, and AveragePool that counts its padding as zeros, with explicit pads (auto_pad NOTSET).</summary>
-    private static bool AcceptsZeroPads(Node consumer)
+    /// <summary>Conv, AveragePool, and MaxPool of a non-negative input, with explicit pads (auto_pad NOTSET).</summary>
+    private static bool AcceptsZeroPads(Node consumer, Value data)
     {
-        if (!(consumer.Is("Conv") || consumer.Is("AveragePool"))) return false;
         if (consumer.GetString("auto_pad") is { } autoPad && autoPad is not ("NOTSET" or "")) return false;
-        if (consumer.Is("AveragePool") && (consumer.GetInt("count_include_pad", 0) != 1 || consumer.GetInt("ceil_mode", 0) != 0)) return false;
-        return true;
+        if (consumer.Is("Conv")) return true;
+        if (consumer.Is("AveragePool")) return consumer.GetInt("ceil_mode", 0) == 0;
+        if (consumer.Is("MaxPool"))
+            return consumer.GetInt("ceil_mode", 0) == 0 && (consumer.GetInts("dilations") ?? []).All(d => d == 1)
+                && PassHelpers.OnlyFirstOutputUsed(consumer) && IsNonNegative(data);
+        return false;
+    }
+
+    /// <summary>True when every element of <paramref name="value"/> is &gt;= 0 whatever the input (NaN aside, which max propagates either way).</summary>
+    private static bool IsNonNegative(Value value)
+    {
+        if (value.Producer is not { } p || !p.IsStandardDomain) return false;
+        switch (p.OpType)
+        {
+            case "Relu" or "Sigmoid" or "Softmax" or "Exp" or "Abs" or "Softplus": return true;
+            case "Clip":
+                // Clip-11 takes min as input 1; before, as an attribute.
+                float? min = p.Inputs.Count > 1 ? (p.Input(1)?.ConstantValue is { ElementCount: 1 } t ? t.ToFloats()[0] : null) : p.GetAttribute("min") is { Kind: AttributeKind.Float } a ? a.Float : null;
+                return min >= 0;
+            default: return false;
+        }
     }
 
     /// <summary>Spatial axes of the consumer's input: from kernel_shape, else the Conv weight's rank; 0 when unknown.</summary>

@@ -40,6 +40,31 @@ public class CommonSubexpressionEliminationTests
         Assert.Equal(5 + 4 + 4 + 2, Counter(report, Cse, "nodes_merged"));
     }
 
+    /// <summary>After CSE, each Reshape target built from Shape(its own input) becomes a constant; the chains die.</summary>
+    [Fact]
+    public void ShapeChainsOfTheReshapeInputBecomeConstantTargets()
+    {
+        var b = new ModelBuilder();
+        var x = b.InputSymbolic("x", "batch", "seq", "8");
+        var shape = b.Op("Shape", [x], "shape");
+        var batch = b.Op("Unsqueeze", [b.Op("Gather", [shape, Scalar(b, "i0", 0)], "g0", A.Of("axis", 0L)), b.ConstInts("ax0", 0)], "u0");
+        var seq = b.Op("Gather", [shape, b.ConstInts("i1", -2)], "g1", A.Of("axis", 0L));
+        var split = b.Op("Reshape", [x, b.Op("Concat", [batch, seq, b.ConstInts("heads", 2, 4)], "target", A.Of("axis", 0L))], "split");
+        var act = b.Op("Relu", [split], "act");
+        var actShape = b.Op("Shape", [act], "act_shape");
+        var leading = b.Op("Slice", [actShape, b.ConstInts("s0", 0), b.ConstInts("s1", -2), b.ConstInts("s2", 0)], "leading");
+        var merged = b.Op("Reshape", [act, b.Op("Concat", [leading, b.ConstInts("width", -1)], "merge_target", A.Of("axis", 0L))], "merged");
+        // Dim 1 of x at position 0: not a copy, stays computed.
+        var swapped = b.Op("Reshape", [x, b.Op("Concat", [seq, batch, b.ConstInts("rest", 8)], "swap_target", A.Of("axis", 0L))], "swapped");
+        b.Output(b.Op("Add", [merged, x], "y"), swapped);
+        var report = OptimizeAndCompare(b, Input("x", 3, 5, 8));
+        Assert.Equal(2, Counter(report, "reshape-shape-simplification", "targets_made_constant"));
+        Assert.Equal([0L, 0, 2, 4], b.Graph.Nodes.First(n => n.OpType == "Reshape" && n.Output0.Name == "split").Input(1)!.ConstantValue!.ToInt64s());
+        Assert.Equal([0L, 0, -1], b.Graph.Nodes.First(n => n.OpType == "Reshape" && n.Output0.Name == "merged").Input(1)!.ConstantValue!.ToInt64s());
+        Assert.Equal(1, Count(b.Model, "Shape"));
+        Assert.Equal(1, Count(b.Model, "Concat"));
+    }
+
     [Fact]
     public void DifferentAttributesOrInputOrderAreNotMerged()
     {

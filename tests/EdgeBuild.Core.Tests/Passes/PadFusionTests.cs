@@ -77,20 +77,31 @@ public class PadFusionTests
         Assert.Equal(0, Count(b.Model, "Pad"));
     }
 
+    /// <summary>
+    /// AveragePool takes the Pad when it counts padding, or has no pads of its own (then it starts counting them);
+    /// MaxPool only over a non-negative input with pads below the kernel.
+    /// </summary>
     [Fact]
-    public void AveragePoolFusesOnlyWhenItCountsPadding()
+    public void PoolingFusesOnlyWhereZerosMeanTheSame()
     {
         var b = new ModelBuilder();
         var x = b.Input("x", 1, 2, 6, 6);
-        var counting = b.Op("AveragePool", [Pad(b, x, [0, 0, 1, 1, 0, 0, 1, 1], name: "p1")], "counting",
-            A.Of("kernel_shape", new long[] { 3, 3 }), A.Of("count_include_pad", 1L));
-        var excluding = b.Op("AveragePool", [Pad(b, x, [0, 0, 1, 1, 0, 0, 1, 1], name: "p2")], "excluding", A.Of("kernel_shape", new long[] { 3, 3 }));
-        var max = b.Op("MaxPool", [Pad(b, x, [0, 0, 1, 1, 0, 0, 1, 1], name: "p3")], "max", A.Of("kernel_shape", new long[] { 3, 3 }));
-        b.Output(counting, excluding, max);
-        var inputs = Input("x", 1, 2, 6, 6);
-        OptimizeAndCompare(b, inputs, [Fusion]);
-        Assert.Equal(2, Count(b.Model, "Pad"));
-        Assert.Equal([1L, 1, 1, 1], b.Graph.Nodes.Single(n => n.Name == "counting_node").GetInts("pads")!);
+        var relu = b.Op("Relu", [x], "relu");
+        A[] kernel = [A.Of("kernel_shape", new long[] { 3, 3 })];
+        long[] one = [0, 0, 1, 1, 0, 0, 1, 1];
+        var counting = b.Op("AveragePool", [Pad(b, x, one, name: "p1")], "counting", [.. kernel, A.Of("count_include_pad", 1L), A.Of("pads", new long[] { 1, 0, 0, 1 })]);
+        var unpadded = b.Op("AveragePool", [Pad(b, x, one, name: "p2")], "unpadded", kernel);
+        var excluding = b.Op("AveragePool", [Pad(b, x, one, name: "p3")], "excluding", [.. kernel, A.Of("pads", new long[] { 1, 1, 1, 1 })]);
+        var signed = b.Op("MaxPool", [Pad(b, x, one, name: "p4")], "signed", kernel);
+        var positive = b.Op("MaxPool", [Pad(b, relu, one, name: "p5")], "positive", kernel);
+        var wide = b.Op("MaxPool", [Pad(b, relu, [0, 0, 3, 0, 0, 0, 0, 0], name: "p6")], "wide", kernel);
+        b.Output(counting, unpadded, excluding, signed, positive, wide);
+        var report = OptimizeAndCompare(b, Input("x", 1, 2, 6, 6), [Fusion]);
+        Assert.Equal(["p3", "p4", "p6"], b.Graph.Nodes.Where(n => n.OpType == "Pad").Select(n => n.Output0.Name).Order());
+        Assert.Equal([2L, 1, 1, 2], b.Graph.Nodes.Single(n => n.Name == "counting_node").GetInts("pads")!);
+        Assert.Equal(1, b.Graph.Nodes.Single(n => n.Name == "unpadded_node").GetInt("count_include_pad", 0));
+        Assert.Equal(2, Counter(report, Fusion, "fused_into_average_pool"));
+        Assert.Equal(1, Counter(report, Fusion, "fused_into_max_pool"));
     }
 
     public static TheoryData<string> Unfusable => new()
