@@ -76,12 +76,14 @@ public sealed class ReshapeShapeSimplification : IPass
     {
         if (gather.GetInt("axis", 0) != 0 || gather.Input(1)?.ConstantValue is not { } index) return null;
         if (scalarIndex ? index.Rank != 0 : index.Rank != 1) return null;
-        if (ShapeOf(gather.Input(0), data) is not { } offset || RankOf(data) is not int rank) return null;
+        if (ShapeOf(gather.Input(0), data) is not { } offset) return null;
         var dims = new List<long>();
         foreach (long i in index.ToInt64s())
         {
-            if (Normalize(i, rank - offset) is not long j) return null;
-            dims.Add(j + offset);
+            // A negative index needs the rank; a non-negative one is a dim of the input whatever the rank (Gather checks the bound).
+            if (i >= 0) dims.Add(i + offset);
+            else if (RankOf(data) is int rank && i + rank - offset >= 0) dims.Add(i + rank);
+            else return null;
         }
         return [.. dims];
     }
@@ -89,6 +91,7 @@ public sealed class ReshapeShapeSimplification : IPass
     private static long[]? SlicedDims(Node slice, Value data, long opset)
     {
         if (opset < 10 || ShapeOf(slice.Input(0), data) is not { } offset || RankOf(data) is not int rank) return null;
+        // Slice clamps to the rank, which must be known here.
         long[]? starts = slice.Input(1)?.ConstantValue?.ToInt64s();
         long[]? ends = slice.Input(2)?.ConstantValue?.ToInt64s();
         long[]? axes = slice.Input(3) is { } a ? a.ConstantValue?.ToInt64s() : [0];
@@ -105,14 +108,14 @@ public sealed class ReshapeShapeSimplification : IPass
     /// <summary>The first dim a Shape of <paramref name="data"/> starts at (its start attribute), or null when it is not Shape(data).</summary>
     private static int? ShapeOf(Value? shape, Value data)
     {
-        if (shape?.Producer is not { } node || !node.Is("Shape") || !ReferenceEquals(node.Input(0), data) || RankOf(data) is not int rank) return null;
+        if (shape?.Producer is not { } node || !node.Is("Shape") || !ReferenceEquals(node.Input(0), data)) return null;
         if (node.GetAttribute("end") is not null) return null;
         long start = node.GetInt("start", 0);
+        if (start == 0) return 0;
+        if (RankOf(data) is not int rank) return null;
         if (start < 0) start += rank;
         return start < 0 || start > rank ? null : (int)start;
     }
 
     private static int? RankOf(Value data) => data.TensorType?.Shape?.Rank;
-
-    private static long? Normalize(long i, long length) => i < 0 ? (i + length >= 0 ? i + length : null) : (i < length ? i : null);
 }

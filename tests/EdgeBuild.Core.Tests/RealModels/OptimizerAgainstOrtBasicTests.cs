@@ -46,6 +46,7 @@ public class OptimizerAgainstOrtBasicTests(ITestOutputHelper output)
         OptimizationPipeline.Run(model, new OptimizeOptions { VerifyAfterEachPass = true });
         Assert.Empty(GraphVerifier.Verify(model.Graph));
         int ours = OptimizationPipeline.NodeCount(model);
+        if (Environment.GetEnvironmentVariable("EDGEBUILD_DUMP") is { Length: > 0 } dump) File.WriteAllText(Path.Combine(dump, id + ".txt"), GraphPrinter.Print(model));
         byte[] optimized = OnnxExporter.ToBytes(model);
 
         string ortPath = Path.Combine(Path.GetTempPath(), $"edgebuild-ortbasic-{Environment.ProcessId}-{id}.onnx");
