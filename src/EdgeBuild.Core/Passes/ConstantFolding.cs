@@ -36,7 +36,11 @@ public sealed class ConstantFolding : IPass
     private static void FoldIn(Model model, Graph graph, PassContext context, PassResult result)
     {
         // A Loop body's declared shapes may be the traced iteration's: not trusted.
-        if (PassHelpers.HasFixedShapes(graph)) FoldStaticShapes(graph, model.DefaultOpset, result);
+        if (PassHelpers.HasFixedShapes(graph))
+        {
+            FoldStaticShapes(graph, model.DefaultOpset, result);
+            FoldKnownDims(graph, model.DefaultOpset, result);
+        }
 
         var foldable = new HashSet<Node>();
         var overBudget = new List<string>();
@@ -161,6 +165,71 @@ public sealed class ConstantFolding : IPass
             graph.RemoveNode(node);
             result.Count("shapes_folded");
         }
+    }
+
+    /// <summary>
+    /// Gather or Slice of a Shape whose picked dims are numbers while others are symbolic: Silero's state input is
+    /// [2, batch, 128] and the model branches on its first dim; ONNX Runtime folds such picks, and so do we. Only
+    /// constant indices on axis 0 (Gather), one axis with step 1 (Slice).
+    /// </summary>
+    private static void FoldKnownDims(Graph graph, long opset, PassResult result)
+    {
+        foreach (var node in graph.Nodes.ToList())
+        {
+            if (!(node.Is("Gather") || node.Is("Slice")) || node.Outputs[0] is not { } output || output.IsGraphOutput) continue;
+            if (node.Input(0)?.Producer is not { } shapeNode || !shapeNode.Is("Shape") || shapeNode.Input(0)?.TensorType?.Shape is not { } shape) continue;
+            int rank = shape.Rank;
+            long start = opset >= 15 ? shapeNode.GetInt("start", 0) : 0;
+            long end = opset >= 15 ? shapeNode.GetInt("end", rank) : rank;
+            start = Math.Clamp(start < 0 ? start + rank : start, 0, rank);
+            end = Math.Clamp(end < 0 ? end + rank : end, 0, rank);
+            int length = (int)Math.Max(0, end - start);
+            long[]? picked = node.OpType == "Gather" ? GatheredPositions(node, length) : SlicedPositions(node, length);
+            if (picked is null) continue;
+            var dims = new long[picked.Length];
+            bool known = true;
+            for (int i = 0; i < picked.Length && known; i++)
+            {
+                if (shape[(int)(start + picked[i])].Value is long d && d >= 0) dims[i] = d;
+                else known = false;
+            }
+            if (!known) continue;
+            long[] resultDims = node.OpType == "Gather" ? node.Input(1)!.ConstantValue!.Dims : [dims.Length];
+            var fresh = graph.AddInitializer(graph.UniqueName(output.Name + "_folded"), Tensor.FromInt64s(resultDims, dims));
+            Graph.ReplaceAllUses(output, fresh);
+            graph.RemoveNode(node);
+            result.Count("shapes_folded");
+        }
+    }
+
+    /// <summary>The positions a Gather on axis 0 with constant indices picks from a vector of <paramref name="length"/>; null when out of range or not constant.</summary>
+    private static long[]? GatheredPositions(Node gather, int length)
+    {
+        if (gather.GetInt("axis", 0) != 0 || gather.Input(1)?.ConstantValue is not { } indices) return null;
+        var positions = indices.ToInt64s();
+        for (int i = 0; i < positions.Length; i++)
+        {
+            long p = positions[i] < 0 ? positions[i] + length : positions[i];
+            if (p < 0 || p >= length) return null;
+            positions[i] = p;
+        }
+        return positions;
+    }
+
+    /// <summary>The positions a one-axis, step-1 Slice with constant bounds takes from a vector of <paramref name="length"/>.</summary>
+    private static long[]? SlicedPositions(Node slice, int length)
+    {
+        if (slice.Inputs.Count < 3) return null; // Slice-1 kept its bounds as attributes: rare on shapes, left alone
+        long[]? starts = slice.Input(1)?.ConstantValue?.ToInt64s();
+        long[]? ends = slice.Input(2)?.ConstantValue?.ToInt64s();
+        long[]? axes = slice.Input(3) is { } a ? a.ConstantValue?.ToInt64s() : [0];
+        long[]? steps = slice.Input(4) is { } s ? s.ConstantValue?.ToInt64s() : [1];
+        if (starts is not [var from] || ends is not [var to] || axes is not ([0] or [-1]) || steps is not [1]) return null;
+        from = Math.Clamp(from < 0 ? from + length : from, 0, length);
+        to = Math.Clamp(to < 0 ? to + length : to, 0, length);
+        var positions = new List<long>();
+        for (long i = from; i < to; i++) positions.Add(i);
+        return [.. positions];
     }
 
     private static void RemoveDead(Graph graph, HashSet<Node> candidates)

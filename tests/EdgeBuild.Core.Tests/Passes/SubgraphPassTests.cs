@@ -77,6 +77,32 @@ public class SubgraphPassTests
         Assert.False(x.IsGraphOutput);
     }
 
+    /// <summary>
+    /// Silero's pattern: the condition is a dim of an input that is a number while the batch dim is symbolic
+    /// (state [2, batch, 4]). Gather and Slice of its Shape fold, the If becomes its branch; a symbolic dim stays computed.
+    /// </summary>
+    [Fact]
+    public void ConditionFromAKnownDimOfAPartlySymbolicShapeInlines()
+    {
+        var b = new ModelBuilder();
+        var state = b.InputSymbolic("state", "2", "batch", "4");
+        var shape = b.Op("Shape", [state], "shape");
+        var layers = b.Op("Squeeze", [b.Op("Gather", [shape, b.ConstInts("first", 0)], "layers_1d", A.Of("axis", 0L)), b.ConstInts("axis0", 0)], "layers");
+        var cond = b.Op("Cast", [layers], "cond", A.Of("to", (long)DataType.Bool));
+        var tail = b.Op("Slice", [shape, b.ConstInts("from", -1), b.ConstInts("to", 3)], "tail");
+        var batch = b.Op("Gather", [shape, b.ConstInts("second", 1)], "batch", A.Of("axis", 0L));
+        var thenBranch = new Graph("then", b.Graph);
+        thenBranch.AddOutput(Typed(thenBranch.AddNode("Sigmoid", [state], ["squashed"]).Output0, 2, 3, 4));
+        var elseBranch = new Graph("else", b.Graph);
+        elseBranch.AddOutput(Typed(elseBranch.AddNode("Neg", [state], ["negated"]).Output0, 2, 3, 4));
+        var branch = b.Graph.AddNode("If", [cond], ["branch"], "", "if", [Branch("then_branch", thenBranch), Branch("else_branch", elseBranch)]).Output0;
+        b.Output(branch, b.Op("Concat", [tail, batch], "dims", A.Of("axis", 0L)));
+        OptimizeAndCompare(b, Input("state", 2, 3, 4));
+        Assert.Equal(0, Count(b.Model, "If"));
+        // Left: the taken branch, and the batch dim (symbolic) with what reads it; the tail [4] is a constant.
+        Assert.Equal(["Concat", "Gather", "Shape", "Sigmoid"], b.Graph.Nodes.Select(n => n.OpType).Order());
+    }
+
     /// <summary>The taken branch holds an If of its own: it moves up a scope and still reads what it read.</summary>
     [Theory]
     [InlineData(true)]

@@ -70,6 +70,7 @@ public class OptimizerAgainstOrtBasicTests(ITestOutputHelper output)
         using var candidate = new InferenceSession(optimized, options);
         var zoo = Zoo.GetValueOrDefault(id);
         double worst = 0;
+        string worstAt = "";
         foreach (var inputs in InputSets(model, zoo.Dims ?? []))
         {
             var feedReference = new Dictionary<string, Tensor>(inputs);
@@ -82,7 +83,8 @@ public class OptimizerAgainstOrtBasicTests(ITestOutputHelper output)
                 foreach (var (name, e) in expected)
                 {
                     double ratio = Ort.MaxAbsDiff(e, actual[name]) / Math.Max(Ort.MaxAbs(e), 1e-30);
-                    Assert.True(ratio <= 1e-4, $"{id} output '{name}' frame {frame}: max |diff| / max |output| = {ratio:G3}");
+                    Assert.True(ratio <= 1e-4 || Ort.MaxAbsDiff(e, actual[name]) <= 1e-6, $"{id} output '{name}' frame {frame}: max |diff| / max |output| = {ratio:G3}");
+                    if (ratio >= worst) worstAt = $"'{name}' frame {frame}: |diff| {Ort.MaxAbsDiff(e, actual[name]):G3}, max |output| {Ort.MaxAbs(e):G3}";
                     worst = Math.Max(worst, ratio);
                 }
                 // Each model is fed its own state: a wrong recurrent rewrite drifts further frame by frame.
@@ -96,7 +98,7 @@ public class OptimizerAgainstOrtBasicTests(ITestOutputHelper output)
                 if (inputs[first].ElementType == DataType.Float) feedReference[first] = feedCandidate[first] = next;
             }
         }
-        output.WriteLine($"{id}: nodes original {original}, ours {ours}, ONNX Runtime basic {ortBasic}; worst max|diff|/max|out| {worst:G3}");
+        output.WriteLine($"{id}: nodes original {original}, ours {ours}, ONNX Runtime basic {ortBasic}; worst max|diff|/max|out| {worst:G3} ({worstAt})");
         if (differences.Length > 0) output.WriteLine($"  op counts that differ (ours/ONNX Runtime): {differences}");
         Assert.True(ours <= ortBasic, $"{id}: {ours} nodes after our pipeline, {ortBasic} after ONNX Runtime's basic optimizer");
     }
