@@ -41,6 +41,8 @@ public static class OptimizationPipeline
         new CommonSubexpressionElimination(),
         // After CSE (one Shape per tensor left): the Reshape targets built from shapes become constants.
         new ReshapeShapeSimplification(),
+        // After folding, which leaves ConstantOfShape zeros unfolded (larger than the budget) for this to find.
+        new ConcatZerosToPad(),
         // After folding and CSE, which make a Pad's amounts and fill value the constants it checks.
         new PadFusion(),
         // BatchNorm before Mul/Add: a Conv->BN->Mul chain folds BN first, then the Mul into the same Conv.

@@ -60,7 +60,7 @@ public sealed class ReshapeShapeSimplification : IPass
     /// <summary>Which dims of <paramref name="data"/> the one-dimensional part holds, in order, when it reads them from Shape(data).</summary>
     private static long[]? CopiedDims(Value part, Value data, long opset)
     {
-        if (part.Producer is not { } producer) return null;
+        if (Uncast(part).Producer is not { } producer) return null;
         if (producer.Is("Unsqueeze"))
         {
             long[]? axes = opset >= 13 ? producer.Input(1)?.ConstantValue?.ToInt64s() : producer.GetInts("axes");
@@ -90,12 +90,13 @@ public sealed class ReshapeShapeSimplification : IPass
 
     private static long[]? SlicedDims(Node slice, Value data, long opset)
     {
-        if (opset < 10 || ShapeOf(slice.Input(0), data) is not { } offset || RankOf(data) is not int rank) return null;
-        // Slice clamps to the rank, which must be known here.
-        long[]? starts = slice.Input(1)?.ConstantValue?.ToInt64s();
-        long[]? ends = slice.Input(2)?.ConstantValue?.ToInt64s();
-        long[]? axes = slice.Input(3) is { } a ? a.ConstantValue?.ToInt64s() : [0];
-        long[]? steps = slice.Input(4) is { } s ? s.ConstantValue?.ToInt64s() : [1];
+        if (ShapeOf(slice.Input(0), data) is not { } offset || RankOf(data) is not int rank) return null;
+        // Slice clamps to the rank, which must be known here. Slice-1 kept its bounds as attributes, later ones as inputs.
+        bool attributes = opset < 10;
+        long[]? starts = attributes ? slice.GetInts("starts") : slice.Input(1)?.ConstantValue?.ToInt64s();
+        long[]? ends = attributes ? slice.GetInts("ends") : slice.Input(2)?.ConstantValue?.ToInt64s();
+        long[]? axes = attributes ? slice.GetInts("axes") ?? [0] : slice.Input(3) is { } a ? a.ConstantValue?.ToInt64s() : [0];
+        long[]? steps = attributes ? [1] : slice.Input(4) is { } s ? s.ConstantValue?.ToInt64s() : [1];
         if (starts is not [var start] || ends is not [var end] || axes is not ([0] or [-1]) || steps is not [1]) return null;
         long length = rank - offset;
         start = Math.Clamp(start < 0 ? start + length : start, 0, length);
@@ -108,13 +109,25 @@ public sealed class ReshapeShapeSimplification : IPass
     /// <summary>The first dim a Shape of <paramref name="data"/> starts at (its start attribute), or null when it is not Shape(data).</summary>
     private static int? ShapeOf(Value? shape, Value data)
     {
-        if (shape?.Producer is not { } node || !node.Is("Shape") || !ReferenceEquals(node.Input(0), data)) return null;
+        if (shape is null || Uncast(shape).Producer is not { } node || !node.Is("Shape") || !ReferenceEquals(node.Input(0), data)) return null;
         if (node.GetAttribute("end") is not null) return null;
         long start = node.GetInt("start", 0);
         if (start == 0) return 0;
         if (RankOf(data) is not int rank) return null;
         if (start < 0) start += rank;
         return start < 0 || start > rank ? null : (int)start;
+    }
+
+    /// <summary>
+    /// Looks through Casts between int32 and int64 (paddle2onnx casts shapes to int32 and back): a dim is the same
+    /// number in both, as no tensor dim reaches 2^31.
+    /// </summary>
+    private static Value Uncast(Value v)
+    {
+        while (v.Producer is { } cast && cast.Is("Cast") && cast.GetInt("to", 0) is (long)DataType.Int32 or (long)DataType.Int64
+               && cast.Input(0) is { TensorType.ElementType: DataType.Int32 or DataType.Int64 } inner)
+            v = inner;
+        return v;
     }
 
     private static int? RankOf(Value data) => data.TensorType?.Shape?.Rank;
