@@ -65,6 +65,21 @@ public class CommonSubexpressionEliminationTests
         Assert.Equal(1, Count(b.Model, "Concat"));
     }
 
+    /// <summary>paddle2onnx: Reshape(x, Concat(Cast(Slice-1(Cast(Shape(x), int32)), int64), [200])) at opset 9 is Reshape(x, [0, 200]).</summary>
+    [Fact]
+    public void ShapeChainThroughInt32CastsAndSliceAttributesBecomesConstant()
+    {
+        var b = new ModelBuilder(opset: 9);
+        var x = b.InputSymbolic("x", "batch", "200", "1", "1");
+        var shape32 = b.Op("Cast", [b.Op("Shape", [x], "shape")], "shape32", A.Of("to", (long)DataType.Int32));
+        var leading = b.Op("Slice", [shape32], "leading32", A.Of("axes", new long[] { 0 }), A.Of("starts", new long[] { 0 }), A.Of("ends", new long[] { 1 }));
+        var target = b.Op("Concat", [b.Op("Cast", [leading], "leading", A.Of("to", (long)DataType.Int64)), b.ConstInts("width", 200)], "target", A.Of("axis", 0L));
+        b.Output(b.Op("Reshape", [x, target], "flat"));
+        OptimizeAndCompare(b, Input("x", 3, 200, 1, 1));
+        Assert.Equal(["Reshape"], b.Graph.Nodes.Select(n => n.OpType));
+        Assert.Equal([0L, 200], b.Graph.Nodes[0].Input(1)!.ConstantValue!.ToInt64s());
+    }
+
     [Fact]
     public void DifferentAttributesOrInputOrderAreNotMerged()
     {

@@ -104,6 +104,42 @@ public class PadFusionTests
         Assert.Equal(1, Counter(report, Fusion, "fused_into_max_pool"));
     }
 
+    /// <summary>BlazeFace widens channels with Concat(x, ConstantOfShape zeros): one Pad; zeros first pad the start.</summary>
+    [Theory]
+    [InlineData(13, false)]
+    [InlineData(13, true)]
+    [InlineData(9, false)]
+    public void ConcatWithZerosBecomesAPad(int opset, bool zerosFirst)
+    {
+        var b = new ModelBuilder(opset);
+        var x = b.Input("x", 1, 3, 4, 4);
+        var relu = b.Op("Relu", [x], "relu");
+        var zeros = b.Op("ConstantOfShape", [b.ConstInts("zeros_shape", 1, 2, 4, 4)], "zeros");
+        var widened = b.Op("Concat", zerosFirst ? [zeros, relu] : [relu, zeros], "widened", A.Of("axis", 1L));
+        // Zeros that do not match x off the axis are not a pad: Concat would fail, so this one stays as written.
+        var filler = b.Op("ConstantOfShape", [b.ConstInts("filler_shape", 1, 5, 4, 4)], "filler", A.Of("value", Tensor.FromFloats([1], [1f])));
+        b.Output(b.Op("Add", [widened, filler], "y"));
+        var report = OptimizeAndCompare(b, Input("x", 1, 3, 4, 4));
+        Assert.Equal(0, Count(b.Model, "Concat"));
+        var pad = b.Graph.Nodes.Single(n => n.OpType == "Pad");
+        long[] expected = zerosFirst ? [0, 2, 0, 0, 0, 0, 0, 0] : [0, 0, 0, 0, 0, 2, 0, 0];
+        Assert.Equal(expected, opset >= 11 ? pad.Input(1)!.ConstantValue!.ToInt64s() : pad.GetInts("pads")!);
+        Assert.Equal(1, Counter(report, "concat-zeros-to-pad", "concats_replaced"));
+    }
+
+    [Fact]
+    public void ConcatWithOnesStays()
+    {
+        var b = new ModelBuilder();
+        var x = b.Input("x", 1, 3, 4, 4);
+        var ones = b.Op("ConstantOfShape", [b.ConstInts("ones_shape", 1, 2, 4, 4)], "ones", A.Of("value", Tensor.FromFloats([1], [1f])));
+        var zeros = b.Op("ConstantOfShape", [b.ConstInts("zeros_shape", 1, 2, 4, 4)], "zeros");
+        b.Output(b.Op("Concat", [x, ones], "with_ones", A.Of("axis", 1L)), b.Op("Concat", [x, zeros], "with_zeros", A.Of("axis", 1L)));
+        OptimizeAndCompare(b, Input("x", 1, 3, 4, 4), ["concat-zeros-to-pad"]);
+        Assert.Equal("with_ones", b.Graph.Nodes.Single(n => n.OpType == "Concat").Output0.Name);
+        Assert.Equal("with_zeros", b.Graph.Nodes.Single(n => n.OpType == "Pad").Output0.Name);
+    }
+
     public static TheoryData<string> Unfusable => new()
     {
         "nonzero-value", "reflect", "channel-axis", "batch-axis", "negative", "second-reader", "auto-pad", "graph-output", "pads-computed",
