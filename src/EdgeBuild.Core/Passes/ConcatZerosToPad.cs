@@ -58,9 +58,11 @@ public sealed class ConcatZerosToPad : IPass
     private static long[]? ZeroDims(Value v)
     {
         if (v.ConstantValue is { Strings: null } t) return t.Raw.All(b => b == 0) ? t.Dims : null;
-        if (v.Producer is not { } p || !p.Is("ConstantOfShape") || p.Input(0)?.ConstantValue is not { } shape) return null;
+        if (v.Producer is not { } p || !p.Is("ConstantOfShape") || p.Input(0)?.ConstantValue is not { ElementType: DataType.Int64, Rank: 1 } shape) return null;
         if (p.GetAttribute("value")?.Tensor is { } value && !value.Raw.All(b => b == 0)) return null;
-        return shape.ToInt64s();
+        // A negative dim makes ConstantOfShape fail; as a pad amount it would crop instead.
+        var dims = shape.ToInt64s();
+        return dims.All(d => d >= 0) ? dims : null;
     }
 
     private static DataType ZeroType(Value v) =>
