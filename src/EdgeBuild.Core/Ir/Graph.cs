@@ -34,7 +34,7 @@ public sealed class Graph
 
     public string Name { get; set; }
     public string? DocString { get; set; }
-    public Graph? Parent { get; }
+    public Graph? Parent { get; private set; }
     public List<KeyValuePair<string, string>> MetadataProps { get; } = [];
     public List<TensorAnnotation> QuantizationAnnotations { get; } = [];
 
@@ -208,6 +208,47 @@ public sealed class Graph
             if (o is not null) values.Remove(o.Name);
         node.Graph = null;
         removedNodes++;
+    }
+
+    /// <summary>
+    /// Moves the nodes and initializers of <paramref name="body"/> into this graph (inlining an If branch).
+    /// The body must already be detached from its node (no attribute holds it any more), have no inputs, and
+    /// only read values visible from here. Values keep their names unless the name is taken somewhere in the
+    /// model (a sibling body may use the same one); then they get fresh ones. Subgraphs of the moved nodes now
+    /// look names up here. The body is left empty; its outputs list still names what it returned.
+    /// </summary>
+    public void AdoptContentsOf(Graph body)
+    {
+        if (body.Parent != this) throw new ArgumentException($"graph '{body.Name}' is not a body nested in '{Name}'", nameof(body));
+        if (body.inputs.Count > 0) throw new ArgumentException($"graph '{body.Name}' has inputs and cannot be inlined", nameof(body));
+        foreach (var v in body.initializers)
+        {
+            body.values.Remove(v.Name);
+            TakeOver(v);
+            initializers.Add(v);
+        }
+        body.initializers.Clear();
+        foreach (var n in body.LiveNodes)
+        {
+            n.Graph = this;
+            foreach (var o in n.Outputs)
+                if (o is not null)
+                {
+                    body.values.Remove(o.Name);
+                    TakeOver(o);
+                }
+            foreach (var s in n.Subgraphs) s.Parent = this;
+            LiveNodes.Add(n);
+        }
+        body.nodeList.Clear();
+    }
+
+    private void TakeOver(Value v)
+    {
+        string name = UniqueName(v.Name);
+        v.Graph = this;
+        v.Rename(name);
+        values.Add(name, v);
     }
 
     /// <summary>Removes an unused initializer (dense or sparse).</summary>

@@ -30,7 +30,8 @@ public static class ShapeInference
             {
                 var o = node.Outputs[i];
                 var t = results[i];
-                if (o is null || t is null) continue;
+                // An unknown element type says nothing (written out it would be the invalid type 0).
+                if (o is null || t is null || t.ElementType == DataType.Undefined) continue;
                 // A declared type is a fact from the file or a pass: never overwritten, never merged into.
                 if (o.Type is not null && !o.TypeInferred) continue;
                 o.Type = t;
@@ -90,6 +91,7 @@ public static class ShapeInference
         }
         switch (op)
         {
+            case "If": return IfOutputs(n);
             case "Not": return One(DataType.Bool, S(n, 0));
             case "IsNaN" or "IsInf": return One(DataType.Bool, S(n, 0));
             case "Where":
@@ -325,6 +327,20 @@ public static class ShapeInference
     }
 
     /// <summary>Numpy broadcasting with symbolic dims: equal names match, 1 stretches, anything else unknown.</summary>
+    /// <summary>If outputs: the branches' output types where both declare the same tensor type (the shape only where it is the same too).</summary>
+    private static TensorType?[] IfOutputs(Node n)
+    {
+        if (n.GetAttribute("then_branch")?.Graph is not { } thenBranch || n.GetAttribute("else_branch")?.Graph is not { } elseBranch) return [];
+        var results = new TensorType?[n.Outputs.Count];
+        for (int i = 0; i < results.Length && i < thenBranch.Outputs.Count && i < elseBranch.Outputs.Count; i++)
+        {
+            if (thenBranch.Outputs[i].TensorType is not { } a || elseBranch.Outputs[i].TensorType is not { } b || a.ElementType != b.ElementType) continue;
+            var shape = a.Shape is not null && b.Shape is not null && a.Shape.Equals(b.Shape) ? a.Shape : null;
+            results[i] = new TensorType(a.ElementType, shape);
+        }
+        return results;
+    }
+
     public static Shape? Broadcast(Shape a, Shape b)
     {
         int rank = Math.Max(a.Rank, b.Rank);

@@ -17,8 +17,8 @@ public sealed class Value
         Name = name;
     }
 
-    /// <summary>The graph (scope) that defines this value.</summary>
-    public Graph Graph { get; }
+    /// <summary>The graph (scope) that defines this value; changes only when an inlined body's values move to its parent.</summary>
+    public Graph Graph { get; internal set; }
 
     public string Name { get; private set; }
 

@@ -3,7 +3,7 @@ using EdgeBuild.Ir;
 namespace EdgeBuild.Passes;
 
 /// <summary>
-/// Folds an inference-mode BatchNormalization into the Conv, ConvTranspose or Gemm that feeds it:
+/// Folds an inference-mode BatchNormalization into the Conv, ConvTranspose, Gemm or matrix MatMul that feeds it:
 /// y = (x - mean) * gamma / sqrt(var + eps) + beta is a per-channel scale s and shift, so the producer's
 /// weights are scaled by s and its bias becomes (b - mean) * s + beta. Arithmetic is done in double.
 /// Never folds when the producer's output has another reader or is a graph output (the unscaled tensor
@@ -13,7 +13,7 @@ namespace EdgeBuild.Passes;
 public sealed class BatchNormFolding : IPass
 {
     public string Name => "batchnorm-folding";
-    public string Description => "BatchNormalization folded into the preceding Conv, ConvTranspose or Gemm";
+    public string Description => "BatchNormalization folded into the preceding Conv, ConvTranspose, Gemm or MatMul";
 
     public PassResult Run(Model model, PassContext context)
     {
@@ -56,6 +56,7 @@ public sealed class BatchNormFolding : IPass
             _ when producer.Is("Conv") => FoldIntoConv(graph, producer, scale, shift, transposed: false),
             _ when producer.Is("ConvTranspose") => FoldIntoConv(graph, producer, scale, shift, transposed: true),
             _ when producer.Is("Gemm") => FoldIntoGemm(graph, producer, scale, shift, opset),
+            _ when producer.Is("MatMul") => FoldIntoMatMul(graph, producer, scale, shift, opset),
             _ => null,
         };
         if (folded is null) return null;
@@ -92,6 +93,23 @@ public sealed class BatchNormFolding : IPass
         conv.SetInput(1, PassHelpers.AddFloatInitializer(graph, PassHelpers.Hint(conv, "W_bn"), w.Dims, newWeights));
         conv.SetInput(2, PassHelpers.AddFloatInitializer(graph, PassHelpers.Hint(conv, "B_bn"), [outChannels], newBias));
         return transposed ? "folded_into_conv_transpose" : "folded_into_conv";
+    }
+
+    /// <summary>
+    /// MatMul of a matrix (rank 2, as inferred) by a constant [K, C] matrix is a Gemm without C; the BatchNormalization then
+    /// folds into it as into any Gemm (a face-attribute head: MatMul -> BatchNormalization -> MatMul).
+    /// </summary>
+    private static string? FoldIntoMatMul(Graph graph, Node matMul, double[] scale, double[] shift, long opset)
+    {
+        if (matMul.Input(0)?.TensorType is not { ElementType: DataType.Float, Shape.Rank: 2 }) return null;
+        if (PassHelpers.FloatConstant(matMul.Input(1)) is not { Rank: 2 } b || b.Dims[1] != scale.Length) return null;
+        matMul.OpType = "Gemm";
+        if (FoldIntoGemm(graph, matMul, scale, shift, opset) is null)
+        {
+            matMul.OpType = "MatMul";
+            return null;
+        }
+        return "folded_into_matmul";
     }
 
     /// <summary>Gemm: Y = alpha * A' * B' + beta * C with channels along Y's columns (BatchNormalization axis 1).</summary>

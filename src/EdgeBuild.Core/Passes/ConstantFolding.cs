@@ -10,6 +10,7 @@ namespace EdgeBuild.Passes;
 /// model would run with. Random operators (training-mode Dropout too), Q/DQ (folding would undo
 /// quantization), nodes with subgraphs and custom domains are never folded. Results larger than
 /// <see cref="OptimizeOptions.MaxFoldedTensorBytes"/> are kept as computations when they would grow the model.
+/// If/Loop/Scan bodies are folded too, each as its own region (constants of enclosing scopes count as constants).
 /// </summary>
 public sealed class ConstantFolding : IPass
 {
@@ -26,8 +27,20 @@ public sealed class ConstantFolding : IPass
     public PassResult Run(Model model, PassContext context)
     {
         var result = new PassResult();
-        var graph = model.Graph;
-        FoldStaticShapes(graph, model.DefaultOpset, result);
+        // Enclosing graphs first: a body's constant region may start from values folded outside it.
+        foreach (var graph in model.Graph.SelfAndSubgraphs().ToList())
+            FoldIn(model, graph, context, result);
+        return result;
+    }
+
+    private static void FoldIn(Model model, Graph graph, PassContext context, PassResult result)
+    {
+        // A Loop body's declared shapes may be the traced iteration's: not trusted.
+        if (PassHelpers.HasFixedShapes(graph))
+        {
+            FoldStaticShapes(graph, model.DefaultOpset, result);
+            FoldKnownDims(graph, model.DefaultOpset, result);
+        }
 
         var foldable = new HashSet<Node>();
         var overBudget = new List<string>();
@@ -50,7 +63,7 @@ public sealed class ConstantFolding : IPass
             result.Note("kept_over_budget", overBudget.Count);
             context.Info($"constant folding left {overBudget.Count} node(s) as computations, over its budget: {string.Join("; ", overBudget.Take(3))}{(overBudget.Count > 3 ? "; ..." : "")}");
         }
-        if (foldable.Count == 0) return result;
+        if (foldable.Count == 0) return;
 
         // The values that leave the constant region are the ones to materialize.
         var frontier = new List<Value>();
@@ -58,7 +71,7 @@ public sealed class ConstantFolding : IPass
             foreach (var o in node.Outputs)
                 if (o is not null && (o.IsGraphOutput || o.Uses.Any(u => u.Node.Graph != graph || !foldable.Contains(u.Node))))
                     frontier.Add(o);
-        if (frontier.Count == 0) return result;
+        if (frontier.Count == 0) return;
 
         var constantsUsed = graph.Nodes.Where(foldable.Contains).SelectMany(n => n.Inputs)
             .Where(v => v is not null && v.Producer is null).Distinct().ToList();
@@ -72,7 +85,7 @@ public sealed class ConstantFolding : IPass
         {
             context.Warn($"constant folding skipped: ONNX Runtime could not evaluate the constant subgraph within {context.Options.FoldingTimeLimit.TotalSeconds:0} s ({FirstLine(e.Message)})");
             result.Note("evaluation_failed");
-            return result;
+            return;
         }
 
         foreach (var v in frontier)
@@ -95,7 +108,6 @@ public sealed class ConstantFolding : IPass
         int before = graph.Nodes.Count;
         RemoveDead(graph, foldable);
         result.Count("nodes_folded", before - graph.Nodes.Count);
-        return result;
     }
 
     /// <summary>Bytes of the constants that feed <paramref name="value"/> through folded nodes: what folding it replaces.</summary>
@@ -153,6 +165,71 @@ public sealed class ConstantFolding : IPass
             graph.RemoveNode(node);
             result.Count("shapes_folded");
         }
+    }
+
+    /// <summary>
+    /// Gather or Slice of a Shape whose picked dims are numbers while others are symbolic: Silero's state input is
+    /// [2, batch, 128] and the model branches on its first dim; ONNX Runtime folds such picks, and so do we. Only
+    /// constant indices on axis 0 (Gather), one axis with step 1 (Slice).
+    /// </summary>
+    private static void FoldKnownDims(Graph graph, long opset, PassResult result)
+    {
+        foreach (var node in graph.Nodes.ToList())
+        {
+            if (!(node.Is("Gather") || node.Is("Slice")) || node.Outputs[0] is not { } output || output.IsGraphOutput) continue;
+            if (node.Input(0)?.Producer is not { } shapeNode || !shapeNode.Is("Shape") || shapeNode.Input(0)?.TensorType?.Shape is not { } shape) continue;
+            int rank = shape.Rank;
+            long start = opset >= 15 ? shapeNode.GetInt("start", 0) : 0;
+            long end = opset >= 15 ? shapeNode.GetInt("end", rank) : rank;
+            start = Math.Clamp(start < 0 ? start + rank : start, 0, rank);
+            end = Math.Clamp(end < 0 ? end + rank : end, 0, rank);
+            int length = (int)Math.Max(0, end - start);
+            long[]? picked = node.OpType == "Gather" ? GatheredPositions(node, length) : SlicedPositions(node, length);
+            if (picked is null) continue;
+            var dims = new long[picked.Length];
+            bool known = true;
+            for (int i = 0; i < picked.Length && known; i++)
+            {
+                if (shape[(int)(start + picked[i])].Value is long d && d >= 0) dims[i] = d;
+                else known = false;
+            }
+            if (!known) continue;
+            long[] resultDims = node.OpType == "Gather" ? node.Input(1)!.ConstantValue!.Dims : [dims.Length];
+            var fresh = graph.AddInitializer(graph.UniqueName(output.Name + "_folded"), Tensor.FromInt64s(resultDims, dims));
+            Graph.ReplaceAllUses(output, fresh);
+            graph.RemoveNode(node);
+            result.Count("shapes_folded");
+        }
+    }
+
+    /// <summary>The positions a Gather on axis 0 with constant indices picks from a vector of <paramref name="length"/>; null when out of range or not constant.</summary>
+    private static long[]? GatheredPositions(Node gather, int length)
+    {
+        if (gather.GetInt("axis", 0) != 0 || gather.Input(1)?.ConstantValue is not { } indices) return null;
+        var positions = indices.ToInt64s();
+        for (int i = 0; i < positions.Length; i++)
+        {
+            long p = positions[i] < 0 ? positions[i] + length : positions[i];
+            if (p < 0 || p >= length) return null;
+            positions[i] = p;
+        }
+        return positions;
+    }
+
+    /// <summary>The positions a one-axis, step-1 Slice with constant bounds takes from a vector of <paramref name="length"/>.</summary>
+    private static long[]? SlicedPositions(Node slice, int length)
+    {
+        if (slice.Inputs.Count < 3) return null; // Slice-1 kept its bounds as attributes: rare on shapes, left alone
+        long[]? starts = slice.Input(1)?.ConstantValue?.ToInt64s();
+        long[]? ends = slice.Input(2)?.ConstantValue?.ToInt64s();
+        long[]? axes = slice.Input(3) is { } a ? a.ConstantValue?.ToInt64s() : [0];
+        long[]? steps = slice.Input(4) is { } s ? s.ConstantValue?.ToInt64s() : [1];
+        if (starts is not [var from] || ends is not [var to] || axes is not ([0] or [-1]) || steps is not [1]) return null;
+        from = Math.Clamp(from < 0 ? from + length : from, 0, length);
+        to = Math.Clamp(to < 0 ? to + length : to, 0, length);
+        var positions = new List<long>();
+        for (long i = from; i < to; i++) positions.Add(i);
+        return [.. positions];
     }
 
     private static void RemoveDead(Graph graph, HashSet<Node> candidates)

@@ -5,7 +5,8 @@ namespace EdgeBuild.Passes;
 /// <summary>
 /// Turns Constant nodes of the main graph into initializers. Exporters such as paddle2onnx store every
 /// weight as a Constant node; as initializers they are visible to the folding passes and to ONNX
-/// Runtime's weight prepacking.
+/// Runtime's weight prepacking. Inside If/Loop/Scan bodies (Silero VAD keeps its LSTM weights as Constant nodes
+/// in each branch) they become initializers of that body.
 /// </summary>
 public sealed class ConstantToInitializer : IPass
 {
@@ -15,7 +16,13 @@ public sealed class ConstantToInitializer : IPass
     public PassResult Run(Model model, PassContext context)
     {
         var result = new PassResult();
-        var graph = model.Graph;
+        foreach (var graph in model.Graph.SelfAndSubgraphs().ToList())
+            ConvertIn(graph, result);
+        return result;
+    }
+
+    private static void ConvertIn(Graph graph, PassResult result)
+    {
         foreach (var node in graph.Nodes.Where(n => n.Is("Constant")).ToList())
         {
             var output = node.Outputs.Count > 0 ? node.Outputs[0] : null;
@@ -42,7 +49,6 @@ public sealed class ConstantToInitializer : IPass
             if (declared is TensorType { Denotation: { } d }) fresh.Type = tensor.Type with { Denotation = d };
             result.Count("converted");
         }
-        return result;
     }
 
     /// <summary>The tensor a Constant node produces, from whichever value attribute it carries.</summary>

@@ -4,7 +4,10 @@ namespace EdgeBuild.Passes;
 
 /// <summary>
 /// Removes nodes whose outputs nobody reads, initializers nothing uses, and the value_info of values
-/// that are gone. Graph inputs are the model's interface and always stay.
+/// that are gone. Graph inputs are the model's interface and always stay; so do the inputs and outputs of
+/// If/Loop/Scan bodies (their positions are the op's contract), while the nodes inside a body that feed none of
+/// its outputs go. Bodies are swept before the graphs around them: a body's dead node may be the last reader of
+/// an outer value.
 /// </summary>
 public sealed class DeadCodeElimination : IPass
 {
@@ -14,7 +17,13 @@ public sealed class DeadCodeElimination : IPass
     public PassResult Run(Model model, PassContext context)
     {
         var result = new PassResult();
-        var graph = model.Graph;
+        foreach (var graph in model.Graph.SelfAndSubgraphs().Reverse().ToList())
+            SweepGraph(graph, result);
+        return result;
+    }
+
+    private static void SweepGraph(Graph graph, PassResult result)
+    {
         // Reverse order: removing a consumer can make its producers dead in the same sweep.
         for (int i = graph.Nodes.Count - 1; i >= 0; i--)
         {
@@ -30,6 +39,5 @@ public sealed class DeadCodeElimination : IPass
             graph.RemoveInitializer(v);
             result.Count("initializers_removed");
         }
-        return result;
     }
 }

@@ -5,6 +5,8 @@ namespace EdgeBuild.Passes;
 /// <summary>
 /// Removes Identity nodes, and Dropout nodes in inference mode (their mask output unused), by pointing
 /// their readers at their input. When the node's output is a graph output, its producer takes the name.
+/// Runs in If/Loop/Scan bodies too, where a body output keeps its node when its input cannot take the name
+/// (a body input or a value of the enclosing scope).
 /// </summary>
 public sealed class IdentityElimination : IPass
 {
@@ -14,7 +16,13 @@ public sealed class IdentityElimination : IPass
     public PassResult Run(Model model, PassContext context)
     {
         var result = new PassResult();
-        var graph = model.Graph;
+        foreach (var graph in model.Graph.SelfAndSubgraphs().ToList())
+            EliminateIn(graph, result);
+        return result;
+    }
+
+    private static void EliminateIn(Graph graph, PassResult result)
+    {
         foreach (var node in graph.Nodes.ToList())
         {
             if (node.Graph is null) continue;
@@ -26,7 +34,6 @@ public sealed class IdentityElimination : IPass
             if (PassHelpers.Bypass(graph, node, input)) result.Count(identity ? "identity_removed" : "dropout_removed");
             else result.Note("kept_at_graph_boundary");
         }
-        return result;
     }
 
     /// <summary>Dropout is the identity when not training: no training_mode input set to true, mask unused.</summary>

@@ -4,7 +4,8 @@ namespace EdgeBuild.Passes;
 
 /// <summary>
 /// Shares identical weights: initializers with the same type, dims and bytes (SHA-256 of all three,
-/// then compared byte for byte) are merged into the first one. The article's "shared weights".
+/// then compared byte for byte) are merged into the first one. The article's "shared weights". Each If/Loop/Scan
+/// body is deduplicated within itself.
 /// </summary>
 public sealed class InitializerDeduplication : IPass
 {
@@ -14,7 +15,13 @@ public sealed class InitializerDeduplication : IPass
     public PassResult Run(Model model, PassContext context)
     {
         var result = new PassResult();
-        var graph = model.Graph;
+        foreach (var graph in model.Graph.SelfAndSubgraphs().ToList())
+            DeduplicateIn(graph, result);
+        return result;
+    }
+
+    private static void DeduplicateIn(Graph graph, PassResult result)
+    {
         var firstByHash = new Dictionary<string, List<Value>>(StringComparer.Ordinal);
         foreach (var v in graph.Initializers.ToList())
         {
@@ -37,6 +44,5 @@ public sealed class InitializerDeduplication : IPass
             result.Count("duplicates_removed");
             result.Count("bytes_saved", tensor.Raw.LongLength);
         }
-        return result;
     }
 }

@@ -29,10 +29,22 @@ public static class OptimizationPipeline
         new ConstantToInitializer(),
         // Evaluates shape arithmetic (Shape->Gather->Concat->Reshape) so the no-op Reshape check can see it.
         new ConstantFolding(),
+        // After folding, which is what makes most conditions constant (a sample rate from a fixed input); the branch's
+        // nodes then meet every later pass in the enclosing graph.
+        new ConstantIfInlining(),
         // Identity/Dropout sit between Conv and BatchNorm in some exports; removing them enables the folds.
         new IdentityElimination(),
         new NoOpElimination(),
         new TransposeCancellation(),
+        // After identity and no-op removal, which make equal computations read the same values; before the folds,
+        // so a shared shape chain is folded or fused once.
+        new CommonSubexpressionElimination(),
+        // After CSE (one Shape per tensor left): the Reshape targets built from shapes become constants.
+        new ReshapeShapeSimplification(),
+        // After folding, which leaves ConstantOfShape zeros unfolded (larger than the budget) for this to find.
+        new ConcatZerosToPad(),
+        // After folding and CSE, which make a Pad's amounts and fill value the constants it checks.
+        new PadFusion(),
         // BatchNorm before Mul/Add: a Conv->BN->Mul chain folds BN first, then the Mul into the same Conv.
         new BatchNormFolding(),
         new ConvMulAddFolding(),
@@ -71,7 +83,7 @@ public static class OptimizationPipeline
         passes ??= DefaultPasses;
         var context = new PassContext(options, cancellationToken) { Warn = warn ?? (_ => { }), Info = info ?? progress ?? (_ => { }) };
         var total = Stopwatch.StartNew();
-        int nodesBefore = model.Graph.Nodes.Count;
+        int nodesBefore = NodeCount(model);
         int initsBefore = model.Graph.Initializers.Count;
         var time = passes.ToDictionary(p => p.Name, _ => TimeSpan.Zero);
         var firstNodes = new Dictionary<string, int>();
@@ -89,14 +101,13 @@ public static class OptimizationPipeline
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 progress?.Invoke($"round {round}: {pass.Name}");
-                ShapeInference.ClearInferred(model.Graph);
-                ShapeInference.Infer(model);
-                firstNodes.TryAdd(pass.Name, model.Graph.Nodes.Count);
+                InferShapes(model);
+                firstNodes.TryAdd(pass.Name, NodeCount(model));
                 var sw = Stopwatch.StartNew();
                 var result = pass.Run(model, context);
                 sw.Stop();
                 time[pass.Name] += sw.Elapsed;
-                lastNodes[pass.Name] = model.Graph.Nodes.Count;
+                lastNodes[pass.Name] = NodeCount(model);
                 rounds[pass.Name]++;
                 foreach (var c in result.Changes) changes[pass.Name].Count(c.Key, c.Value);
                 lastNotes[pass.Name] = result.Notes;
@@ -107,12 +118,24 @@ public static class OptimizationPipeline
                 }
             }
         }
-        ShapeInference.ClearInferred(model.Graph);
-        ShapeInference.Infer(model);
+        InferShapes(model);
         model.Graph.SortTopologically();
         var records = passes.Select(p => new PassRecord(p.Name, time[p.Name], firstNodes[p.Name], lastNodes[p.Name], rounds[p.Name], changes[p.Name].Changes.Concat(lastNotes[p.Name]).ToList())).ToList();
-        return new OptimizationReport(records, round, nodesBefore, model.Graph.Nodes.Count, initsBefore, model.Graph.Initializers.Count, total.Elapsed);
+        return new OptimizationReport(records, round, nodesBefore, NodeCount(model), initsBefore, model.Graph.Initializers.Count, total.Elapsed);
     }
+
+    /// <summary>Fresh inferred types for the main graph and the If branches (not Loop/Scan bodies: <see cref="PassHelpers.HasFixedShapes"/>).</summary>
+    private static void InferShapes(Model model)
+    {
+        foreach (var graph in model.Graph.SelfAndSubgraphs().ToList())
+        {
+            ShapeInference.ClearInferred(graph);
+            if (PassHelpers.HasFixedShapes(graph)) ShapeInference.Infer(graph, model.DefaultOpset);
+        }
+    }
+
+    /// <summary>Nodes of the model, those inside If/Loop/Scan bodies included (inlining a branch moves them, it does not add any).</summary>
+    public static int NodeCount(Model model) => model.Graph.AllNodes().Count();
 
     private static void Verify(Model model, string passName)
     {

@@ -24,6 +24,18 @@ internal static class PassHelpers
     public static Value AddFloatInitializer(Graph graph, string hint, long[] dims, float[] data) =>
         graph.AddInitializer(graph.UniqueName(hint), Tensor.FromFloats(dims, data));
 
+    /// <summary>
+    /// True when a shape inside <paramref name="graph"/> is the same whenever the graph runs: the main graph and If
+    /// branches (each runs at most once per run of the graph around it). A Loop or Scan body runs once per iteration;
+    /// its declared shapes may be those of the traced iteration, so no pass decides anything from them.
+    /// </summary>
+    public static bool HasFixedShapes(Graph graph)
+    {
+        for (var g = graph; g.Parent is { } parent; g = parent)
+            if (parent.Nodes.FirstOrDefault(n => n.Subgraphs.Contains(g)) is not { } owner || !owner.Is("If")) return false;
+        return true;
+    }
+
     /// <summary>A name hint for values derived from <paramref name="node"/>.</summary>
     public static string Hint(Node node, string suffix) =>
         (node.Name.Length > 0 ? node.Name : node.Outputs.FirstOrDefault(o => o is not null)?.Name ?? node.OpType) + "_" + suffix;

@@ -16,7 +16,13 @@ public sealed class SubnormalFlushing : IPass
     public PassResult Run(Model model, PassContext context)
     {
         var result = new PassResult();
-        var graph = model.Graph;
+        foreach (var graph in model.Graph.SelfAndSubgraphs().ToList())
+            FlushIn(graph, result);
+        return result;
+    }
+
+    private static void FlushIn(Graph graph, PassResult result)
+    {
         foreach (var v in graph.Initializers.ToList())
         {
             if (v.ConstantValue is not { ElementType: DataType.Float } tensor) continue;
@@ -33,7 +39,6 @@ public sealed class SubnormalFlushing : IPass
             result.Count("values_flushed", count);
             result.Count("tensors_changed");
         }
-        return result;
     }
 
     private static bool IsSubnormal(uint bits) => (bits & 0x7F80_0000u) == 0 && (bits & 0x007F_FFFFu) != 0;

@@ -19,6 +19,25 @@ public class BatchNormFoldingTests
         Assert.Equal(1, Counter(report, "batchnorm-folding", "folded_into_conv"));
     }
 
+    /// <summary>A face-attribute head: MatMul of a matrix, then BatchNormalization: one Gemm. A batched MatMul (rank 3) stays.</summary>
+    [Fact]
+    public void MatrixMatMulBnBecomesOneGemm()
+    {
+        var b = new ModelBuilder();
+        var x = b.Input("x", 2, 6);
+        var matrix = b.BatchNorm(b.Op("MatMul", [x, b.Weight("w", [6, 4])], "mm"), "bn", 4);
+        var batched = b.Input("batched", 2, 3, 6);
+        var stays = b.Op("Relu", [b.BatchNorm(b.Op("MatMul", [batched, b.Weight("w3", [6, 3])], "mm3"), "bn3", 3)], "stays");
+        b.Output(b.Op("Relu", [matrix], "y"), stays);
+        var inputs = Input("x", 2, 6);
+        inputs["batched"] = ModelBuilder.RandomInput([2, 3, 6], seed: 5);
+        var report = OptimizeAndCompare(b, inputs);
+        Assert.Equal(1, Count(b.Model, "Gemm"));
+        Assert.Equal(1, Count(b.Model, "MatMul"));
+        Assert.Equal(1, Count(b.Model, "BatchNormalization"));
+        Assert.Equal(1, Counter(report, "batchnorm-folding", "folded_into_matmul"));
+    }
+
     [Fact]
     public void ConvWithoutBiasGetsOne()
     {

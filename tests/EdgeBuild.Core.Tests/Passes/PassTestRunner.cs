@@ -24,6 +24,21 @@ internal static class PassTestRunner
         return report;
     }
 
+    /// <summary>The same over several input sets (each branch of an If): all run before, all after.</summary>
+    public static OptimizationReport OptimizeAndCompareEach(ModelBuilder b, IReadOnlyList<IReadOnlyDictionary<string, Tensor>> inputSets, IEnumerable<string>? passes = null, double relative = 1e-5)
+    {
+        Assert.Empty(GraphVerifier.Verify(b.Graph));
+        var before = inputSets.Select(inputs => Ort.Run(b.Model, inputs, optimize: false)).ToList();
+        var selected = passes is null ? OptimizationPipeline.DefaultPasses : OptimizationPipeline.Select(passes);
+        var report = OptimizationPipeline.Run(b.Model, new OptimizeOptions { VerifyAfterEachPass = true }, selected);
+        Assert.Empty(GraphVerifier.Verify(b.Graph));
+        for (int i = 0; i < inputSets.Count; i++) Ort.AssertClose(before[i], Ort.Run(b.Model, inputSets[i], optimize: false), relative);
+        return report;
+    }
+
+    /// <summary>A bool scalar (an If condition).</summary>
+    public static Tensor Bool(bool value) => Tensor.FromRaw(DataType.Bool, [], [(byte)(value ? 1 : 0)]);
+
     public static int Count(Model model, string opType) => model.Graph.Nodes.Count(n => n.OpType == opType);
 
     public static long Counter(OptimizationReport report, string pass, string counter) =>

@@ -73,6 +73,27 @@ public class RewritePassTests
         Assert.Equal("out", b.Graph.Outputs[0].Name);
     }
 
+    /// <summary>x + 0, x - 0, x * 1, x / 1 go; 0 - x, 1 / x and a neutral constant that broadcasts x up stay.</summary>
+    [Fact]
+    public void NeutralArithmeticIsRemovedWhereItIsTheIdentity()
+    {
+        var b = new ModelBuilder();
+        var x = b.Input("x", 2, 5);
+        var zero = b.Const("zero", [], 0f);
+        var one = b.Const("one", [1], 1f);
+        var v = b.Op("Add", [zero, x], "plus_zero");
+        v = b.Op("Sub", [v, zero], "minus_zero");
+        v = b.Op("Mul", [v, one], "times_one");
+        v = b.Op("Div", [v, one], "over_one");
+        var reversed = b.Op("Sub", [zero, v], "zero_minus");
+        var inverted = b.Op("Div", [one, reversed], "one_over");
+        var widened = b.Op("Mul", [inverted, b.Const("ones3", [1, 1, 1], 1f)], "widened");
+        b.Output(widened);
+        OptimizeAndCompare(b, Input("x", 2, 5));
+        Assert.Equal(["Sub", "Div", "Mul"], b.Graph.Nodes.Select(n => n.OpType));
+        Assert.Equal(3, b.Graph.Outputs[0].TensorType!.Shape!.Rank);
+    }
+
     [Fact]
     public void IdentityFromInputToOutputStays()
     {
