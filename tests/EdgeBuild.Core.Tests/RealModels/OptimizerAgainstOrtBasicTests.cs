@@ -14,7 +14,7 @@ namespace EdgeBuild.Tests.RealModels;
 /// If/Loop bodies, and the optimized model's outputs against the original's in ONNX Runtime (max |diff| &lt;= 1e-4 x
 /// max |output| per output). Inputs are made from the declared inputs (seeded noise, token ids, a 16 kHz or 8 kHz sample
 /// rate); recurrent models run several frames with their state fed back, so a wrong LSTM shows up in later frames.
-/// The second set of models (MODELS-zoo.md) is read from the test data or from $EDGEBUILD_ZOO when it is there.
+/// The second set of models (MODELS-zoo.md) comes from the same pinned restore as the first.
 /// </summary>
 public class OptimizerAgainstOrtBasicTests(ITestOutputHelper output)
 {
@@ -111,15 +111,8 @@ public class OptimizerAgainstOrtBasicTests(ITestOutputHelper output)
             .Where(k => a.GetValueOrDefault(k) != b.GetValueOrDefault(k)).Select(k => $"{k} {a.GetValueOrDefault(k)}/{b.GetValueOrDefault(k)}"));
     }
 
-    private static string Locate(string id)
-    {
-        if (!Zoo.ContainsKey(id)) return TestData.Model(id);
-        var candidates = new List<string> { Path.Combine(TestData.CacheDir, "models", id + ".onnx") };
-        if (Environment.GetEnvironmentVariable("EDGEBUILD_ZOO") is { Length: > 0 } zoo) candidates.Add(Path.Combine(zoo, "models", id + ".onnx"));
-        var found = candidates.FirstOrDefault(File.Exists);
-        Skip.If(found is null, $"{id} not found ({string.Join(", ", candidates)}); fetch MODELS-zoo.md's models");
-        return found!;
-    }
+    /// <summary>Both sets are in the project's pinned restore (build/fetch-testdata.sh), so every model is there or restored.</summary>
+    private static string Locate(string id) => TestData.Model(id);
 
     /// <summary>One input set, and for a model with a sample-rate input one per rate (16 kHz and 8 kHz take different branches).</summary>
     private static IEnumerable<Dictionary<string, Tensor>> InputSets(Model model, Dictionary<string, long[]> dims)
