@@ -5,10 +5,10 @@ namespace EdgeBuild.Quantization.Calibration;
 /// <summary>Turns calibration arguments (files, folders, wildcards) into a sorted list of files.</summary>
 public static class CalibrationFiles
 {
-    private static readonly HashSet<string> Known = new(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".npy" };
+    private static readonly HashSet<string> Known = new(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".npy", ".npz" };
 
     /// <summary>
-    /// A folder gives its image and .npy files; a wildcard (* or ? in the file name) the files it matches;
+    /// A folder gives its image, .npy and .npz files; a wildcard (* or ? in the file name) the files it matches;
     /// a plain path must exist (EB3002). Nothing at all is EB3006. Order is by path, so runs repeat.
     /// </summary>
     public static IReadOnlyList<string> Expand(IEnumerable<string> arguments)

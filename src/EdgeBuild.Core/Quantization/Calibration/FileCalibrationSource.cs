@@ -4,50 +4,71 @@ using EdgeBuild.Ir;
 namespace EdgeBuild.Quantization.Calibration;
 
 /// <summary>
-/// Calibration (or evaluation) samples from files: images through <see cref="ImagePreprocessing"/>, or .npy
-/// arrays used as they are. Single-input models; every file is decoded up front so a bad file fails
-/// before any work (EB3005), and the count is checked against the minimum (EB3003).
+/// Calibration (or evaluation) samples from files: images through <see cref="ImagePreprocessing"/>, .npy arrays used
+/// as they are (one-input models), or .npz archives with one array per input (any model, e.g. token ids, attention
+/// mask and segment ids of a text encoder). Every file is decoded up front so a bad file fails before any work
+/// (EB3007), and the count is checked against the minimum (EB3003).
 /// </summary>
 public sealed class FileCalibrationSource : ICalibrationDataSource
 {
-    private readonly List<Tensor> samples;
+    private readonly List<IReadOnlyDictionary<string, Tensor>> samples;
 
     public FileCalibrationSource(Model model, IReadOnlyList<string> files, ImagePreprocessing preprocessing, int minimumSamples = 1)
     {
         var inputs = model.Graph.Inputs.Where(v => v.Initializer is null).ToList();
-        if (inputs.Count != 1)
-            throw new EdgeBuildException(DiagnosticCodes.CalibrationInputNotImage, inputs.Count == 0 ? "model" : inputs[1].Name,
-                $"file calibration feeds one input, the model has {inputs.Count}");
+        static bool IsNpz(string f) => Path.GetExtension(f).Equals(".npz", StringComparison.OrdinalIgnoreCase);
+        if (inputs.Count == 0)
+            throw new EdgeBuildException(DiagnosticCodes.CalibrationInputNotImage, "model", "the model has no input to feed");
+        if (inputs.Count != 1 && files.FirstOrDefault(f => !IsNpz(f)) is { } single)
+            throw new EdgeBuildException(DiagnosticCodes.CalibrationInputNotImage, single,
+                $"an image or .npy file feeds one input, the model has {inputs.Count} ({string.Join(", ", inputs.Select(i => i.Name))}); give one .npz per sample with an array per input (numpy.savez(path, {string.Join(", ", inputs.Select(i => i.Name + "=..."))}))");
         InputName = inputs[0].Name;
         Files = files;
         ImageInputSpec? image = null;
-        samples = new List<Tensor>(files.Count);
+        samples = new List<IReadOnlyDictionary<string, Tensor>>(files.Count);
         foreach (var file in files)
         {
+            if (IsNpz(file))
+            {
+                var arrays = NpzFile.Read(file);
+                var missing = inputs.Where(i => !arrays.ContainsKey(i.Name)).Select(i => i.Name).ToList();
+                var extra = arrays.Keys.Where(k => inputs.All(i => i.Name != k)).ToList();
+                if (missing.Count > 0 || extra.Count > 0)
+                    throw new EdgeBuildException(DiagnosticCodes.CalibrationFileUnreadable, file,
+                        $"its arrays ({string.Join(", ", arrays.Keys)}) do not match the model's inputs ({string.Join(", ", inputs.Select(i => i.Name))})" +
+                        (missing.Count > 0 ? $": missing {string.Join(", ", missing)}" : "") + (extra.Count > 0 ? $"; not inputs: {string.Join(", ", extra)}" : ""));
+                foreach (var input in inputs) CheckShape(file, input, arrays[input.Name]);
+                samples.Add(arrays);
+                continue;
+            }
             Tensor t;
             if (Path.GetExtension(file).Equals(".npy", StringComparison.OrdinalIgnoreCase))
             {
                 t = NpyFile.Read(file);
-                var expected = inputs[0].TensorType?.Shape;
-                if (expected is not null && (expected.Rank != t.Rank || expected.Dims.Where((d, i) => d.Value is long v && v != t.Dims[i]).Any()))
-                    throw new EdgeBuildException(DiagnosticCodes.CalibrationFileUnreadable, file, $"shape {t.Shape} does not fit input '{InputName}' {expected}");
+                CheckShape(file, inputs[0], t);
             }
             else
             {
                 image ??= ImageInputSpec.From(inputs[0], preprocessing.Layout, file);
                 t = preprocessing.Load(file, image);
             }
-            samples.Add(t);
+            samples.Add(new Dictionary<string, Tensor> { [InputName] = t });
         }
         if (samples.Count < minimumSamples)
             throw new EdgeBuildException(DiagnosticCodes.NotEnoughCalibrationSamples, string.Join(";", files.Take(3)) + (files.Count > 3 ? ";..." : ""),
                 $"{samples.Count} calibration sample(s), at least {minimumSamples} needed");
     }
 
+    private static void CheckShape(string file, Value input, Tensor t)
+    {
+        var expected = input.TensorType?.Shape;
+        if (expected is not null && (expected.Rank != t.Rank || expected.Dims.Where((d, i) => d.Value is long v && v != t.Dims[i]).Any()))
+            throw new EdgeBuildException(DiagnosticCodes.CalibrationFileUnreadable, file, $"shape {t.Shape} does not fit input '{input.Name}' {expected}");
+    }
+
     public string InputName { get; }
     public IReadOnlyList<string> Files { get; }
     public int Count => samples.Count;
 
-    public IEnumerable<IReadOnlyDictionary<string, Tensor>> Samples() =>
-        samples.Select(t => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor> { [InputName] = t });
+    public IEnumerable<IReadOnlyDictionary<string, Tensor>> Samples() => samples;
 }

@@ -15,6 +15,12 @@ public static class NpyFile
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
         catch (IOException e) { throw Unreadable(path, e.Message); }
+        return Parse(bytes, path);
+    }
+
+    /// <summary>Parses the bytes of a .npy array; <paramref name="path"/> names it in errors (a file, or an archive member).</summary>
+    public static Tensor Parse(byte[] bytes, string path)
+    {
         if (bytes.Length < 10 || !bytes.AsSpan(0, 6).SequenceEqual(Magic)) throw Unreadable(path, "not a .npy file (no NUMPY magic)");
         int major = bytes[6];
         int headerLength, offset;
