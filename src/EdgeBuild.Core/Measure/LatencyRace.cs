@@ -25,7 +25,7 @@ public sealed record RaceReport(IReadOnlyList<RaceResult> Results, string Clock,
 /// (ONNX Runtime CPU, one intra-op thread, full graph optimizations: what the artifact gets at run time), so every
 /// contestant sees the same machine load. The first contestant is the reference; it also runs in a second session,
 /// whose ratio to the first is the A/A noise band a real difference has to leave. Ratios are paired per round and their
-/// median's 95 % interval is distribution-free (order statistics of the binomial).
+/// median's 95 % interval is distribution-free (<see cref="Quantiles"/>).
 /// </summary>
 public static class LatencyRace
 {
@@ -33,15 +33,8 @@ public static class LatencyRace
     public static RaceReport Run(IReadOnlyList<(string Name, byte[] Model)> models, IReadOnlyDictionary<string, Tensor> feed, double seconds = 4, int minRounds = 30)
     {
         if (models.Count == 0) throw new ArgumentException("nothing to race", nameof(models));
-        using var options = new SessionOptions
-        {
-            IntraOpNumThreads = 1,
-            InterOpNumThreads = 1,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-        };
-        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        // The measurement's own session settings: what `bench` and the build's latency figures run under.
+        using var options = ModelBenchmark.SessionOptionsFor(new BenchOptions { Threads = 1 }, "Cpu");
         // The reference twice: its second session is the A/A pair.
         var entries = models.Append((Name: models[0].Name + " (A/A)", models[0].Model)).ToList();
         var contestants = new List<Contestant>();
@@ -69,9 +62,8 @@ public static class LatencyRace
             var results = new List<RaceResult>();
             for (int i = 0; i < contestants.Count; i++)
             {
-                var ratios = times[i].Zip(times[0], (a, b) => a / b).ToArray();
-                var (ratio, low, high) = MedianWithInterval(ratios);
-                results.Add(new RaceResult(contestants[i].Name, Median(times[i].ToArray()), ratio, low, high));
+                var ratio = Quantiles.Of(times[i].Zip(times[0], (a, b) => a / b).Order().ToList(), 0.5);
+                results.Add(new RaceResult(contestants[i].Name, Quantiles.Of(times[i].Order().ToList(), 0.5).Value, ratio.Value, ratio.Low, ratio.High));
             }
             var aa = results[^1];
             results.RemoveAt(results.Count - 1);
@@ -82,24 +74,6 @@ public static class LatencyRace
         {
             foreach (var c in contestants) c.Dispose();
         }
-    }
-
-    /// <summary>The median and its distribution-free 95 % interval: order statistics n/2 -+ 1.96 sqrt(n)/2.</summary>
-    internal static (double Median, double Low, double High) MedianWithInterval(double[] values)
-    {
-        var sorted = values.Order().ToArray();
-        int n = sorted.Length;
-        double half = 1.96 * Math.Sqrt(n) / 2;
-        int lo = Math.Clamp((int)Math.Floor(n / 2.0 - half), 0, n - 1);
-        int hi = Math.Clamp((int)Math.Ceiling(n / 2.0 + half), 0, n - 1);
-        return (Median(sorted), sorted[lo], sorted[hi]);
-    }
-
-    private static double Median(double[] values)
-    {
-        var s = values.Order().ToArray();
-        int n = s.Length;
-        return n == 0 ? double.NaN : n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
     }
 
     private sealed class Contestant : IDisposable

@@ -225,7 +225,8 @@ public static class ModelBenchmark
         return ratios;
     }
 
-    private static SessionOptions SessionOptionsFor(BenchOptions options, string executionProvider, OrtLoggingLevel logLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR)
+    /// <summary>The session settings every latency figure is measured under (also the race and the profile of Precision=Auto).</summary>
+    internal static SessionOptions SessionOptionsFor(BenchOptions options, string executionProvider, OrtLoggingLevel logLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR)
     {
         var o = new SessionOptions
         {

@@ -49,18 +49,11 @@ public static class NodeProfile
 
     private static SessionOptions ProfilingOptions(string directory)
     {
-        var o = new SessionOptions
-        {
-            IntraOpNumThreads = 1,
-            InterOpNumThreads = 1,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-            // The prefix first: setting EnableProfiling hands ONNX Runtime the prefix it holds at that moment.
-            ProfileOutputPathPrefix = Path.Combine(directory, "ort"),
-            EnableProfiling = true,
-        };
-        o.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        // The measurement's own session settings, so the profiled kernels are the ones the artifact runs.
+        var o = ModelBenchmark.SessionOptionsFor(new BenchOptions { Threads = 1 }, "Cpu");
+        // The prefix first: setting EnableProfiling hands ONNX Runtime the prefix it holds at that moment.
+        o.ProfileOutputPathPrefix = Path.Combine(directory, "ort");
+        o.EnableProfiling = true;
         return o;
     }
 
@@ -102,12 +95,6 @@ public static class NodeProfile
             }
             entry.Runs[run] = entry.Runs.GetValueOrDefault(run) + dur;
         }
-        return order.Select(k => new NodeTime(k, perRun[k].Op, perRun[k].Provider, Median(perRun[k].Runs.Values))).ToList();
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var s = values.Order().ToArray();
-        return s.Length == 0 ? 0 : s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+        return order.Select(k => new NodeTime(k, perRun[k].Op, perRun[k].Provider, Quantiles.Of(perRun[k].Runs.Values.Order().ToList(), 0.5).Value)).ToList();
     }
 }

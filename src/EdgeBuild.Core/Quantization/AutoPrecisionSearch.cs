@@ -70,7 +70,7 @@ public static partial class AutoPrecisionSearch
             quantizations++;
             var m = OnnxImporter.Parse(fp32);
             // The data only feeds the per-layer SQNR (the ranges are calibrated): the all-INT8 model's report needs it, the others do not.
-            var r = ModelQuantizer.Quantize(m, shared with { KeepFp32 = [.. shared.KeepFp32, .. keepFp32.Select(n => n.Replace('*', '?'))] }, quantizations == 1 ? calibration : null);
+            var r = ModelQuantizer.Quantize(m, shared with { KeepFp32 = [.. shared.KeepFp32, .. keepFp32.Select(MixedPrecisionSearch.Escape)] }, quantizations == 1 ? calibration : null);
             return (m, r, OnnxExporter.ToBytes(m));
         }
 
@@ -133,7 +133,7 @@ public static partial class AutoPrecisionSearch
                         $"the accuracy budget needs so many layers in FP32 that the INT8 kernels left would save {left:F0} µs of the FP32 model's {fp32Total:F0} µs (under {MinWorthwhileGain:P0})");
                     return false;
                 }
-                var search = MixedPrecisionSearch.Run(fp32, shared with { KeepFp32 = [.. shared.KeepFp32, .. slow.Select(n => n.Replace('*', '?'))] },
+                var search = MixedPrecisionSearch.Run(fp32, shared with { KeepFp32 = [.. shared.KeepFp32, .. slow.Select(MixedPrecisionSearch.Escape)] },
                     calibration, heldOut, budgetPercent, judge, score, progress, probeDeadline: started + probeTime.Value, worthGoingOn: WorthGoingOn);
                 quantizations += search.Quantizations;
                 keptForAccuracy = search.KeptInFp32;

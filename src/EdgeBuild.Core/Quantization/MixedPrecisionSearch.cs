@@ -106,5 +106,5 @@ public static class MixedPrecisionSearch
     }
 
     /// <summary>Node names as glob patterns: '*' and '?' in a name match themselves only through '?'.</summary>
-    private static string Escape(string name) => name.Replace('*', '?');
+    internal static string Escape(string name) => name.Replace('*', '?');
 }

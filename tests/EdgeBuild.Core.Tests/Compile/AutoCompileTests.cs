@@ -26,12 +26,7 @@ public class AutoCompileTests(ITestOutputHelper output)
         {
             string modelPath = Path.Combine(dir, "net.onnx");
             OnnxExporter.Save(b.Model, modelPath);
-            var files = Enumerable.Range(0, 40).Select(i =>
-            {
-                string path = Path.Combine(dir, $"s{i:D2}.npy");
-                NpyFile.Write(path, ModelBuilder.RandomInput([1, 16, 32, 32], 300 + i));
-                return path;
-            }).ToList();
+            var files = RandomSamples(dir, [1, 16, 32, 32], seed: 300);
             var lines = new List<string>();
             var options = new CompileOptions
             {
@@ -80,12 +75,7 @@ public class AutoCompileTests(ITestOutputHelper output)
         {
             string modelPath = Path.Combine(dir, "small.onnx");
             OnnxExporter.Save(b.Model, modelPath);
-            var files = Enumerable.Range(0, 40).Select(i =>
-            {
-                string path = Path.Combine(dir, $"s{i:D2}.npy");
-                NpyFile.Write(path, ModelBuilder.RandomInput([1, 8, 16, 16], 700 + i));
-                return path;
-            }).ToList();
+            var files = RandomSamples(dir, [1, 8, 16, 16], seed: 700);
             var options = new CompileOptions
             {
                 Precision = Precision.Auto,
@@ -111,4 +101,12 @@ public class AutoCompileTests(ITestOutputHelper output)
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    /// <summary>40 seeded random inputs as .npy files: 10 to calibrate, 30 held out.</summary>
+    private static List<string> RandomSamples(string dir, long[] dims, int seed) => Enumerable.Range(0, 40).Select(i =>
+    {
+        string path = Path.Combine(dir, $"s{i:D2}.npy");
+        NpyFile.Write(path, ModelBuilder.RandomInput(dims, seed + i));
+        return path;
+    }).ToList();
 }

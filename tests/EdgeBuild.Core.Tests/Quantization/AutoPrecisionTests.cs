@@ -76,11 +76,11 @@ public class AutoPrecisionTests(ITestOutputHelper output)
     [Fact]
     public void TheMedianIntervalHoldsTheMedianAndWidensWithFewerRuns()
     {
-        var (median, low, high) = LatencyRace.MedianWithInterval(Enumerable.Range(1, 101).Select(i => (double)i).ToArray());
+        var (median, low, high) = Quantiles.Of(Enumerable.Range(1, 101).Select(i => (double)i).ToList(), 0.5);
         Assert.Equal(51, median);
         Assert.InRange(low, 40, 50);
         Assert.InRange(high, 52, 62);
-        var (_, fewLow, fewHigh) = LatencyRace.MedianWithInterval(Enumerable.Range(1, 11).Select(i => (double)i).ToArray());
+        var (_, fewLow, fewHigh) = Quantiles.Of(Enumerable.Range(1, 11).Select(i => (double)i).ToList(), 0.5);
         Assert.True(fewHigh - fewLow > (high - low) / 101.0 * 11, "a short race must give a relatively wider interval");
     }
 
