@@ -2,6 +2,9 @@ using EdgeBuild.Compile;
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Onnx;
 using EdgeBuild.Targets;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Measure;
 
 namespace EdgeBuild.Cli;
 

@@ -3,6 +3,10 @@ using System.Globalization;
 using EdgeBuild.Devices;
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Measure;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Onnx;
+using EdgeBuild.Compile;
 
 namespace EdgeBuild.Cli;
 
@@ -90,7 +94,7 @@ internal static class DeviceCommands
         var command = new Command("machine", "Print this machine's measurement fingerprint as JSON (what a device's runner reports)") { provider };
         command.SetAction(parse => guard(stderr, () =>
         {
-            var ep = Compile.CompileOptions.ParseEnum<Compile.ExecutionProviderKind>("ExecutionProvider", parse.GetValue(provider)!).ToString();
+            var ep = CompileOptions.ParseEnum<ExecutionProviderKind>("ExecutionProvider", parse.GetValue(provider)!).ToString();
             stdout.WriteLine(System.Text.Json.JsonSerializer.Serialize(MachineFingerprint.Current(ModelBenchmark.OrtProviderName(ep)), MeasureJson.Options));
             return 0;
         }));

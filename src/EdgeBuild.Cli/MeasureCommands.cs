@@ -4,6 +4,10 @@ using System.Text.Json;
 using EdgeBuild.Measure;
 using EdgeBuild.Quantization.Calibration;
 using EdgeBuild.Reports;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Onnx;
+using EdgeBuild.Compile;
 
 namespace EdgeBuild.Cli;
 
@@ -24,7 +28,7 @@ internal static class MeasureCommands
         command.SetAction(parse => guard(stderr, () =>
         {
             string path = parse.GetValue(artifact)!;
-            var ep = Compile.CompileOptions.ParseEnum<Compile.ExecutionProviderKind>("ExecutionProvider", parse.GetValue(provider)!).ToString();
+            var ep = CompileOptions.ParseEnum<ExecutionProviderKind>("ExecutionProvider", parse.GetValue(provider)!).ToString();
             BenchResult r;
             if (parse.GetValue(device) is { Length: > 0 } devices)
                 return DeviceCommands.Bench(devices.SelectMany(d => d.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Distinct().ToList(),
@@ -153,7 +157,7 @@ internal static class MeasureCommands
         command.SetAction(parse => guard(stderr, () =>
         {
             var files = parse.GetValue(images) is { Length: > 0 } list ? CalibrationFiles.Expand(list) : null;
-            var options = quant.Apply(new Compile.CompileOptions(), parse);
+            var options = quant.Apply(new CompileOptions(), parse);
             int n = parse.GetValue(samples);
             if (n < 1) throw new Diagnostics.EdgeBuildException(Diagnostics.DiagnosticCodes.InvalidArgument, "--samples", $"{n} is not a positive count");
             var result = ArtifactComparison.Compare(parse.GetValue(a)!, parse.GetValue(b)!,

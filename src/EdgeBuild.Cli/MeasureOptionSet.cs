@@ -2,6 +2,9 @@ using System.CommandLine;
 using EdgeBuild.Compile;
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Measure;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Cli;
 

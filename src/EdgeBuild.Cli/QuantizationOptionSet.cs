@@ -3,6 +3,8 @@ using EdgeBuild.Compile;
 using EdgeBuild.Measure;
 using EdgeBuild.Quantization;
 using EdgeBuild.Quantization.Calibration;
+using EdgeBuild.Session;
+using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Cli;
 

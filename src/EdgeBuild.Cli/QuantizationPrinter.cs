@@ -1,5 +1,9 @@
 using System.Globalization;
 using EdgeBuild.Compile;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Cli;
 
@@ -20,8 +24,8 @@ internal static class QuantizationPrinter
                 (j.Loss is { } loss ? string.Create(inv, $" (loss {loss.Measured.Value:F3} % [95 % CI {loss.Measured.Low:F3}, {loss.Measured.High:F3}] against MaxAccuracyLoss={loss.Limit:G}: {loss.Verdict.ToString().ToLowerInvariant()}") + (loss.SamplesToSettle is int n ? string.Create(inv, $", {n} held-out samples would settle it") : "") + ")" : " (no MaxAccuracyLoss)") +
                 string.Create(inv, $"; output floors MinSqnrDb={j.Floors.MinSqnrDb:G}, MinCosine={j.Floors.MinCosine:G}: ") +
                 (j.Outputs.Count == 0 ? "none judged" : j.Outputs.Select(o => o.Verdict).Max().ToString().ToLowerInvariant()) +
-                (j.Accuracy.Samples < Measure.AccuracyGate.MinHeldOutSamples
-                    ? string.Create(inv, $" (on {j.Accuracy.Samples} held-out samples, fewer than the {Measure.AccuracyGate.MinHeldOutSamples} a MaxAccuracyLoss needs: these intervals are rough)")
+                (j.Accuracy.Samples < AccuracyGate.MinHeldOutSamples
+                    ? string.Create(inv, $" (on {j.Accuracy.Samples} held-out samples, fewer than the {AccuracyGate.MinHeldOutSamples} a MaxAccuracyLoss needs: these intervals are rough)")
                     : ""));
         if (result.Auto is { } auto)
         {

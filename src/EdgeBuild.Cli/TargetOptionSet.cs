@@ -1,6 +1,10 @@
 using System.CommandLine;
 using EdgeBuild.Compile;
 using EdgeBuild.Targets.Tflite;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Cli;
 

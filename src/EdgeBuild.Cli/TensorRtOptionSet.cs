@@ -2,6 +2,10 @@ using System.CommandLine;
 using EdgeBuild.Compile;
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Targets.TensorRt;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Cli;
 

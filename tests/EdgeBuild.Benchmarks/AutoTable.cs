@@ -5,6 +5,8 @@ using EdgeBuild.Onnx;
 using EdgeBuild.Passes;
 using EdgeBuild.Quantization;
 using EdgeBuild.Tests.Support;
+using EdgeBuild.Session;
+using EdgeBuild.Compile;
 
 namespace EdgeBuild.Benchmarks;
 
@@ -41,7 +43,7 @@ internal static class AutoTable
             if (id == Text)
             {
                 // The sentence encoder: sentences through its WordPiece vocabulary, padded to a fixed length.
-                EdgeBuild.Compile.InputShapes.Apply(model, new Dictionary<string, long[]> { ["input_ids"] = [1, SequenceLength], ["attention_mask"] = [1, SequenceLength], ["token_type_ids"] = [1, SequenceLength] });
+                InputShapes.Apply(model, new Dictionary<string, long[]> { ["input_ids"] = [1, SequenceLength], ["attention_mask"] = [1, SequenceLength], ["token_type_ids"] = [1, SequenceLength] });
                 var tokenizer = new WordPiece(Path.Combine(data, "text", "minilm-vocab.txt"));
                 var sentences = Sentences().ToList();
                 heldOut = new SentenceSamples(sentences.Take(heldOutCount).Select(s => Encode(tokenizer, s)).ToList());

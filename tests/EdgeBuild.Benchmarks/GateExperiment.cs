@@ -3,6 +3,9 @@ using EdgeBuild.Compile;
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Measure;
 using EdgeBuild.MSBuild.Tests.Support;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Benchmarks;
 

@@ -6,6 +6,9 @@ using EdgeBuild.Runtime;
 using EdgeBuild.Targets.TensorRt;
 using Microsoft.ML.OnnxRuntime;
 using Tensor = EdgeBuild.Ir.Tensor;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Measure;
 
 namespace EdgeBuild.Generator.Tests;
 

@@ -1,5 +1,10 @@
 using EdgeBuild.Diagnostics;
 using EdgeBuild.MSBuild.Tests.Support;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
+using EdgeBuild.Compile;
 
 namespace EdgeBuild.MSBuild.Tests;
 
@@ -100,7 +105,7 @@ public class TaskPartsTests
         var targets = System.Xml.Linq.XDocument.Load(Path.Combine(Scenario.RepoRoot, "build", "EdgeBuild.targets"));
         var rows = targets.Descendants().Where(e => e.Name.LocalName == "_EdgeBuildTargetSuffixes" && e.Attribute("Include") is not null)
             .ToDictionary(e => e.Attribute("Include")!.Value, e => (Suffixes: e.Attribute("Suffixes")!.Value.Split(';'), Required: e.Attribute("Required")!.Value));
-        Assert.Equal(Enum.GetValues<EdgeBuild.Compile.TargetKind>().Select(k => k.ToString().ToLowerInvariant()).Order(), rows.Keys.Order());
+        Assert.Equal(Enum.GetValues<TargetKind>().Select(k => k.ToString().ToLowerInvariant()).Order(), rows.Keys.Order());
         foreach (var writer in EdgeBuild.Targets.TargetWriters.All)
         {
             var row = rows[writer.Kind.ToString().ToLowerInvariant()];

@@ -1,6 +1,10 @@
 using System.Diagnostics;
 using EdgeBuild.Compile;
 using Xunit.Abstractions;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Tests.Package;
 
@@ -48,7 +52,7 @@ public sealed class ToolInstallTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("Usage:", help, StringComparison.Ordinal);
         foreach (var command in new[] { "compile", "convert", "quantize", "inspect", "optimize", "bench" })
             Assert.Contains(command, help, StringComparison.Ordinal);
-        Assert.Equal(ModelCompiler.ToolVersion, Run(work, edgebuild, "--version").Trim());
+        Assert.Equal(EdgeBuildVersion.Current, Run(work, edgebuild, "--version").Trim());
     }
 
     private string Run(string directory, string file, params string[] args)

@@ -5,6 +5,9 @@ using EdgeBuild.Ir;
 using EdgeBuild.Onnx;
 using EdgeBuild.Passes;
 using EdgeBuild.Targets;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Measure;
 
 namespace EdgeBuild.Compile;
 
@@ -21,10 +24,6 @@ public sealed record CompileResult(ModelManifest Manifest, string ManifestPath, 
 /// </summary>
 public static class ModelCompiler
 {
-    /// <summary>The compiler's version as recorded in manifests (no commit hash: same inputs, same bytes).</summary>
-    public static string ToolVersion { get; } =
-        typeof(ModelCompiler).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
-
     /// <summary>
     /// Compiles one model into <paramref name="outputDirectory"/>; with <paramref name="writeManifest"/> false (<c>edgebuild convert</c>)
     /// only the artifacts are written and the result's ManifestPath is empty. Waits up to <paramref name="lockTimeout"/>
@@ -43,7 +42,7 @@ public static class ModelCompiler
         // Every file a set of this model may hold besides the manifest: what a new set removes unless it replaces it.
         var ownFiles = TargetWriters.All.SelectMany(w => w.FileSuffixes).Select(ext => name + ext).Distinct().ToList();
         string[] reports = [Reports.ModelReport.JsonName, Reports.ModelReport.MarkdownName, Reports.ModelReport.HtmlName];
-        TargetContext? context = null;
+        CompileSession? context = null;
         bool reportsWritten = false;
         try
         {
@@ -83,7 +82,7 @@ public static class ModelCompiler
             var inputs = Describe(model.Graph.Inputs.Where(v => v.Initializer is null).ToList());
             var outputs = Describe(model.Graph.Outputs);
 
-            context = new TargetContext(name, outputDirectory, targetOptions, floatModel, model, quantization, progress, warn, stage.Directory);
+            context = new CompileSession(name, outputDirectory, targetOptions, floatModel, model, quantization, progress, warn, stage.Directory);
             // The ONNX artifact first, whatever the order given: a TensorRT kit whose network is that file names it instead of a copy.
             var targets = options.Targets.Distinct().OrderBy(t => t == TargetKind.Onnx ? 0 : 1).ToList();
             // Every target checks what it can before any writes, so a model one target cannot take writes nothing.
@@ -98,18 +97,18 @@ public static class ModelCompiler
                 TargetWriters.For(target)!.Write(context);
             }
             var artifacts = context.Artifacts;
-            var measurement = writeManifest ? Measure.MeasureStep.Run(context, modelPath, Sha256(source), inputs, outputs, progress) : null;
+            var measurement = writeManifest ? MeasureStep.Run(context, modelPath, Sha256(source), inputs, outputs, progress) : null;
 
-            var manifest = new ModelManifest(name, options.Namespace, ToolVersion, Path.GetFileName(modelPath), Sha256(source), source.LongLength,
+            var manifest = new ModelManifest(name, options.Namespace, EdgeBuildVersion.Current, Path.GetFileName(modelPath), Sha256(source), source.LongLength,
                 options, inputs, outputs, artifacts, report.NodesBefore, report.NodesAfter) { Quantization = quantization, Measurement = measurement };
             if (measurement is not null)
             {
                 // Reports are written before the budgets can fail the compile: a failing build's report says why.
                 Reports.ModelReport.WriteAll(stage.Directory, manifest, context, measurement);
                 reportsWritten = true;
-                Measure.MeasureStep.Enforce(measurement, warn);
+                MeasureStep.Enforce(measurement, warn);
             }
-            else if (writeManifest && Measure.MeasureStep.NotMeasured(options, name) is { } notMeasured) warn?.Invoke(notMeasured.Format());
+            else if (writeManifest && MeasureStep.NotMeasured(options, name) is { } notMeasured) warn?.Invoke(notMeasured.Format());
             var files = artifacts.Select(a => a.Path).ToList();
             var finalPaths = files.Select(f => Path.Combine(outputDirectory, f)).ToList();
             if (!writeManifest)

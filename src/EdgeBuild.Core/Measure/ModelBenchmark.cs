@@ -225,26 +225,9 @@ public static class ModelBenchmark
         return ratios;
     }
 
-    /// <summary>The session settings every latency figure is measured under (also the race and the profile of Precision=Auto).</summary>
-    internal static SessionOptions SessionOptionsFor(BenchOptions options, string executionProvider, OrtLoggingLevel logLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR)
-    {
-        var o = new SessionOptions
-        {
-            IntraOpNumThreads = options.Threads,
-            InterOpNumThreads = 1,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            LogSeverityLevel = logLevel,
-        };
-        // Idle worker threads spin by default, which steals the core the timed thread needs on a small machine.
-        o.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
-        switch (executionProvider.ToLowerInvariant())
-        {
-            case "cuda": o.AppendExecutionProvider_CUDA(0); break;
-            case "tensorrt": o.AppendExecutionProvider_Tensorrt(0); break;
-        }
-        return o;
-    }
+    /// <summary>The session settings every latency figure is measured under (<see cref="OrtSessions.ForMeasurement"/>).</summary>
+    internal static SessionOptions SessionOptionsFor(BenchOptions options, string executionProvider, OrtLoggingLevel logLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR) =>
+        OrtSessions.ForMeasurement(options.Threads, executionProvider, logLevel);
 
     /// <summary>
     /// The article's batching: <see cref="BenchOptions.BatchSize"/> requests padded into one run. A model whose batch

@@ -1,5 +1,10 @@
 using EdgeBuild.Ir;
 using Microsoft.ML.OnnxRuntime;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
+using EdgeBuild.Compile;
 
 namespace EdgeBuild.Passes;
 
@@ -259,13 +264,7 @@ public sealed class ConstantFolding : IPass
         mini.Opsets.AddRange(model.Opsets);
         byte[] bytes = Onnx.OnnxExporter.ToBytes(mini);
 
-        using var options = new SessionOptions
-        {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL,
-            IntraOpNumThreads = 1,
-            InterOpNumThreads = 1,
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-        };
+        using var options = Onnx.OrtSessions.ForFolding();
         using var session = new InferenceSession(bytes, options);
         using var runOptions = new RunOptions();
         var names = frontier.Select(v => map[v].Name).ToArray();

@@ -46,16 +46,7 @@ internal sealed class TensorCapture : IDisposable
         Outputs = names.Distinct(StringComparer.Ordinal).ToArray();
         // ORT needs at least one output to run; with nothing requested, the model's own first one (not reported).
         fetch = Outputs.Count > 0 ? Outputs.ToArray() : proto.Graph.Output.Take(1).Select(o => o.Name).ToArray();
-        options = new SessionOptions
-        {
-            // Basic level: constant folding and clean-ups only, so every requested tensor keeps its meaning
-            // and no fusion changes the numbers being measured.
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC,
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-        };
-        // ONNX Runtime's own constant folding runs at session creation, where the terminate flag cannot reach it: a
-        // constant MatMul our folding budget left as a computation (5.5e11 multiply-adds) would block here for minutes.
-        options.AddSessionConfigEntry("optimization.disable_specified_optimizers", "ConstantFolding");
+        options = OrtSessions.ForCapture();
         try
         {
             session = new InferenceSession(proto.ToByteArray(), options);

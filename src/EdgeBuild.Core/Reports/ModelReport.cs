@@ -7,6 +7,8 @@ using EdgeBuild.Ir;
 using EdgeBuild.Measure;
 using EdgeBuild.Onnx;
 using EdgeBuild.Targets;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
 
 namespace EdgeBuild.Reports;
 
@@ -87,7 +89,7 @@ public static class ModelReport
     public const string HtmlName = "report.html";
 
     /// <summary>Writes the three reports into <paramref name="outputDirectory"/> (atomically, each).</summary>
-    public static ModelReportData WriteAll(string outputDirectory, ModelManifest manifest, TargetContext context, MeasurementReport measurement)
+    public static ModelReportData WriteAll(string outputDirectory, ModelManifest manifest, CompileSession context, MeasurementReport measurement)
     {
         var data = Build(manifest, context, measurement);
         Write(outputDirectory, data);
@@ -120,12 +122,12 @@ public static class ModelReport
         }
     }
 
-    public static ModelReportData Build(ModelManifest manifest, TargetContext context, MeasurementReport measurement)
+    public static ModelReportData Build(ModelManifest manifest, CompileSession context, MeasurementReport measurement)
     {
         var floatModel = context.CloneFloatModel();
         ShapeInference.Infer(floatModel);
         var quantized = context.Quantization?.Report.Layers.ToDictionary(l => l.Node, StringComparer.Ordinal) ?? [];
-        string defaultPrecision = context.Options.Precision == Compile.Precision.Fp16 ? "Fp16" : "Fp32";
+        string defaultPrecision = context.Options.Precision == Precision.Fp16 ? "Fp16" : "Fp32";
         var auto = context.Quantization?.Auto?.Layers.ToDictionary(l => l.Node, StringComparer.Ordinal) ?? [];
         var layers = new List<ReportLayer>();
         long activationElements = 0, parameters = 0;
@@ -149,7 +151,7 @@ public static class ModelReport
             });
         }
         long macs = layers.Sum(l => l.Macs ?? 0);
-        int bytesPerElement = context.Options.Precision switch { Compile.Precision.Fp32 => 4, Compile.Precision.Fp16 => 2, _ => 1 };
+        int bytesPerElement = context.Options.Precision switch { Precision.Fp32 => 4, Precision.Fp16 => 2, _ => 1 };
         // Weights read once and every activation written and read once: no reuse in caches, so an upper bound on traffic.
         long weightBytes = floatModel.Graph.Initializers.Sum(v => v.Initializer?.ElementCount ?? 0) * bytesPerElement;
         long bytesMoved = weightBytes + 2 * activationElements * bytesPerElement;

@@ -1,4 +1,8 @@
 using EdgeBuild.Compile;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Targets;
 
@@ -21,12 +25,12 @@ public interface ITargetWriter
     string? NotMeasurableHere { get; }
 
     /// <summary>
-    /// Writes this target's files through <see cref="TargetContext.WriteArtifact"/> (atomic, recorded for the
+    /// Writes this target's files through <see cref="CompileSession.WriteArtifact"/> (atomic, recorded for the
     /// manifest and for clean-up on failure). Throws <see cref="Diagnostics.EdgeBuildException"/> for a model this
     /// format cannot express, before anything is written where it can be checked first.
     /// </summary>
-    void Write(TargetContext context);
+    void Write(CompileSession context);
 
     /// <summary>What can be checked before any target writes a file (unsupported ops, options); throws like <see cref="Write"/>.</summary>
-    void Check(TargetContext context) { }
+    void Check(CompileSession context) { }
 }

@@ -1,5 +1,8 @@
 using EdgeBuild.Compile;
 using EdgeBuild.Onnx;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Measure;
 
 namespace EdgeBuild.Targets;
 
@@ -11,6 +14,6 @@ public sealed class OnnxTargetWriter : ITargetWriter
     public IReadOnlyList<string> ModelSuffixes => FileSuffixes;
     public string? NotMeasurableHere => null;
 
-    public void Write(TargetContext context) =>
+    public void Write(CompileSession context) =>
         context.WriteArtifact(context.Name + ".onnx", OnnxExporter.ToBytes(context.DeployedModel), context.Options.Precision.ToString());
 }

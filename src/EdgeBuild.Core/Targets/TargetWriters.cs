@@ -1,4 +1,8 @@
 using EdgeBuild.Compile;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Targets;
 

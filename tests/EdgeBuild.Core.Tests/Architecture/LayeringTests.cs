@@ -13,7 +13,7 @@ public sealed class LayeringTests
 {
     /// <summary>The layers of EdgeBuild.Core, lowest first (the second part of a namespace: EdgeBuild.Targets.Tflite is Targets).</summary>
     internal static readonly string[] Order =
-        ["Diagnostics", "Ir", "Onnx", "Analysis", "Passes", "Quantization", "Targets", "Measure", "Devices", "Reports", "Compile", "Packaging"];
+        ["Diagnostics", "Ir", "Onnx", "Analysis", "Passes", "Measure", "Quantization", "Session", "Targets", "Devices", "Reports", "Compile", "Packaging"];
 
     /// <summary>
     /// The upward edges of today's code: the back-and-forth of the compile road that issue 14 item 1 (a compile session) is
@@ -21,14 +21,14 @@ public sealed class LayeringTests
     /// </summary>
     internal static readonly IReadOnlyDictionary<string, string> KnownUpwardEdges = new Dictionary<string, string>
     {
-        // MixedPrecisionSearch measures each candidate with Measure.AccuracyEvaluator and returns its AccuracyReport and
+        // MixedPrecisionSearch measures each candidate with AccuracyEvaluator and returns its AccuracyReport and
         // TaskKind: the evaluator serves quantization but lives in Measure.
         ["Quantization -> Measure"] = "MixedPrecisionSearch -> AccuracyEvaluator, AccuracyReport, TaskKind",
         // The TensorRT writer's MeetBudget repeats the accuracy search with AccuracyEvaluator; EngineRecipe records the report.
         ["Targets -> Measure"] = "TensorRtTargetWriter, EngineRecipe -> AccuracyEvaluator, AccuracyReport, TaskKind",
         // Writers read the compile's options and quantization result and write manifest entries: CompileOptions, TargetKind,
-        // Precision, CalibrationSplit, QuantizeStep(Result), ManifestArtifact(Tensor), ModelManifest, ModelCompiler.ToolVersion.
-        ["Targets -> Compile"] = "ITargetWriter, TargetWriters, TargetContext and every writer -> CompileOptions, TargetKind, Precision, ...",
+        // Precision, CalibrationSplit, QuantizeStep(Result), ManifestArtifact(Tensor), ModelManifest, EdgeBuildVersion.Current.
+        ["Targets -> Compile"] = "ITargetWriter, TargetWriters, CompileSession and every writer -> CompileOptions, TargetKind, Precision, ...",
         // MeasureStep takes the manifest's tensors and artifacts, the options, the quantization result and the tool version
         // (part of the measurement cache key) from Compile.
         ["Measure -> Compile"] = "MeasureStep -> CompileOptions, ManifestTensor, ManifestArtifact, QuantizeStepResult, ModelCompiler, ...",

@@ -8,7 +8,7 @@ namespace EdgeBuild.Tests.Architecture;
 
 /// <summary>
 /// The namespace edges of a compiled assembly, read from its metadata rather than from <c>using</c> lines (the code
-/// often writes qualified names such as <c>Measure.MeasureStep.Run</c>, which no <c>using</c> shows). A type depends on
+/// often writes qualified names such as <c>MeasureStep.Run</c>, which no <c>using</c> shows). A type depends on
 /// every type of the same assembly that its base type, interfaces, generic constraints, custom attributes, field,
 /// method, property and event signatures, locals, catch clauses and the type/member tokens of its IL name. Nested and
 /// compiler-generated types (closures, iterators, async state machines) count as their outermost declaring type.

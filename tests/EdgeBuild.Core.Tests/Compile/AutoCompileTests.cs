@@ -5,6 +5,8 @@ using EdgeBuild.Onnx;
 using EdgeBuild.Quantization.Calibration;
 using EdgeBuild.Tests.Support;
 using Xunit.Abstractions;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
 
 namespace EdgeBuild.Tests.Compile;
 

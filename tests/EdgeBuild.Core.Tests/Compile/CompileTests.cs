@@ -2,6 +2,9 @@ using System.Text.Json;
 using EdgeBuild.Compile;
 using EdgeBuild.Onnx;
 using EdgeBuild.Tests.Support;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Measure;
 
 namespace EdgeBuild.Tests.Compile;
 

@@ -1,6 +1,9 @@
 using EdgeBuild.Compile;
 using EdgeBuild.Onnx;
 using EdgeBuild.Tests.Support;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Measure;
 
 namespace EdgeBuild.Tests.Compile;
 

@@ -1,6 +1,10 @@
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Measure;
 using EdgeBuild.Quantization.Calibration;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Onnx;
+using EdgeBuild.Compile;
 
 namespace EdgeBuild.Tests.Measure;
 

@@ -8,6 +8,7 @@ using EdgeBuild.Quantization;
 using EdgeBuild.Quantization.Calibration;
 using EdgeBuild.Tests.Support;
 using Xunit.Abstractions;
+using EdgeBuild.Session;
 
 namespace EdgeBuild.Tests.Quantization;
 

@@ -5,6 +5,9 @@ using EdgeBuild.Ir;
 using EdgeBuild.Measure;
 using EdgeBuild.Quantization.Calibration;
 using EdgeBuild.Tests.Support;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Tests.Quantization;
 

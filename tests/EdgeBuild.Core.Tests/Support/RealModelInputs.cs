@@ -1,5 +1,10 @@
 using SkiaSharp;
 using Tensor = EdgeBuild.Ir.Tensor;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
+using EdgeBuild.Compile;
 
 namespace EdgeBuild.Tests.Support;
 
@@ -88,9 +93,9 @@ public sealed class RealModelSamples : EdgeBuild.Quantization.ICalibrationDataSo
             var input = spec.Load(photo);
             if (feeder is not null)
             {
-                using var value = EdgeBuild.Passes.OrtTensors.ToOrtValue(input);
+                using var value = OrtTensors.ToOrtValue(input);
                 using var outputs = feeder.Run(runOptions, [feeder.InputNames[0]], [value], feeder.OutputNames);
-                input = EdgeBuild.Passes.OrtTensors.ToTensor(outputs[0])!;
+                input = OrtTensors.ToTensor(outputs[0])!;
             }
             Inputs.Add(input);
         }

@@ -9,6 +9,8 @@ using EdgeBuild.Quantization.Calibration;
 using EdgeBuild.Targets.Tflite;
 using EdgeBuild.Targets.Tflite.Schema;
 using Tensor = EdgeBuild.Ir.Tensor;
+using EdgeBuild.Session;
+using EdgeBuild.Measure;
 
 namespace EdgeBuild.Tests.Support;
 
@@ -135,7 +137,7 @@ public static class TfliteHarness
         return model;
     }
 
-    /// <summary>Calibration ranges as TargetContext.Calibration(symmetric: false) computes them (Percentile).</summary>
+    /// <summary>Calibration ranges as CompileSession.Calibration(symmetric: false) computes them (Percentile).</summary>
     public static IReadOnlyDictionary<string, TensorRange> Ranges(Model floatModel, ICalibrationDataSource calibration, CalibratorKind calibrator = CalibratorKind.Percentile) =>
         CalibrationTable.Compute(OnnxImporter.Parse(OnnxExporter.ToBytes(floatModel)), calibration,
             new QuantizeOptions { Calibrator = calibrator, SymmetricActivations = false }).Ranges;

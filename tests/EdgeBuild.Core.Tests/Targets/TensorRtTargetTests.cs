@@ -10,6 +10,8 @@ using EdgeBuild.Quantization;
 using EdgeBuild.Targets.TensorRt;
 using EdgeBuild.Tests.Support;
 using static EdgeBuild.Tests.Targets.TensorRtKitSupport;
+using EdgeBuild.Session;
+using EdgeBuild.Measure;
 
 namespace EdgeBuild.Tests.Targets;
 
@@ -41,7 +43,7 @@ public sealed class TensorRtTargetTests : IDisposable
         Precision = Precision.Int8,
         Calibration = CalibrationFiles(Path.Combine(dir, "calib")),
         Calibrator = calibrator,
-        OutputFloors = new EdgeBuild.Measure.OutputFloors { MinSqnrDb = 0, MinCosine = 0 },
+        OutputFloors = new OutputFloors { MinSqnrDb = 0, MinCosine = 0 },
     };
 
     private string Out(string file, string outName = "out") => Path.Combine(dir, outName, file);
@@ -349,13 +351,13 @@ public sealed class TensorRtTargetTests : IDisposable
         // 30 held-out samples of their own (seeds the calibration files do not use): the fewest MaxAccuracyLoss is judged on.
         var options = Int8Options() with
         {
-            Precision = Precision.Mixed, MaxAccuracyLoss = 0.001, Task = EdgeBuild.Measure.TaskKind.Regression,
-            Evaluation = CalibrationFiles(Path.Combine(dir, "eval"), EdgeBuild.Measure.AccuracyGate.MinHeldOutSamples, seed: 1000),
+            Precision = Precision.Mixed, MaxAccuracyLoss = 0.001, Task = TaskKind.Regression,
+            Evaluation = CalibrationFiles(Path.Combine(dir, "eval"), AccuracyGate.MinHeldOutSamples, seed: 1000),
         };
         var (result, _) = Compile(ResidualNet(), options);
         using var json = JsonDocument.Parse(File.ReadAllText(Out("ResNet.trt.json")));
         var accuracy = json.RootElement.GetProperty("accuracyOnCpu");
-        Assert.Equal(EdgeBuild.Measure.AccuracyGate.MinHeldOutSamples, accuracy.GetProperty("samples").GetInt32());
+        Assert.Equal(AccuracyGate.MinHeldOutSamples, accuracy.GetProperty("samples").GetInt32());
         Assert.InRange(accuracy.GetProperty("lossPercent").GetDouble(), 0, 0.001);
 
         // Every layer the recipe forces to FP32 reads float inputs in the network, and the ONNX artifact's kept layers are among them.

@@ -3,6 +3,10 @@ using System.Text;
 using System.Text.Json;
 using EdgeBuild.Compile;
 using EdgeBuild.Quantization.Calibration;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Targets.TensorRt;
 
@@ -15,7 +19,7 @@ namespace EdgeBuild.Targets.TensorRt;
 /// </summary>
 internal sealed class EngineRecipe(string name, string networkFile, TensorRtVersion version, Precision precision, TensorRtSettings settings,
     IReadOnlyList<InputProfile> profiles, IReadOnlyList<string> fp16Layers, IReadOnlyList<string> fp32Layers, bool implicitRoute,
-    CalibrationTable? calibration, Measure.AccuracyReport? accuracy)
+    CalibrationTable? calibration, AccuracyReport? accuracy)
 {
     public string EngineFile => name + ".engine";
     public string TimingCacheFile => name + ".timing.cache";

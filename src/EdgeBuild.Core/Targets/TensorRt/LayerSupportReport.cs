@@ -1,4 +1,9 @@
 using EdgeBuild.Ir;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
+using EdgeBuild.Compile;
 
 namespace EdgeBuild.Targets.TensorRt;
 
@@ -39,6 +44,6 @@ public static class LayerSupportReport
         var output = node.Outputs.FirstOrDefault(o => o is not null);
         var type = output?.TensorType?.ElementType;
         if (type is DataType.Float or DataType.Float16 or null) return keptFp32.Contains(node.Name) ? "Fp32" : floatPrecision;
-        return Compile.ModelManifest.ElementTypeName(type.Value);
+        return ModelManifest.ElementTypeName(type.Value);
     }
 }

@@ -4,6 +4,8 @@ using EdgeBuild.Ir;
 using EdgeBuild.Onnx;
 using EdgeBuild.Quantization;
 using EdgeBuild.Quantization.Calibration;
+using EdgeBuild.Session;
+using EdgeBuild.Measure;
 
 namespace EdgeBuild.Targets.TensorRt;
 
@@ -35,7 +37,7 @@ public sealed class TensorRtTargetWriter : ITargetWriter
     public IReadOnlyList<string> ModelSuffixes { get; } = [NetworkSuffix];
     public string? NotMeasurableHere => "the kit becomes a TensorRT engine only when built on the device (build-engine.sh), and EdgeBuild measures with ONNX Runtime; measure the engine there (trtexec prints its latency)";
 
-    public void Write(TargetContext context)
+    public void Write(CompileSession context)
     {
         var options = context.Options;
         var settings = options.TensorRt;
@@ -67,7 +69,7 @@ public sealed class TensorRtTargetWriter : ITargetWriter
         byte[] floatBytes = OnnxExporter.ToBytes(floatModel);
         var network = OnnxImporter.Parse(floatBytes);
         CalibrationTable? calibration = null;
-        Measure.AccuracyReport? accuracy = null;
+        AccuracyReport? accuracy = null;
         if (int8)
         {
             calibration = context.Calibration(symmetric: true);
@@ -106,8 +108,8 @@ public sealed class TensorRtTargetWriter : ITargetWriter
 
         var recipe = new EngineRecipe(context.Name, networkArtifact.Path, version, options.Precision, settings, profiles,
             keptFp16.Order(StringComparer.Ordinal).ToList(), keptFp32.Order(StringComparer.Ordinal).ToList(), implicitRoute, calibration, accuracy);
-        kit.Add(context.WriteArtifact(context.Name + RecipeSuffix, recipe.ToJson(ModelCompiler.ToolVersion, kit, layers), precision));
-        var script = context.WriteArtifact(context.Name + ScriptSuffix, recipe.ToScript(ModelCompiler.ToolVersion, kit), precision);
+        kit.Add(context.WriteArtifact(context.Name + RecipeSuffix, recipe.ToJson(EdgeBuildVersion.Current, kit, layers), precision));
+        var script = context.WriteArtifact(context.Name + ScriptSuffix, recipe.ToScript(EdgeBuildVersion.Current, kit), precision);
         MakeExecutable(context.PathOf(script.Path));
     }
 
@@ -118,18 +120,18 @@ public sealed class TensorRtTargetWriter : ITargetWriter
     /// fail the build and its warnings are printed. Adds the layers it
     /// kept to <paramref name="keptFp32"/>. No held-out files: no measurement.
     /// </summary>
-    private static (Model Network, Measure.AccuracyReport? Accuracy) MeetBudget(TargetContext context, Model floatModel, byte[] floatBytes, Model network,
+    private static (Model Network, AccuracyReport? Accuracy) MeetBudget(CompileSession context, Model floatModel, byte[] floatBytes, Model network,
         CalibrationTable calibration, HashSet<string> keptFp32, HashSet<string> keptFp16)
     {
         var options = context.Options;
         if (context.Split.HeldOut.Count == 0) return (network, null);
         var evaluation = new FileCalibrationSource(floatModel, context.Split.HeldOut, options.Preprocessing);
-        var task = options.Task == Measure.TaskKind.Auto ? Measure.AccuracyEvaluator.Infer(floatModel) : options.Task;
+        var task = options.Task == TaskKind.Auto ? AccuracyEvaluator.Infer(floatModel) : options.Task;
         context.Progress($"measuring the TensorRT network against FP32 on {evaluation.Count} held-out samples ({task})");
-        var accuracy = Measure.AccuracyEvaluator.Compare(floatBytes, OnnxExporter.ToBytes(network), evaluation, task);
+        var accuracy = AccuracyEvaluator.Compare(floatBytes, OnnxExporter.ToBytes(network), evaluation, task);
         // The same gate as the ONNX artifact's (docs/quantization.md): the loss by its 95 % interval, the output floors.
-        Measure.AccuracyJudgement Judge(Measure.AccuracyReport a) =>
-            Measure.AccuracyGate.Judge(context.Name, "the TensorRT network", a, options.MaxAccuracyLoss, options.OutputFloors, options.Preprocessing);
+        AccuracyJudgement Judge(AccuracyReport a) =>
+            AccuracyGate.Judge(context.Name, "the TensorRT network", a, options.MaxAccuracyLoss, options.OutputFloors, options.Preprocessing);
         var judgement = Judge(accuracy);
         if (options.MaxAccuracyLoss is not double budget || judgement.AcceptableForSearch)
         {
@@ -146,7 +148,7 @@ public sealed class TensorRtTargetWriter : ITargetWriter
     }
 
     /// <summary>Prints the gate's warnings and throws its first error.</summary>
-    private static void Enforce(TargetContext context, Measure.AccuracyJudgement judgement, string suffix = "")
+    private static void Enforce(CompileSession context, AccuracyJudgement judgement, string suffix = "")
     {
         foreach (var w in judgement.Warnings) context.Warn(w.Format());
         if (judgement.Errors.FirstOrDefault() is { } error)

@@ -4,14 +4,16 @@ using EdgeBuild.Quantization.Calibration;
 using EdgeBuild.Targets.Tflite.Ops;
 using EdgeBuild.Targets.Tflite.Schema;
 using TensorType = EdgeBuild.Targets.Tflite.Schema.TensorType;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
+using EdgeBuild.Compile;
 
 namespace EdgeBuild.Targets.Tflite;
 
 /// <summary>Numeric precision of a .tflite file.</summary>
 public enum TflitePrecision { Fp32, Fp16, Int8 }
-
-/// <summary>How rank-4 model inputs and outputs are laid out: NHWC (TFLite's own, default) or as in the ONNX model.</summary>
-public enum TfliteIoLayout { Nhwc, Nchw }
 
 /// <summary>What the converter is asked for.</summary>
 /// <param name="Precision">Float32, float16 weights, or full-integer int8.</param>

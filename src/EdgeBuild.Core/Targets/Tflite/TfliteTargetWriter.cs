@@ -1,6 +1,10 @@
 using EdgeBuild.Compile;
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Targets.Tflite.Schema;
+using EdgeBuild.Session;
+using EdgeBuild.Quantization;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Targets.Tflite;
 
@@ -25,13 +29,13 @@ public sealed class TfliteTargetWriter : ITargetWriter
             $"the TFLite target writes Fp32, Fp16, Int8 or Mixed, not {precision}"),
     };
 
-    public void Check(TargetContext context)
+    public void Check(CompileSession context)
     {
         var precision = PrecisionOf(context.Options.Precision);
         TfliteConverter.Check(context.CloneFloatModel(), new TfliteOptions(precision, context.Options.TfliteLayout, Ranges: new Dictionary<string, Quantization.Calibration.TensorRange>()));
     }
 
-    public void Write(TargetContext context)
+    public void Write(CompileSession context)
     {
         var precision = PrecisionOf(context.Options.Precision);
         var model = context.CloneFloatModel();
@@ -39,7 +43,7 @@ public sealed class TfliteTargetWriter : ITargetWriter
         var floatNodes = precision == TflitePrecision.Int8 ? FloatNodes(context, model) : null;
         context.Progress($"converting to TFLite {precision}" + (floatNodes is { Count: > 0 } ? $" ({floatNodes.Count} node(s) in float)" : ""));
         var result = TfliteConverter.Convert(model, new TfliteOptions(precision, context.Options.TfliteLayout, context.Options.TfliteInt8Io, ranges,
-            $"EdgeBuild {ModelCompiler.ToolVersion}", floatNodes));
+            $"EdgeBuild {EdgeBuildVersion.Current}", floatNodes));
         byte[] bytes = TflWriter.Write(result.Model);
         var io = result.Io.Select(t => new ManifestArtifactTensor(t.Name, t.IsInput ? "input" : "output", t.ElementType, t.Shape, t.Layout, t.Perm, t.Scale, t.ZeroPoint)).ToList();
         context.WriteArtifact(context.Name + ".tflite", bytes, context.Options.Precision.ToString(), io: io);
@@ -52,7 +56,7 @@ public sealed class TfliteTargetWriter : ITargetWriter
     /// a Softmax on dequantized logits, a box decoder), so the budget the build measured on that artifact holds for
     /// the .tflite file too; Int8 stays full-integer.
     /// </summary>
-    public static IReadOnlySet<string> FloatNodes(TargetContext context, Ir.Model floatModel)
+    public static IReadOnlySet<string> FloatNodes(CompileSession context, Ir.Model floatModel)
     {
         var keep = new Quantization.NodePatterns(context.Options.KeepFp32.Concat(context.Options.KeepFp16)
             .Concat(context.Quantization?.KeptInFloat.Select(k => k.Node) ?? []));

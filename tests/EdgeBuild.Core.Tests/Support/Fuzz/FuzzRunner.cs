@@ -9,6 +9,8 @@ using EdgeBuild.Targets;
 using EdgeBuild.Targets.TensorRt;
 using EdgeBuild.Targets.Tflite;
 using EdgeBuild.Targets.Tflite.Schema;
+using EdgeBuild.Session;
+using EdgeBuild.Measure;
 
 namespace EdgeBuild.Tests.Support.Fuzz;
 
@@ -115,7 +117,7 @@ public sealed class FuzzRunner : IDisposable
         Attempt(() =>
         {
             string outDir = Path.Combine(folder, "out");
-            var context = new TargetContext("Mutant", outDir, new CompileOptions { Targets = [TargetKind.TensorRT] }, copy(), copy(), null);
+            var context = new CompileSession("Mutant", outDir, new CompileOptions { Targets = [TargetKind.TensorRT] }, copy(), copy(), null);
             new TensorRtTargetWriter().Write(context);
         });
         stage = "fp16";

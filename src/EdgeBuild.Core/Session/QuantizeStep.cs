@@ -5,7 +5,7 @@ using EdgeBuild.Onnx;
 using EdgeBuild.Quantization;
 using EdgeBuild.Quantization.Calibration;
 
-namespace EdgeBuild.Compile;
+namespace EdgeBuild.Session;
 
 /// <summary>What quantizing one model did: the engine's report, accuracy against FP32 and its verdict, and the layers a budget sent back to float.</summary>
 public sealed record QuantizeStepResult(

@@ -6,7 +6,7 @@ using EdgeBuild.Quantization;
 using Microsoft.ML.OnnxRuntime;
 using Tensor = EdgeBuild.Ir.Tensor;
 
-namespace EdgeBuild.Measure;
+namespace EdgeBuild.Quantization;
 
 /// <summary>
 /// One output of two artifacts over all samples: absolute and relative error, cosine similarity, argmax agreement
@@ -63,7 +63,7 @@ public static class ArtifactComparison
             source = $"{randomSamples} random inputs (seeded)";
         }
 
-        using var options = new SessionOptions { IntraOpNumThreads = 1, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        using var options = OrtSessions.ForEvaluation();
         using var a = Open(pathA, options);
         using var b = Open(pathB, options);
         var stats = common.ToDictionary(n => n, _ => new Accumulator());

@@ -1,4 +1,4 @@
-namespace EdgeBuild.Targets.TensorRt;
+namespace EdgeBuild.Session;
 
 /// <summary>Which engine portability the device build asks TensorRT for (trtexec's compatibility options, TensorRT 8.6 and later).</summary>
 public enum EnginePortability
@@ -34,3 +34,6 @@ public sealed record TensorRtSettings
     /// <summary>Engine portability the device build asks for (TensorRTCompatibility metadata).</summary>
     public EnginePortability Compatibility { get; init; } = EnginePortability.None;
 }
+
+/// <summary>How rank-4 model inputs and outputs are laid out: NHWC (TFLite's own, default) or as in the ONNX model.</summary>
+public enum TfliteIoLayout { Nhwc, Nchw }

@@ -5,13 +5,13 @@ using EdgeBuild.Ir;
 using EdgeBuild.Onnx;
 using EdgeBuild.Quantization.Calibration;
 
-namespace EdgeBuild.Targets;
+namespace EdgeBuild.Session;
 
 /// <summary>
 /// What a target writer gets from the compile step: the optimized float model, the model at the requested
 /// precision, the shared calibration, and the one way to write an artifact.
 /// </summary>
-public sealed class TargetContext
+public sealed class CompileSession
 {
     private readonly Model floatModel;
     private byte[]? floatModelBytes;
@@ -19,7 +19,7 @@ public sealed class TargetContext
     private readonly List<ManifestArtifact> artifacts = [];
     private readonly List<string> written = [];
 
-    public TargetContext(string name, string outputDirectory, CompileOptions options, Model floatModel, Model deployedModel,
+    public CompileSession(string name, string outputDirectory, CompileOptions options, Model floatModel, Model deployedModel,
         QuantizeStepResult? quantization, Action<string>? progress = null, Action<string>? warn = null, string? writeDirectory = null)
     {
         Name = name;

@@ -1,6 +1,6 @@
 using EdgeBuild.Quantization.Calibration;
 
-namespace EdgeBuild.Compile;
+namespace EdgeBuild.Session;
 
 /// <summary>
 /// Which files calibrate and which are held out to measure accuracy: the Evaluation files when given; else every

@@ -1,8 +1,12 @@
 using System.Globalization;
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Quantization.Calibration;
+using EdgeBuild.Session;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
+using EdgeBuild.Compile;
 
-namespace EdgeBuild.Measure;
+namespace EdgeBuild.Quantization;
 
 /// <summary>How a measured interval stands against its limit: Met (the whole interval on the good side), Unproven (the interval contains it), Missed (the whole interval on the bad side).</summary>
 public enum AccuracyVerdict { Met, Unproven, Missed }

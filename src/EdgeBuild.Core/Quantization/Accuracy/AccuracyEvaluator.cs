@@ -3,8 +3,12 @@ using EdgeBuild.Passes;
 using EdgeBuild.Quantization;
 using Microsoft.ML.OnnxRuntime;
 using Tensor = EdgeBuild.Ir.Tensor;
+using EdgeBuild.Session;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
+using EdgeBuild.Compile;
 
-namespace EdgeBuild.Measure;
+namespace EdgeBuild.Quantization;
 
 /// <summary>What a model's outputs mean, which decides the accuracy metric (the EdgeModel item's Task metadata).</summary>
 public enum TaskKind { Auto, Classification, Detection, Regression, Embedding, Generic }
@@ -68,7 +72,7 @@ public static class AccuracyEvaluator
 
     public static AccuracyReport Compare(byte[] reference, byte[] candidate, ICalibrationDataSource samples, TaskKind task)
     {
-        using var options = new SessionOptions { IntraOpNumThreads = 1, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        using var options = OrtSessions.ForEvaluation();
         using var a = new InferenceSession(reference, options);
         using var b = new InferenceSession(candidate, options);
         var names = a.OutputNames.ToArray();
@@ -87,7 +91,7 @@ public static class AccuracyEvaluator
         var inputs = samples.Samples().ToList();
         string[] names;
         List<Tensor[]> outputs;
-        using (var options = new SessionOptions { IntraOpNumThreads = 1, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR })
+        using (var options = OrtSessions.ForEvaluation())
         using (var a = new InferenceSession(reference, options))
         {
             names = a.OutputNames.ToArray();
@@ -95,7 +99,7 @@ public static class AccuracyEvaluator
         }
         return (candidate, count) =>
         {
-            using var options = new SessionOptions { IntraOpNumThreads = 1, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+            using var options = OrtSessions.ForEvaluation();
             using var b = new InferenceSession(candidate, options);
             int n = Math.Min(count, inputs.Count);
             var pairs = new List<(Tensor[] Ref, Tensor[] Cand)>(n);
@@ -110,7 +114,7 @@ public static class AccuracyEvaluator
     /// </summary>
     public static AccuracyReport Compare(byte[] reference, ICalibrationDataSource samples, IReadOnlyList<IReadOnlyDictionary<string, Tensor>> candidateOutputs, TaskKind task)
     {
-        using var options = new SessionOptions { IntraOpNumThreads = 1, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+        using var options = OrtSessions.ForEvaluation();
         using var a = new InferenceSession(reference, options);
         var names = a.OutputNames.ToArray();
         var pairs = new List<(Tensor[] Ref, Tensor[] Cand)>();

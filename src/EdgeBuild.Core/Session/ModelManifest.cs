@@ -1,8 +1,12 @@
 using System.Text;
 using System.Text.Json;
 using EdgeBuild.Ir;
+using EdgeBuild.Quantization;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
+using EdgeBuild.Compile;
 
-namespace EdgeBuild.Compile;
+namespace EdgeBuild.Session;
 
 /// <summary>A tensor of the model's interface as the manifest describes it.</summary>
 public sealed record ManifestTensor(string Name, string CSharpName, string ElementType, IReadOnlyList<object?>? Shape);

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace EdgeBuild.Compile;
+namespace EdgeBuild.Session;
 
 /// <summary>C# identifiers derived from model and tensor names (the rules docs/manifest.md states).</summary>
 public static class CSharpNames

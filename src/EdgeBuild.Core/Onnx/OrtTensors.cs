@@ -3,7 +3,7 @@ using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Tensor = EdgeBuild.Ir.Tensor;
 
-namespace EdgeBuild.Passes;
+namespace EdgeBuild.Onnx;
 
 /// <summary>Conversions between ONNX Runtime values and IR tensors (same element type numbering).</summary>
 public static class OrtTensors

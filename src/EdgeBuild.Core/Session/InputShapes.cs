@@ -1,7 +1,7 @@
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Ir;
 
-namespace EdgeBuild.Compile;
+namespace EdgeBuild.Session;
 
 /// <summary>
 /// Fixes dynamic input dims from <see cref="CompileOptions.Shapes"/> before optimization, so shape inference and

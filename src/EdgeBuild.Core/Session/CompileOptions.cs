@@ -1,6 +1,10 @@
 using EdgeBuild.Diagnostics;
+using EdgeBuild.Quantization;
+using EdgeBuild.Measure;
+using EdgeBuild.Onnx;
+using EdgeBuild.Compile;
 
-namespace EdgeBuild.Compile;
+namespace EdgeBuild.Session;
 
 /// <summary>
 /// Numeric precision of the deployed model (the EdgeModel item's Precision metadata). Auto chooses per layer between
@@ -27,7 +31,7 @@ public sealed record CompileOptions
     public double? LatencyBudgetMs { get; init; }
     public double? MaxAccuracyLoss { get; init; }
     /// <summary>Output SQNR and cosine floors against FP32 that every quantized artifact is held to (MinSqnrDb, MinCosine).</summary>
-    public Measure.OutputFloors OutputFloors { get; init; } = new();
+    public OutputFloors OutputFloors { get; init; } = new();
     public long? TargetOpset { get; init; }
     /// <summary>Passes to run (null: the whole pipeline).</summary>
     public IReadOnlyList<string>? Passes { get; init; }
@@ -44,19 +48,19 @@ public sealed record CompileOptions
     /// <summary>Node-name glob patterns kept in FP16 / FP32 when quantizing to INT8.</summary>
     public IReadOnlyList<string> KeepFp16 { get; init; } = [];
     public IReadOnlyList<string> KeepFp32 { get; init; } = [];
-    public Measure.TaskKind Task { get; init; } = Measure.TaskKind.Auto;
+    public TaskKind Task { get; init; } = TaskKind.Auto;
     public int MinCalibrationSamples { get; init; } = 8;
     /// <summary>Measurement, the budgets besides LatencyBudgetMs, and the baseline (docs/measurement.md).</summary>
     public Measure.MeasureSettings Measurement { get; init; } = new();
 
     /// <summary>The TensorRT kit's settings (used when Targets has TensorRT).</summary>
-    public Targets.TensorRt.TensorRtSettings TensorRt { get; init; } = new();
+    public TensorRtSettings TensorRt { get; init; } = new();
 
     /// <summary>Fixed shapes for inputs with dynamic dims (--shape NAME=1,3,480,640), applied before optimization.</summary>
     public IReadOnlyDictionary<string, long[]> Shapes { get; init; } = new Dictionary<string, long[]>();
 
     /// <summary>TFLite target: rank-4 inputs and outputs in NHWC (default) or as in the ONNX model (NCHW, one TRANSPOSE at each).</summary>
-    public EdgeBuild.Targets.Tflite.TfliteIoLayout TfliteLayout { get; init; } = EdgeBuild.Targets.Tflite.TfliteIoLayout.Nhwc;
+    public TfliteIoLayout TfliteLayout { get; init; } = TfliteIoLayout.Nhwc;
 
     /// <summary>TFLite target at Int8: int8 model inputs and outputs instead of float ones.</summary>
     public bool TfliteInt8Io { get; init; }
