@@ -9,8 +9,6 @@ using EdgeBuild.Ir;
 using EdgeBuild.Onnx;
 using EdgeBuild.Passes;
 using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
 
 namespace EdgeBuild.Cli;
 

@@ -3,8 +3,6 @@ using EdgeBuild.Diagnostics;
 using EdgeBuild.Onnx;
 using EdgeBuild.Targets;
 using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
 
 namespace EdgeBuild.Cli;
 

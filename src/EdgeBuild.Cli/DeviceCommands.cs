@@ -4,9 +4,6 @@ using EdgeBuild.Devices;
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Measure;
 using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Onnx;
-using EdgeBuild.Compile;
 
 namespace EdgeBuild.Cli;
 

@@ -4,10 +4,8 @@ using System.Text.Json;
 using EdgeBuild.Measure;
 using EdgeBuild.Quantization.Calibration;
 using EdgeBuild.Reports;
-using EdgeBuild.Session;
 using EdgeBuild.Quantization;
-using EdgeBuild.Onnx;
-using EdgeBuild.Compile;
+using EdgeBuild.Session;
 
 namespace EdgeBuild.Cli;
 

@@ -3,8 +3,6 @@ using EdgeBuild.Compile;
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Measure;
 using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Cli;
 

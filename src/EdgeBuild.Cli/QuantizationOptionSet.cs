@@ -4,7 +4,6 @@ using EdgeBuild.Measure;
 using EdgeBuild.Quantization;
 using EdgeBuild.Quantization.Calibration;
 using EdgeBuild.Session;
-using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Cli;
 

@@ -2,9 +2,6 @@ using System.CommandLine;
 using EdgeBuild.Compile;
 using EdgeBuild.Targets.Tflite;
 using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
-using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Cli;
 

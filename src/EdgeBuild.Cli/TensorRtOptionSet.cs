@@ -3,9 +3,6 @@ using EdgeBuild.Compile;
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Targets.TensorRt;
 using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
-using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Cli;
 

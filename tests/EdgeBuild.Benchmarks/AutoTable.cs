@@ -6,7 +6,6 @@ using EdgeBuild.Passes;
 using EdgeBuild.Quantization;
 using EdgeBuild.Tests.Support;
 using EdgeBuild.Session;
-using EdgeBuild.Compile;
 
 namespace EdgeBuild.Benchmarks;
 

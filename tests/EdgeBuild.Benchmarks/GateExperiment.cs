@@ -4,8 +4,6 @@ using EdgeBuild.Diagnostics;
 using EdgeBuild.Measure;
 using EdgeBuild.MSBuild.Tests.Support;
 using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Benchmarks;
 

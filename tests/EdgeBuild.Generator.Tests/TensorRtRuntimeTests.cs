@@ -7,8 +7,6 @@ using EdgeBuild.Targets.TensorRt;
 using Microsoft.ML.OnnxRuntime;
 using Tensor = EdgeBuild.Ir.Tensor;
 using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
 
 namespace EdgeBuild.Generator.Tests;
 

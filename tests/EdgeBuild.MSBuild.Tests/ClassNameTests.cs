@@ -3,9 +3,6 @@ using System.Text.Json;
 using EdgeBuild.Compile;
 using EdgeBuild.MSBuild.Tests.Support;
 using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
-using EdgeBuild.Onnx;
 
 namespace EdgeBuild.MSBuild.Tests;
 

@@ -1,10 +1,6 @@
 using EdgeBuild.Diagnostics;
 using EdgeBuild.MSBuild.Tests.Support;
 using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
-using EdgeBuild.Onnx;
-using EdgeBuild.Compile;
 
 namespace EdgeBuild.MSBuild.Tests;
 

@@ -2,9 +2,6 @@ using System.Diagnostics;
 using EdgeBuild.Compile;
 using Xunit.Abstractions;
 using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
-using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Tests.Package;
 

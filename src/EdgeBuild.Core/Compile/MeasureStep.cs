@@ -1,11 +1,10 @@
 using System.Globalization;
-using EdgeBuild.Compile;
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Onnx;
 using EdgeBuild.Quantization;
 using EdgeBuild.Targets;
-using EdgeBuild.Session;
 using EdgeBuild.Measure;
+using EdgeBuild.Session;
 
 namespace EdgeBuild.Compile;
 
@@ -52,11 +51,11 @@ public static class MeasureStep
 
         // Model files only: a kit's recipe, script or calibration cache has no latency, so it gets no line and no EB5007.
         // Nothing is measured at a size nobody runs: the EB5008 error above is the verdict.
-        foreach (var artifact in sizeUnknown ? [] : context.Artifacts.Where(a => TargetWriters.IsModel(context.Name, a)))
+        foreach (var artifact in sizeUnknown ? [] : context.Artifacts.Where(a => a.Runtime != ArtifactRuntime.None))
         {
             string key = BaselineCheck.Key(artifact.Target, artifact.Precision, machine.ExecutionProvider);
             string path = context.PathOf(artifact.Path);
-            string? unavailable = TargetWriters.For(Enum.Parse<TargetKind>(artifact.Target))!.NotMeasurableHere ?? (device is null ? ModelBenchmark.UnavailableReason(ep) : null);
+            string? unavailable = NotMeasurableHere(artifact.Runtime) ?? (device is null ? ModelBenchmark.UnavailableReason(ep) : null);
             BenchResult? result = null;
             if (unavailable is null)
             {
@@ -195,6 +194,15 @@ public static class MeasureStep
         return set.Count == 0 ? null
             : new Finding(FindingSeverity.Warning, DiagnosticCodes.BudgetsNotMeasured, subject, $"{string.Join(", ", set)} not checked: measurement is switched off");
     }
+
+    /// <summary>Why EdgeBuild, which measures with ONNX Runtime, cannot measure a model file that <paramref name="runtime"/> loads; null when it can.</summary>
+    public static string? NotMeasurableHere(ArtifactRuntime runtime) => runtime switch
+    {
+        ArtifactRuntime.OnnxRuntime => null,
+        ArtifactRuntime.TfliteInterpreter => "a .tflite file runs in the TensorFlow Lite runtime, which EdgeBuild does not host (it measures with ONNX Runtime); measure it on the device",
+        ArtifactRuntime.TensorRt => "the kit becomes a TensorRT engine only when built on the device (build-engine.sh), and EdgeBuild measures with ONNX Runtime; measure the engine there (trtexec prints its latency)",
+        _ => "it is not a model file",
+    };
 
     private static bool HasPerformanceBudget(CompileOptions o) =>
         o.LatencyBudgetMs is not null || o.Measurement.MinFps is not null || o.Measurement.MaxMemoryMB is not null || o.Measurement.MaxSizeMB is not null;

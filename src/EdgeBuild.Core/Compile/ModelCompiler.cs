@@ -6,8 +6,6 @@ using EdgeBuild.Onnx;
 using EdgeBuild.Passes;
 using EdgeBuild.Targets;
 using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
 
 namespace EdgeBuild.Compile;
 
@@ -42,7 +40,7 @@ public static class ModelCompiler
         // Every file a set of this model may hold besides the manifest: what a new set removes unless it replaces it.
         var ownFiles = TargetWriters.All.SelectMany(w => w.FileSuffixes).Select(ext => name + ext).Distinct().ToList();
         string[] reports = [Reports.ModelReport.JsonName, Reports.ModelReport.MarkdownName, Reports.ModelReport.HtmlName];
-        CompileSession? context = null;
+        CompileSession? session = null;
         bool reportsWritten = false;
         try
         {
@@ -60,51 +58,38 @@ public static class ModelCompiler
             progress?.Invoke("optimizing");
             // Each pass of each round is a detail (passDetail: the CLI's --verbose); what a pass reports goes to progress.
             var report = OptimizationPipeline.Run(model, new OptimizeOptions { TargetOpset = options.TargetOpset }, passes, passDetail, warn, info: progress);
-            var floatModel = model;
-            QuantizeStepResult? quantization = null;
-            // The ONNX artifact is quantized here (QDQ); other targets quantize from the float model and the shared calibration.
-            // The TensorRT kit and a TFLite file under an accuracy budget start from the layers this step's accuracy
-            // search kept in float, so it runs for those targets too.
-            bool tfliteBudget = options.Targets.Contains(TargetKind.TFLite) &&
-                (options.Precision == Precision.Mixed || (options.Precision == Precision.Int8 && options.MaxAccuracyLoss is double));
-            // Auto measures its choice on the ONNX artifact in ONNX Runtime, and every target takes the layers it chose.
-            if (options.Precision != Precision.Fp32 && (options.Targets.Contains(TargetKind.Onnx) || options.Targets.Contains(TargetKind.TensorRT) || tfliteBudget
-                || options.Precision == Precision.Auto))
-            {
-                progress?.Invoke($"quantizing to {options.Precision}");
-                quantization = QuantizeStep.Run(model, options, progress, warn, modelPath);
-                model = quantization.Model;
-            }
-            // The writers see what Auto chose (Fp32, Int8 or Mixed); the manifest keeps what was asked.
-            var targetOptions = quantization?.Auto is not null ? options with { Precision = quantization.Chosen } : options;
-
-            // The interface is read after optimization: passes keep names, and shape inference filled what the file left out.
-            var inputs = Describe(model.Graph.Inputs.Where(v => v.Initializer is null).ToList());
-            var outputs = Describe(model.Graph.Outputs);
-
-            context = new CompileSession(name, outputDirectory, targetOptions, floatModel, model, quantization, progress, warn, stage.Directory);
+            // The session owns the float model from here; the writers ask it for the quantization, the calibration
+            // and the float layers of the one accuracy-budget search, and each is computed once, when first asked.
+            session = new CompileSession(name, outputDirectory, options, model, progress, warn, stage.Directory, subject: modelPath);
             // The ONNX artifact first, whatever the order given: a TensorRT kit whose network is that file names it instead of a copy.
             var targets = options.Targets.Distinct().OrderBy(t => t == TargetKind.Onnx ? 0 : 1).ToList();
             // Every target checks what it can before any writes, so a model one target cannot take writes nothing.
             foreach (var target in targets)
             {
-                context.CurrentTarget = target;
-                TargetWriters.For(target)!.Check(context);
+                session.CurrentTarget = target;
+                TargetWriters.For(target)!.Check(session);
             }
             foreach (var target in targets)
             {
-                context.CurrentTarget = target;
-                TargetWriters.For(target)!.Write(context);
+                session.CurrentTarget = target;
+                TargetWriters.For(target)!.Write(session);
             }
-            var artifacts = context.Artifacts;
-            var measurement = writeManifest ? MeasureStep.Run(context, modelPath, Sha256(source), inputs, outputs, progress) : null;
+            var quantization = session.QuantizationIfRun;
+
+            // The interface is read after optimization: passes keep names, and shape inference filled what the file left out.
+            var interfaceModel = session.InterfaceModel;
+            var inputs = Describe(interfaceModel.Graph.Inputs.Where(v => v.Initializer is null).ToList());
+            var outputs = Describe(interfaceModel.Graph.Outputs);
+
+            var artifacts = session.Artifacts;
+            var measurement = writeManifest ? MeasureStep.Run(session, modelPath, Sha256(source), inputs, outputs, progress) : null;
 
             var manifest = new ModelManifest(name, options.Namespace, EdgeBuildVersion.Current, Path.GetFileName(modelPath), Sha256(source), source.LongLength,
                 options, inputs, outputs, artifacts, report.NodesBefore, report.NodesAfter) { Quantization = quantization, Measurement = measurement };
             if (measurement is not null)
             {
                 // Reports are written before the budgets can fail the compile: a failing build's report says why.
-                Reports.ModelReport.WriteAll(stage.Directory, manifest, context, measurement);
+                Reports.ModelReport.WriteAll(stage.Directory, manifest, session, measurement);
                 reportsWritten = true;
                 MeasureStep.Enforce(measurement, warn);
             }

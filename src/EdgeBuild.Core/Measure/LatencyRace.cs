@@ -3,10 +3,7 @@ using System.Globalization;
 using EdgeBuild.Passes;
 using Microsoft.ML.OnnxRuntime;
 using Tensor = EdgeBuild.Ir.Tensor;
-using EdgeBuild.Session;
-using EdgeBuild.Quantization;
 using EdgeBuild.Onnx;
-using EdgeBuild.Compile;
 
 namespace EdgeBuild.Measure;
 

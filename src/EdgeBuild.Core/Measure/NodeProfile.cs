@@ -2,10 +2,7 @@ using System.Text.Json;
 using EdgeBuild.Passes;
 using Microsoft.ML.OnnxRuntime;
 using Tensor = EdgeBuild.Ir.Tensor;
-using EdgeBuild.Session;
-using EdgeBuild.Quantization;
 using EdgeBuild.Onnx;
-using EdgeBuild.Compile;
 
 namespace EdgeBuild.Measure;
 

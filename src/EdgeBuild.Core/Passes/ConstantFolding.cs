@@ -1,10 +1,6 @@
 using EdgeBuild.Ir;
 using Microsoft.ML.OnnxRuntime;
-using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
 using EdgeBuild.Onnx;
-using EdgeBuild.Compile;
 
 namespace EdgeBuild.Passes;
 

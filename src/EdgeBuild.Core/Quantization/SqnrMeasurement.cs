@@ -2,10 +2,7 @@ using EdgeBuild.Passes;
 using Microsoft.ML.OnnxRuntime;
 using P = EdgeBuild.Onnx.Proto;
 using Tensor = EdgeBuild.Ir.Tensor;
-using EdgeBuild.Session;
-using EdgeBuild.Measure;
 using EdgeBuild.Onnx;
-using EdgeBuild.Compile;
 
 namespace EdgeBuild.Quantization;
 

@@ -1,9 +1,6 @@
 using System.Globalization;
 using EdgeBuild.Compile;
 using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
-using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Reports;
 

@@ -1,8 +1,5 @@
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
-using EdgeBuild.Onnx;
-using EdgeBuild.Compile;
 
 namespace EdgeBuild.Session;
 

@@ -1,10 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using EdgeBuild.Ir;
-using EdgeBuild.Quantization;
 using EdgeBuild.Measure;
-using EdgeBuild.Onnx;
-using EdgeBuild.Compile;
 
 namespace EdgeBuild.Session;
 
@@ -16,6 +13,9 @@ public sealed record ManifestArtifact(string Path, string Target, string Precisi
 {
     /// <summary>The artifact's inputs and outputs when they differ from the ONNX interface (TFLite: layout, shape, type); written as "io".</summary>
     public IReadOnlyList<ManifestArtifactTensor>? Io { get; init; }
+
+    /// <summary>The program that loads this file as a model (None: a recipe, script or cache). Known to the compile that wrote it; not written to the manifest.</summary>
+    public ArtifactRuntime Runtime { get; init; }
 }
 
 /// <summary>
@@ -226,7 +226,7 @@ public sealed record ModelManifest(
                 w.WriteEndArray();
                 w.WriteEndObject();
             }
-            Measurement?.WriteMetrics(w);
+            if (Measurement is { } measurement) WriteMetrics(w, measurement);
             w.WriteEndObject();
             w.WriteEndObject();
         }
@@ -311,5 +311,80 @@ public sealed record ModelManifest(
             w.WriteEndObject();
         }
         w.WriteEndArray();
+    }
+
+    /// <summary>
+    /// The manifest's metrics: machine, threads, and per artifact the measured figures (or why none), then the budget
+    /// outcomes. Only cached-or-measured values go in, so a cache hit writes the same bytes.
+    /// </summary>
+    private static void WriteMetrics(Utf8JsonWriter w, MeasurementReport m)
+    {
+        w.WritePropertyName("machine");
+        JsonSerializer.Serialize(w, m.Machine, MeasureJson.Options);
+        w.WriteNumber("threads", m.Options.Threads);
+        w.WriteString("referenceWorkload", ReferenceWorkload.Name);
+        w.WriteStartArray("artifacts");
+        foreach (var a in m.Artifacts)
+        {
+            w.WriteStartObject();
+            w.WriteString("path", a.Path);
+            w.WriteString("target", a.Target);
+            w.WriteString("precision", a.Precision);
+            w.WriteString("key", a.Key);
+            if (a.Result is { } r)
+            {
+                w.WriteBoolean("measured", true);
+                w.WriteNumber("bytes", r.Bytes);
+                w.WriteNumber("sessionLoadMs", Math.Round(r.SessionLoadMs, 3));
+                w.WriteNumber("runs", r.Runs);
+                w.WriteString("stopReason", r.StopReason);
+                WriteMetricEstimate(w, "p50Ms", r.P50Ms);
+                WriteMetricEstimate(w, "p90Ms", r.P90Ms);
+                WriteMetricEstimate(w, "p99Ms", r.P99Ms);
+                w.WriteNumber("maxMs", Math.Round(r.MaxMs, 4));
+                WriteMetricEstimate(w, "fps", r.Fps);
+                if (r.Batched.ItemsPerSecond is double ips) w.WriteNumber("batchedItemsPerSecond", Math.Round(ips, 2));
+                else w.WriteNull("batchedItemsPerSecond");
+                w.WriteNumber("batchSize", r.Batched.BatchSize);
+                w.WriteNumber("memoryMB", Math.Round(r.Memory.ModelMB, 2));
+                w.WriteNumber("peakRssMB", Math.Round(r.Memory.PeakRssMB, 2));
+                if (r.Memory.Arena is { } arena)
+                {
+                    w.WriteNumber("arenaMB", Math.Round(arena.AllocatedMB, 3));
+                    w.WriteNumber("arenaMaxInUseMB", Math.Round(arena.MaxInUseMB, 3));
+                }
+                if (r.NormalizedP50 is { } n50) WriteMetricEstimate(w, "normalizedP50", n50);
+                if (r.NormalizedP99 is { } n99) WriteMetricEstimate(w, "normalizedP99", n99);
+            }
+            else
+            {
+                w.WriteBoolean("measured", false);
+                w.WriteString("unavailable", a.Unavailable);
+            }
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("budgets");
+        foreach (var b in m.Budgets)
+        {
+            w.WriteStartObject();
+            w.WriteString("artifact", b.Artifact);
+            w.WriteString("budget", b.Budget);
+            w.WriteNumber("limit", b.Limit);
+            if (b.Measured is double v) w.WriteNumber("measured", Math.Round(v, 4));
+            w.WriteString("status", b.Status);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
+    /// <summary>A measured figure with its interval, in milliseconds or frames per second: four decimals (accuracy estimates keep six).</summary>
+    private static void WriteMetricEstimate(Utf8JsonWriter w, string name, Estimate e)
+    {
+        w.WriteStartObject(name);
+        w.WriteNumber("value", Math.Round(e.Value, 4));
+        w.WriteNumber("low", Math.Round(e.Low, 4));
+        w.WriteNumber("high", Math.Round(e.High, 4));
+        w.WriteEndObject();
     }
 }

@@ -69,28 +69,37 @@ public static class QuantizeStep
     /// verdicts, a degenerate reference) go to <paramref name="warn"/> as whole "warning EBnnnn: ..." lines;
     /// <paramref name="subject"/> is the model file or item the findings name.
     /// </summary>
-    public static QuantizeStepResult Run(Model model, CompileOptions options, Action<string>? progress = null, Action<string>? warn = null, string? subject = null)
+    public static QuantizeStepResult Run(Model model, CompileOptions options, Action<string>? progress = null, Action<string>? warn = null, string? subject = null) =>
+        Run(new CompileSession(options.Name ?? "model", "", options, model, progress, warn, subject: subject ?? options.Name ?? "MaxAccuracyLoss"));
+
+    /// <summary>
+    /// Quantizes the session's float model at the requested precision with the session's calibration data, held-out
+    /// data and asymmetric calibration table (each made once per build), and judges it.
+    /// </summary>
+    public static QuantizeStepResult Run(CompileSession session)
     {
+        var options = session.Requested;
+        var progress = session.Progress;
+        var warn = session.Warn;
+        var model = session.CloneFloatModel();
         var mode = ModeOf(options.Precision);
         options.OutputFloors.Validate();
         byte[] fp32 = OnnxExporter.ToBytes(model);
 
-        var (calibration, heldOut) = CalibrationSplit.Of(options);
+        var (calibration, heldOut) = session.Split;
         if (mode == QuantizationMode.Int8Static && calibration.Count == 0)
             throw new EdgeBuildException(DiagnosticCodes.NotEnoughCalibrationSamples, "Calibration",
                 $"precision {options.Precision} needs calibration images or .npy files (Calibration metadata, --calibration)");
         // Auto always holds a budget (1 % unless MaxAccuracyLoss says otherwise), so it always needs held-out files.
         double? budget = options.Precision == Precision.Auto ? options.MaxAccuracyLoss ?? AutoDefaultMaxAccuracyLoss : options.MaxAccuracyLoss;
         AccuracyGate.RequireHeldOut(budget, heldOut.Count, calibration.Count);
-        var data = calibration.Count > 0 && mode == QuantizationMode.Int8Static
-            ? new FileCalibrationSource(model, calibration, options.Preprocessing, options.MinCalibrationSamples)
-            : null;
-        var evaluation = heldOut.Count > 0 ? new FileCalibrationSource(model, heldOut, options.Preprocessing) : null;
+        var data = calibration.Count > 0 && mode == QuantizationMode.Int8Static ? session.CalibrationData : null;
+        var evaluation = session.Evaluation;
         var task = options.Task == TaskKind.Auto ? AccuracyEvaluator.Infer(model) : options.Task;
         // Images go through the preprocessing settings, which name the likely cause of a degenerate reference; .npy files do not.
         var preprocessing = heldOut.Any(f => !f.EndsWith(".npy", StringComparison.OrdinalIgnoreCase)) ? options.Preprocessing : null;
         string artifact = $"the {options.Precision} model";
-        string who = subject ?? options.Name ?? "MaxAccuracyLoss";
+        string who = session.Subject;
         AccuracyJudgement Judge(AccuracyReport a) => AccuracyGate.Judge(who, artifact, a, budget, options.OutputFloors, preprocessing);
 
         var quantizeOptions = EngineOptions(options) with { Mode = mode };
@@ -98,7 +107,7 @@ public static class QuantizeStep
         CalibrationTable? table = null;
         if (data is not null)
         {
-            table = CalibrationTable.Compute(model, data, quantizeOptions, progress);
+            table = session.Calibration(symmetric: false);
             quantizeOptions = quantizeOptions with { CalibratedRanges = table.Ranges };
         }
         if (options.Precision == Precision.Auto)

@@ -1,8 +1,5 @@
 using EdgeBuild.Compile;
 using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
-using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Targets;
 
@@ -17,12 +14,6 @@ public interface ITargetWriter
 
     /// <summary>Every file name suffix this writer may produce after the model's name (".onnx", ".tflite", ...): what a failed build removes.</summary>
     IReadOnlyList<string> FileSuffixes { get; }
-
-    /// <summary>The suffixes of the files a runtime loads as the model (measured, or EB5007 when this machine cannot run them); the rest are recipes, scripts, caches.</summary>
-    IReadOnlyList<string> ModelSuffixes { get; }
-
-    /// <summary>Why this machine's EdgeBuild cannot measure this target's model files, or null when ONNX Runtime runs them.</summary>
-    string? NotMeasurableHere { get; }
 
     /// <summary>
     /// Writes this target's files through <see cref="CompileSession.WriteArtifact"/> (atomic, recorded for the

@@ -1,8 +1,6 @@
 using EdgeBuild.Compile;
 using EdgeBuild.Onnx;
 using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
 
 namespace EdgeBuild.Targets;
 
@@ -11,9 +9,7 @@ public sealed class OnnxTargetWriter : ITargetWriter
 {
     public TargetKind Kind => TargetKind.Onnx;
     public IReadOnlyList<string> FileSuffixes { get; } = [".onnx"];
-    public IReadOnlyList<string> ModelSuffixes => FileSuffixes;
-    public string? NotMeasurableHere => null;
 
     public void Write(CompileSession context) =>
-        context.WriteArtifact(context.Name + ".onnx", OnnxExporter.ToBytes(context.DeployedModel), context.Options.Precision.ToString());
+        context.WriteArtifact(context.Name + ".onnx", OnnxExporter.ToBytes(context.DeployedModel), context.Options.Precision.ToString(), ArtifactRuntime.OnnxRuntime);
 }

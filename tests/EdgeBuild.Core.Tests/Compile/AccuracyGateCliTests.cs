@@ -4,9 +4,7 @@ using EdgeBuild.Onnx;
 using EdgeBuild.Tests.Support;
 using SkiaSharp;
 using A = EdgeBuild.Ir.Attribute;
-using EdgeBuild.Session;
 using EdgeBuild.Quantization;
-using EdgeBuild.Compile;
 
 namespace EdgeBuild.Tests.Compile;
 

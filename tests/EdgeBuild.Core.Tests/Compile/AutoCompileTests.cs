@@ -5,8 +5,8 @@ using EdgeBuild.Onnx;
 using EdgeBuild.Quantization.Calibration;
 using EdgeBuild.Tests.Support;
 using Xunit.Abstractions;
-using EdgeBuild.Session;
 using EdgeBuild.Quantization;
+using EdgeBuild.Session;
 
 namespace EdgeBuild.Tests.Compile;
 

@@ -3,8 +3,6 @@ using EdgeBuild.Compile;
 using EdgeBuild.Onnx;
 using EdgeBuild.Tests.Support;
 using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
 
 namespace EdgeBuild.Tests.Compile;
 

@@ -1,10 +1,7 @@
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Measure;
 using EdgeBuild.Quantization.Calibration;
-using EdgeBuild.Session;
 using EdgeBuild.Quantization;
-using EdgeBuild.Onnx;
-using EdgeBuild.Compile;
 
 namespace EdgeBuild.Tests.Measure;
 

@@ -5,9 +5,8 @@ using EdgeBuild.Ir;
 using EdgeBuild.Measure;
 using EdgeBuild.Quantization.Calibration;
 using EdgeBuild.Tests.Support;
-using EdgeBuild.Session;
 using EdgeBuild.Quantization;
-using EdgeBuild.Onnx;
+using EdgeBuild.Session;
 
 namespace EdgeBuild.Tests.Quantization;
 

@@ -5,9 +5,6 @@ using EdgeBuild.Compile;
 using EdgeBuild.MSBuild.Tests.Support;
 using EdgeBuild.Quantization.Calibration;
 using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
-using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Tests.Support;
 

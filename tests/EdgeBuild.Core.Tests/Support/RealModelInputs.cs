@@ -1,10 +1,6 @@
 using SkiaSharp;
 using Tensor = EdgeBuild.Ir.Tensor;
-using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
 using EdgeBuild.Onnx;
-using EdgeBuild.Compile;
 
 namespace EdgeBuild.Tests.Support;
 

@@ -10,7 +10,6 @@ using EdgeBuild.Targets.Tflite;
 using EdgeBuild.Targets.Tflite.Schema;
 using Tensor = EdgeBuild.Ir.Tensor;
 using EdgeBuild.Session;
-using EdgeBuild.Measure;
 
 namespace EdgeBuild.Tests.Support;
 

@@ -11,7 +11,6 @@ using EdgeBuild.Targets.TensorRt;
 using EdgeBuild.Tests.Support;
 using static EdgeBuild.Tests.Targets.TensorRtKitSupport;
 using EdgeBuild.Session;
-using EdgeBuild.Measure;
 
 namespace EdgeBuild.Tests.Targets;
 

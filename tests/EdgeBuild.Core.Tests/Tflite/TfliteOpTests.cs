@@ -6,9 +6,6 @@ using Xunit.Abstractions;
 using Attr = EdgeBuild.Ir.Attribute;
 using Tensor = EdgeBuild.Ir.Tensor;
 using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
-using EdgeBuild.Compile;
 
 namespace EdgeBuild.Tests.Tflite;
 

@@ -4,10 +4,7 @@ using EdgeBuild.Targets.Tflite;
 using EdgeBuild.Tests.Support;
 using Xunit.Abstractions;
 using Tensor = EdgeBuild.Ir.Tensor;
-using EdgeBuild.Session;
 using EdgeBuild.Quantization;
-using EdgeBuild.Onnx;
-using EdgeBuild.Compile;
 
 namespace EdgeBuild.Tests.Tflite;
 

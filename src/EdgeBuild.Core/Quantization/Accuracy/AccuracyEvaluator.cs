@@ -1,12 +1,9 @@
 using EdgeBuild.Ir;
 using EdgeBuild.Passes;
-using EdgeBuild.Quantization;
 using Microsoft.ML.OnnxRuntime;
 using Tensor = EdgeBuild.Ir.Tensor;
-using EdgeBuild.Session;
 using EdgeBuild.Measure;
 using EdgeBuild.Onnx;
-using EdgeBuild.Compile;
 
 namespace EdgeBuild.Quantization;
 

@@ -1,10 +1,7 @@
 using System.Globalization;
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Quantization.Calibration;
-using EdgeBuild.Session;
 using EdgeBuild.Measure;
-using EdgeBuild.Onnx;
-using EdgeBuild.Compile;
 
 namespace EdgeBuild.Quantization;
 

@@ -2,7 +2,6 @@ using EdgeBuild.Diagnostics;
 using EdgeBuild.Ir;
 using EdgeBuild.Onnx;
 using EdgeBuild.Passes;
-using EdgeBuild.Quantization;
 using Microsoft.ML.OnnxRuntime;
 using Tensor = EdgeBuild.Ir.Tensor;
 

@@ -3,10 +3,8 @@ using System.Text;
 using System.Text.Json;
 using EdgeBuild.Compile;
 using EdgeBuild.Quantization.Calibration;
-using EdgeBuild.Session;
 using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
-using EdgeBuild.Onnx;
+using EdgeBuild.Session;
 
 namespace EdgeBuild.Targets.TensorRt;
 

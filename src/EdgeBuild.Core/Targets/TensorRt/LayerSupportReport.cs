@@ -1,9 +1,5 @@
 using EdgeBuild.Ir;
 using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
-using EdgeBuild.Onnx;
-using EdgeBuild.Compile;
 
 namespace EdgeBuild.Targets.TensorRt;
 

@@ -5,7 +5,6 @@ using EdgeBuild.Onnx;
 using EdgeBuild.Quantization;
 using EdgeBuild.Quantization.Calibration;
 using EdgeBuild.Session;
-using EdgeBuild.Measure;
 
 namespace EdgeBuild.Targets.TensorRt;
 
@@ -33,10 +32,6 @@ public sealed class TensorRtTargetWriter : ITargetWriter
     public TargetKind Kind => TargetKind.TensorRT;
     public IReadOnlyList<string> FileSuffixes { get; } = [NetworkSuffix, FloatNetworkSuffix, CacheSuffix, RecipeSuffix, ScriptSuffix];
 
-    // The float network + calibration cache is the same engine by TensorRT's other route: one model file per kit.
-    public IReadOnlyList<string> ModelSuffixes { get; } = [NetworkSuffix];
-    public string? NotMeasurableHere => "the kit becomes a TensorRT engine only when built on the device (build-engine.sh), and EdgeBuild measures with ONNX Runtime; measure the engine there (trtexec prints its latency)";
-
     public void Write(CompileSession context)
     {
         var options = context.Options;
@@ -53,7 +48,8 @@ public sealed class TensorRtTargetWriter : ITargetWriter
 
         // Layer choices are made on the original node names (the patterns and the mixed-precision search use them).
         var floatModel = context.CloneFloatModel();
-        var keepFp32 = new NodePatterns(options.KeepFp32.Concat(context.Quantization?.KeptInFloat.Select(k => k.Node) ?? []));
+        // The float layers of the build's one accuracy-budget search (Mixed, Auto, Int8 with MaxAccuracyLoss) stay float here too.
+        var keepFp32 = new NodePatterns(options.KeepFp32.Concat(context.FloatLayers.Select(k => k.Node)));
         var keepFp16 = new NodePatterns(options.KeepFp16);
         var keptFp32Nodes = floatModel.Graph.Nodes.Where(keepFp32.Matches).ToHashSet();
         var keptFp16Nodes = options.Precision == Precision.Fp32 ? new HashSet<Node>() : floatModel.Graph.Nodes.Where(n => keepFp16.Matches(n) && !keptFp32Nodes.Contains(n)).ToHashSet();
@@ -97,19 +93,19 @@ public sealed class TensorRtTargetWriter : ITargetWriter
         // An Fp32 kit's network is the optimized float model, byte for byte the ONNX artifact when that target is built
         // too (the compile writes it first): the kit then names that file instead of a second copy.
         var networkArtifact = context.Artifacts.FirstOrDefault(a => a.Target == nameof(TargetKind.Onnx) && a.Sha256 == networkSha)
-            ?? context.WriteArtifact(context.Name + NetworkSuffix, networkBytes, precision);
+            ?? context.WriteArtifact(context.Name + NetworkSuffix, networkBytes, precision, ArtifactRuntime.TensorRt);
         var kit = new List<ManifestArtifact> { networkArtifact };
         bool implicitRoute = int8 && version.HasImplicitQuantization;
         if (implicitRoute)
         {
-            kit.Add(context.WriteArtifact(context.Name + FloatNetworkSuffix, floatBytes, precision));
-            kit.Add(context.WriteArtifact(context.Name + CacheSuffix, CalibrationCache.Write(version, CacheEntries(floatModel, calibration!)), precision));
+            kit.Add(context.WriteArtifact(context.Name + FloatNetworkSuffix, floatBytes, precision, ArtifactRuntime.None));
+            kit.Add(context.WriteArtifact(context.Name + CacheSuffix, CalibrationCache.Write(version, CacheEntries(floatModel, calibration!)), precision, ArtifactRuntime.None));
         }
 
         var recipe = new EngineRecipe(context.Name, networkArtifact.Path, version, options.Precision, settings, profiles,
             keptFp16.Order(StringComparer.Ordinal).ToList(), keptFp32.Order(StringComparer.Ordinal).ToList(), implicitRoute, calibration, accuracy);
-        kit.Add(context.WriteArtifact(context.Name + RecipeSuffix, recipe.ToJson(EdgeBuildVersion.Current, kit, layers), precision));
-        var script = context.WriteArtifact(context.Name + ScriptSuffix, recipe.ToScript(EdgeBuildVersion.Current, kit), precision);
+        kit.Add(context.WriteArtifact(context.Name + RecipeSuffix, recipe.ToJson(EdgeBuildVersion.Current, kit, layers), precision, ArtifactRuntime.None));
+        var script = context.WriteArtifact(context.Name + ScriptSuffix, recipe.ToScript(EdgeBuildVersion.Current, kit), precision, ArtifactRuntime.None);
         MakeExecutable(context.PathOf(script.Path));
     }
 
@@ -124,8 +120,7 @@ public sealed class TensorRtTargetWriter : ITargetWriter
         CalibrationTable calibration, HashSet<string> keptFp32, HashSet<string> keptFp16)
     {
         var options = context.Options;
-        if (context.Split.HeldOut.Count == 0) return (network, null);
-        var evaluation = new FileCalibrationSource(floatModel, context.Split.HeldOut, options.Preprocessing);
+        if (context.Evaluation is not { } evaluation) return (network, null);
         var task = options.Task == TaskKind.Auto ? AccuracyEvaluator.Infer(floatModel) : options.Task;
         context.Progress($"measuring the TensorRT network against FP32 on {evaluation.Count} held-out samples ({task})");
         var accuracy = AccuracyEvaluator.Compare(floatBytes, OnnxExporter.ToBytes(network), evaluation, task);
@@ -140,8 +135,7 @@ public sealed class TensorRtTargetWriter : ITargetWriter
         }
 
         context.Progress($"TensorRT network loses {accuracy.LossPercent:F2} % against the budget of {budget} % ({judgement.Verdict}): measuring each layer's sensitivity");
-        var data = new FileCalibrationSource(floatModel, context.Split.Calibration, options.Preprocessing, options.MinCalibrationSamples);
-        var search = MixedPrecisionSearch.Run(floatBytes, QuantizeOptionsFor(calibration, keptFp32.Concat(keptFp16)), data, evaluation, task, budget, Judge, context.Progress);
+        var search = MixedPrecisionSearch.Run(floatBytes, QuantizeOptionsFor(calibration, keptFp32.Concat(keptFp16)), context.CalibrationData, evaluation, task, budget, Judge, context.Progress);
         foreach (var layer in search.KeptInFp32) keptFp32.Add(layer.Node);
         Enforce(context, search.Judgement ?? Judge(search.Accuracy), $" even with {search.KeptInFp32.Count} more layer(s) in FP32");
         return (search.Model, search.Accuracy);

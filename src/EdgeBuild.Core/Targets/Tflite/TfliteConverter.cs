@@ -5,10 +5,6 @@ using EdgeBuild.Targets.Tflite.Ops;
 using EdgeBuild.Targets.Tflite.Schema;
 using TensorType = EdgeBuild.Targets.Tflite.Schema.TensorType;
 using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
-using EdgeBuild.Onnx;
-using EdgeBuild.Compile;
 
 namespace EdgeBuild.Targets.Tflite;
 

@@ -2,9 +2,6 @@ using EdgeBuild.Compile;
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Targets.Tflite.Schema;
 using EdgeBuild.Session;
-using EdgeBuild.Quantization;
-using EdgeBuild.Measure;
-using EdgeBuild.Onnx;
 
 namespace EdgeBuild.Targets.Tflite;
 
@@ -17,8 +14,6 @@ public sealed class TfliteTargetWriter : ITargetWriter
 {
     public TargetKind Kind => TargetKind.TFLite;
     public IReadOnlyList<string> FileSuffixes { get; } = [".tflite"];
-    public IReadOnlyList<string> ModelSuffixes => FileSuffixes;
-    public string? NotMeasurableHere => "a .tflite file runs in the TensorFlow Lite runtime, which EdgeBuild does not host (it measures with ONNX Runtime); measure it on the device";
 
     public static TflitePrecision PrecisionOf(Precision precision) => precision switch
     {
@@ -46,7 +41,7 @@ public sealed class TfliteTargetWriter : ITargetWriter
             $"EdgeBuild {EdgeBuildVersion.Current}", floatNodes));
         byte[] bytes = TflWriter.Write(result.Model);
         var io = result.Io.Select(t => new ManifestArtifactTensor(t.Name, t.IsInput ? "input" : "output", t.ElementType, t.Shape, t.Layout, t.Perm, t.Scale, t.ZeroPoint)).ToList();
-        context.WriteArtifact(context.Name + ".tflite", bytes, context.Options.Precision.ToString(), io: io);
+        context.WriteArtifact(context.Name + ".tflite", bytes, context.Options.Precision.ToString(), ArtifactRuntime.TfliteInterpreter, io: io);
     }
 
     /// <summary>
@@ -59,7 +54,7 @@ public sealed class TfliteTargetWriter : ITargetWriter
     public static IReadOnlySet<string> FloatNodes(CompileSession context, Ir.Model floatModel)
     {
         var keep = new Quantization.NodePatterns(context.Options.KeepFp32.Concat(context.Options.KeepFp16)
-            .Concat(context.Quantization?.KeptInFloat.Select(k => k.Node) ?? []));
+            .Concat(context.FloatLayers.Select(k => k.Node)));
         var nodes = floatModel.Graph.Nodes.Where(keep.Matches).Select(Quantization.NodePatterns.NameOf).ToHashSet(StringComparer.Ordinal);
         if (context.Options.Precision == Precision.Mixed && context.Quantization is { } onnx) nodes.UnionWith(Quantization.QdqFloatNodes.Of(onnx.Model));
         return nodes;

@@ -10,7 +10,6 @@ using EdgeBuild.Targets.TensorRt;
 using EdgeBuild.Targets.Tflite;
 using EdgeBuild.Targets.Tflite.Schema;
 using EdgeBuild.Session;
-using EdgeBuild.Measure;
 
 namespace EdgeBuild.Tests.Support.Fuzz;
 
@@ -117,7 +116,7 @@ public sealed class FuzzRunner : IDisposable
         Attempt(() =>
         {
             string outDir = Path.Combine(folder, "out");
-            var context = new CompileSession("Mutant", outDir, new CompileOptions { Targets = [TargetKind.TensorRT] }, copy(), copy(), null);
+            var context = new CompileSession("Mutant", outDir, new CompileOptions { Targets = [TargetKind.TensorRT] }, copy());
             new TensorRtTargetWriter().Write(context);
         });
         stage = "fp16";
