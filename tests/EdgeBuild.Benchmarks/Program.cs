@@ -208,8 +208,9 @@ int RunComparison(int? fixedRuns, double seconds, string[] ids)
     Console.WriteLine($"cpu: {CpuName()}");
     Console.WriteLine("generated = EdgeBuild generated class (copies the input span in and the outputs out, RunWithBinding);");
     Console.WriteLine("hand = OrtValues preallocated over the caller's arrays (no copies), session.Run(RunOptions, names, values, outputNames, outputValues);");
+    Console.WriteLine("view = the generated Run that returns the Result type (input copied in, outputs read in place through views);");
     Console.WriteLine("hand2 = a second hand-written session (A/A noise floor). Calls interleaved, order rotated each round.");
-    Console.WriteLine($"{"model",-20} {"runs",6} {"gen p50 ns",11} {"hand p50 ns",12} {"gen mean ns",12} {"hand mean ns",13} {"p50 g/h",8} {"mean g/h",9} {"A/A p50",8} {"gen B/call",11} {"hand B/call",12} {"max |diff|",10}");
+    Console.WriteLine($"{"model",-20} {"runs",6} {"gen p50 ns",11} {"hand p50 ns",12} {"gen mean ns",12} {"hand mean ns",13} {"p50 g/h",8} {"mean g/h",9} {"view p50 v/h",13} {"view mean v/h",14} {"A/A p50",8} {"gen B/call",11} {"view B/call",12} {"hand B/call",12} {"max |diff|",10}");
     foreach (var id in ids)
     {
         var spec = RealModelSpec.Get(id);
@@ -219,6 +220,7 @@ int RunComparison(int? fixedRuns, double seconds, string[] ids)
 
         // The generated class and the arrays its caller owns.
         Action generated;
+        Action view;
         float[][] generatedOutputs;
         IDisposable generatedModel;
         switch (id)
@@ -228,6 +230,7 @@ int RunComparison(int? fixedRuns, double seconds, string[] ids)
                 var m = EyeState.Create(options);
                 var output = new float[EyeState.OutputLength];
                 generated = () => m.Run(input, output);
+                view = () => output[0] = m.Run(input).Output[0, 0];
                 (generatedModel, generatedOutputs) = (m, [output]);
                 break;
             }
@@ -237,6 +240,7 @@ int RunComparison(int? fixedRuns, double seconds, string[] ids)
                 var scores = new float[FaceDetector.ScoresLength];
                 var boxes = new float[FaceDetector.BoxesLength];
                 generated = () => m.Run(input, scores, boxes);
+                view = () => scores[0] = m.Run(input).Scores[0, 0, 0];
                 (generatedModel, generatedOutputs) = (m, [scores, boxes]);
                 break;
             }
@@ -249,21 +253,22 @@ int RunComparison(int? fixedRuns, double seconds, string[] ids)
         using var hand2 = new HandWrittenRun(modelPath, input);
         Action handRun = hand.Run, hand2Run = hand2.Run;
 
-        for (int i = 0; i < 20; i++) { generated(); handRun(); hand2Run(); }
+        for (int i = 0; i < 20; i++) { generated(); view(); handRun(); hand2Run(); }
         double single = TimeCalls(generated, 20) / 20;
-        int runs = fixedRuns ?? (int)Math.Clamp(seconds * 1e9 / 3 / single, 200, 100_000);
+        int runs = fixedRuns ?? (int)Math.Clamp(seconds * 1e9 / 4 / single, 200, 100_000);
 
         var tg = new double[runs];
         var th = new double[runs];
         var ta = new double[runs];
-        Action[] order = [generated, handRun, hand2Run];
-        double[][] sinks = [tg, th, ta];
+        var tv = new double[runs];
+        Action[] order = [generated, handRun, hand2Run, view];
+        double[][] sinks = [tg, th, ta, tv];
         for (int r = 0; r < runs; r++)
         {
             // Rotate who goes first so no variant always runs on the warmest cache.
-            for (int k = 0; k < 3; k++)
+            for (int k = 0; k < 4; k++)
             {
-                int v = (r + k) % 3;
+                int v = (r + k) % 4;
                 long t0 = Stopwatch.GetTimestamp();
                 order[v]();
                 sinks[v][r] = Ns(Stopwatch.GetTimestamp() - t0);
@@ -273,6 +278,8 @@ int RunComparison(int? fixedRuns, double seconds, string[] ids)
         int allocRuns = Math.Max(100, Math.Min(runs, 2000));
         double generatedBytes = BytesPerCall(generated, allocRuns);
         double handBytes = BytesPerCall(handRun, allocRuns);
+        double viewBytes = BytesPerCall(view, allocRuns);
+        generated(); // the outputs compared below are the span Run's (the view variant wrote one value into them)
 
         double maxDiff = 0;
         for (int o = 0; o < generatedOutputs.Length; o++)
@@ -282,7 +289,8 @@ int RunComparison(int? fixedRuns, double seconds, string[] ids)
         var lg = tg.ToList();
         var lh = th.ToList();
         var la = ta.ToList();
-        Console.WriteLine($"{id,-20} {runs,6} {P(lg, 50),11:F0} {P(lh, 50),12:F0} {lg.Average(),12:F0} {lh.Average(),13:F0} {P(lg, 50) / P(lh, 50),8:F3} {lg.Average() / lh.Average(),9:F3} {P(la, 50) / P(lh, 50),8:F3} {generatedBytes,11:F1} {handBytes,12:F1} {maxDiff,10:G3}");
+        var lv = tv.ToList();
+        Console.WriteLine($"{id,-20} {runs,6} {P(lg, 50),11:F0} {P(lh, 50),12:F0} {lg.Average(),12:F0} {lh.Average(),13:F0} {P(lg, 50) / P(lh, 50),8:F3} {lg.Average() / lh.Average(),9:F3} {P(lv, 50) / P(lh, 50),13:F3} {lv.Average() / lh.Average(),14:F3} {P(la, 50) / P(lh, 50),8:F3} {generatedBytes,11:F1} {viewBytes,12:F1} {handBytes,12:F1} {maxDiff,10:G3}");
     }
     return 0;
 }
