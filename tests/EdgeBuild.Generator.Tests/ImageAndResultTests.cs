@@ -217,7 +217,8 @@ public sealed class ImageAndResultTests(ModelFolder models) : IClassFixture<Mode
     }
 }
 
-public sealed class DimsNameTests
+/// <summary>What the parser makes of symbols, preprocessing and shapes (the rest of the API is in the baselines).</summary>
+public sealed class DimsAndImageParsingTests
 {
     [Theory]
     [InlineData("batch_size", true)]
@@ -237,5 +238,36 @@ public sealed class DimsNameTests
         var result = ManifestParser.Parse("x/SymbolicNet.edgemodel.json", manifest, default);
         Assert.Empty(result.Diagnostics);
         Assert.Equal(["Dim0", "Dim1"], result.Model!.Symbols.Select(s => s.FieldName).ToArray());
+    }
+
+    [Theory]
+    [InlineData("\"mean\": [127.5, 120, 110.25]", "\"mean\": [1, 2]", "options.preprocessing.mean")]
+    [InlineData("\"std\": [128, 64, 32]", "\"std\": [0]", "options.preprocessing.std")]
+    [InlineData("\"channelOrder\": \"Bgr\"", "\"channelOrder\": \"Rgba\"", "options.preprocessing.channelOrder")]
+    [InlineData("\"resize\": \"Letterbox\"", "\"resize\": 3", "options.preprocessing.resize")]
+    public void MalformedPreprocessingIsEbg003NamingTheField(string good, string bad, string field)
+    {
+        string manifest = GeneratorHarness.ReadManifest("ImageNet");
+        Assert.Contains(good, manifest);
+        var result = ManifestParser.Parse("x/ImageNet.edgemodel.json", manifest.Replace(good, bad), default);
+        Assert.Null(result.Model);
+        var d = Assert.Single(result.Diagnostics);
+        Assert.Equal("EBG003", d.Id);
+        Assert.Equal(field, d.Arguments[1]);
+    }
+
+    [Fact]
+    public void ImageRunNeedsOneFloatImageInput()
+    {
+        var image = ManifestParser.Parse("x/ImageNet.edgemodel.json", GeneratorHarness.ReadManifest("ImageNet"), default).Model!.Image;
+        Assert.Equal(new ImageSpec("Nchw", 3, 6, 8, "1f", new EquatableArray<string>(["127.5f", "120f", "110.25f"]),
+            new EquatableArray<string>(["128f", "64f", "32f"]), "Bgr", "Letterbox", false), image);
+        // Channels last is found from the shape too; a channel count of 5 is no image.
+        string nhwc = GeneratorHarness.ReadManifest("ImageNet").Replace("[1, 3, 6, 8] }\n  ],\n  \"outputs\"", "[1, 6, 8, 3] }\n  ],\n  \"outputs\"");
+        Assert.Equal("Nhwc", ManifestParser.Parse("x/ImageNet.edgemodel.json", nhwc, default).Model!.Image!.Layout);
+        string five = GeneratorHarness.ReadManifest("ImageNet").Replace("[1, 3, 6, 8] }\n  ],\n  \"outputs\"", "[1, 5, 6, 8] }\n  ],\n  \"outputs\"");
+        Assert.Null(ManifestParser.Parse("x/ImageNet.edgemodel.json", five, default).Model!.Image);
+        // Two inputs: no image Run.
+        Assert.Null(ManifestParser.Parse("x/TinyDetector.edgemodel.json", GeneratorHarness.ReadManifest("TinyDetector"), default).Model!.Image);
     }
 }
