@@ -305,12 +305,13 @@ internal static class ModelEmitter
         w.Line();
         w.Line("/// <summary>Runs the model and returns its outputs as views with their actual dimensions (no copy; valid until the next run).</summary>");
         foreach (var line in inputDocs.Split('\n').Where(l => l.Length > 0)) w.Line(line);
-        if (m.Symbols.Count > 0) w.Line("/// <param name=\"dims\">The symbolic dimensions' values for this run.</param>");
+        string dims = FreeName(m, "dims");
+        if (m.Symbols.Count > 0) w.Line($"/// <param name=\"{dims}\">The symbolic dimensions' values for this run.</param>");
         w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length does not match its tensor's shape.</exception>");
         w.Line("/// <exception cref=\"global::System.ObjectDisposedException\">The instance has been disposed.</exception>");
-        w.Line($"public Result Run({string.Join(", ", m.Symbols.Count > 0 ? inputs.Concat(new[] { "Dims dims" }) : inputs)})");
+        w.Line($"public Result Run({string.Join(", ", m.Symbols.Count > 0 ? inputs.Concat(new[] { "Dims " + dims }) : inputs)})");
         w.Open();
-        w.Line(BeginCall(m, "dims"));
+        w.Line(BeginCall(m, dims));
         for (int i = 0; i < m.Inputs.Count; i++) w.Line($"this.session.SetInput({Number(i)}, {m.Inputs[i].ParameterName});");
         w.Line("this.session.Run();");
         w.Line(NewResult(m));
@@ -353,37 +354,42 @@ internal static class ModelEmitter
         w.Line("/// </summary>");
         for (int i = 0; i < m.Inputs.Count; i++)
             w.Line($"/// <param name=\"{Unescape(m.Inputs[i].ParameterName)}\">The input <c>{Xml(m.Inputs[i].Name)}</c>: one or more samples of {Number(batch.SampleLengths[i])} values, back to back.</param>");
-        w.Line("/// <param name=\"batch\">The batch the model runs with (at least the number of samples).</param>");
+        string batchName = FreeName(m, "batch");
+        string count = FreeName(m, "count");
+        w.Line($"/// <param name=\"{batchName}\">The batch the model runs with (at least the number of samples).</param>");
         w.Line("/// <returns>The outputs for the whole padded batch (no copy; valid until the next run).</returns>");
-        w.Line("/// <exception cref=\"global::System.ArgumentException\">An input is not a whole number of samples, inputs hold different numbers of samples, or more than <paramref name=\"batch\"/>.</exception>");
+        w.Line($"/// <exception cref=\"global::System.ArgumentException\">An input is not a whole number of samples, inputs hold different numbers of samples, or more than <paramref name=\"{batchName}\"/>.</exception>");
         w.Line("/// <exception cref=\"global::System.ObjectDisposedException\">The instance has been disposed.</exception>");
-        var parameters = m.Inputs.Select(t => $"global::System.ReadOnlySpan<{ClrType(t.ElementType)}> {t.ParameterName}").Concat(new[] { "int batch" });
+        var parameters = m.Inputs.Select(t => $"global::System.ReadOnlySpan<{ClrType(t.ElementType)}> {t.ParameterName}").Concat(new[] { "int " + batchName });
         w.Line($"public Result RunBatch({string.Join(", ", parameters)})");
         w.Open();
-        w.Line("if (batch < 1) throw new global::System.ArgumentOutOfRangeException(nameof(batch), batch, \"a batch holds at least one sample\");");
+        w.Line($"if ({batchName} < 1) throw new global::System.ArgumentOutOfRangeException(nameof({batchName}), {batchName}, \"a batch holds at least one sample\");");
         var first = m.Inputs[0];
-        w.Line($"int count = {first.ParameterName}.Length / {Number(batch.SampleLengths[0])};");
+        w.Line($"int {count} = {first.ParameterName}.Length / {Number(batch.SampleLengths[0])};");
         for (int i = 0; i < m.Inputs.Count; i++)
         {
             var t = m.Inputs[i];
             string n = Number(batch.SampleLengths[i]);
-            w.Line($"if ({t.ParameterName}.Length != count * {n} || count == 0 || count > batch)");
+            w.Line($"if ({t.ParameterName}.Length != {count} * {n} || {count} == 0 || {count} > {batchName})");
             w.Indent++;
-            w.Line($"throw new global::System.ArgumentException(\"input '\" + {Literal(t.Name)} + \"' holds \" + {t.ParameterName}.Length + \" values; a batch of \" + batch + \" takes 1 to \" + batch + \" samples of {n} values, as many as every other input\", nameof({Unescape(t.ParameterName)}));");
+            w.Line($"throw new global::System.ArgumentException(\"input '\" + {Literal(t.Name)} + \"' holds \" + {t.ParameterName}.Length + \" values; a batch of \" + {batchName} + \" takes 1 to \" + {batchName} + \" samples of {n} values, as many as every other input\", nameof({Unescape(t.ParameterName)}));");
             w.Indent--;
         }
-        w.Line("this.session.Begin(stackalloc long[] { batch });");
+        w.Line($"this.session.Begin(stackalloc long[] {{ {batchName} }});");
         for (int i = 0; i < m.Inputs.Count; i++)
         {
             var t = m.Inputs[i];
-            w.Line($"global::System.Span<{ClrType(t.ElementType)}> {Unescape(t.ParameterName)}Bound = this.session.InputSpan<{ClrType(t.ElementType)}>({Number(i)});");
-            w.Line($"{t.ParameterName}.CopyTo({Unescape(t.ParameterName)}Bound);");
-            w.Line($"{Unescape(t.ParameterName)}Bound.Slice({t.ParameterName}.Length).Clear();");
+            w.Line($"{t.ParameterName}.CopyTo(this.session.InputSpan<{ClrType(t.ElementType)}>({Number(i)}));");
+            w.Line($"this.session.InputSpan<{ClrType(t.ElementType)}>({Number(i)}).Slice({t.ParameterName}.Length).Clear();");
         }
         w.Line("this.session.Run();");
         w.Line(NewResult(m));
         w.Close();
     }
+
+    /// <summary><paramref name="name"/>, or name2, name3, ... when an input's parameter already has it.</summary>
+    private static string FreeName(ModelSpec m, string name) =>
+        Identifiers.Unique(name, n => m.Inputs.All(t => Unescape(t.ParameterName) != n));
 
     private static void EmitPool(Writer w, ModelSpec m)
     {

@@ -270,4 +270,22 @@ public sealed class DimsAndImageParsingTests
         // Two inputs: no image Run.
         Assert.Null(ManifestParser.Parse("x/TinyDetector.edgemodel.json", GeneratorHarness.ReadManifest("TinyDetector"), default).Model!.Image);
     }
+
+    /// <summary>Inputs named like the new overloads' own parameters and locals (batch, count, dims), an output named result: still compiles clean.</summary>
+    [Fact]
+    public void NamesOfTheNewOverloadsGiveWayToTensorNames()
+    {
+        string json = GeneratorHarness.ReadManifest("BatchNet")
+            .Replace("{ \"name\": \"x\", \"csharpName\": \"x\", \"elementType\": \"float32\", \"shape\": [\"batch\", 4] }",
+                "{ \"name\": \"batch\", \"csharpName\": \"batch\", \"elementType\": \"float32\", \"shape\": [\"batch\", 4] }, { \"name\": \"count\", \"csharpName\": \"count\", \"elementType\": \"float32\", \"shape\": [\"batch\", 2] }, { \"name\": \"dims\", \"csharpName\": \"dims\", \"elementType\": \"float32\", \"shape\": [\"batch\"] }")
+            .Replace("{ \"name\": \"y\", \"csharpName\": \"y\"", "{ \"name\": \"result\", \"csharpName\": \"result\"");
+        Assert.Contains("\"count\"", json);
+        var (result, output) = GeneratorHarness.Run(("BatchNet.edgemodel.json", json));
+        Assert.Empty(result.Diagnostics);
+        string source = Assert.Single(result.GeneratedSources).SourceText.ToString();
+        Assert.Contains("public Result RunBatch(global::System.ReadOnlySpan<float> batch, global::System.ReadOnlySpan<float> count, global::System.ReadOnlySpan<float> dims, int batch2)", source);
+        Assert.Contains("public global::EdgeBuild.Runtime.EdgeTensorView<float> ResultTensor { get; }", source);
+        var problems = output.GetDiagnostics().Where(d => d.Severity >= Microsoft.CodeAnalysis.DiagnosticSeverity.Warning).ToList();
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
 }

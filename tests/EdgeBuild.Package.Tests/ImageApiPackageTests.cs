@@ -78,7 +78,7 @@ public sealed class ImageApiPackageTests(ITestOutputHelper output) : IDisposable
                 if (result.Scores[0, i, 1] > 0.7f) faces++;
             var scores = result.Scores.Span.ToArray();
             var boxes = result.Boxes.Span.ToArray();
-            Console.WriteLine($"dims {result.Scores} {result.Boxes}");
+            Console.WriteLine("dims " + result.Scores.ToString() + " " + result.Boxes.ToString());
             Console.WriteLine($"faces {faces} first-box {result.Boxes[0, 0, 0].ToString("R", CultureInfo.InvariantCulture)}");
 
             // The hand-written path: RGBA, bilinear at pixel centres to 320x240, (x - 127) / 128, NCHW, the span Run.

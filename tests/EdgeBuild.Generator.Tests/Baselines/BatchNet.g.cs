@@ -164,9 +164,8 @@ namespace EdgeBuild.Generator.Tests.Models
             if (x.Length != count * 4 || count == 0 || count > batch)
                 throw new global::System.ArgumentException("input '" + "x" + "' holds " + x.Length + " values; a batch of " + batch + " takes 1 to " + batch + " samples of 4 values, as many as every other input", nameof(x));
             this.session.Begin(stackalloc long[] { batch });
-            global::System.Span<float> xBound = this.session.InputSpan<float>(0);
-            x.CopyTo(xBound);
-            xBound.Slice(x.Length).Clear();
+            x.CopyTo(this.session.InputSpan<float>(0));
+            this.session.InputSpan<float>(0).Slice(x.Length).Clear();
             this.session.Run();
             return new Result(this.session.OutputView<float>(0));
         }

@@ -180,9 +180,8 @@ public sealed partial class MixedTypes : global::System.IDisposable
         if (model.Length != count * 1 || count == 0 || count > batch)
             throw new global::System.ArgumentException("input '" + "model" + "' holds " + model.Length + " values; a batch of " + batch + " takes 1 to " + batch + " samples of 1 values, as many as every other input", nameof(model));
         this.session.Begin(stackalloc long[] { batch });
-        global::System.Span<global::System.Half> modelBound = this.session.InputSpan<global::System.Half>(0);
-        model.CopyTo(modelBound);
-        modelBound.Slice(model.Length).Clear();
+        model.CopyTo(this.session.InputSpan<global::System.Half>(0));
+        this.session.InputSpan<global::System.Half>(0).Slice(model.Length).Clear();
         this.session.Run();
         return new Result(this.session.OutputView<bool>(0), this.session.OutputView<double>(1));
     }
