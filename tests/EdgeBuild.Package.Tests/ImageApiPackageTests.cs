@@ -122,6 +122,7 @@ public sealed class ImageApiPackageTests(ITestOutputHelper output) : IDisposable
         Run(app, "dotnet", "build", "-c", "Release", "-nodeReuse:false");
         string stdout = Run(app, "dotnet", "run", "-c", "Release", "--no-build", "--", photo);
         string Line(string key) => stdout.Split('\n').Single(l => l.StartsWith(key + " ", StringComparison.Ordinal))[(key.Length + 1)..].Trim();
+        foreach (var key in new[] { "dims", "faces", "maxdiff", "bytes" }) output.WriteLine($"app: {key} {Line(key)}");
 
         Assert.Equal("[1,4420,2] [1,4420,4]", Line("dims"));
         Assert.True(int.Parse(Line("faces").Split(' ')[0], CultureInfo.InvariantCulture) > 0, "the detector finds the face in a face photo: " + Line("faces"));
