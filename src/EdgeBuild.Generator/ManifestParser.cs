@@ -40,7 +40,7 @@ internal static class ManifestParser
 
     // Members and nested types the richer API adds (result type, dims struct, pool, batched and image runs): the class
     // must not be named like them (CS0542). Tensor constants cannot collide with them (no suffix makes these names).
-    private static readonly string[] AddedMembers = { "Result", "Dims", "CreatePool", "RunBatch", "ImagePreprocessing", "imageInput" };
+    private static readonly string[] AddedMembers = { "Result", "Dims", "CreatePool", "RunBatch", "ImagePreprocessing", "ImageInput", "imageInput" };
 
     private static readonly string[] ChannelOrders = { "Rgb", "Bgr", "Gray" };
     private static readonly string[] ResizePolicies = { "Stretch", "Letterbox", "CenterCrop" };

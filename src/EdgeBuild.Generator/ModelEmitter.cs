@@ -127,7 +127,11 @@ internal static class ModelEmitter
 
         EmitRun(w, m);
         EmitResultRuns(w, m);
-        if (m.Image is { } imageSpec) EmitImageRun(w, m, imageSpec);
+        if (m.Image is { } imageSpec)
+        {
+            EmitImageRun(w, m, imageSpec);
+            EmitImageInput(w, imageSpec);
+        }
         if (m.Batch is { } batch) EmitBatchRun(w, m, batch);
         EmitPool(w, m);
 
@@ -343,6 +347,16 @@ internal static class ModelEmitter
         w.Line("this.session.Run();");
         w.Line(NewResult(m));
         w.Close();
+    }
+
+    private static void EmitImageInput(Writer w, ImageSpec image)
+    {
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line($"/// Writes one image as one sample of the input ({image.Channels}x{image.Height}x{image.Width} floats), preprocessed as the image Run does:");
+        w.Line("/// fill a batch with it for <c>RunBatch</c>, or build inputs yourself. Not thread-safe (it belongs to this instance).");
+        w.Line("/// </summary>");
+        w.Line($"public {Runtime}EdgeImageInput ImageInput => this.imageInput;");
     }
 
     private static void EmitBatchRun(Writer w, ModelSpec m, BatchSpec batch)

@@ -203,6 +203,28 @@ public sealed class ImageAndResultTests(ModelFolder models) : IClassFixture<Mode
     }
 
     [Fact]
+    public void ImagesFillABatchThroughImageInput()
+    {
+        Assert.Equal(4, ImageBatchNet.Dims.Default.N);
+        using var model = ImageBatchNet.Create(Options());
+        int sample = model.ImageInput.Length;
+        Assert.Equal(6 * 8 * 3, sample);
+        var photos = new[] { Pixels(30, 10, 1), Pixels(9, 21, 2), Pixels(16, 12, 3) };
+        (int W, int H)[] sizes = [(30, 10), (9, 21), (16, 12)];
+        var singles = new float[3][];
+        for (int i = 0; i < 3; i++) singles[i] = model.Run(new EdgeImage(photos[i], sizes[i].W, sizes[i].H, EdgePixelFormat.Rgba32)).Twice.Span.ToArray();
+
+        var batch = new float[3 * sample];
+        for (int i = 0; i < 3; i++) model.ImageInput.Write(new EdgeImage(photos[i], sizes[i].W, sizes[i].H, EdgePixelFormat.Rgba32), batch.AsSpan(i * sample, sample));
+        var result = model.RunBatch(batch, ImageBatchNet.Dims.Default.N is var n ? (int)n : 0);
+        Assert.Equal([4L, 6, 8, 3], result.Twice.Dims.ToArray());
+        for (int i = 0; i < 3; i++) Assert.Equal(singles[i], result.Twice.Slice(i).Span.ToArray());
+        // Gray into three channels: each pixel's three values are the same luma.
+        var first = result.Twice.Slice(0);
+        Assert.Equal(first[2, 5, 0], first[2, 5, 2]);
+    }
+
+    [Fact]
     public async Task PoolRunsConcurrentCallersOnInstancesOfTheirOwn()
     {
         using var pool = BatchNet.CreatePool(size: 2, Options());

@@ -171,6 +171,12 @@ namespace EdgeBuild.Generator.Tests.Models
         }
 
         /// <summary>
+        /// Writes one image as one sample of the input (3x6x8 floats), preprocessed as the image Run does:
+        /// fill a batch with it for <c>RunBatch</c>, or build inputs yourself. Not thread-safe (it belongs to this instance).
+        /// </summary>
+        public global::EdgeBuild.Runtime.EdgeImageInput ImageInput => this.imageInput;
+
+        /// <summary>
         /// A thread-safe pool of instances for servers: <c>await pool.RunAsync(model =&gt; ...)</c> runs on an idle instance, waiting (asynchronously)
         /// while all <paramref name="size"/> are busy. Instances are created on first need; disposing the pool disposes them.
         /// </summary>

@@ -118,6 +118,17 @@ public static class TestModels
         return model;
     }
 
+    /// <summary>Input "pixels" (float [batch,6,8,3], NHWC); output "twice" = 2 x the input: batches of images.</summary>
+    public static Model ImageBatchNet()
+    {
+        var model = NewModel("image-batch");
+        var g = model.Graph;
+        var x = g.AddInput("pixels", new TensorType(DataType.Float, new Shape([Dim.Symbolic("n"), Dim.Of(6), Dim.Of(8), Dim.Of(3)])));
+        var two = g.AddInitializer("two", Tensor.Scalar(2f));
+        Output(g, Node(g, "Mul", [x, two], "twice"), DataType.Float, new Shape([Dim.Symbolic("n"), Dim.Of(6), Dim.Of(8), Dim.Of(3)]));
+        return model;
+    }
+
     /// <summary>Input "x" [batch, 4]; output y = x W [batch, 2] (SymbolicNet's weights): a model with a batch dimension only.</summary>
     public static Model BatchNet()
     {
@@ -140,6 +151,7 @@ public static class TestModels
         OnnxExporter.Save(ScaleNet(1f), Path.Combine(dir, "ScaleNet.onnx"));
         OnnxExporter.Save(ImageNet(), Path.Combine(dir, "ImageNet.onnx"));
         OnnxExporter.Save(BatchNet(), Path.Combine(dir, "BatchNet.onnx"));
+        OnnxExporter.Save(ImageBatchNet(), Path.Combine(dir, "ImageBatchNet.onnx"));
         return dir;
     }
 
