@@ -225,6 +225,32 @@ public sealed class ImageAndResultTests(ModelFolder models) : IClassFixture<Mode
     }
 
     [Fact]
+    public void BadImagesAreRefusedWithTheReason()
+    {
+        var pixels = new byte[10 * 4 * 3];
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new EdgeImage(pixels, 10, 4, EdgePixelFormat.Rgba32));
+        Assert.Equal("pixels", e.ParamName);
+        Assert.Contains("needs 160 bytes, the span has 120", e.Message);
+        Assert.Equal("stride", Assert.Throws<ArgumentOutOfRangeException>(() => new EdgeImage(pixels, 10, 4, EdgePixelFormat.Rgb24, stride: 29)).ParamName);
+        Assert.Equal("width", Assert.Throws<ArgumentOutOfRangeException>(() => new EdgeImage(pixels, 0, 4, EdgePixelFormat.Gray8)).ParamName);
+        var input = new EdgeImageInput(ImageNet.ImagePreprocessing, EdgeImageLayout.Nchw, 3, 6, 8);
+        Assert.Equal("destination", Assert.Throws<ArgumentException>(() => input.Write(new EdgeImage(pixels, 10, 4, EdgePixelFormat.Rgb24), new float[10])).ParamName);
+        Assert.Equal("std", Assert.Throws<ArgumentException>(() => new EdgeImagePreprocessing(1, [0], [0], EdgeChannelOrder.Rgb, EdgeResize.Stretch)).ParamName);
+    }
+
+    [Fact]
+    public async Task PoolDisposesInstancesAndRefusesRunsAfterDispose()
+    {
+        var created = new List<BatchNet>();
+        var pool = new EdgeModelPool<BatchNet>(() => { var m = BatchNet.Create(Options()); lock (created) created.Add(m); return m; }, 3);
+        await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => Task.Run(async () => await pool.RunAsync(m => m.Run(new float[4], new BatchNet.Dims(1)).Y[0, 0]))));
+        Assert.InRange(created.Count, 1, 3);
+        pool.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => created[0].Run(new float[4], new BatchNet.Dims(1)));
+        await Assert.ThrowsAsync<ObjectDisposedException>(async () => await pool.RunAsync(m => 0));
+    }
+
+    [Fact]
     public async Task PoolRunsConcurrentCallersOnInstancesOfTheirOwn()
     {
         using var pool = BatchNet.CreatePool(size: 2, Options());
