@@ -15,6 +15,8 @@ namespace EdgeBuild.Generator;
 /// <param name="Symbols">The symbolic dimensions, in the order <c>Run</c> takes them.</param>
 /// <param name="Artifacts">The compiled files.</param>
 /// <param name="DefaultProvider">The execution provider the model was compiled for (an ExecutionProvider member name).</param>
+/// <param name="Image">How images become the model's one input, when it takes images and the manifest records preprocessing; else null.</param>
+/// <param name="Batch">The batch symbol, when every input's first dimension is the model's only symbol; else null.</param>
 internal sealed record ModelSpec(
     string ClassName,
     string Namespace,
@@ -24,7 +26,9 @@ internal sealed record ModelSpec(
     EquatableArray<TensorSpec> Outputs,
     EquatableArray<SymbolSpec> Symbols,
     EquatableArray<ArtifactSpec> Artifacts,
-    string DefaultProvider)
+    string DefaultProvider,
+    ImageSpec? Image,
+    BatchSpec? Batch)
 {
     public string FullName => Namespace.Length == 0 ? ClassName : Namespace + "." + ClassName;
 }
@@ -51,8 +55,19 @@ internal sealed record TensorSpec(string Name, string ParameterName, string Memb
 /// <summary>A dimension: a size, or a symbol (the <c>Run</c> parameter that carries its value).</summary>
 internal sealed record DimSpec(long Size, string? Symbol);
 
-/// <summary>A symbolic dimension: the <c>Run</c> parameter and what the manifest calls it (null for an unnamed, unknown dimension).</summary>
-internal sealed record SymbolSpec(string ParameterName, string? ManifestName);
+/// <summary>A symbolic dimension: the <c>Run</c> parameter, what the manifest calls it (null for an unnamed, unknown dimension),
+/// its field in the generated dims struct, and its default value there (from the item's Shapes, else 1).</summary>
+internal sealed record SymbolSpec(string ParameterName, string? ManifestName, string FieldName, long Default);
+
+/// <summary>
+/// The image input: where its channels are (<c>Nchw</c> or <c>Nhwc</c>), its fixed size, and the manifest's
+/// preprocessing with numbers as C# float literals (text keeps the record equatable and the output exact).
+/// </summary>
+internal sealed record ImageSpec(string Layout, int Channels, int Height, int Width, string Scale, EquatableArray<string> Mean,
+    EquatableArray<string> Std, string ChannelOrder, string Resize, bool BatchIsSymbol);
+
+/// <summary>The batch dimension: its symbol's <c>Run</c> parameter, and per input the values one sample takes.</summary>
+internal sealed record BatchSpec(string SymbolParameter, EquatableArray<long> SampleLengths);
 
 /// <summary>One compiled file.</summary>
 /// <param name="Path">The path relative to the manifest's folder.</param>

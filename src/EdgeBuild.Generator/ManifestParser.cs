@@ -38,6 +38,14 @@ internal static class ManifestParser
     // Members every generated class has; a tensor's constants must not collide with them.
     private static readonly string[] FixedMembers = { "ModelName", "ModelDescription", "ExecutionProvider", "Create", "Run", "Dispose" };
 
+    // Members and nested types the richer API adds (result type, dims struct, pool, batched and image runs): the class
+    // must not be named like them (CS0542). Tensor constants cannot collide with them (no suffix makes these names).
+    private static readonly string[] AddedMembers = { "Result", "Dims", "CreatePool", "RunBatch", "ImagePreprocessing", "ImageInput", "imageInput" };
+
+    private static readonly string[] ChannelOrders = { "Rgb", "Bgr", "Gray" };
+    private static readonly string[] ResizePolicies = { "Stretch", "Letterbox", "CenterCrop" };
+    private static readonly string[] Layouts = { "Auto", "Nchw", "Nhwc" };
+
     // The suffixes of a tensor's constants. None is a suffix of another, so two tensors' constants can
     // only collide when their prefixes are equal.
     public static readonly string[] MemberSuffixes = { "Name", "ElementType", "Shape", "Length" };
@@ -128,10 +136,17 @@ internal static class ManifestParser
         }
 
         string provider = "Cpu";
-        if (root["options"] is { Kind: JsonKind.Object } options && options["executionProvider"] is { } ep)
+        RawPreprocessing? preprocessing = null;
+        Dictionary<string, List<long>>? shapes = null;
+        if (root["options"] is { Kind: JsonKind.Object } options)
         {
-            if (ep.Kind == JsonKind.String && Providers.Contains(ep.Text, StringComparer.Ordinal)) provider = ep.Text!;
-            else context.Field(ep, "options.executionProvider", "must be one of " + string.Join(", ", Providers));
+            if (options["executionProvider"] is { } ep)
+            {
+                if (ep.Kind == JsonKind.String && Providers.Contains(ep.Text, StringComparer.Ordinal)) provider = ep.Text!;
+                else context.Field(ep, "options.executionProvider", "must be one of " + string.Join(", ", Providers));
+            }
+            if (options["preprocessing"] is { } pre) preprocessing = ParsePreprocessing(context, pre);
+            if (options["shapes"] is { } sh) shapes = ParseShapes(context, sh);
         }
 
         var inputs = ParseTensors(context, root, "inputs", "input");
@@ -143,7 +158,7 @@ internal static class ManifestParser
             return context.Result(null);
 
         // A member named like its class is an error (CS0542): the class name must differ from every member.
-        var members = FixedMembers.Concat(new[] { "session" })
+        var members = FixedMembers.Concat(AddedMembers).Concat(new[] { "session" })
             .Concat(inputs.Select((_, i) => ModelEmitter.DimsField("input", i)))
             .Concat(outputs.Select((_, i) => ModelEmitter.DimsField("output", i)));
         if (members.Contains(className, StringComparer.Ordinal))
@@ -163,12 +178,13 @@ internal static class ManifestParser
         }
         if (context.HasErrors) return context.Result(null);
 
-        var model = BuildModel(className, ns, context.FileName, sourceFile, inputs, outputs, artifacts, provider);
+        var model = BuildModel(className, ns, context.FileName, sourceFile, inputs, outputs, artifacts, provider, preprocessing, shapes);
         return context.Result(model);
     }
 
     private static ModelSpec BuildModel(string className, string ns, string fileName, string? sourceFile,
-        List<RawTensor> inputs, List<RawTensor> outputs, List<ArtifactSpec> artifacts, string provider)
+        List<RawTensor> inputs, List<RawTensor> outputs, List<ArtifactSpec> artifacts, string provider,
+        RawPreprocessing? preprocessing, Dictionary<string, List<long>>? shapes)
     {
         var all = inputs.Concat(outputs).ToList();
 
@@ -191,7 +207,7 @@ internal static class ManifestParser
                 {
                     string wanted = symbol is null ? t.CSharpName + "Dim" + i.ToString(CultureInfo.InvariantCulture) : Identifiers.CamelCase(symbol);
                     parameter = Identifiers.Unique(wanted, usedParameters.Add);
-                    symbols.Add(new SymbolSpec(parameter, symbol));
+                    symbols.Add(new SymbolSpec(parameter, symbol, "", DefaultOf(symbol, t, i, shapes)));
                     if (symbol is not null) byName.Add(symbol, parameter);
                 }
                 dims[i] = new DimSpec(-1, parameter);
@@ -214,10 +230,169 @@ internal static class ManifestParser
 
         var inputSpecs = inputs.Select(Build).ToArray();
         var outputSpecs = outputs.Select(Build).ToArray();
-        var escapedSymbols = symbols.Select(s => new SymbolSpec(Identifiers.Escape(s.ParameterName), s.ManifestName)).ToArray();
+        // The dims struct's fields: the manifest's names where they read as names, Dim0, Dim1, ... where the exporter's are unusable.
+        var usedFields = new HashSet<string>(StringComparer.Ordinal) { "Dims", "Default" };
+        int unnamed = 0;
+        var escapedSymbols = symbols.Select(s =>
+        {
+            string field = s.ManifestName is { } name && IsUsableSymbolName(name)
+                ? Identifiers.Pascal(Identifiers.CamelCase(name))
+                : "Dim" + (unnamed++).ToString(CultureInfo.InvariantCulture);
+            field = Identifiers.Unique(field, f => !Identifiers.IsKeyword(f) && usedFields.Add(f));
+            return new SymbolSpec(Identifiers.Escape(s.ParameterName), s.ManifestName, field, s.Default);
+        }).ToArray();
         return new ModelSpec(className, ns, fileName, sourceFile,
             new EquatableArray<TensorSpec>(inputSpecs), new EquatableArray<TensorSpec>(outputSpecs),
-            new EquatableArray<SymbolSpec>(escapedSymbols), EquatableArray.From(artifacts), provider);
+            new EquatableArray<SymbolSpec>(escapedSymbols), EquatableArray.From(artifacts), provider,
+            ImageOf(inputSpecs, preprocessing, escapedSymbols), BatchOf(inputSpecs, escapedSymbols));
+    }
+
+    /// <summary>
+    /// A symbol name reads as a name unless an exporter made it up: <c>p2o.DynamicDimension.0</c>, <c>unk__42</c>,
+    /// <c>Reshape_dim_1</c> (a "dim" with digits), or nothing an identifier can be made of.
+    /// </summary>
+    internal static bool IsUsableSymbolName(string name)
+    {
+        string lower = name.ToLowerInvariant();
+        if (lower.Contains("dynamic") || lower.StartsWith("unk", StringComparison.Ordinal)) return false;
+        if (lower.Contains("dim") && lower.Any(char.IsDigit)) return false;
+        return Identifiers.CamelCase(name) != "dim";
+    }
+
+    /// <summary>The item's Shapes value for the symbol's first use (when the manifest records Shapes for that input), else 1.</summary>
+    private static long DefaultOf(string? symbol, RawTensor tensor, int dim, Dictionary<string, List<long>>? shapes) =>
+        shapes is not null && shapes.TryGetValue(tensor.Name, out var dims) && dims.Count == tensor.Dims.Count ? dims[dim] : 1;
+
+    /// <summary>
+    /// The image input, when the model has exactly one input, a float32 [N,C,H,W] or [N,H,W,C] with C 1 or 3 and H, W fixed,
+    /// N 1 or a symbol, and the manifest records preprocessing. Anything else gets no image Run (it is an addition, not a requirement).
+    /// </summary>
+    private static ImageSpec? ImageOf(TensorSpec[] inputs, RawPreprocessing? pre, SymbolSpec[] symbols)
+    {
+        if (pre is null || inputs.Length != 1) return null;
+        var t = inputs[0];
+        if (t.ElementType != "float32" || t.Dims.Count != 4) return null;
+        var d = t.Dims;
+        string layout = pre.Layout;
+        if (layout == "Auto")
+            layout = d[1].Symbol is null && d[1].Size is 1 or 3 ? "Nchw" : d[3].Symbol is null && d[3].Size is 1 or 3 ? "Nhwc" : "";
+        if (layout.Length == 0) return null;
+        var (c, h, w) = layout == "Nchw" ? (d[1], d[2], d[3]) : (d[3], d[1], d[2]);
+        if (c.Symbol is not null || c.Size is not (1 or 3) || h.Symbol is not null || w.Symbol is not null || h.Size <= 0 || w.Size <= 0) return null;
+        bool batchIsSymbol = d[0].Symbol is not null;
+        if (!batchIsSymbol && d[0].Size != 1) return null;
+        // A symbolic batch is run with 1; any other symbol would need a value the image cannot give.
+        if (batchIsSymbol && symbols.Length != 1) return null;
+        return new ImageSpec(layout, (int)c.Size, (int)h.Size, (int)w.Size, pre.Scale, pre.Mean, pre.Std, pre.ChannelOrder, pre.Resize, batchIsSymbol);
+    }
+
+    /// <summary>A batch dimension: the model's only symbol, the first dimension of every input and no other dimension of an input.</summary>
+    private static BatchSpec? BatchOf(TensorSpec[] inputs, SymbolSpec[] symbols)
+    {
+        if (symbols.Length != 1 || inputs.Length == 0) return null;
+        string symbol = Unescape(symbols[0].ParameterName);
+        var lengths = new List<long>();
+        foreach (var t in inputs)
+        {
+            if (t.Dims.Count == 0 || t.Dims[0].Symbol != symbol) return null;
+            long n = 1;
+            for (int i = 1; i < t.Dims.Count; i++)
+            {
+                if (t.Dims[i].Symbol is not null) return null;
+                n *= t.Dims[i].Size;
+            }
+            if (n == 0) return null;
+            lengths.Add(n);
+        }
+        return new BatchSpec(symbols[0].ParameterName, EquatableArray.From(lengths));
+    }
+
+    private static string Unescape(string identifier) => identifier.StartsWith("@", StringComparison.Ordinal) ? identifier.Substring(1) : identifier;
+
+    /// <summary>options.preprocessing (docs/manifest.md); a malformed one is EBG003, a missing field takes the compiler's default.</summary>
+    private static RawPreprocessing? ParsePreprocessing(Context context, JsonNode node)
+    {
+        const string Path = "options.preprocessing";
+        if (node.Kind != JsonKind.Object)
+        {
+            context.Field(node, Path, "must be an object");
+            return null;
+        }
+        string scale = "1f";
+        if (node["scale"] is { } sc && FloatLiteral(context, sc, Path + ".scale") is { } s) scale = s;
+        var mean = FloatList(context, node["mean"], Path + ".mean", "0f", allowZero: true);
+        var std = FloatList(context, node["std"], Path + ".std", "1f", allowZero: false);
+        string? order = Choice(context, node, "channelOrder", Path, ChannelOrders, "Rgb");
+        string? resize = Choice(context, node, "resize", Path, ResizePolicies, "Stretch");
+        string? layout = Choice(context, node, "layout", Path, Layouts, "Auto");
+        if (mean is null || std is null || order is null || resize is null || layout is null) return null;
+        return new RawPreprocessing(scale, mean.Value, std.Value, order, resize, layout);
+    }
+
+    private static string? Choice(Context context, JsonNode parent, string key, string path, string[] allowed, string fallback)
+    {
+        if (parent[key] is not { } node) return fallback;
+        if (node.Kind == JsonKind.String && allowed.Contains(node.Text, StringComparer.Ordinal)) return node.Text;
+        context.Field(node, path + "." + key, "must be one of " + string.Join(", ", allowed));
+        return null;
+    }
+
+    private static EquatableArray<string>? FloatList(Context context, JsonNode? node, string path, string fallback, bool allowZero)
+    {
+        if (node is null) return new EquatableArray<string>(new[] { fallback });
+        if (node.Kind != JsonKind.Array || node.Items!.Count is not (1 or 3))
+        {
+            context.Field(node, path, "must be an array of 1 number (every channel) or 3 (one per channel)");
+            return null;
+        }
+        var values = new List<string>();
+        foreach (var item in node.Items)
+        {
+            if (FloatLiteral(context, item, path) is not { } literal) return null;
+            if (!allowZero && literal is "0f" or "-0f")
+            {
+                context.Field(item, path, "must not be 0 (it divides)");
+                return null;
+            }
+            values.Add(literal);
+        }
+        return new EquatableArray<string>(values.ToArray());
+    }
+
+    /// <summary>A finite JSON number as a C# float literal that round-trips (<c>127f</c>, <c>0.007843138f</c>).</summary>
+    private static string? FloatLiteral(Context context, JsonNode node, string path)
+    {
+        if (node.Kind == JsonKind.Number && float.TryParse(node.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out float value) && !float.IsInfinity(value) && !float.IsNaN(value))
+            return value.ToString("R", CultureInfo.InvariantCulture) + "f";
+        context.Field(node, path, "must be a finite number");
+        return null;
+    }
+
+    /// <summary>options.shapes: the item's Shapes, input name to fixed dims (the defaults of the dims struct).</summary>
+    private static Dictionary<string, List<long>>? ParseShapes(Context context, JsonNode node)
+    {
+        if (node.Kind == JsonKind.Null) return null;
+        if (node.Kind != JsonKind.Object)
+        {
+            context.Field(node, "options.shapes", "must be an object (input name to an array of positive sizes)");
+            return null;
+        }
+        var result = new Dictionary<string, List<long>>(StringComparer.Ordinal);
+        foreach (var entry in node.Properties!)
+        {
+            List<long>? dims = new List<long>();
+            if (entry.Value.Kind == JsonKind.Array)
+                foreach (var d in entry.Value.Items!)
+                    if (d.TryGetInt64(out long size) && size > 0) dims.Add(size);
+                    else { dims = null; break; }
+            if (entry.Value.Kind != JsonKind.Array || dims is null)
+            {
+                context.Field(entry.Value, "options.shapes." + entry.Key, "must be an array of positive sizes");
+                return null;
+            }
+            result[entry.Key] = dims;
+        }
+        return result;
     }
 
     private static List<RawTensor>? ParseTensors(Context context, JsonNode root, string field, string kind)
@@ -345,6 +520,8 @@ internal static class ManifestParser
     private static bool IsRelativePath(string path) =>
         path.Length > 0 && path[0] != '/' && path[0] != '\\' && path.IndexOf(':') < 0
         && path.Split('/', '\\').All(segment => segment.Length > 0 && segment != "." && segment != "..");
+
+    private sealed record RawPreprocessing(string Scale, EquatableArray<string> Mean, EquatableArray<string> Std, string ChannelOrder, string Resize, string Layout);
 
     private sealed class RawTensor
     {

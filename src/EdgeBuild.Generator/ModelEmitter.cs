@@ -43,8 +43,9 @@ internal static class ModelEmitter
         w.Line($"/// Inputs: {TensorList(m.Inputs)}. Outputs: {TensorList(m.Outputs)}.");
         w.Line("/// </summary>");
         w.Line("/// <remarks>");
-        w.Line("/// <see cref=\"Create\"/> loads the model, <see cref=\"Run\"/> runs it on spans, <see cref=\"Dispose\"/> frees it.");
-        w.Line("/// After the first run (and after each change of a symbolic dimension), <see cref=\"Run\"/> allocates no managed memory.");
+        w.Line($"/// <see cref=\"Create\"/> loads the model, <see cref=\"{SpanRunCref(m)}\"/> runs it on spans, <see cref=\"Dispose\"/> frees it;");
+        w.Line("/// the <c>Run</c> overloads that return a <see cref=\"Result\"/> read the outputs in place, with their dimensions.");
+        w.Line("/// After the first run (and after each change of a symbolic dimension), a run allocates no managed memory.");
         w.Line("/// An instance is not thread-safe: use one per thread.");
         w.Line("/// </remarks>");
         w.Line("[global::System.CodeDom.Compiler.GeneratedCode(\"EdgeBuild.Generator\", \"" + Version + "\")]");
@@ -53,8 +54,8 @@ internal static class ModelEmitter
 
         w.Line($"/// <summary>The model's name: <c>{Xml(m.ClassName)}</c>.</summary>");
         w.Line($"public const string ModelName = {Literal(m.ClassName)};");
-        for (int i = 0; i < m.Inputs.Count; i++) EmitTensorConstants(w, m.Inputs[i], "input", DimsField("input", i));
-        for (int i = 0; i < m.Outputs.Count; i++) EmitTensorConstants(w, m.Outputs[i], "output", DimsField("output", i));
+        for (int i = 0; i < m.Inputs.Count; i++) EmitTensorConstants(w, m, m.Inputs[i], "input", DimsField("input", i));
+        for (int i = 0; i < m.Outputs.Count; i++) EmitTensorConstants(w, m, m.Outputs[i], "output", DimsField("output", i));
 
         w.Line();
         w.Line("/// <summary>What the runtime needs to know about the model: its tensors, symbolic dimensions and artifacts.</summary>");
@@ -86,10 +87,26 @@ internal static class ModelEmitter
         w.Line();
         w.Line($"private readonly {Runtime}EdgeSession session;");
         w.Line();
+        if (m.Image is { } img)
+        {
+            w.Line($"private readonly {Runtime}EdgeImageInput imageInput = new {Runtime}EdgeImageInput(ImagePreprocessing, {Runtime}EdgeImageLayout.{img.Layout}, {img.Channels}, {img.Height}, {img.Width});");
+            w.Line();
+        }
         w.Line($"private {m.ClassName}({Runtime}EdgeSession session)");
         w.Open();
         w.Line("this.session = session;");
         w.Close();
+        EmitResultType(w, m);
+        if (m.Symbols.Count > 0) EmitDimsType(w, m);
+        if (m.Image is { } image)
+        {
+            w.Line();
+            w.Line("/// <summary>How the build turned images into the input (the item's Scale, Mean, Std, ChannelOrder and Resize): what <see cref=\"Run(global::EdgeBuild.Runtime.EdgeImage)\"/> does.</summary>");
+            w.Line($"public static {Runtime}EdgeImagePreprocessing ImagePreprocessing {{ get; }} = new {Runtime}EdgeImagePreprocessing(");
+            w.Indent++;
+            w.Line($"{image.Scale}, new float[] {{ {string.Join(", ", image.Mean)} }}, new float[] {{ {string.Join(", ", image.Std)} }}, {Runtime}EdgeChannelOrder.{image.ChannelOrder}, {Runtime}EdgeResize.{image.Resize});");
+            w.Indent--;
+        }
 
         w.Line();
         w.Line("/// <summary>The execution provider the model runs on, after any fallback to the CPU.</summary>");
@@ -109,6 +126,14 @@ internal static class ModelEmitter
         w.Close();
 
         EmitRun(w, m);
+        EmitResultRuns(w, m);
+        if (m.Image is { } imageSpec)
+        {
+            EmitImageRun(w, m, imageSpec);
+            EmitImageInput(w, imageSpec);
+        }
+        if (m.Batch is { } batch) EmitBatchRun(w, m, batch);
+        EmitPool(w, m);
 
         w.Line();
         w.Line("/// <summary>Frees the ONNX Runtime session and the tensors' memory.</summary>");
@@ -122,7 +147,13 @@ internal static class ModelEmitter
     /// <summary>The private field holding a tensor's dimensions (names no tensor constant can take: those start upper-case).</summary>
     public static string DimsField(string kind, int index) => kind + "Dims" + index.ToString(CultureInfo.InvariantCulture);
 
-    private static void EmitTensorConstants(Writer w, TensorSpec t, string kind, string dimsField)
+    /// <summary>The cref of the span Run (inputs, outputs, symbols), which the other overloads make ambiguous by name alone.</summary>
+    private static string SpanRunCref(ModelSpec m) =>
+        "Run(" + string.Join(", ", m.Inputs.Select(t => $"global::System.ReadOnlySpan{{{ClrType(t.ElementType)}}}")
+            .Concat(m.Outputs.Select(t => $"global::System.Span{{{ClrType(t.ElementType)}}}"))
+            .Concat(m.Symbols.Select(_ => "long"))) + ")";
+
+    private static void EmitTensorConstants(Writer w, ModelSpec m, TensorSpec t, string kind, string dimsField)
     {
         string tensor = $"the {kind} <c>{Xml(t.Name)}</c>";
         w.Line();
@@ -138,7 +169,7 @@ internal static class ModelEmitter
         if (t.IsStatic)
         {
             w.Line();
-            w.Line($"/// <summary>Number of elements of {tensor}: the length of its span in <see cref=\"Run\"/>.</summary>");
+            w.Line($"/// <summary>Number of elements of {tensor}: the length of its span in <see cref=\"{SpanRunCref(m)}\"/>.</summary>");
             w.Line($"public const int {t.MemberPrefix}Length = {Number(ElementCount(t))};");
         }
     }
@@ -200,6 +231,193 @@ internal static class ModelEmitter
         for (int i = 0; i < m.Outputs.Count; i++)
             w.Line($"this.session.GetOutput({Number(i)}, {m.Outputs[i].ParameterName});");
         w.Close();
+    }
+
+    /// <summary>The name of an output's property in the result type: its constants' prefix (a type cannot have a member named like itself).</summary>
+    public static string ResultProperty(ModelSpec m, TensorSpec t)
+    {
+        if (t.MemberPrefix != "Result") return t.MemberPrefix;
+        var taken = new HashSet<string>(m.Outputs.Select(o => o.MemberPrefix), System.StringComparer.Ordinal);
+        return Identifiers.Unique("ResultTensor", taken.Add);
+    }
+
+    private static void EmitResultType(Writer w, ModelSpec m)
+    {
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// The outputs of one run, each with its actual dimensions and indexers by dimension, over the instance's output memory:");
+        w.Line("/// valid until the instance's next run or its disposal (copy with <c>Span.ToArray()</c> what must live longer).");
+        w.Line("/// </summary>");
+        w.Line("public readonly ref struct Result");
+        w.Open();
+        var parameters = m.Outputs.Select(t => $"{Runtime}EdgeTensorView<{ClrType(t.ElementType)}> {Identifiers.Escape(Camel(ResultProperty(m, t)))}").ToList();
+        w.Line($"internal Result({string.Join(", ", parameters)})");
+        w.Open();
+        foreach (var t in m.Outputs) w.Line($"this.{ResultProperty(m, t)} = {Identifiers.Escape(Camel(ResultProperty(m, t)))};");
+        w.Close();
+        foreach (var t in m.Outputs)
+        {
+            w.Line();
+            w.Line($"/// <summary>The output <c>{Xml(t.Name)}</c>, shape {ShapeText(t)}{(t.IsStatic ? "" : " with this run's values")}.</summary>");
+            w.Line($"public {Runtime}EdgeTensorView<{ClrType(t.ElementType)}> {ResultProperty(m, t)} {{ get; }}");
+        }
+        w.Close();
+    }
+
+    private static string Camel(string pascal) => pascal.Length == 0 ? pascal : char.ToLowerInvariant(pascal[0]) + pascal.Substring(1);
+
+    private static void EmitDimsType(Writer w, ModelSpec m)
+    {
+        w.Line();
+        w.Line("/// <summary>The model's symbolic dimensions, one property each; <see cref=\"Default\"/> holds the item's Shapes (1 where they give none).</summary>");
+        w.Line("public struct Dims");
+        w.Open();
+        var parameters = m.Symbols.Select(s => $"long {Identifiers.Escape(Camel(s.FieldName))}").ToList();
+        w.Line("/// <summary>Sets every dimension.</summary>");
+        foreach (var s in m.Symbols) w.Line($"/// <param name=\"{Camel(s.FieldName)}\">{SymbolText(s)} ({Uses(m, s)}).</param>");
+        w.Line($"public Dims({string.Join(", ", parameters)})");
+        w.Open();
+        foreach (var s in m.Symbols) w.Line($"this.{s.FieldName} = {Identifiers.Escape(Camel(s.FieldName))};");
+        w.Close();
+        w.Line();
+        w.Line("/// <summary>The dimensions the item's Shapes give, 1 for the others.</summary>");
+        w.Line($"public static Dims Default => new Dims({string.Join(", ", m.Symbols.Select(s => Number(s.Default)))});");
+        foreach (var s in m.Symbols)
+        {
+            w.Line();
+            w.Line($"/// <summary>{SymbolText(s)} ({Uses(m, s)}).</summary>");
+            w.Line($"public long {s.FieldName} {{ get; set; }}");
+        }
+        w.Close();
+    }
+
+    private static string SymbolText(SymbolSpec s) => s.ManifestName is null
+        ? "The size of a dimension the model leaves unnamed"
+        : $"The symbolic dimension <c>{Xml(s.ManifestName)}</c>";
+
+    private static string BeginCall(ModelSpec m, string dims) => m.Symbols.Count == 0
+        ? "this.session.Begin();"
+        : $"this.session.Begin(stackalloc long[] {{ {string.Join(", ", m.Symbols.Select(s => dims + "." + s.FieldName))} }});";
+
+    private static string NewResult(ModelSpec m) =>
+        "return new Result(" + string.Join(", ", m.Outputs.Select((t, i) => $"this.session.OutputView<{ClrType(t.ElementType)}>({Number(i)})")) + ");";
+
+    private static void EmitResultRuns(Writer w, ModelSpec m)
+    {
+        var inputs = m.Inputs.Select(t => $"global::System.ReadOnlySpan<{ClrType(t.ElementType)}> {t.ParameterName}").ToList();
+        string inputDocs = string.Concat(m.Inputs.Select(t => $"\n/// <param name=\"{Unescape(t.ParameterName)}\">The input <c>{Xml(t.Name)}</c>: {SizeText(t)}.</param>"));
+        w.Line();
+        w.Line("/// <summary>Runs the model and returns its outputs as views with their actual dimensions (no copy; valid until the next run).</summary>");
+        foreach (var line in inputDocs.Split('\n').Where(l => l.Length > 0)) w.Line(line);
+        string dims = FreeName(m, "dims");
+        if (m.Symbols.Count > 0) w.Line($"/// <param name=\"{dims}\">The symbolic dimensions' values for this run.</param>");
+        w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length does not match its tensor's shape.</exception>");
+        w.Line("/// <exception cref=\"global::System.ObjectDisposedException\">The instance has been disposed.</exception>");
+        w.Line($"public Result Run({string.Join(", ", m.Symbols.Count > 0 ? inputs.Concat(new[] { "Dims " + dims }) : inputs)})");
+        w.Open();
+        w.Line(BeginCall(m, dims));
+        for (int i = 0; i < m.Inputs.Count; i++) w.Line($"this.session.SetInput({Number(i)}, {m.Inputs[i].ParameterName});");
+        w.Line("this.session.Run();");
+        w.Line(NewResult(m));
+        w.Close();
+        if (m.Symbols.Count == 0) return;
+        w.Line();
+        w.Line("/// <summary>Runs the model with <see cref=\"Dims.Default\"/> and returns its outputs as views (no copy; valid until the next run).</summary>");
+        foreach (var line in inputDocs.Split('\n').Where(l => l.Length > 0)) w.Line(line);
+        w.Line("/// <exception cref=\"global::System.ArgumentException\">A span's length does not match its tensor's shape.</exception>");
+        w.Line("/// <exception cref=\"global::System.ObjectDisposedException\">The instance has been disposed.</exception>");
+        w.Line($"public Result Run({string.Join(", ", inputs)}) => this.Run({string.Join(", ", m.Inputs.Select(t => t.ParameterName).Concat(new[] { "Dims.Default" }))});");
+    }
+
+    private static void EmitImageRun(Writer w, ModelSpec m, ImageSpec image)
+    {
+        var input = m.Inputs[0];
+        w.Line();
+        w.Line($"/// <summary>");
+        w.Line($"/// Runs the model on an image: resized ({image.Resize}) to {image.Width}x{image.Height} and normalized as the build did (<see cref=\"ImagePreprocessing\"/>),");
+        w.Line($"/// written straight into the input <c>{Xml(input.Name)}</c> ({image.Layout}, {image.Channels} {(image.Channels == 1 ? "channel" : "channels")}). No allocation after the first call.");
+        w.Line($"/// </summary>");
+        w.Line("/// <param name=\"image\">The pixels: RGB, BGR, RGBA, BGRA or gray, any size and stride.</param>");
+        w.Line("/// <returns>The outputs as views with their actual dimensions (no copy; valid until the next run).</returns>");
+        w.Line("/// <exception cref=\"global::System.ObjectDisposedException\">The instance has been disposed.</exception>");
+        w.Line($"public Result Run({Runtime}EdgeImage image)");
+        w.Open();
+        w.Line(image.BatchIsSymbol ? "this.session.Begin(stackalloc long[] { 1 });" : "this.session.Begin();");
+        w.Line("this.imageInput.Write(image, this.session.InputSpan<float>(0));");
+        w.Line("this.session.Run();");
+        w.Line(NewResult(m));
+        w.Close();
+    }
+
+    private static void EmitImageInput(Writer w, ImageSpec image)
+    {
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line($"/// Writes one image as one sample of the input ({image.Channels}x{image.Height}x{image.Width} floats), preprocessed as the image Run does:");
+        w.Line("/// fill a batch with it for <c>RunBatch</c>, or build inputs yourself. Not thread-safe (it belongs to this instance).");
+        w.Line("/// </summary>");
+        w.Line($"public {Runtime}EdgeImageInput ImageInput => this.imageInput;");
+    }
+
+    private static void EmitBatchRun(Writer w, ModelSpec m, BatchSpec batch)
+    {
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line($"/// Runs up to <paramref name=\"batch\"/> samples at once, padded with zeros to exactly <paramref name=\"batch\"/> (dimension <c>{Xml(Unescape(batch.SymbolParameter))}</c>):");
+        w.Line("/// keep <paramref name=\"batch\"/> fixed and the tensors stay bound, so a smaller last batch costs no allocation. Read sample i with <c>Slice(i)</c>.");
+        w.Line("/// </summary>");
+        for (int i = 0; i < m.Inputs.Count; i++)
+            w.Line($"/// <param name=\"{Unescape(m.Inputs[i].ParameterName)}\">The input <c>{Xml(m.Inputs[i].Name)}</c>: one or more samples of {Number(batch.SampleLengths[i])} values, back to back.</param>");
+        string batchName = FreeName(m, "batch");
+        string count = FreeName(m, "count");
+        w.Line($"/// <param name=\"{batchName}\">The batch the model runs with (at least the number of samples).</param>");
+        w.Line("/// <returns>The outputs for the whole padded batch (no copy; valid until the next run).</returns>");
+        w.Line($"/// <exception cref=\"global::System.ArgumentException\">An input is not a whole number of samples, inputs hold different numbers of samples, or more than <paramref name=\"{batchName}\"/>.</exception>");
+        w.Line("/// <exception cref=\"global::System.ObjectDisposedException\">The instance has been disposed.</exception>");
+        var parameters = m.Inputs.Select(t => $"global::System.ReadOnlySpan<{ClrType(t.ElementType)}> {t.ParameterName}").Concat(new[] { "int " + batchName });
+        w.Line($"public Result RunBatch({string.Join(", ", parameters)})");
+        w.Open();
+        w.Line($"if ({batchName} < 1) throw new global::System.ArgumentOutOfRangeException(nameof({batchName}), {batchName}, \"a batch holds at least one sample\");");
+        var first = m.Inputs[0];
+        w.Line($"int {count} = {first.ParameterName}.Length / {Number(batch.SampleLengths[0])};");
+        for (int i = 0; i < m.Inputs.Count; i++)
+        {
+            var t = m.Inputs[i];
+            string n = Number(batch.SampleLengths[i]);
+            w.Line($"if ({t.ParameterName}.Length != {count} * {n} || {count} == 0 || {count} > {batchName})");
+            w.Indent++;
+            w.Line($"throw new global::System.ArgumentException(\"input '\" + {Literal(t.Name)} + \"' holds \" + {t.ParameterName}.Length + \" values; a batch of \" + {batchName} + \" takes 1 to \" + {batchName} + \" samples of {n} values, as many as every other input\", nameof({Unescape(t.ParameterName)}));");
+            w.Indent--;
+        }
+        w.Line($"this.session.Begin(stackalloc long[] {{ {batchName} }});");
+        for (int i = 0; i < m.Inputs.Count; i++)
+        {
+            var t = m.Inputs[i];
+            w.Line($"{t.ParameterName}.CopyTo(this.session.InputSpan<{ClrType(t.ElementType)}>({Number(i)}));");
+            w.Line($"this.session.InputSpan<{ClrType(t.ElementType)}>({Number(i)}).Slice({t.ParameterName}.Length).Clear();");
+        }
+        w.Line("this.session.Run();");
+        w.Line(NewResult(m));
+        w.Close();
+    }
+
+    /// <summary><paramref name="name"/>, or name2, name3, ... when an input's parameter already has it.</summary>
+    private static string FreeName(ModelSpec m, string name) =>
+        Identifiers.Unique(name, n => m.Inputs.All(t => Unescape(t.ParameterName) != n));
+
+    private static void EmitPool(Writer w, ModelSpec m)
+    {
+        w.Line();
+        w.Line("/// <summary>");
+        w.Line("/// A thread-safe pool of instances for servers: <c>await pool.RunAsync(model =&gt; ...)</c> runs on an idle instance, waiting (asynchronously)");
+        w.Line("/// while all <paramref name=\"size\"/> are busy. Instances are created on first need; disposing the pool disposes them.");
+        w.Line("/// </summary>");
+        w.Line("/// <param name=\"size\">The most instances (and concurrent runs); 0 for the processor count.</param>");
+        w.Line("/// <param name=\"options\">The options every instance is created with.</param>");
+        w.Line($"public static {Runtime}EdgeModelPool<{m.ClassName}> CreatePool(int size = 0, {Runtime}EdgeModelOptions? options = null) =>");
+        w.Indent++;
+        w.Line($"new {Runtime}EdgeModelPool<{m.ClassName}>(() => Create(options), size);");
+        w.Indent--;
     }
 
     private static string LongArray(TensorSpec t) =>

@@ -16,7 +16,7 @@ namespace EdgeBuild.Runtime;
 /// Not thread-safe: the bound buffers are shared by every run of the instance. Use one instance per
 /// thread (ONNX Runtime shares nothing between them but the process-wide environment).
 /// </remarks>
-public sealed unsafe class EdgeSession : IDisposable
+public sealed unsafe partial class EdgeSession : IDisposable
 {
     private readonly long[] symbolValues;
     private readonly EdgeModelOptions options;

@@ -14,6 +14,10 @@
 //       copies, + session.Run(RunOptions, names, values, outputNames, outputValues)), interleaved call by
 //       call, with a second hand-written session as the A/A noise floor. Prints ns per call, the ratio
 //       and managed bytes allocated per call.
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- image [--runs N]
+//       The face detector's image path on a real photo: EdgeImageInput.Write alone (resize + normalize, vectorized) against
+//       the scalar hand-written loop of the same arithmetic, and the generated Run(EdgeImage) against Run(span) on the
+//       preprocessed tensor; interleaved, p50 ns, bytes per call, max |diff| of the two preprocessings.
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- quantize [--runs N] [--models a,b] [--calibration K] [--fusions]
 //       The quantization engine per model x mode (FP32, FP16, INT8 dynamic, INT8 static MinMax/Percentile/Entropy):
 //       size ratio, calibration and total quantize time, worst layer SQNR, output SQNR on held-out photos, and ONNX
@@ -72,6 +76,7 @@ switch (mode)
     case "noise": return Noise(args[1]);
     case "run": return RunComparison(Arg("--runs") is { } n ? int.Parse(n) : null, double.Parse(Arg("--seconds") ?? "8"),
         Arg("--models")?.Split(',') ?? ["eye-state", "face-detect-rfb320"]);
+    case "image": return ImageRunComparison(int.Parse(Arg("--runs") ?? "400"));
     case "incremental": return IncrementalBuildBenchmark.Run(args, root);
     case "fuzz": return EdgeBuild.Benchmarks.FuzzBenchmark.Run(args, data);
     case "gate": return EdgeBuild.Benchmarks.GateExperiment.Run(args);
@@ -208,8 +213,9 @@ int RunComparison(int? fixedRuns, double seconds, string[] ids)
     Console.WriteLine($"cpu: {CpuName()}");
     Console.WriteLine("generated = EdgeBuild generated class (copies the input span in and the outputs out, RunWithBinding);");
     Console.WriteLine("hand = OrtValues preallocated over the caller's arrays (no copies), session.Run(RunOptions, names, values, outputNames, outputValues);");
+    Console.WriteLine("view = the generated Run that returns the Result type (input copied in, outputs read in place through views);");
     Console.WriteLine("hand2 = a second hand-written session (A/A noise floor). Calls interleaved, order rotated each round.");
-    Console.WriteLine($"{"model",-20} {"runs",6} {"gen p50 ns",11} {"hand p50 ns",12} {"gen mean ns",12} {"hand mean ns",13} {"p50 g/h",8} {"mean g/h",9} {"A/A p50",8} {"gen B/call",11} {"hand B/call",12} {"max |diff|",10}");
+    Console.WriteLine($"{"model",-20} {"runs",6} {"gen p50 ns",11} {"hand p50 ns",12} {"gen mean ns",12} {"hand mean ns",13} {"p50 g/h",8} {"mean g/h",9} {"view p50 v/h",13} {"view mean v/h",14} {"A/A p50",8} {"gen B/call",11} {"view B/call",12} {"hand B/call",12} {"max |diff|",10}");
     foreach (var id in ids)
     {
         var spec = RealModelSpec.Get(id);
@@ -219,6 +225,7 @@ int RunComparison(int? fixedRuns, double seconds, string[] ids)
 
         // The generated class and the arrays its caller owns.
         Action generated;
+        Action view;
         float[][] generatedOutputs;
         IDisposable generatedModel;
         switch (id)
@@ -228,6 +235,7 @@ int RunComparison(int? fixedRuns, double seconds, string[] ids)
                 var m = EyeState.Create(options);
                 var output = new float[EyeState.OutputLength];
                 generated = () => m.Run(input, output);
+                view = () => output[0] = m.Run(input).Output[0, 0];
                 (generatedModel, generatedOutputs) = (m, [output]);
                 break;
             }
@@ -237,6 +245,7 @@ int RunComparison(int? fixedRuns, double seconds, string[] ids)
                 var scores = new float[FaceDetector.ScoresLength];
                 var boxes = new float[FaceDetector.BoxesLength];
                 generated = () => m.Run(input, scores, boxes);
+                view = () => scores[0] = m.Run(input).Scores[0, 0, 0];
                 (generatedModel, generatedOutputs) = (m, [scores, boxes]);
                 break;
             }
@@ -249,21 +258,22 @@ int RunComparison(int? fixedRuns, double seconds, string[] ids)
         using var hand2 = new HandWrittenRun(modelPath, input);
         Action handRun = hand.Run, hand2Run = hand2.Run;
 
-        for (int i = 0; i < 20; i++) { generated(); handRun(); hand2Run(); }
+        for (int i = 0; i < 20; i++) { generated(); view(); handRun(); hand2Run(); }
         double single = TimeCalls(generated, 20) / 20;
-        int runs = fixedRuns ?? (int)Math.Clamp(seconds * 1e9 / 3 / single, 200, 100_000);
+        int runs = fixedRuns ?? (int)Math.Clamp(seconds * 1e9 / 4 / single, 200, 100_000);
 
         var tg = new double[runs];
         var th = new double[runs];
         var ta = new double[runs];
-        Action[] order = [generated, handRun, hand2Run];
-        double[][] sinks = [tg, th, ta];
+        var tv = new double[runs];
+        Action[] order = [generated, handRun, hand2Run, view];
+        double[][] sinks = [tg, th, ta, tv];
         for (int r = 0; r < runs; r++)
         {
             // Rotate who goes first so no variant always runs on the warmest cache.
-            for (int k = 0; k < 3; k++)
+            for (int k = 0; k < 4; k++)
             {
-                int v = (r + k) % 3;
+                int v = (r + k) % 4;
                 long t0 = Stopwatch.GetTimestamp();
                 order[v]();
                 sinks[v][r] = Ns(Stopwatch.GetTimestamp() - t0);
@@ -273,6 +283,8 @@ int RunComparison(int? fixedRuns, double seconds, string[] ids)
         int allocRuns = Math.Max(100, Math.Min(runs, 2000));
         double generatedBytes = BytesPerCall(generated, allocRuns);
         double handBytes = BytesPerCall(handRun, allocRuns);
+        double viewBytes = BytesPerCall(view, allocRuns);
+        generated(); // the outputs compared below are the span Run's (the view variant wrote one value into them)
 
         double maxDiff = 0;
         for (int o = 0; o < generatedOutputs.Length; o++)
@@ -282,8 +294,66 @@ int RunComparison(int? fixedRuns, double seconds, string[] ids)
         var lg = tg.ToList();
         var lh = th.ToList();
         var la = ta.ToList();
-        Console.WriteLine($"{id,-20} {runs,6} {P(lg, 50),11:F0} {P(lh, 50),12:F0} {lg.Average(),12:F0} {lh.Average(),13:F0} {P(lg, 50) / P(lh, 50),8:F3} {lg.Average() / lh.Average(),9:F3} {P(la, 50) / P(lh, 50),8:F3} {generatedBytes,11:F1} {handBytes,12:F1} {maxDiff,10:G3}");
+        var lv = tv.ToList();
+        Console.WriteLine($"{id,-20} {runs,6} {P(lg, 50),11:F0} {P(lh, 50),12:F0} {lg.Average(),12:F0} {lh.Average(),13:F0} {P(lg, 50) / P(lh, 50),8:F3} {lg.Average() / lh.Average(),9:F3} {P(lv, 50) / P(lh, 50),13:F3} {lv.Average() / lh.Average(),14:F3} {P(la, 50) / P(lh, 50),8:F3} {generatedBytes,11:F1} {viewBytes,12:F1} {handBytes,12:F1} {maxDiff,10:G3}");
     }
+    return 0;
+}
+
+int ImageRunComparison(int runs)
+{
+    Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {RuntimeInfo()}; cpu: {CpuName()}; load {File.ReadAllText("/proc/loadavg").Trim()}");
+    var spec = RealModelSpec.Get("face-detect-rfb320");
+    string photo = spec.Photos(data, 1)[0];
+    using var decoded = SkiaSharp.SKBitmap.Decode(photo);
+    using var rgba = decoded.Copy(SkiaSharp.SKColorType.Rgba8888);
+    byte[] pixels = rgba.GetPixelSpan().ToArray();
+    int w = rgba.Width, h = rgba.Height;
+    Console.WriteLine($"photo {Path.GetFileName(photo)} {w}x{h} -> 320x240 NCHW, (x - 127) / 128, Stretch; {runs} rounds, order rotated");
+    using var detector = FaceDetector.Create(new EdgeModelOptions { ModelDirectory = Path.Combine(data, "models") });
+    var vectorized = new EdgeImageInput(FaceDetector.ImagePreprocessing, EdgeImageLayout.Nchw, 3, 240, 320);
+    var a = new float[FaceDetector.InputLength];
+    var b = new float[FaceDetector.InputLength];
+    float sink = 0;
+    void Hand()
+    {
+        for (int y = 0; y < 240; y++)
+            for (int x = 0; x < 320; x++)
+            {
+                float fx = Math.Clamp((x + 0.5f) * w / 320 - 0.5f, 0, w - 1), fy = Math.Clamp((y + 0.5f) * h / 240 - 0.5f, 0, h - 1);
+                int x0 = (int)fx, y0 = (int)fy, x1 = Math.Min(x0 + 1, w - 1), y1 = Math.Min(y0 + 1, h - 1);
+                float ax = fx - x0, ay = fy - y0;
+                for (int c = 0; c < 3; c++)
+                {
+                    float top = pixels[(y0 * w + x0) * 4 + c] * (1 - ax) + pixels[(y0 * w + x1) * 4 + c] * ax;
+                    float bottom = pixels[(y1 * w + x0) * 4 + c] * (1 - ax) + pixels[(y1 * w + x1) * 4 + c] * ax;
+                    b[(c * 240 + y) * 320 + x] = (top * (1 - ay) + bottom * ay - 127) / 128;
+                }
+            }
+    }
+    Action[] variants =
+    [
+        () => vectorized.Write(new EdgeImage(pixels, w, h, EdgePixelFormat.Rgba32), a),
+        Hand,
+        () => sink += detector.Run(new EdgeImage(pixels, w, h, EdgePixelFormat.Rgba32)).Scores[0, 0, 1],
+        () => sink += detector.Run(b).Scores[0, 0, 1],
+    ];
+    string[] names = ["EdgeImageInput.Write", "scalar hand loop", "Run(EdgeImage)", "Run(span)"];
+    foreach (var v in variants) for (int i = 0; i < 10; i++) v();
+    var times = variants.Select(_ => new double[runs]).ToArray();
+    for (int r = 0; r < runs; r++)
+        for (int k = 0; k < variants.Length; k++)
+        {
+            int v = (r + k) % variants.Length;
+            long t0 = Stopwatch.GetTimestamp();
+            variants[v]();
+            times[v][r] = Ns(Stopwatch.GetTimestamp() - t0);
+        }
+    double diff = 0;
+    for (int i = 0; i < a.Length; i++) diff = Math.Max(diff, Math.Abs(a[i] - b[i]));
+    for (int k = 0; k < variants.Length; k++)
+        Console.WriteLine($"{names[k],-22} p50 {P(times[k].ToList(), 50),12:F0} ns   mean {times[k].Average(),12:F0} ns   {BytesPerCall(variants[k], 100),6:F1} B/call");
+    Console.WriteLine($"preprocessing p50 hand/vectorized {P(times[1].ToList(), 50) / P(times[0].ToList(), 50):F2}x; max |diff| {diff:G3}; Run(EdgeImage)/Run(span) p50 {P(times[2].ToList(), 50) / P(times[3].ToList(), 50):F3} (sink {float.IsFinite(sink)})");
     return 0;
 }
 

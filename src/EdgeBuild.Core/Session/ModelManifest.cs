@@ -263,6 +263,18 @@ public sealed record ModelManifest(
         w.WriteString("resize", p.Resize.ToString());
         w.WriteString("layout", p.Layout.ToString());
         w.WriteEndObject();
+        // The item's Shapes, only when given (manifests without them keep their bytes): the generated dims struct's defaults.
+        if (o.Shapes.Count > 0)
+        {
+            w.WriteStartObject("shapes");
+            foreach (var (name, dims) in o.Shapes.OrderBy(s => s.Key, StringComparer.Ordinal))
+            {
+                w.WriteStartArray(name);
+                foreach (long d in dims) w.WriteNumberValue(d);
+                w.WriteEndArray();
+            }
+            w.WriteEndObject();
+        }
         w.WriteEndObject();
     }
 

@@ -7,8 +7,9 @@
 /// Inputs: <c>model</c>. Outputs: <c>is "positive"</c>, <c>wide</c>.
 /// </summary>
 /// <remarks>
-/// <see cref="Create"/> loads the model, <see cref="Run"/> runs it on spans, <see cref="Dispose"/> frees it.
-/// After the first run (and after each change of a symbolic dimension), <see cref="Run"/> allocates no managed memory.
+/// <see cref="Create"/> loads the model, <see cref="Run(global::System.ReadOnlySpan{global::System.Half}, global::System.Span{bool}, global::System.Span{double}, long)"/> runs it on spans, <see cref="Dispose"/> frees it;
+/// the <c>Run</c> overloads that return a <see cref="Result"/> read the outputs in place, with their dimensions.
+/// After the first run (and after each change of a symbolic dimension), a run allocates no managed memory.
 /// An instance is not thread-safe: use one per thread.
 /// </remarks>
 [global::System.CodeDom.Compiler.GeneratedCode("EdgeBuild.Generator", "0.1.0.0")]
@@ -74,6 +75,42 @@ public sealed partial class MixedTypes : global::System.IDisposable
         this.session = session;
     }
 
+    /// <summary>
+    /// The outputs of one run, each with its actual dimensions and indexers by dimension, over the instance's output memory:
+    /// valid until the instance's next run or its disposal (copy with <c>Span.ToArray()</c> what must live longer).
+    /// </summary>
+    public readonly ref struct Result
+    {
+        internal Result(global::EdgeBuild.Runtime.EdgeTensorView<bool> isPositive, global::EdgeBuild.Runtime.EdgeTensorView<double> wide)
+        {
+            this.IsPositive = isPositive;
+            this.Wide = wide;
+        }
+
+        /// <summary>The output <c>is "positive"</c>, shape [int] with this run's values.</summary>
+        public global::EdgeBuild.Runtime.EdgeTensorView<bool> IsPositive { get; }
+
+        /// <summary>The output <c>wide</c>, shape [int] with this run's values.</summary>
+        public global::EdgeBuild.Runtime.EdgeTensorView<double> Wide { get; }
+    }
+
+    /// <summary>The model's symbolic dimensions, one property each; <see cref="Default"/> holds the item's Shapes (1 where they give none).</summary>
+    public struct Dims
+    {
+        /// <summary>Sets every dimension.</summary>
+        /// <param name="int">The symbolic dimension <c>int</c> (dimension 0 of <c>model</c>, dimension 0 of <c>is "positive"</c>, dimension 0 of <c>wide</c>).</param>
+        public Dims(long @int)
+        {
+            this.Int = @int;
+        }
+
+        /// <summary>The dimensions the item's Shapes give, 1 for the others.</summary>
+        public static Dims Default => new Dims(1);
+
+        /// <summary>The symbolic dimension <c>int</c> (dimension 0 of <c>model</c>, dimension 0 of <c>is "positive"</c>, dimension 0 of <c>wide</c>).</summary>
+        public long Int { get; set; }
+    }
+
     /// <summary>The execution provider the model runs on, after any fallback to the CPU.</summary>
     public global::EdgeBuild.Runtime.ExecutionProvider ExecutionProvider => this.session.ExecutionProvider;
 
@@ -107,6 +144,56 @@ public sealed partial class MixedTypes : global::System.IDisposable
         this.session.GetOutput(0, isPositive);
         this.session.GetOutput(1, wide);
     }
+
+    /// <summary>Runs the model and returns its outputs as views with their actual dimensions (no copy; valid until the next run).</summary>
+    /// <param name="model">The input <c>model</c>: Half values, shape [int].</param>
+    /// <param name="dims">The symbolic dimensions' values for this run.</param>
+    /// <exception cref="global::System.ArgumentException">A span's length does not match its tensor's shape.</exception>
+    /// <exception cref="global::System.ObjectDisposedException">The instance has been disposed.</exception>
+    public Result Run(global::System.ReadOnlySpan<global::System.Half> model, Dims dims)
+    {
+        this.session.Begin(stackalloc long[] { dims.Int });
+        this.session.SetInput(0, model);
+        this.session.Run();
+        return new Result(this.session.OutputView<bool>(0), this.session.OutputView<double>(1));
+    }
+
+    /// <summary>Runs the model with <see cref="Dims.Default"/> and returns its outputs as views (no copy; valid until the next run).</summary>
+    /// <param name="model">The input <c>model</c>: Half values, shape [int].</param>
+    /// <exception cref="global::System.ArgumentException">A span's length does not match its tensor's shape.</exception>
+    /// <exception cref="global::System.ObjectDisposedException">The instance has been disposed.</exception>
+    public Result Run(global::System.ReadOnlySpan<global::System.Half> model) => this.Run(model, Dims.Default);
+
+    /// <summary>
+    /// Runs up to <paramref name="batch"/> samples at once, padded with zeros to exactly <paramref name="batch"/> (dimension <c>int</c>):
+    /// keep <paramref name="batch"/> fixed and the tensors stay bound, so a smaller last batch costs no allocation. Read sample i with <c>Slice(i)</c>.
+    /// </summary>
+    /// <param name="model">The input <c>model</c>: one or more samples of 1 values, back to back.</param>
+    /// <param name="batch">The batch the model runs with (at least the number of samples).</param>
+    /// <returns>The outputs for the whole padded batch (no copy; valid until the next run).</returns>
+    /// <exception cref="global::System.ArgumentException">An input is not a whole number of samples, inputs hold different numbers of samples, or more than <paramref name="batch"/>.</exception>
+    /// <exception cref="global::System.ObjectDisposedException">The instance has been disposed.</exception>
+    public Result RunBatch(global::System.ReadOnlySpan<global::System.Half> model, int batch)
+    {
+        if (batch < 1) throw new global::System.ArgumentOutOfRangeException(nameof(batch), batch, "a batch holds at least one sample");
+        int count = model.Length / 1;
+        if (model.Length != count * 1 || count == 0 || count > batch)
+            throw new global::System.ArgumentException("input '" + "model" + "' holds " + model.Length + " values; a batch of " + batch + " takes 1 to " + batch + " samples of 1 values, as many as every other input", nameof(model));
+        this.session.Begin(stackalloc long[] { batch });
+        model.CopyTo(this.session.InputSpan<global::System.Half>(0));
+        this.session.InputSpan<global::System.Half>(0).Slice(model.Length).Clear();
+        this.session.Run();
+        return new Result(this.session.OutputView<bool>(0), this.session.OutputView<double>(1));
+    }
+
+    /// <summary>
+    /// A thread-safe pool of instances for servers: <c>await pool.RunAsync(model =&gt; ...)</c> runs on an idle instance, waiting (asynchronously)
+    /// while all <paramref name="size"/> are busy. Instances are created on first need; disposing the pool disposes them.
+    /// </summary>
+    /// <param name="size">The most instances (and concurrent runs); 0 for the processor count.</param>
+    /// <param name="options">The options every instance is created with.</param>
+    public static global::EdgeBuild.Runtime.EdgeModelPool<MixedTypes> CreatePool(int size = 0, global::EdgeBuild.Runtime.EdgeModelOptions? options = null) =>
+        new global::EdgeBuild.Runtime.EdgeModelPool<MixedTypes>(() => Create(options), size);
 
     /// <summary>Frees the ONNX Runtime session and the tensors' memory.</summary>
     public void Dispose()

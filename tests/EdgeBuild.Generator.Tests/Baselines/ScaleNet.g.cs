@@ -9,8 +9,9 @@ namespace EdgeBuild.Generator.Tests.Models
     /// Inputs: <c>x</c>. Outputs: <c>y</c>.
     /// </summary>
     /// <remarks>
-    /// <see cref="Create"/> loads the model, <see cref="Run"/> runs it on spans, <see cref="Dispose"/> frees it.
-    /// After the first run (and after each change of a symbolic dimension), <see cref="Run"/> allocates no managed memory.
+    /// <see cref="Create"/> loads the model, <see cref="Run(global::System.ReadOnlySpan{float}, global::System.Span{float})"/> runs it on spans, <see cref="Dispose"/> frees it;
+    /// the <c>Run</c> overloads that return a <see cref="Result"/> read the outputs in place, with their dimensions.
+    /// After the first run (and after each change of a symbolic dimension), a run allocates no managed memory.
     /// An instance is not thread-safe: use one per thread.
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("EdgeBuild.Generator", "0.1.0.0")]
@@ -28,7 +29,7 @@ namespace EdgeBuild.Generator.Tests.Models
         /// <summary>Shape of the input <c>x</c>: [1, 4].</summary>
         public static global::System.ReadOnlySpan<long> XShape => inputDims0;
 
-        /// <summary>Number of elements of the input <c>x</c>: the length of its span in <see cref="Run"/>.</summary>
+        /// <summary>Number of elements of the input <c>x</c>: the length of its span in <see cref="Run(global::System.ReadOnlySpan{float}, global::System.Span{float})"/>.</summary>
         public const int XLength = 4;
 
         /// <summary>ONNX name of the output <c>y</c>.</summary>
@@ -40,7 +41,7 @@ namespace EdgeBuild.Generator.Tests.Models
         /// <summary>Shape of the output <c>y</c>: [1, 4].</summary>
         public static global::System.ReadOnlySpan<long> YShape => outputDims0;
 
-        /// <summary>Number of elements of the output <c>y</c>: the length of its span in <see cref="Run"/>.</summary>
+        /// <summary>Number of elements of the output <c>y</c>: the length of its span in <see cref="Run(global::System.ReadOnlySpan{float}, global::System.Span{float})"/>.</summary>
         public const int YLength = 4;
 
         /// <summary>What the runtime needs to know about the model: its tensors, symbolic dimensions and artifacts.</summary>
@@ -71,6 +72,21 @@ namespace EdgeBuild.Generator.Tests.Models
             this.session = session;
         }
 
+        /// <summary>
+        /// The outputs of one run, each with its actual dimensions and indexers by dimension, over the instance's output memory:
+        /// valid until the instance's next run or its disposal (copy with <c>Span.ToArray()</c> what must live longer).
+        /// </summary>
+        public readonly ref struct Result
+        {
+            internal Result(global::EdgeBuild.Runtime.EdgeTensorView<float> y)
+            {
+                this.Y = y;
+            }
+
+            /// <summary>The output <c>y</c>, shape [1, 4].</summary>
+            public global::EdgeBuild.Runtime.EdgeTensorView<float> Y { get; }
+        }
+
         /// <summary>The execution provider the model runs on, after any fallback to the CPU.</summary>
         public global::EdgeBuild.Runtime.ExecutionProvider ExecutionProvider => this.session.ExecutionProvider;
 
@@ -99,6 +115,27 @@ namespace EdgeBuild.Generator.Tests.Models
             this.session.Run();
             this.session.GetOutput(0, y);
         }
+
+        /// <summary>Runs the model and returns its outputs as views with their actual dimensions (no copy; valid until the next run).</summary>
+        /// <param name="x">The input <c>x</c>: 4 float values, shape [1, 4].</param>
+        /// <exception cref="global::System.ArgumentException">A span's length does not match its tensor's shape.</exception>
+        /// <exception cref="global::System.ObjectDisposedException">The instance has been disposed.</exception>
+        public Result Run(global::System.ReadOnlySpan<float> x)
+        {
+            this.session.Begin();
+            this.session.SetInput(0, x);
+            this.session.Run();
+            return new Result(this.session.OutputView<float>(0));
+        }
+
+        /// <summary>
+        /// A thread-safe pool of instances for servers: <c>await pool.RunAsync(model =&gt; ...)</c> runs on an idle instance, waiting (asynchronously)
+        /// while all <paramref name="size"/> are busy. Instances are created on first need; disposing the pool disposes them.
+        /// </summary>
+        /// <param name="size">The most instances (and concurrent runs); 0 for the processor count.</param>
+        /// <param name="options">The options every instance is created with.</param>
+        public static global::EdgeBuild.Runtime.EdgeModelPool<ScaleNet> CreatePool(int size = 0, global::EdgeBuild.Runtime.EdgeModelOptions? options = null) =>
+            new global::EdgeBuild.Runtime.EdgeModelPool<ScaleNet>(() => Create(options), size);
 
         /// <summary>Frees the ONNX Runtime session and the tensors' memory.</summary>
         public void Dispose()

@@ -9,8 +9,9 @@ namespace EdgeBuild.Generator.Tests.Models
     /// Inputs: <c>x</c>. Outputs: <c>y</c>, <c>flat</c>.
     /// </summary>
     /// <remarks>
-    /// <see cref="Create"/> loads the model, <see cref="Run"/> runs it on spans, <see cref="Dispose"/> frees it.
-    /// After the first run (and after each change of a symbolic dimension), <see cref="Run"/> allocates no managed memory.
+    /// <see cref="Create"/> loads the model, <see cref="Run(global::System.ReadOnlySpan{float}, global::System.Span{float}, global::System.Span{float}, long, long)"/> runs it on spans, <see cref="Dispose"/> frees it;
+    /// the <c>Run</c> overloads that return a <see cref="Result"/> read the outputs in place, with their dimensions.
+    /// After the first run (and after each change of a symbolic dimension), a run allocates no managed memory.
     /// An instance is not thread-safe: use one per thread.
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("EdgeBuild.Generator", "0.1.0.0")]
@@ -76,6 +77,47 @@ namespace EdgeBuild.Generator.Tests.Models
             this.session = session;
         }
 
+        /// <summary>
+        /// The outputs of one run, each with its actual dimensions and indexers by dimension, over the instance's output memory:
+        /// valid until the instance's next run or its disposal (copy with <c>Span.ToArray()</c> what must live longer).
+        /// </summary>
+        public readonly ref struct Result
+        {
+            internal Result(global::EdgeBuild.Runtime.EdgeTensorView<float> y, global::EdgeBuild.Runtime.EdgeTensorView<float> flat)
+            {
+                this.Y = y;
+                this.Flat = flat;
+            }
+
+            /// <summary>The output <c>y</c>, shape [batchSize, 2] with this run's values.</summary>
+            public global::EdgeBuild.Runtime.EdgeTensorView<float> Y { get; }
+
+            /// <summary>The output <c>flat</c>, shape [flatDim0] with this run's values.</summary>
+            public global::EdgeBuild.Runtime.EdgeTensorView<float> Flat { get; }
+        }
+
+        /// <summary>The model's symbolic dimensions, one property each; <see cref="Default"/> holds the item's Shapes (1 where they give none).</summary>
+        public struct Dims
+        {
+            /// <summary>Sets every dimension.</summary>
+            /// <param name="batchSize">The symbolic dimension <c>batch_size</c> (dimension 0 of <c>x</c>, dimension 0 of <c>y</c>).</param>
+            /// <param name="dim0">The size of a dimension the model leaves unnamed (dimension 0 of <c>flat</c>).</param>
+            public Dims(long batchSize, long dim0)
+            {
+                this.BatchSize = batchSize;
+                this.Dim0 = dim0;
+            }
+
+            /// <summary>The dimensions the item's Shapes give, 1 for the others.</summary>
+            public static Dims Default => new Dims(1, 1);
+
+            /// <summary>The symbolic dimension <c>batch_size</c> (dimension 0 of <c>x</c>, dimension 0 of <c>y</c>).</summary>
+            public long BatchSize { get; set; }
+
+            /// <summary>The size of a dimension the model leaves unnamed (dimension 0 of <c>flat</c>).</summary>
+            public long Dim0 { get; set; }
+        }
+
         /// <summary>The execution provider the model runs on, after any fallback to the CPU.</summary>
         public global::EdgeBuild.Runtime.ExecutionProvider ExecutionProvider => this.session.ExecutionProvider;
 
@@ -110,6 +152,34 @@ namespace EdgeBuild.Generator.Tests.Models
             this.session.GetOutput(0, y);
             this.session.GetOutput(1, flat);
         }
+
+        /// <summary>Runs the model and returns its outputs as views with their actual dimensions (no copy; valid until the next run).</summary>
+        /// <param name="x">The input <c>x</c>: float values, shape [batchSize, 4].</param>
+        /// <param name="dims">The symbolic dimensions' values for this run.</param>
+        /// <exception cref="global::System.ArgumentException">A span's length does not match its tensor's shape.</exception>
+        /// <exception cref="global::System.ObjectDisposedException">The instance has been disposed.</exception>
+        public Result Run(global::System.ReadOnlySpan<float> x, Dims dims)
+        {
+            this.session.Begin(stackalloc long[] { dims.BatchSize, dims.Dim0 });
+            this.session.SetInput(0, x);
+            this.session.Run();
+            return new Result(this.session.OutputView<float>(0), this.session.OutputView<float>(1));
+        }
+
+        /// <summary>Runs the model with <see cref="Dims.Default"/> and returns its outputs as views (no copy; valid until the next run).</summary>
+        /// <param name="x">The input <c>x</c>: float values, shape [batchSize, 4].</param>
+        /// <exception cref="global::System.ArgumentException">A span's length does not match its tensor's shape.</exception>
+        /// <exception cref="global::System.ObjectDisposedException">The instance has been disposed.</exception>
+        public Result Run(global::System.ReadOnlySpan<float> x) => this.Run(x, Dims.Default);
+
+        /// <summary>
+        /// A thread-safe pool of instances for servers: <c>await pool.RunAsync(model =&gt; ...)</c> runs on an idle instance, waiting (asynchronously)
+        /// while all <paramref name="size"/> are busy. Instances are created on first need; disposing the pool disposes them.
+        /// </summary>
+        /// <param name="size">The most instances (and concurrent runs); 0 for the processor count.</param>
+        /// <param name="options">The options every instance is created with.</param>
+        public static global::EdgeBuild.Runtime.EdgeModelPool<SymbolicNet> CreatePool(int size = 0, global::EdgeBuild.Runtime.EdgeModelOptions? options = null) =>
+            new global::EdgeBuild.Runtime.EdgeModelPool<SymbolicNet>(() => Create(options), size);
 
         /// <summary>Frees the ONNX Runtime session and the tensors' memory.</summary>
         public void Dispose()

@@ -9,8 +9,9 @@ namespace EdgeBuild.Generator.Tests.Models
     /// Inputs: <c>input:0</c>, <c>image</c>. Outputs: <c>softmax_0.tmp_0</c>, <c>boxes</c>, <c>count</c>.
     /// </summary>
     /// <remarks>
-    /// <see cref="Create"/> loads the model, <see cref="Run"/> runs it on spans, <see cref="Dispose"/> frees it.
-    /// After the first run (and after each change of a symbolic dimension), <see cref="Run"/> allocates no managed memory.
+    /// <see cref="Create"/> loads the model, <see cref="Run(global::System.ReadOnlySpan{float}, global::System.ReadOnlySpan{byte}, global::System.Span{float}, global::System.Span{float}, global::System.Span{long})"/> runs it on spans, <see cref="Dispose"/> frees it;
+    /// the <c>Run</c> overloads that return a <see cref="Result"/> read the outputs in place, with their dimensions.
+    /// After the first run (and after each change of a symbolic dimension), a run allocates no managed memory.
     /// An instance is not thread-safe: use one per thread.
     /// </remarks>
     [global::System.CodeDom.Compiler.GeneratedCode("EdgeBuild.Generator", "0.1.0.0")]
@@ -28,7 +29,7 @@ namespace EdgeBuild.Generator.Tests.Models
         /// <summary>Shape of the input <c>input:0</c>: [1, 3, 4, 4].</summary>
         public static global::System.ReadOnlySpan<long> Input0Shape => inputDims0;
 
-        /// <summary>Number of elements of the input <c>input:0</c>: the length of its span in <see cref="Run"/>.</summary>
+        /// <summary>Number of elements of the input <c>input:0</c>: the length of its span in <see cref="Run(global::System.ReadOnlySpan{float}, global::System.ReadOnlySpan{byte}, global::System.Span{float}, global::System.Span{float}, global::System.Span{long})"/>.</summary>
         public const int Input0Length = 48;
 
         /// <summary>ONNX name of the input <c>image</c>.</summary>
@@ -40,7 +41,7 @@ namespace EdgeBuild.Generator.Tests.Models
         /// <summary>Shape of the input <c>image</c>: [1, 3, 4, 4].</summary>
         public static global::System.ReadOnlySpan<long> ImageShape => inputDims1;
 
-        /// <summary>Number of elements of the input <c>image</c>: the length of its span in <see cref="Run"/>.</summary>
+        /// <summary>Number of elements of the input <c>image</c>: the length of its span in <see cref="Run(global::System.ReadOnlySpan{float}, global::System.ReadOnlySpan{byte}, global::System.Span{float}, global::System.Span{float}, global::System.Span{long})"/>.</summary>
         public const int ImageLength = 48;
 
         /// <summary>ONNX name of the output <c>softmax_0.tmp_0</c>.</summary>
@@ -52,7 +53,7 @@ namespace EdgeBuild.Generator.Tests.Models
         /// <summary>Shape of the output <c>softmax_0.tmp_0</c>: [1, 3, 4, 4].</summary>
         public static global::System.ReadOnlySpan<long> Softmax0Tmp0Shape => outputDims0;
 
-        /// <summary>Number of elements of the output <c>softmax_0.tmp_0</c>: the length of its span in <see cref="Run"/>.</summary>
+        /// <summary>Number of elements of the output <c>softmax_0.tmp_0</c>: the length of its span in <see cref="Run(global::System.ReadOnlySpan{float}, global::System.ReadOnlySpan{byte}, global::System.Span{float}, global::System.Span{float}, global::System.Span{long})"/>.</summary>
         public const int Softmax0Tmp0Length = 48;
 
         /// <summary>ONNX name of the output <c>boxes</c>.</summary>
@@ -64,7 +65,7 @@ namespace EdgeBuild.Generator.Tests.Models
         /// <summary>Shape of the output <c>boxes</c>: [1, 3, 4, 4].</summary>
         public static global::System.ReadOnlySpan<long> BoxesShape => outputDims1;
 
-        /// <summary>Number of elements of the output <c>boxes</c>: the length of its span in <see cref="Run"/>.</summary>
+        /// <summary>Number of elements of the output <c>boxes</c>: the length of its span in <see cref="Run(global::System.ReadOnlySpan{float}, global::System.ReadOnlySpan{byte}, global::System.Span{float}, global::System.Span{float}, global::System.Span{long})"/>.</summary>
         public const int BoxesLength = 48;
 
         /// <summary>ONNX name of the output <c>count</c>.</summary>
@@ -76,7 +77,7 @@ namespace EdgeBuild.Generator.Tests.Models
         /// <summary>Shape of the output <c>count</c>: [].</summary>
         public static global::System.ReadOnlySpan<long> CountShape => outputDims2;
 
-        /// <summary>Number of elements of the output <c>count</c>: the length of its span in <see cref="Run"/>.</summary>
+        /// <summary>Number of elements of the output <c>count</c>: the length of its span in <see cref="Run(global::System.ReadOnlySpan{float}, global::System.ReadOnlySpan{byte}, global::System.Span{float}, global::System.Span{float}, global::System.Span{long})"/>.</summary>
         public const int CountLength = 1;
 
         /// <summary>What the runtime needs to know about the model: its tensors, symbolic dimensions and artifacts.</summary>
@@ -111,6 +112,29 @@ namespace EdgeBuild.Generator.Tests.Models
         private TinyDetector(global::EdgeBuild.Runtime.EdgeSession session)
         {
             this.session = session;
+        }
+
+        /// <summary>
+        /// The outputs of one run, each with its actual dimensions and indexers by dimension, over the instance's output memory:
+        /// valid until the instance's next run or its disposal (copy with <c>Span.ToArray()</c> what must live longer).
+        /// </summary>
+        public readonly ref struct Result
+        {
+            internal Result(global::EdgeBuild.Runtime.EdgeTensorView<float> softmax0Tmp0, global::EdgeBuild.Runtime.EdgeTensorView<float> boxes, global::EdgeBuild.Runtime.EdgeTensorView<long> count)
+            {
+                this.Softmax0Tmp0 = softmax0Tmp0;
+                this.Boxes = boxes;
+                this.Count = count;
+            }
+
+            /// <summary>The output <c>softmax_0.tmp_0</c>, shape [1, 3, 4, 4].</summary>
+            public global::EdgeBuild.Runtime.EdgeTensorView<float> Softmax0Tmp0 { get; }
+
+            /// <summary>The output <c>boxes</c>, shape [1, 3, 4, 4].</summary>
+            public global::EdgeBuild.Runtime.EdgeTensorView<float> Boxes { get; }
+
+            /// <summary>The output <c>count</c>, shape [].</summary>
+            public global::EdgeBuild.Runtime.EdgeTensorView<long> Count { get; }
         }
 
         /// <summary>The execution provider the model runs on, after any fallback to the CPU.</summary>
@@ -149,6 +173,29 @@ namespace EdgeBuild.Generator.Tests.Models
             this.session.GetOutput(1, boxes);
             this.session.GetOutput(2, count);
         }
+
+        /// <summary>Runs the model and returns its outputs as views with their actual dimensions (no copy; valid until the next run).</summary>
+        /// <param name="input0">The input <c>input:0</c>: 48 float values, shape [1, 3, 4, 4].</param>
+        /// <param name="image">The input <c>image</c>: 48 byte values, shape [1, 3, 4, 4].</param>
+        /// <exception cref="global::System.ArgumentException">A span's length does not match its tensor's shape.</exception>
+        /// <exception cref="global::System.ObjectDisposedException">The instance has been disposed.</exception>
+        public Result Run(global::System.ReadOnlySpan<float> input0, global::System.ReadOnlySpan<byte> image)
+        {
+            this.session.Begin();
+            this.session.SetInput(0, input0);
+            this.session.SetInput(1, image);
+            this.session.Run();
+            return new Result(this.session.OutputView<float>(0), this.session.OutputView<float>(1), this.session.OutputView<long>(2));
+        }
+
+        /// <summary>
+        /// A thread-safe pool of instances for servers: <c>await pool.RunAsync(model =&gt; ...)</c> runs on an idle instance, waiting (asynchronously)
+        /// while all <paramref name="size"/> are busy. Instances are created on first need; disposing the pool disposes them.
+        /// </summary>
+        /// <param name="size">The most instances (and concurrent runs); 0 for the processor count.</param>
+        /// <param name="options">The options every instance is created with.</param>
+        public static global::EdgeBuild.Runtime.EdgeModelPool<TinyDetector> CreatePool(int size = 0, global::EdgeBuild.Runtime.EdgeModelOptions? options = null) =>
+            new global::EdgeBuild.Runtime.EdgeModelPool<TinyDetector>(() => Create(options), size);
 
         /// <summary>Frees the ONNX Runtime session and the tensors' memory.</summary>
         public void Dispose()

@@ -103,6 +103,43 @@ public static class TestModels
         return model;
     }
 
+    /// <summary>
+    /// Input "pixels" (float [1,3,6,8], NCHW); outputs "result" = the input itself (what the image Run wrote) and "mean"
+    /// [1,1,6,8], the channel mean: a model whose outputs show exactly what the preprocessing made of an image.
+    /// </summary>
+    public static Model ImageNet()
+    {
+        var model = NewModel("image");
+        var g = model.Graph;
+        var x = g.AddInput("pixels", new TensorType(DataType.Float, Shape.Of(1, 3, 6, 8)));
+        var zero = g.AddInitializer("zero", Tensor.Scalar(0f));
+        Output(g, Node(g, "Add", [x, zero], "result"), DataType.Float, Shape.Of(1, 3, 6, 8));
+        Output(g, Node(g, "ReduceMean", [x], "mean", Attribute.Of("axes", new long[] { 1 }), Attribute.Of("keepdims", 1L)), DataType.Float, Shape.Of(1, 1, 6, 8));
+        return model;
+    }
+
+    /// <summary>Input "pixels" (float [batch,6,8,3], NHWC); output "twice" = 2 x the input: batches of images.</summary>
+    public static Model ImageBatchNet()
+    {
+        var model = NewModel("image-batch");
+        var g = model.Graph;
+        var x = g.AddInput("pixels", new TensorType(DataType.Float, new Shape([Dim.Symbolic("n"), Dim.Of(6), Dim.Of(8), Dim.Of(3)])));
+        var two = g.AddInitializer("two", Tensor.Scalar(2f));
+        Output(g, Node(g, "Mul", [x, two], "twice"), DataType.Float, new Shape([Dim.Symbolic("n"), Dim.Of(6), Dim.Of(8), Dim.Of(3)]));
+        return model;
+    }
+
+    /// <summary>Input "x" [batch, 4]; output y = x W [batch, 2] (SymbolicNet's weights): a model with a batch dimension only.</summary>
+    public static Model BatchNet()
+    {
+        var model = NewModel("batch");
+        var g = model.Graph;
+        var x = g.AddInput("x", new TensorType(DataType.Float, new Shape([Dim.Symbolic("batch"), Dim.Of(4)])));
+        var w = g.AddInitializer("W", Tensor.FromFloats([4, 2], [1, 2, 3, 4, 5, 6, 7, 8]));
+        Output(g, Node(g, "MatMul", [x, w], "y"), DataType.Float, new Shape([Dim.Symbolic("batch"), Dim.Of(2)]));
+        return model;
+    }
+
     /// <summary>A fresh folder holding the models at the paths their manifests name (ScaleNet with factor 1).</summary>
     public static string WriteAll()
     {
@@ -112,6 +149,9 @@ public static class TestModels
         OnnxExporter.Save(SymbolicNet(), Path.Combine(dir, "models", "SymbolicNet.onnx"));
         OnnxExporter.Save(MixedTypes(), Path.Combine(dir, "MixedTypes.onnx"));
         OnnxExporter.Save(ScaleNet(1f), Path.Combine(dir, "ScaleNet.onnx"));
+        OnnxExporter.Save(ImageNet(), Path.Combine(dir, "ImageNet.onnx"));
+        OnnxExporter.Save(BatchNet(), Path.Combine(dir, "BatchNet.onnx"));
+        OnnxExporter.Save(ImageBatchNet(), Path.Combine(dir, "ImageBatchNet.onnx"));
         return dir;
     }
 
