@@ -1,3 +1,4 @@
+using EdgeBuild.Session;
 using System.Text.Json;
 using EdgeBuild.Compile;
 using EdgeBuild.Onnx;
