@@ -56,8 +56,8 @@ public static class Commands
         }
     }
 
-    /// <summary>The build step: the options mirror the EdgeModel item's metadata (docs/msbuild.md).</summary>
-    private static Command Compile(TextWriter stdout, TextWriter stderr)
+    /// <summary>The build step: the options mirror the EdgeModel item's metadata (EdgeModelOptionTable; CliOptionTableTests keeps them equal).</summary>
+    internal static Command Compile(TextWriter stdout, TextWriter stderr)
     {
         var model = new Argument<string>("model") { Description = "The ONNX model file" };
         var outDir = new Option<string>("--out") { Description = "Folder for the artifacts and <Name>.edgemodel.json", Required = true };

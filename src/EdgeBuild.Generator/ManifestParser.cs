@@ -16,23 +16,6 @@ internal static class ManifestParser
     /// <summary>The file name suffix of a manifest.</summary>
     public const string FileSuffix = ".edgemodel.json";
 
-    /// <summary>The manifest element types a generated Run can pass, and the C# type of each.</summary>
-    public static readonly IReadOnlyDictionary<string, string> ElementTypes = new Dictionary<string, string>(StringComparer.Ordinal)
-    {
-        ["float32"] = "float",
-        ["float16"] = "global::System.Half",
-        ["float64"] = "double",
-        ["int8"] = "sbyte",
-        ["uint8"] = "byte",
-        ["int16"] = "short",
-        ["uint16"] = "ushort",
-        ["int32"] = "int",
-        ["uint32"] = "uint",
-        ["int64"] = "long",
-        ["uint64"] = "ulong",
-        ["bool"] = "bool",
-    };
-
     private static readonly string[] Providers = { "Cpu", "Cuda", "TensorRT" };
 
     // Members every generated class has; a tensor's constants must not collide with them.
@@ -415,7 +398,7 @@ internal static class ManifestParser
             if (csharpName is not null && !Identifiers.IsIdentifier(csharpName))
                 context.Field(node["csharpName"]!, path + ".csharpName", $"is '{csharpName}', which is not a C# identifier");
             string? elementType = context.RequireString(node, "elementType", path + ".elementType");
-            if (elementType is not null && !ElementTypes.ContainsKey(elementType))
+            if (elementType is not null && !ElementTypes.IsKnown(elementType))
                 context.Report(DiagnosticDescriptors.UnsupportedElementType.Id, node["elementType"]!.Span, context.FileName, kind, name ?? path, elementType);
             var dims = ParseShape(context, node, path);
             if (name is null || csharpName is null || elementType is null || dims is null) continue;

@@ -454,26 +454,11 @@ internal static class ModelEmitter
         return n;
     }
 
-    public static string ClrType(string elementType) => ManifestParser.ElementTypes[elementType];
+    public static string ClrType(string elementType) => ElementTypes.ClrType(elementType);
 
     private static string Cref(string elementType) => ClrType(elementType);
 
-    private static string EnumMember(string elementType) => elementType switch
-    {
-        "float32" => "Float32",
-        "float16" => "Float16",
-        "float64" => "Float64",
-        "int8" => "Int8",
-        "uint8" => "UInt8",
-        "int16" => "Int16",
-        "uint16" => "UInt16",
-        "int32" => "Int32",
-        "uint32" => "UInt32",
-        "int64" => "Int64",
-        "uint64" => "UInt64",
-        "bool" => "Bool",
-        _ => throw new System.ArgumentOutOfRangeException(nameof(elementType), elementType, "not a supported element type"),
-    };
+    private static string EnumMember(string elementType) => ElementTypes.Member(elementType);
 
     private static string Unescape(string identifier) => identifier.StartsWith("@", System.StringComparison.Ordinal) ? identifier.Substring(1) : identifier;
 

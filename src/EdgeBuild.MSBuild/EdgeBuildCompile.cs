@@ -14,11 +14,6 @@ namespace EdgeBuild.MSBuild;
 /// </summary>
 public sealed class EdgeBuildCompile : ToolTask
 {
-    private static readonly string[] Precisions = ["Fp32", "Fp16", "Int8", "Int8Dynamic", "Mixed", "Auto"];
-    private static readonly string[] TargetKinds = ["Onnx", "TensorRT", "TFLite"];
-    private static readonly string[] ExecutionProviders = ["Cpu", "Cuda", "TensorRT"];
-    private static readonly string[] TensorRtCompatibilities = ["None", "Version", "Hardware", "VersionAndHardware"];
-
     private ItemLocation? location;
     private string? firstUnparsedError;
     private bool loggedToolDiagnostic;
@@ -110,52 +105,19 @@ public sealed class EdgeBuildCompile : ToolTask
             Fail(TaskDiagnostics.ModelNotFound, Model.ItemSpec, $"model file does not exist (looked for {modelPath})");
 
         string className = Meta("ClassName");
-        if (!IsIdentifier(className))
+        if (!Identifiers.IsIdentifier(className))
             Fail(TaskDiagnostics.InvalidOption, "ClassName", $"'{className}' is not a valid C# class name");
 
-        CheckOneOf("Precision", Meta("Precision"), Precisions, Fail);
-        CheckOneOf("ExecutionProvider", Meta("ExecutionProvider"), ExecutionProviders, Fail);
-        var targets = SplitList(Meta("Targets"));
-        if (targets.Count == 0) Fail(TaskDiagnostics.InvalidOption, "Targets", "no target given (valid: " + string.Join(", ", TargetKinds) + ")");
-        foreach (var t in targets) CheckOneOf("Targets", t, TargetKinds, Fail);
-
-        CheckNumber("LatencyBudgetMs", Fail);
-        CheckNumber("MaxAccuracyLoss", Fail);
-        CheckNumber("MinSqnrDb", Fail);
-        CheckNumber("MinCosine", Fail);
-        foreach (var budget in new[] { "MinFps", "MaxMemoryMB", "MaxSizeMB", "LatencyTolerancePercent", "AccuracyTolerancePoints", "SizeTolerancePercent" })
-            CheckNumber(budget, Fail);
+        // Every metadata value the option table says the task checks (EdgeModelOptionTable; OptionArguments.Problems).
+        foreach (var (option, message) in OptionArguments.Problems(Meta))
+            Fail(TaskDiagnostics.InvalidOption, option, message);
         if (MeasureThreads.Trim().Length > 0 && !int.TryParse(MeasureThreads.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out _))
             Fail(TaskDiagnostics.InvalidOption, "EdgeBuildMeasureThreads", $"'{MeasureThreads}' is not a thread count");
         if (MeasureSeconds.Trim().Length > 0 && !double.TryParse(MeasureSeconds, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
             Fail(TaskDiagnostics.InvalidOption, "EdgeBuildMeasureSeconds", $"'{MeasureSeconds}' is not a number of seconds (use '.' as the decimal point)");
-        string opset = Meta("TargetOpset");
-        if (opset.Length > 0 && !long.TryParse(opset, NumberStyles.None, CultureInfo.InvariantCulture, out _))
-            Fail(TaskDiagnostics.InvalidOption, "TargetOpset", $"'{opset}' is not an opset number");
-
-        string strict = Meta("TensorRTStrict");
-        if (strict.Length > 0 && !bool.TryParse(strict, out _))
-            Fail(TaskDiagnostics.InvalidOption, "TensorRTStrict", $"'{strict}' is not true or false");
-        string workspace = Meta("TensorRTWorkspaceMiB");
-        if (workspace.Length > 0 && !(int.TryParse(workspace, NumberStyles.None, CultureInfo.InvariantCulture, out int mib) && mib > 0))
-            Fail(TaskDiagnostics.InvalidOption, "TensorRTWorkspaceMiB", $"'{workspace}' is not a positive whole number of MiB");
-        if (Meta("TensorRTCompatibility").Length > 0) CheckOneOf("TensorRTCompatibility", Meta("TensorRTCompatibility"), TensorRtCompatibilities, Fail);
 
         CheckCalibration(Fail);
         return valid;
-    }
-
-    private static void CheckOneOf(string option, string value, string[] allowed, Action<TaskDiagnostic, string, string> fail)
-    {
-        if (Canonical(value, allowed) is null)
-            fail(TaskDiagnostics.InvalidOption, option, $"'{value}' is not a valid {option} (valid: {string.Join(", ", allowed)})");
-    }
-
-    private void CheckNumber(string option, Action<TaskDiagnostic, string, string> fail)
-    {
-        string value = Meta(option);
-        if (value.Length > 0 && !double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
-            fail(TaskDiagnostics.InvalidOption, option, $"'{value}' is not a number (use '.' as the decimal point)");
     }
 
     /// <summary>
@@ -229,71 +191,21 @@ public sealed class EdgeBuildCompile : ToolTask
         b.AppendSwitch("compile");
         b.AppendFileNameIfNotNull(Meta("FullPath"));
         b.AppendSwitchIfNotNull("--out ", OutputDirectory.TrimEnd('/', '\\'));
-        b.AppendSwitchIfNotNull("--name ", Meta("ClassName"));
-        if (Meta("Namespace").Length > 0) b.AppendSwitchIfNotNull("--namespace ", Meta("Namespace"));
-        b.AppendSwitchIfNotNull("--precision ", Canonical(Meta("Precision"), Precisions) ?? Meta("Precision"));
-        b.AppendSwitchIfNotNull("--targets ", string.Join(";", SplitList(Meta("Targets")).Select(t => Canonical(t, TargetKinds) ?? t)));
-        b.AppendSwitchIfNotNull("--execution-provider ", Canonical(Meta("ExecutionProvider"), ExecutionProviders) ?? Meta("ExecutionProvider"));
-        foreach (var file in CalibrationFiles)
-            b.AppendSwitchIfNotNull("--calibration ", file.GetMetadata("FullPath"));
-        AppendIfSet(b, "--latency-budget-ms ", "LatencyBudgetMs");
-        AppendIfSet(b, "--max-accuracy-loss ", "MaxAccuracyLoss");
-        AppendIfSet(b, "--min-sqnr-db ", "MinSqnrDb");
-        AppendIfSet(b, "--min-cosine ", "MinCosine");
-        AppendIfSet(b, "--target-opset ", "TargetOpset");
-        // Quantization and calibration preprocessing (docs/msbuild.md); the compiler validates the values.
-        AppendIfSet(b, "--calibrator ", "Calibrator");
-        AppendIfSet(b, "--percentile ", "Percentile");
-        if (string.Equals(Meta("MovingAverage"), "true", StringComparison.OrdinalIgnoreCase)) b.AppendSwitch("--moving-average");
-        AppendIfSet(b, "--keep-fp16 ", "KeepFp16");
-        AppendIfSet(b, "--keep-fp32 ", "KeepFp32");
-        AppendIfSet(b, "--task ", "Task");
-        AppendIfSet(b, "--min-calibration ", "MinCalibrationSamples");
-        AppendIfSet(b, "--mean ", "Mean");
-        AppendIfSet(b, "--std ", "Std");
-        AppendIfSet(b, "--scale ", "Scale");
-        AppendIfSet(b, "--channel-order ", "ChannelOrder");
-        AppendIfSet(b, "--resize ", "Resize");
-        AppendIfSet(b, "--layout ", "Layout");
-        // The TensorRT kit (docs/tensorrt.md); the compiler validates the version and the profiles.
-        AppendIfSet(b, "--trt-version ", "TensorRTVersion");
-        if (bool.TryParse(Meta("TensorRTStrict"), out bool strict) && strict) b.AppendSwitch("--trt-strict");
-        AppendIfSet(b, "--trt-workspace-mib ", "TensorRTWorkspaceMiB");
-        AppendIfSet(b, "--trt-profile ", "TensorRTProfile");
-        if (Meta("TensorRTCompatibility").Length > 0)
-            b.AppendSwitchIfNotNull("--trt-compatibility ", Canonical(Meta("TensorRTCompatibility"), TensorRtCompatibilities) ?? Meta("TensorRTCompatibility"));
-        // Measurement: budgets besides LatencyBudgetMs, baseline tolerances, and the build-wide switches (docs/measurement.md).
-        AppendIfSet(b, "--min-fps ", "MinFps");
-        AppendIfSet(b, "--max-memory-mb ", "MaxMemoryMB");
-        AppendIfSet(b, "--max-size-mb ", "MaxSizeMB");
-        AppendIfSet(b, "--latency-tolerance ", "LatencyTolerancePercent");
-        AppendIfSet(b, "--accuracy-tolerance ", "AccuracyTolerancePoints");
-        AppendIfSet(b, "--size-tolerance ", "SizeTolerancePercent");
+        // The item's options, as the option table spells them (EdgeModelOptionTable; OptionArguments.For).
+        foreach (var (option, value) in OptionArguments.For(Meta, CalibrationFiles.Select(f => f.GetMetadata("FullPath")), Measure))
+        {
+            if (value is null) b.AppendSwitch(option);
+            else b.AppendSwitchIfNotNull(option + " ", value);
+        }
+        // The build-wide measurement switches (properties, not item metadata; docs/measurement.md).
         if (!Measure) b.AppendSwitch("--no-measure");
         if (Measure && UpdateBaseline) b.AppendSwitch("--update-baseline");
         if (Measure && Remeasure) b.AppendSwitch("--remeasure");
         if (MeasureSeconds.Trim().Length > 0) b.AppendSwitchIfNotNull("--measure-seconds ", MeasureSeconds.Trim());
         if (MeasureThreads.Trim().Length > 0) b.AppendSwitchIfNotNull("--threads ", MeasureThreads.Trim());
         if (MeasureCache.Trim().Length > 0) b.AppendSwitchIfNotNull("--measure-cache ", MeasureCache.Trim());
-        // The device that measures (docs/devices.md); the compiler checks the name against the user's device list.
-        if (Measure) AppendIfSet(b, "--device ", "Device");
-        // Fixed input shapes and the TFLite target's options (docs/tflite.md).
-        foreach (var shape in SplitShapes(Meta("Shapes"))) b.AppendSwitchIfNotNull("--shape ", shape);
-        AppendIfSet(b, "--tflite-layout ", "TfliteLayout");
-        if (string.Equals(Meta("TfliteInt8Io"), "true", StringComparison.OrdinalIgnoreCase)) b.AppendSwitch("--tflite-int8-io");
-        if (SplitList(Meta("Passes")) is { Count: > 0 } passes) b.AppendSwitchIfNotNull("--passes ", string.Join(",", passes));
-        if (SplitList(Meta("SkipPasses")) is { Count: > 0 } skip) b.AppendSwitchIfNotNull("--skip ", string.Join(",", skip));
         b.AppendSwitch("-q");
         return b.ToString();
-    }
-
-    /// <summary>Shapes metadata: "x=1,3,480,640;y=1,2" (';' separates inputs; ',' separates dims).</summary>
-    private static IEnumerable<string> SplitShapes(string value) =>
-        value.Split([';'], StringSplitOptions.RemoveEmptyEntries).Select(s => s.Trim()).Where(s => s.Length > 0);
-
-    private void AppendIfSet(CommandLineBuilder b, string option, string metadata)
-    {
-        if (Meta(metadata).Length > 0) b.AppendSwitchIfNotNull(option, Meta(metadata));
     }
 
     /// <summary>Maps each output line through <see cref="ToolOutput"/>: diagnostics to the item's location, the rest to messages.</summary>
@@ -379,16 +291,6 @@ public sealed class EdgeBuildCompile : ToolTask
             }
         }
     }
-
-    private static string? Canonical(string value, string[] allowed) =>
-        allowed.FirstOrDefault(a => string.Equals(a, value.Trim(), StringComparison.OrdinalIgnoreCase));
-
-    private static List<string> SplitList(string value) =>
-        value.Split([';', ','], StringSplitOptions.RemoveEmptyEntries).Select(s => s.Trim()).Where(s => s.Length > 0).ToList();
-
-    /// <summary>Letters, digits and '_', not starting with a digit (the compiler also rejects C# keywords).</summary>
-    private static bool IsIdentifier(string s) =>
-        s.Length > 0 && (char.IsLetter(s[0]) || s[0] == '_') && s.All(c => char.IsLetterOrDigit(c) || c == '_');
 
     private static string FirstLine(string s)
     {

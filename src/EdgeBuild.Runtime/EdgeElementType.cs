@@ -52,6 +52,23 @@ public static class EdgeElementTypes
     /// <summary>The element type whose values a <typeparamref name="T"/> span holds; 0 when none does.</summary>
     public static EdgeElementType Of<T>() where T : unmanaged => ElementTypeOf<T>.Value;
 
+    // The manifest's spelling of each element type (docs/manifest.md): the core's DataTypes.Name, which this project cannot
+    // reference; ElementTypeNameTests in tests/EdgeBuild.Generator.Tests keeps the two (and the generator's) equal.
+    private static readonly Dictionary<string, EdgeElementType> ManifestNames = new(StringComparer.Ordinal)
+    {
+        ["float32"] = EdgeElementType.Float32, ["float16"] = EdgeElementType.Float16, ["float64"] = EdgeElementType.Float64,
+        ["int8"] = EdgeElementType.Int8, ["uint8"] = EdgeElementType.UInt8, ["int16"] = EdgeElementType.Int16,
+        ["uint16"] = EdgeElementType.UInt16, ["int32"] = EdgeElementType.Int32, ["uint32"] = EdgeElementType.UInt32,
+        ["int64"] = EdgeElementType.Int64, ["uint64"] = EdgeElementType.UInt64, ["bool"] = EdgeElementType.Bool,
+        ["string"] = EdgeElementType.String,
+    };
+
+    /// <summary>The element type a manifest or package names ("float32", "int64", ...).</summary>
+    internal static bool TryParseManifestName(string name, out EdgeElementType type) => ManifestNames.TryGetValue(name, out type);
+
+    /// <summary>Every element type with its manifest name.</summary>
+    internal static IReadOnlyDictionary<string, EdgeElementType> ByManifestName => ManifestNames;
+
     /// <summary>The C# name of the element type's .NET type ("float", "Half", "bool", ...), for messages.</summary>
     public static string CSharpName(EdgeElementType type) => type switch
     {

@@ -32,6 +32,26 @@ public class ClassNameTests
             Assert.True(CSharpNames.TypeName(name) == resolved[name], $"{name}: CLI {CSharpNames.TypeName(name)}, MSBuild {resolved[name]}");
     }
 
+    /// <summary>
+    /// The task's copy of the identifier rule (it references no project) accepts what CSharpNames accepts, and rejects
+    /// nothing else but C# keywords, which it leaves to the compiler.
+    /// </summary>
+    [Fact]
+    public void TaskIdentifierRuleIsCSharpNamesWithoutKeywords()
+    {
+        string[] probes =
+        [
+            "", "x", "X1", "_", "_x", "1x", "x-y", "x.y", "x y", "@x", "@class", "Class", "class", "int", "var", "async", "x$",
+            "naïve", "日本", "x\u0301", "\u0301x", "Ⅻ", "x٣", "٣x", "face-detect-rfb320", "FaceDetectRfb320", "__arglist",
+        ];
+        foreach (var s in probes)
+        {
+            bool core = CSharpNames.IsValidIdentifier(s), task = Identifiers.IsIdentifier(s);
+            if (core) Assert.True(task, $"CSharpNames accepts '{s}', the task does not");
+            if (task && !core) Assert.True(CSharpNames.IsKeyword(s), $"the task accepts '{s}', the core rejects it, and it is no keyword");
+        }
+    }
+
     [Fact]
     public void TwoItemsWithTheSameClassNameFail()
     {

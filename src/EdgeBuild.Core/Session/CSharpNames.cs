@@ -13,7 +13,7 @@ public static class CSharpNames
         "namespace", "new", "null", "object", "operator", "out", "override", "params", "private", "protected", "public",
         "readonly", "ref", "return", "sbyte", "sealed", "short", "sizeof", "stackalloc", "static", "string", "struct", "switch",
         "this", "throw", "true", "try", "typeof", "uint", "ulong", "unchecked", "unsafe", "ushort", "using", "virtual", "void",
-        "volatile", "while",
+        "volatile", "while", "__arglist", "__makeref", "__reftype", "__refvalue",
     ];
 
     /// <summary>Words of a name: runs of letters and digits, split at non-identifier characters and lower-to-upper case changes.</summary>
@@ -72,6 +72,11 @@ public static class CSharpNames
         }
         return result;
     }
+
+    /// <summary>C#'s reserved keywords (Roslyn's list: NameRuleTests in the generator tests compares them).</summary>
+    public static IReadOnlyCollection<string> ReservedKeywords => Keywords;
+
+    public static bool IsKeyword(string s) => Keywords.Contains(s);
 
     public static bool IsValidIdentifier(string s) =>
         s.Length > 0 && (char.IsLetter(s[0]) || s[0] == '_') && s.All(c => char.IsLetterOrDigit(c) || c == '_') && !Keywords.Contains(s);

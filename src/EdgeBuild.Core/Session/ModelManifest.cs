@@ -51,15 +51,8 @@ public sealed record ModelManifest(
     public Measure.MeasurementReport? Measurement { get; init; }
     public const string FileSuffix = ".edgemodel.json";
 
-    /// <summary>The manifest element type name of an IR element type ("float32", "int64", ...).</summary>
-    public static string ElementTypeName(DataType type) => type switch
-    {
-        DataType.Float => "float32",
-        DataType.Float16 => "float16",
-        DataType.Double => "float64",
-        DataType.BFloat16 => "bfloat16",
-        _ => type.ToString().ToLowerInvariant(),
-    };
+    /// <summary>The manifest element type name of an IR element type ("float32", "int64", ...): <see cref="DataTypes.Name"/>, where the printer's "?" is "undefined".</summary>
+    public static string ElementTypeName(DataType type) => type == DataType.Undefined ? "undefined" : DataTypes.Name(type);
 
     /// <summary>Shape entries: numbers, symbol names, or null for unknown dims; null when the rank is unknown.</summary>
     public static IReadOnlyList<object?>? ShapeEntries(Shape? shape) =>

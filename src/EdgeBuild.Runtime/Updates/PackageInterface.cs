@@ -7,15 +7,6 @@ namespace EdgeBuild.Runtime.Updates;
 /// </summary>
 public static class PackageInterface
 {
-    private static readonly Dictionary<string, EdgeElementType> ElementTypes = new(StringComparer.Ordinal)
-    {
-        ["float32"] = EdgeElementType.Float32, ["float16"] = EdgeElementType.Float16, ["float64"] = EdgeElementType.Float64,
-        ["int8"] = EdgeElementType.Int8, ["uint8"] = EdgeElementType.UInt8, ["int16"] = EdgeElementType.Int16,
-        ["uint16"] = EdgeElementType.UInt16, ["int32"] = EdgeElementType.Int32, ["uint32"] = EdgeElementType.UInt32,
-        ["int64"] = EdgeElementType.Int64, ["uint64"] = EdgeElementType.UInt64, ["bool"] = EdgeElementType.Bool,
-        ["string"] = EdgeElementType.String,
-    };
-
     /// <exception cref="ModelUpdateException"><see cref="UpdateFailure.WrongModel"/>, <see cref="UpdateFailure.InterfaceMismatch"/> or <see cref="UpdateFailure.NeedsNewerRuntime"/>.</exception>
     public static void Check(PackageManifest package, EdgeModelDescription model, SemanticVersion runtime)
     {
@@ -44,7 +35,7 @@ public static class PackageInterface
             var o = offered[i];
             var e = expected[i];
             if (o.Name != e.Name) problems.Add($"{kind} {i} is '{o.Name}', the class has '{e.Name}'");
-            else if (!ElementTypes.TryGetValue(o.ElementType, out var type) || type != e.ElementType)
+            else if (!EdgeElementTypes.TryParseManifestName(o.ElementType, out var type) || type != e.ElementType)
                 problems.Add($"{kind} '{o.Name}' is {o.ElementType}, the class has {e.ElementType}");
             else if (o.Shape.Count != e.Shape.Count || o.Shape.Where((d, j) => (d.Size ?? -1) != e.Shape[j]).Any())
                 problems.Add($"{kind} '{o.Name}' has shape [{string.Join(",", o.Shape)}], the class has {e}");
