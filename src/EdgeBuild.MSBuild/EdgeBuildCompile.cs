@@ -180,7 +180,7 @@ public sealed class EdgeBuildCompile : ToolTask
     }
 
     /// <summary>
-    /// <c>exec "edgebuild.dll" compile "model" --out "dir" --name C ...  -q</c>, quoted by CommandLineBuilder so the
+    /// <c>exec "edgebuild.dll" compile "model" --out "dir" --name C ... --verbose</c>, quoted by CommandLineBuilder so the
     /// logged line can be pasted into a shell. Values are passed in their canonical spelling.
     /// </summary>
     protected override string GenerateCommandLineCommands()
@@ -204,7 +204,8 @@ public sealed class EdgeBuildCompile : ToolTask
         if (MeasureSeconds.Trim().Length > 0) b.AppendSwitchIfNotNull("--measure-seconds ", MeasureSeconds.Trim());
         if (MeasureThreads.Trim().Length > 0) b.AppendSwitchIfNotNull("--threads ", MeasureThreads.Trim());
         if (MeasureCache.Trim().Length > 0) b.AppendSwitchIfNotNull("--measure-cache ", MeasureCache.Trim());
-        b.AppendSwitch("-q");
+        // Every pass of every round and each progress line, logged at low importance: shown by -v:d, not by a plain build.
+        b.AppendSwitch("--verbose");
         return b.ToString();
     }
 

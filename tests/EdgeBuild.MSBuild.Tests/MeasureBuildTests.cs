@@ -34,6 +34,8 @@ public class MeasureBuildTests
         foreach (var part in new[] { "EdgeBuild: FaceDetect: Fp32; 2 nodes; FaceDetect.onnx ", "FaceDetect.onnx P99 ", "(thread CPU time; input input=1x3x8x8, 1 thread(s), CPUExecutionProvider, " })
             Assert.True(summary.Contains(part, StringComparison.Ordinal), $"'{part}' not in: {summary}");
         Assert.True(summary.EndsWith("budgets: LatencyBudgetMs=1000 pass", StringComparison.Ordinal), summary);
+        // The passes of each round are details: not in a plain build's output.
+        Assert.DoesNotContain("edgebuild: round 1: ", r.Output, StringComparison.Ordinal);
         using var doc = JsonDocument.Parse(File.ReadAllText(s.Manifest("FaceDetect")));
         var budget = doc.RootElement.GetProperty("metrics").GetProperty("budgets")[0];
         Assert.Equal("LatencyBudgetMs", budget.GetProperty("budget").GetString());
@@ -48,8 +50,13 @@ public class MeasureBuildTests
         s.Model("models/face-detect.onnx");
         s.WriteProject("""<EdgeModel Include="models/face-detect.onnx" LatencyBudgetMs="0.00001" MinFps="1000000" />""",
             s.MeasureProperties().Replace("<EdgeBuildMeasure>true</EdgeBuildMeasure>", "<EdgeBuildMeasure>false</EdgeBuildMeasure>"));
-        var r = s.Build();
+        string detailed = Path.Combine(s.Root, "detailed.log");
+        var r = s.Build("-fl2", $"-flp2:logfile={detailed};verbosity=detailed");
         Assert.True(r.ExitCode == 0, r.ToString());
+        // At detailed verbosity the build shows what the compiler did, pass by pass (the CLI's --verbose lines);
+        // at normal verbosity it does not.
+        Assert.Contains("edgebuild: round 1: ", File.ReadAllText(detailed), StringComparison.Ordinal);
+        Assert.DoesNotContain("edgebuild: round 1: ", r.Output, StringComparison.Ordinal);
         using var doc = JsonDocument.Parse(File.ReadAllText(s.Manifest("FaceDetect")));
         Assert.Empty(doc.RootElement.GetProperty("metrics").EnumerateObject());
         Assert.False(File.Exists(Path.Combine(s.ObjEdgeBuild, "FaceDetect", "report.html")));
