@@ -172,6 +172,14 @@ internal static class QdqInserter
                 p = s with { Scale = s.Scale * mark.Factor };
             }
             else if (ranges.TryGetValue(mark.CalibrationName, out var r)) p = QuantMath.ForActivation(r.Min, r.Max, plan.Symmetric);
+            else if (mark.Value.IsGraphInput && mark.Value.Initializer is { ElementType: DataType.Float } defaultValue)
+            {
+                // An initializer also listed as a graph input (exporters that keep initializers as inputs) is an
+                // overridable default, so it is quantized as an activation; calibration feeds the model's own inputs
+                // only, so this tensor always held its default: that is its calibrated range.
+                var (min, max) = MinMaxCalibrator.Extremes(defaultValue.ToFloats());
+                p = QuantMath.ForActivation(min, max, plan.Symmetric);
+            }
             else throw new InvalidOperationException($"no calibrated range for '{mark.CalibrationName}'");
             result[mark] = p;
             return p;

@@ -134,6 +134,36 @@ public class StaticQuantizationTests
     }
 
     [Fact]
+    public void AWeightAlsoListedAsAGraphInputIsQuantizedOverItsDefault()
+    {
+        // Exporters that keep initializers as inputs (an SSR-Net export at opset 9 lists all 104 of its weights): each
+        // is an overridable default, not a constant, so it is quantized as an activation; calibration never sees it
+        // change, so its range is its default's. This crashed with "no calibrated range" before.
+        var b = new ModelBuilder();
+        var x = b.Input("x", 2, 8);
+        var w = b.Weight("B", [8, 4]);
+        b.Graph.AddInput(w);
+        var y = b.Op("Gemm", [x, w, b.Weight("C", [4])], "y");
+        var z = b.Op("Relu", [y], "z");
+        b.Output(b.Op("Sigmoid", [z], "s"));
+        var data = QuantModels.Data(4, [2, 8]);
+        var (fp32, _) = Quantize(b, data: data);
+        // The Gemm reads DequantizeLinear(QuantizeLinear(B)): B itself stays the overridable input.
+        var dq = Single(b.Model, "Gemm").Input(1)!.Producer!;
+        Assert.Equal("DequantizeLinear", dq.OpType);
+        var quantize = dq.Input(0)!.Producer!;
+        Assert.Equal("QuantizeLinear", quantize.OpType);
+        Assert.Same(w, quantize.Input(0));
+        var weights = w.Initializer!.ToFloats();
+        float step = dq.Input(1)!.ConstantValue!.ToFloats()[0];
+        Assert.Equal(DataType.UInt8, dq.Input(2)!.ConstantValue!.ElementType);
+        // The pair spans the default's own min/max (and zero): (max - min) / 255 per step.
+        float span = Math.Max(0, weights.Max()) - Math.Min(0, weights.Min());
+        Assert.InRange(step, span / 256f, span / 254f);
+        Assert.True(QuantModels.OutputSqnr(fp32, OnnxExporter.ToBytes(b.Model), data.Samples()) > 25);
+    }
+
+    [Fact]
     public void ConvTransposeWeightsArePerChannelOnAxis1()
     {
         var b = new ModelBuilder();
