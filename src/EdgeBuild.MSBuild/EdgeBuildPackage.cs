@@ -26,7 +26,7 @@ public sealed class EdgeBuildPackage : EdgeBuildToolTask
         try
         {
             bool ok = base.Execute() && !Log.HasLoggedErrors;
-            if (ok && !File.Exists(PackagePath))
+            if (ok && !File.Exists(FromProject(PackagePath)))
             {
                 LogItemError(TaskDiagnostics.ToolFailed, Meta("ClassName"), $"edgebuild package reported success but wrote no package at {PackagePath}");
                 ok = false;
@@ -56,17 +56,18 @@ public sealed class EdgeBuildPackage : EdgeBuildToolTask
         string key = Meta(EdgeModelOptionTable.PackageKey.Name);
         if (key.Length == 0)
             Fail(TaskDiagnostics.InvalidOption, EdgeModelOptionTable.PackageKey.Name, "Package is true but no signing key is given (a PEM file from edgebuild keygen)");
-        else if (!File.Exists(KeyPath(key)))
-            Fail(TaskDiagnostics.InvalidOption, EdgeModelOptionTable.PackageKey.Name, $"the signing key {KeyPath(key)} does not exist");
+        else if (!File.Exists(FromProject(key)))
+            Fail(TaskDiagnostics.InvalidOption, EdgeModelOptionTable.PackageKey.Name, $"the signing key {FromProject(key)} does not exist");
         if (Meta(EdgeModelOptionTable.PackageHoldout.Name).Length > 0 && HoldoutFiles.Length == 0)
             Fail(TaskDiagnostics.InvalidOption, EdgeModelOptionTable.PackageHoldout.Name, $"'{Meta(EdgeModelOptionTable.PackageHoldout.Name)}' matched no file");
         return valid;
     }
 
-    private string KeyPath(string key)
+    /// <summary>A path from the project (relative to the project file's folder) as a full path, whatever the tool's working folder.</summary>
+    private string FromProject(string path)
     {
         string projectDirectory = ProjectFile.Length > 0 ? Path.GetDirectoryName(Path.GetFullPath(ProjectFile)) ?? "" : Directory.GetCurrentDirectory();
-        return Path.GetFullPath(Path.Combine(projectDirectory, key));
+        return Path.GetFullPath(Path.Combine(projectDirectory, path));
     }
 
     /// <summary><c>exec "edgebuild.dll" package "dir" --version V --key "key.pem" -o "out.edgepkg" [--min-runtime R] [--holdout f]...</c></summary>
@@ -76,10 +77,10 @@ public sealed class EdgeBuildPackage : EdgeBuildToolTask
         b.AppendSwitch("exec");
         b.AppendFileNameIfNotNull(ToolAssembly);
         b.AppendSwitch("package");
-        b.AppendFileNameIfNotNull(ModelDirectory.TrimEnd('/', '\\'));
+        b.AppendFileNameIfNotNull(FromProject(ModelDirectory.TrimEnd('/', '\\')));
         b.AppendSwitchIfNotNull("--version ", Meta(EdgeModelOptionTable.PackageVersion.Name));
-        b.AppendSwitchIfNotNull("--key ", KeyPath(Meta(EdgeModelOptionTable.PackageKey.Name)));
-        b.AppendSwitchIfNotNull("-o ", PackagePath);
+        b.AppendSwitchIfNotNull("--key ", FromProject(Meta(EdgeModelOptionTable.PackageKey.Name)));
+        b.AppendSwitchIfNotNull("-o ", FromProject(PackagePath));
         string minRuntime = Meta(EdgeModelOptionTable.PackageMinRuntime.Name);
         if (minRuntime.Length > 0) b.AppendSwitchIfNotNull("--min-runtime ", minRuntime);
         foreach (var f in HoldoutFiles) b.AppendSwitchIfNotNull("--holdout ", f.GetMetadata("FullPath"));

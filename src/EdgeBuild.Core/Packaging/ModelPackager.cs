@@ -110,6 +110,7 @@ public static class ModelPackager
         };
         byte[] json = package.ToJson();
         byte[] signature = PackageSignature.Sign(json, key);
+        if (Path.GetDirectoryName(Path.GetFullPath(output)) is { } outputDirectory) Directory.CreateDirectory(outputDirectory);
         AtomicFile.Write(output, stream =>
         {
             using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);

@@ -540,7 +540,15 @@ public sealed class ModelUpdater : IDisposable
                 total += n;
                 if (total > limit)
                     throw new ModelUpdateException(UpdateFailure.TooLarge, $"{uri} sends more than the {limit} bytes expected");
-                await target.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+                try
+                {
+                    await target.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+                }
+                catch (IOException e)
+                {
+                    // Our disk, not the server: a full disk must not read as a download the server cut off.
+                    throw new ModelUpdateException(UpdateFailure.StorageFailed, $"writing what {uri} sends failed after {total - n} bytes ({e.Message})", e);
+                }
             }
         }
         catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
