@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 
