@@ -31,14 +31,20 @@ internal static class PackageCommands
         var key = new Option<string>("--key") { Description = "The private signing key (PEM, from edgebuild keygen)", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "The package file to write (.edgepkg)", Required = true };
         var minRuntime = new Option<string?>("--min-runtime") { Description = "The oldest EdgeBuild runtime that may load it (default: this tool's version)" };
-        var command = new Command("package", "Write a signed, versioned model package: manifest, artifacts, interface, measured figures") { folder, version, key, output, minRuntime };
+        var holdout = new Option<string[]>("--holdout") { Description = "Held-out images or .npy/.npz samples (files, folders, wildcards): record each float output's statistics for drift monitoring", AllowMultipleArgumentsPerToken = true };
+        var command = new Command("package", "Write a signed, versioned model package: manifest, artifacts, interface, measured figures") { folder, version, key, output, minRuntime, holdout };
         command.SetAction(parse => guard(stderr, () =>
         {
             using var signingKey = ModelPackager.ReadKey(parse.GetValue(key)!, needPrivate: true);
             string path = parse.GetValue(output)!;
-            var m = ModelPackager.Package(parse.GetValue(folder)!, parse.GetValue(version)!, signingKey, path, parse.GetValue(minRuntime));
+            var holdoutFiles = parse.GetValue(holdout) is { Length: > 0 } h ? EdgeBuild.Quantization.Calibration.CalibrationFiles.Expand(h) : null;
+            var m = ModelPackager.Package(parse.GetValue(folder)!, parse.GetValue(version)!, signingKey, path, parse.GetValue(minRuntime), holdoutFiles);
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{path}: {m.Model} {m.Version}, {m.Files.Count} files ({Commands.Bytes(new FileInfo(path).Length)}), runtime >= {m.MinRuntimeVersion}, signed by key {PackageSignature.KeyIdHex(signingKey)}"));
+            if (m.OutputStatistics is { } stats)
+                foreach (var o in stats.Outputs)
+                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"output '{o.Output}' on {stats.Samples} held-out samples: {o.Count} values, mean {o.Mean:G4}, std {o.Std:G4}, {o.BinFractions.Count} bins"));
             return 0;
         }));
         return command;
@@ -75,7 +81,8 @@ internal static class PackageCommands
         var rollback = new Option<bool>("--rollback") { Description = "Allow devices on a newer version to go back to this one" };
         var trusted = new Option<string[]>("--trusted") { Description = "Verify the package against this public key first (repeatable)" };
         var percent = new Option<double>("--percent") { Description = "Offer the version to this share of devices (0 to 100; each device's place is fixed by its id)", DefaultValueFactory = _ => 100 };
-        var command = new Command("publish", "Write a channel file beside a package, for any static HTTP server or folder") { package, channel, rollback, trusted, percent };
+        var key = new Option<string?>("--key") { Description = "Sign the channel file with this private key (PEM), with a sequence devices only accept increasing" };
+        var command = new Command("publish", "Write a channel file beside a package, for any static HTTP server or folder") { package, channel, rollback, trusted, percent, key };
         command.SetAction(parse => guard(stderr, () =>
         {
             string path = parse.GetValue(package)!;
@@ -86,9 +93,11 @@ internal static class PackageCommands
                 try { VerifyOrFail(path, keys); }
                 finally { foreach (var k in keys) k.Dispose(); }
             }
-            var (file, c) = ModelPackager.Publish(path, parse.GetValue(channel)!, parse.GetValue(rollback), parse.GetValue(percent));
+            using var signingKey = parse.GetValue(key) is { } keyFile ? ModelPackager.ReadKey(keyFile, needPrivate: true) : null;
+            var (file, c) = ModelPackager.Publish(path, parse.GetValue(channel)!, parse.GetValue(rollback), parse.GetValue(percent), signingKey);
             string share = c.RolloutPercent < 100 ? string.Create(CultureInfo.InvariantCulture, $", offered to {c.RolloutPercent:G} % of devices") : "";
-            stdout.WriteLine($"{file}: channel '{c.Channel}' -> {c.Model} {c.Version} ({c.Package}){(c.Rollback ? ", marked as a rollback" : "")}{share}");
+            string signed = c.SignedBy is { } kid ? $", signed by key {kid}, sequence {c.Sequence}" : ", unsigned";
+            stdout.WriteLine($"{file}: channel '{c.Channel}' -> {c.Model} {c.Version} ({c.Package}){(c.Rollback ? ", marked as a rollback" : "")}{share}{signed}");
             return 0;
         }));
         return command;

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 
@@ -12,20 +11,8 @@ namespace EdgeBuild.MSBuild;
 /// model's outputs (manifest, artifacts, their copies in the output folder) are deleted, so no stale file looks fresh.
 /// The targets (build/EdgeBuild.targets) call it once per out-of-date model; see implementation_notes.md.
 /// </summary>
-public sealed class EdgeBuildCompile : ToolTask
+public sealed class EdgeBuildCompile : EdgeBuildToolTask
 {
-    private ItemLocation? location;
-    private string? firstUnparsedError;
-    private bool loggedToolDiagnostic;
-
-    /// <summary>The EdgeModel item, with its metadata resolved by the targets (ClassName filled in).</summary>
-    [Required]
-    public ITaskItem Model { get; set; } = null!;
-
-    /// <summary>Path of edgebuild.dll (EdgeBuildToolPath).</summary>
-    [Required]
-    public string ToolAssembly { get; set; } = "";
-
     /// <summary>This model's folder for the artifacts and the manifest.</summary>
     [Required]
     public string OutputDirectory { get; set; } = "";
@@ -53,16 +40,6 @@ public sealed class EdgeBuildCompile : ToolTask
 
     /// <summary>EdgeBuildMeasureCache: the measurement cache folder (empty: the compiler's default).</summary>
     public string MeasureCache { get; set; } = "";
-
-    /// <summary>The project file (where errors go when the item's defining file is unknown).</summary>
-    public string ProjectFile { get; set; } = "";
-
-    protected override string ToolName => Path.DirectorySeparatorChar == '\\' ? "dotnet.exe" : "dotnet";
-
-    protected override Encoding StandardOutputEncoding => Encoding.UTF8;
-    protected override Encoding StandardErrorEncoding => Encoding.UTF8;
-
-    private string Meta(string name) => Model.GetMetadata(name)?.Trim() ?? "";
 
     public override bool Execute()
     {
@@ -159,26 +136,6 @@ public sealed class EdgeBuildCompile : ToolTask
         return string.Join("/", parts);
     }
 
-    /// <summary>The host that runs edgebuild.dll: the SDK's dotnet (DOTNET_HOST_PATH), else dotnet from PATH.</summary>
-    protected override string GenerateFullPathToTool()
-    {
-        string? host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        if (!string.IsNullOrEmpty(host) && File.Exists(host)) return host!;
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))
-        {
-            try
-            {
-                string candidate = Path.Combine(dir.Trim('"'), ToolName);
-                if (dir.Length > 0 && File.Exists(candidate)) return candidate;
-            }
-            catch (ArgumentException)
-            {
-                // A malformed PATH entry is skipped.
-            }
-        }
-        return ToolName;
-    }
-
     /// <summary>
     /// <c>exec "edgebuild.dll" compile "model" --out "dir" --name C ... --verbose</c>, quoted by CommandLineBuilder so the
     /// logged line can be pasted into a shell. Values are passed in their canonical spelling.
@@ -209,74 +166,6 @@ public sealed class EdgeBuildCompile : ToolTask
         return b.ToString();
     }
 
-    /// <summary>Maps each output line through <see cref="ToolOutput"/>: diagnostics to the item's location, the rest to messages.</summary>
-    protected override void LogEventsFromTextOutput(string singleLine, MessageImportance messageImportance)
-    {
-        var line = ToolOutput.Classify(singleLine);
-        switch (line.Kind)
-        {
-            case ToolLineKind.Error:
-            case ToolLineKind.Warning:
-            {
-                var at = Location();
-                string message = line.Origin.Length > 0 ? line.Origin + ": " + line.Message : line.Message;
-                string? code = line.Code.Length > 0 ? line.Code : null;
-                if (line.Kind == ToolLineKind.Error)
-                {
-                    loggedToolDiagnostic = true;
-                    Log.LogError(null, code, code, at.File, at.Line, at.Column, 0, 0, "{0}", message);
-                }
-                else Log.LogWarning(null, code, code, at.File, at.Line, at.Column, 0, 0, "{0}", message);
-                break;
-            }
-            case ToolLineKind.Progress:
-                Log.LogMessage(MessageImportance.Low, "{0}", singleLine);
-                break;
-            case ToolLineKind.Summary:
-                // The one line per model a plain `dotnet build` shows: what was deployed, measured and judged.
-                Log.LogMessage(MessageImportance.High, "EdgeBuild: {0}", line.Message);
-                break;
-            case ToolLineKind.StackTrace:
-                // Kept for -v:diag; a crash is reported as one EB6004 line at the item instead.
-                firstUnparsedError ??= singleLine.Trim();
-                Log.LogMessage(MessageImportance.Low, "{0}", singleLine);
-                break;
-            default:
-                // The first line a crashing process prints (e.g. the host's "A fatal error was encountered") explains EB6004.
-                if (singleLine.Trim().Length > 0) firstUnparsedError ??= singleLine.Trim();
-                Log.LogMessage(messageImportance, "{0}", singleLine);
-                break;
-        }
-    }
-
-    /// <summary>Replaces ToolTask's MSB6006 ("exited with code 1"): the compiler's own EB line already said what is wrong.</summary>
-    protected override bool HandleTaskExecutionErrors()
-    {
-        if (!loggedToolDiagnostic && !Log.HasLoggedErrors)
-        {
-            string detail = firstUnparsedError is null ? "" : $": {firstUnparsedError.TrimEnd('.')}";
-            LogItemError(TaskDiagnostics.ToolFailed, Meta("ClassName"), $"edgebuild exited with code {ExitCode.ToString(CultureInfo.InvariantCulture)}{detail}");
-        }
-        return false;
-    }
-
-    private void LogItemError(TaskDiagnostic d, string subject, string message)
-    {
-        var at = Location();
-        Log.LogError(null, d.Code, d.Code, at.File, at.Line, at.Column, 0, 0, "{0}", $"{subject}: {message}. {d.Help}");
-    }
-
-    private ItemLocation Location()
-    {
-        if (location is { } known) return known;
-        string definingProject = Model.GetMetadata("EdgeBuildDefiningProject");
-        if (string.IsNullOrEmpty(definingProject)) definingProject = ProjectFile;
-        string spec = Model is ITaskItem2 escaped ? escaped.EvaluatedIncludeEscaped : Model.ItemSpec;
-        var found = ItemLocator.Find(definingProject, "EdgeModel", spec);
-        location = found.File.Length > 0 ? found : new ItemLocation(ProjectFile, 0, 0);
-        return location.Value;
-    }
-
     private void RemoveOutputs()
     {
         foreach (var f in FilesToRemoveOnFailure)
@@ -291,11 +180,5 @@ public sealed class EdgeBuildCompile : ToolTask
                 Log.LogMessage(MessageImportance.Normal, "EdgeBuild: could not remove {0}: {1}", path, e.Message);
             }
         }
-    }
-
-    private static string FirstLine(string s)
-    {
-        int i = s.IndexOf('\n');
-        return (i < 0 ? s : s.Substring(0, i)).Trim();
     }
 }

@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using EdgeBuild.Runtime.Updates;
 
 namespace EdgeBuild.Runtime;
 
@@ -38,4 +40,37 @@ public static class EdgeRuntimeMetrics
 
     /// <summary><c>edgebuild.model.updates</c>: update checks by outcome (<c>edgebuild.update.outcome</c>: installed, unchanged, refused, failed, rolled_back).</summary>
     public static Counter<long> Updates { get; } = Meter.CreateCounter<long>("edgebuild.model.updates", "{check}", "Update checks and rollbacks, by outcome");
+
+    private static readonly ConcurrentDictionary<ModelUpdater, byte> Updaters = new();
+
+    internal static void Track(ModelUpdater updater) => Updaters.TryAdd(updater, 0);
+
+    internal static void Untrack(ModelUpdater updater) => Updaters.TryRemove(updater, out _);
+
+    /// <summary>
+    /// <c>edgebuild.output.psi</c>: each float output's population stability index against the statistics its package recorded
+    /// on held-out data, over the recent window (tag <c>edgebuild.output.name</c>). Observed when read, never on Run.
+    /// </summary>
+    public static ObservableGauge<double> OutputPsi { get; } = Meter.CreateObservableGauge("edgebuild.output.psi", () => Readings(r => r.Psi), "1",
+        "Population stability index of a model output against its package's held-out statistics");
+
+    /// <summary><c>edgebuild.output.mean</c>: each float output's mean over the recent window (output units).</summary>
+    public static ObservableGauge<double> OutputMean { get; } = Meter.CreateObservableGauge("edgebuild.output.mean", () => Readings(r => r.Mean), null,
+        "Mean of a model output's values over the recent runs");
+
+    /// <summary><c>edgebuild.output.std</c>: each float output's standard deviation over the recent window (output units).</summary>
+    public static ObservableGauge<double> OutputStd { get; } = Meter.CreateObservableGauge("edgebuild.output.std", () => Readings(r => r.Std), null,
+        "Standard deviation of a model output's values over the recent runs");
+
+    private static IEnumerable<Measurement<double>> Readings(Func<OutputDriftReading, double> value)
+    {
+        foreach (var updater in Updaters.Keys)
+        {
+            var active = updater.Current;
+            if (active.Drift is not { } drift) continue;
+            foreach (var r in drift.Read())
+                yield return new Measurement<double>(value(r), new KeyValuePair<string, object?>("edgebuild.model.name", active.Description.Name),
+                    new KeyValuePair<string, object?>("edgebuild.model.version", active.Version), new KeyValuePair<string, object?>("edgebuild.output.name", r.Output));
+        }
+    }
 }

@@ -75,7 +75,7 @@ public sealed unsafe partial class EdgeSession : IDisposable
             // The updater serves the active version: the package it installed, or the artifacts built with the application.
             updater.CheckModel(description);
             var active = updater.Current;
-            var loaded = Load(active.Description, options, active.Directory, active.Version, updater.Health);
+            var loaded = Load(active.Description, options, active.Directory, active.Version, updater.Health, drift: active.Drift);
             return new EdgeSession(loaded, options, updater, active.Generation);
         }
         return new EdgeSession(Load(description, options, options.ModelDirectory ?? AppContext.BaseDirectory, options.BundledVersion), options, null, 0);
@@ -83,7 +83,7 @@ public sealed unsafe partial class EdgeSession : IDisposable
 
     /// <summary>Loads one version of the model (provider chain, hash check, ONNX Runtime session, bound tensors).</summary>
     internal static LoadedModel Load(EdgeModelDescription description, EdgeModelOptions options, string directory, string version, RunHealth? health = null,
-        bool isShadow = false)
+        bool isShadow = false, OutputDrift? drift = null)
     {
         var log = options.Log ?? DefaultLog;
         var requested = options.ExecutionProvider ?? description.DefaultProvider;
@@ -102,7 +102,7 @@ public sealed unsafe partial class EdgeSession : IDisposable
                     string detail = ExecutionProviders.Append(gpuOptions, provider, options, description, directory, path);
                     options.ConfigureSessionOptions?.Invoke(gpuOptions);
                     var gpuSession = new InferenceSession(path, gpuOptions);
-                    var session = Finish(description, gpuSession, gpuOptions, provider, path, version, health, isShadow);
+                    var session = Finish(description, gpuSession, gpuOptions, provider, path, version, health, isShadow, drift);
                     unavailable.Add($"running on {provider}{detail}");
                     log($"EdgeBuild: model '{description.Name}': {string.Join("; ", unavailable)}.");
                     return session;
@@ -134,7 +134,7 @@ public sealed unsafe partial class EdgeSession : IDisposable
         {
             options.ConfigureSessionOptions?.Invoke(cpuOptions);
             var cpuSession = new InferenceSession(cpuPath, cpuOptions);
-            return Finish(description, cpuSession, cpuOptions, ExecutionProvider.Cpu, cpuPath, version, health, isShadow);
+            return Finish(description, cpuSession, cpuOptions, ExecutionProvider.Cpu, cpuPath, version, health, isShadow, drift);
         }
         catch
         {
@@ -273,7 +273,7 @@ public sealed unsafe partial class EdgeSession : IDisposable
         LoadedModel next;
         try
         {
-            next = Load(active.Description, options, active.Directory, active.Version, updater.Health);
+            next = Load(active.Description, options, active.Directory, active.Version, updater.Health, drift: active.Drift);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -381,12 +381,12 @@ public sealed unsafe partial class EdgeSession : IDisposable
     }
 
     private static LoadedModel Finish(EdgeModelDescription description, InferenceSession session, SessionOptions options,
-        ExecutionProvider provider, string path, string version, RunHealth? health, bool isShadow)
+        ExecutionProvider provider, string path, string version, RunHealth? health, bool isShadow, OutputDrift? drift)
     {
         try
         {
             CheckArtifactMatches(description, session, path);
-            return new LoadedModel(description, session, options, provider, path, version, health, isShadow);
+            return new LoadedModel(description, session, options, provider, path, version, health, isShadow, drift);
         }
         catch
         {

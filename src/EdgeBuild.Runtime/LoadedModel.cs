@@ -16,9 +16,10 @@ internal sealed class LoadedModel : IDisposable
     private readonly KeyValuePair<string, object?> versionTag;
     private readonly Updates.RunHealth? health;
     private readonly bool isShadow;
+    private readonly Updates.DriftRecorder? drift;
 
     public LoadedModel(EdgeModelDescription description, InferenceSession session, SessionOptions sessionOptions,
-        ExecutionProvider provider, string path, string version, Updates.RunHealth? health = null, bool isShadow = false)
+        ExecutionProvider provider, string path, string version, Updates.RunHealth? health = null, bool isShadow = false, Updates.OutputDrift? drift = null)
     {
         this.isShadow = isShadow;
         Description = description;
@@ -36,6 +37,7 @@ internal sealed class LoadedModel : IDisposable
         Outputs = description.Outputs.Select(s => new BoundTensor(s, isInput: false)).ToArray();
         foreach (var t in Inputs.Concat(Outputs))
             if (t.Spec.IsStatic) t.Bind(Binding, t.Spec.Shape.ToArray(), EdgeSession.ElementCount(t, t.Spec.Shape.ToArray()));
+        this.drift = isShadow ? null : drift?.Attach(Outputs);
     }
 
     public EdgeModelDescription Description { get; }
@@ -46,7 +48,10 @@ internal sealed class LoadedModel : IDisposable
     public BoundTensor[] Inputs { get; }
     public BoundTensor[] Outputs { get; }
 
-    /// <summary>Runs on the bound tensors; records duration, count and errors on the <c>EdgeBuild.Runtime</c> meter (no allocation).</summary>
+    /// <summary>
+    /// Runs on the bound tensors; records duration, count and errors on the <c>EdgeBuild.Runtime</c> meter, and the outputs'
+    /// histogram when the version's package recorded output statistics (no allocation).
+    /// </summary>
     public void Run()
     {
         if (isShadow)
@@ -71,10 +76,12 @@ internal sealed class LoadedModel : IDisposable
         if (EdgeRuntimeMetrics.Duration.Enabled) EdgeRuntimeMetrics.Duration.Record(seconds, nameTag, versionTag);
         if (EdgeRuntimeMetrics.Count.Enabled) EdgeRuntimeMetrics.Count.Add(1, nameTag, versionTag);
         health?.Record(Version, seconds, runFailed: false);
+        drift?.Record(Outputs);
     }
 
     public void Dispose()
     {
+        drift?.Detach();
         Binding.Dispose();
         foreach (var t in Inputs) t.Dispose();
         foreach (var t in Outputs) t.Dispose();

@@ -36,8 +36,9 @@
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- tflite-size [--models a,b] [--calibration 8]
 //       Where the bytes of each .tflite file go (Fp32 and Int8): constant data, per-channel quantization vectors, names,
 //       the rest; and the Int8 floor (data + per-channel vectors) against the Fp32 file.
-//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- lifecycle [--blocks 300] [--block 100]
-//       Monitoring and updates on eye-state's generated Run: plain vs with a ModelUpdater, rollback policy and a MeterListener,
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- lifecycle [--blocks 300] [--block 100] [--shadow-every 100]
+//       Monitoring and routing on eye-state's generated Run: plain vs monitored (a signed package with drift statistics, a ModelUpdater,
+//       rollback policy and a MeterListener) vs routed (a 50 % rollout and a shadow candidate every Nth call),
 //       interleaved by block, with an A/A pair; bytes allocated per call (LifecycleBenchmark.cs).
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- incremental [--runs N] [--models K] [--taskhost] [--tool-config C]
 //       The MSBuild acceptance: no-op `dotnet build` with EdgeModel items vs the same project without them,

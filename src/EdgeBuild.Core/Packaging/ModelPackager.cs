@@ -66,7 +66,14 @@ public static class ModelPackager
 
     /// <summary>Packages the compiled model in <paramref name="folder"/> as <paramref name="version"/>, signed with <paramref name="key"/>.</summary>
     /// <returns>The signed package manifest.</returns>
-    public static PackageManifest Package(string folder, string version, ECDsa key, string output, string? minRuntimeVersion = null)
+    /// <param name="folder">The compiled model's folder: one .edgemodel.json and the artifacts it lists.</param>
+    /// <param name="version">MAJOR.MINOR.PATCH.</param>
+    /// <param name="key">The private P-256 signing key.</param>
+    /// <param name="output">The .edgepkg file to write.</param>
+    /// <param name="minRuntimeVersion">The oldest runtime that may load it (default: this runtime's version).</param>
+    /// <param name="holdout">Held-out files (images, .npy, .npz) to record output statistics on, for drift monitoring on devices; none: no statistics.</param>
+    public static PackageManifest Package(string folder, string version, ECDsa key, string output, string? minRuntimeVersion = null,
+        IReadOnlyList<string>? holdout = null)
     {
         if (!SemanticVersion.TryParse(version, out var v))
             throw new EdgeBuildException(DiagnosticCodes.PackageVersionInvalid, version, "is not MAJOR.MINOR.PATCH");
@@ -99,9 +106,11 @@ public static class ModelPackager
         {
             Model = name, Version = v, MinRuntimeVersion = minRuntime, Inputs = inputs, Outputs = outputs,
             ModelManifest = manifestName, Files = files, Measured = measured,
+            OutputStatistics = holdout is null ? null : HoldoutStatistics.Compute(folder, manifestPath, holdout),
         };
         byte[] json = package.ToJson();
         byte[] signature = PackageSignature.Sign(json, key);
+        if (Path.GetDirectoryName(Path.GetFullPath(output)) is { } outputDirectory) Directory.CreateDirectory(outputDirectory);
         AtomicFile.Write(output, stream =>
         {
             using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
@@ -125,7 +134,11 @@ public static class ModelPackager
     /// <param name="channel">The channel's name (the file name without .json).</param>
     /// <param name="rollback">Whether devices on a newer version may go back to this one.</param>
     /// <param name="rolloutPercent">The share of devices offered the version (0 to 100), each device's place fixed by a hash of its id.</param>
-    public static (string Path, ChannelManifest Channel) Publish(string packagePath, string channel, bool rollback, double rolloutPercent = 100)
+    /// <param name="key">
+    /// Signs the channel file (docs/lifecycle.md), with a sequence above the previous file's and not below the Unix time in
+    /// seconds, so a publisher without the old file (a fresh CI checkout) still moves forward; <see langword="null"/>: unsigned.
+    /// </param>
+    public static (string Path, ChannelManifest Channel) Publish(string packagePath, string channel, bool rollback, double rolloutPercent = 100, ECDsa? key = null)
     {
         if (!ChannelManifest.IsValidName(channel)) throw new EdgeBuildException(DiagnosticCodes.ChannelNameInvalid, channel, "is not a valid channel name");
         if (!ChannelManifest.IsValidPercent(rolloutPercent))
@@ -144,10 +157,22 @@ public static class ModelPackager
         {
             throw new EdgeBuildException(DiagnosticCodes.PackageVerificationFailed, packagePath, $"is not a model package ({e.Message})", e);
         }
-        var result = new ChannelManifest(channel, manifest.Model, manifest.Version, Path.GetFileName(packagePath), Sha256(packagePath), new FileInfo(packagePath).Length, rollback, rolloutPercent);
         string path = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(packagePath))!, channel + ".json");
-        AtomicFile.WriteAllBytes(path, result.ToJson());
-        return (path, result);
+        long sequence = 0;
+        if (key is not null)
+        {
+            long previous = 0;
+            if (File.Exists(path))
+            {
+                try { previous = ChannelManifest.Parse(File.ReadAllBytes(path), path).Sequence; }
+                catch (ModelUpdateException) { } // an unreadable old file is replaced; the clock still moves the sequence forward
+            }
+            sequence = Math.Max(previous + 1, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        }
+        var result = new ChannelManifest(channel, manifest.Model, manifest.Version, Path.GetFileName(packagePath), Sha256(packagePath), new FileInfo(packagePath).Length,
+            rollback, rolloutPercent, sequence);
+        AtomicFile.WriteAllBytes(path, key is null ? result.ToJson() : result.ToSignedJson(key));
+        return (path, result with { IsSigned = key is not null, SignedBy = key is null ? null : PackageSignature.KeyIdHex(key) });
     }
 
     private static void Add(ZipArchive zip, string name, Action<Stream> write)

@@ -231,6 +231,17 @@ public static class EdgeModelOptionTable
         props: "PreserveNewest", values: CopyRules);
     public static readonly EdgeModelOption CopyToPublishDirectory = new("CopyToPublishDirectory", EdgeModelOptionKind.Choice, null,
         "The same for `dotnet publish`.", defaultValue: "PreserveNewest", props: "PreserveNewest", values: CopyRules);
+    public static readonly EdgeModelOption Package = new("Package", EdgeModelOptionKind.Flag, null,
+        "`true`: after the model compiles, `edgebuild package` writes a signed package `<Class>-<PackageVersion>.edgepkg` into `$(EdgeBuildPackageOutputPath)` (default `$(OutDir)edgepkg/`); docs/lifecycle.md.",
+        docDefault: "`false`", check: EdgeModelOptionCheck.TrueOrFalse);
+    public static readonly EdgeModelOption PackageVersion = new("PackageVersion", EdgeModelOptionKind.Text, null,
+        "The package's version, `MAJOR.MINOR.PATCH` (EB7002 otherwise).", docDefault: "`$(Version)`", props: "$(Version)");
+    public static readonly EdgeModelOption PackageKey = new("PackageKey", EdgeModelOptionKind.Text, null,
+        "The private signing key (PEM from `edgebuild keygen`), relative to the project file; required with `Package`. Keep it out of the repository (an environment-specific property, e.g. `$(ModelSigningKey)`).");
+    public static readonly EdgeModelOption PackageHoldout = new("PackageHoldout", EdgeModelOptionKind.Files, null,
+        "Held-out images or `.npy`/`.npz` samples (files and wildcards, `;`-separated, relative to the project file): the package records each float output's statistics on them for drift monitoring (`--holdout`).");
+    public static readonly EdgeModelOption PackageMinRuntime = new("PackageMinRuntime", EdgeModelOptionKind.Text, null,
+        "The oldest EdgeBuild runtime that may load the package (`--min-runtime`).", docDefault: "the tool's version");
 
     /// <summary>The table, in the order of docs/msbuild.md (and of the options stamp and the command line).</summary>
     public static readonly IReadOnlyList<EdgeModelOption> All =
@@ -240,9 +251,10 @@ public static class EdgeModelOptionTable
         TensorRTVersion, TensorRTStrict, TensorRTWorkspaceMiB, TensorRTProfile, TensorRTCompatibility, LatencyBudgetMs,
         MaxAccuracyLoss, MinSqnrDb, MinCosine, MinFps, MaxMemoryMB, MaxSizeMB, Device, LatencyTolerancePercent,
         AccuracyTolerancePoints, SizeTolerancePercent, TargetOpset, Passes, SkipPasses, CopyToOutputDirectory, CopyToPublishDirectory,
+        Package, PackageVersion, PackageKey, PackageHoldout, PackageMinRuntime,
     ];
 
-    /// <summary>The options passed to <c>edgebuild compile</c> (all but the copy rules).</summary>
+    /// <summary>The options passed to <c>edgebuild compile</c> (all but the copy rules and the packaging options, which the build uses itself).</summary>
     public static IEnumerable<EdgeModelOption> Compiler => All.Where(o => o.Switch is not null);
 
     /// <summary>The row of a metadata name (case-insensitive, as MSBuild reads metadata), or null.</summary>

@@ -33,6 +33,10 @@ public enum UpdateFailure
     LoadFailed,
     /// <summary>Writing the staged version failed (disk full, permissions).</summary>
     StorageFailed,
+    /// <summary>A signed channel file older (by its sequence) than one this device accepted before: a replay.</summary>
+    StaleChannel,
+    /// <summary>The channel file names another channel than the file it was fetched as.</summary>
+    WrongChannel,
 }
 
 /// <summary>A package the updater refused or could not fetch; <see cref="Reason"/> says which check failed.</summary>

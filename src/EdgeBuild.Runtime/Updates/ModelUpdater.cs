@@ -5,8 +5,12 @@ using System.Security.Cryptography;
 
 namespace EdgeBuild.Runtime.Updates;
 
-/// <summary>The active version sessions run: its description (artifacts with their sha256) and folder; <see cref="Generation"/> changes at each switch.</summary>
-public sealed record ActiveModel(string Version, EdgeModelDescription Description, string Directory, int Generation, PackageMeasurement? Measured);
+/// <summary>
+/// The active version sessions run: its description (artifacts with their sha256) and folder; <see cref="Generation"/>
+/// changes at each switch. <see cref="Drift"/> observes its outputs when its package recorded output statistics.
+/// </summary>
+public sealed record ActiveModel(string Version, EdgeModelDescription Description, string Directory, int Generation, PackageMeasurement? Measured,
+    OutputDrift? Drift = null);
 
 /// <summary>What one check of the channel did.</summary>
 public enum UpdateOutcome
@@ -83,6 +87,7 @@ public sealed class ModelUpdater : IDisposable
         RemoveStagingLeftovers();
         current = Restore();
         Health.Reset(current.Version);
+        EdgeRuntimeMetrics.Track(this);
     }
 
     /// <summary>The version sessions run now.</summary>
@@ -116,6 +121,7 @@ public sealed class ModelUpdater : IDisposable
             {
                 var (channel, _) = (await FetchChannelAsync(channelUri, useETag: false, cancellationToken).ConfigureAwait(false))!.Value;
                 offered = channel.Version.ToString();
+                CheckChannel(channel, channelUri);
                 if (!string.Equals(channel.Model, model.Name, StringComparison.Ordinal))
                     throw new ModelUpdateException(UpdateFailure.WrongModel, $"the shadow channel offers model '{channel.Model}', this application runs '{model.Name}'");
                 if (offered == active || Shadow?.Version == offered)
@@ -187,6 +193,9 @@ public sealed class ModelUpdater : IDisposable
 
     /// <summary>The active version's recent runs, as the rollback policy sees them.</summary>
     public RunHealth Health { get; }
+
+    /// <summary>The active version's output drift, or <see langword="null"/> when its package recorded no output statistics (or the bundled model serves).</summary>
+    public OutputDrift? Drift => Current.Drift;
 
     /// <summary>Versions rolled back on this device, with the reason; the channel offering one again is refused.</summary>
     public IReadOnlyDictionary<string, string> RolledBack
@@ -278,6 +287,7 @@ public sealed class ModelUpdater : IDisposable
         string offered = channel.Version.ToString();
         try
         {
+            CheckChannel(channel, options.Channel);
             if (!string.Equals(channel.Model, model.Name, StringComparison.Ordinal))
                 throw new ModelUpdateException(UpdateFailure.WrongModel, $"the channel offers model '{channel.Model}', this application runs '{model.Name}'");
             var activeVersion = SemanticVersion.Parse(active);
@@ -326,6 +336,37 @@ public sealed class ModelUpdater : IDisposable
         }
     }
 
+    /// <summary>
+    /// The channel file's own checks: it names the channel it was fetched as; once signed, it stays signed; a signed one
+    /// is not older than the last accepted (a server replaying yesterday's file). Accepting a signed one records its sequence.
+    /// </summary>
+    private void CheckChannel(ChannelManifest channel, Uri channelUri)
+    {
+        string name = ChannelManifest.NameFromUri(channelUri);
+        if (!string.Equals(channel.Channel, name, StringComparison.Ordinal))
+            throw new ModelUpdateException(UpdateFailure.WrongChannel, $"{channelUri} is channel '{channel.Channel}', not '{name}': another channel's file was served in its place");
+        lock (state)
+        {
+            bool seenSigned = state.ChannelSequences.TryGetValue(name, out long last);
+            if (!channel.IsSigned)
+            {
+                if (options.RequireSignedChannel || seenSigned)
+                    throw new ModelUpdateException(UpdateFailure.BadSignature, seenSigned
+                        ? $"{channelUri} is not signed, but this device accepted a signed '{name}' channel before (sequence {last}); publish it with --key"
+                        : $"{channelUri} is not signed and RequireSignedChannel is set; publish it with edgebuild publish --key");
+                return;
+            }
+            if (seenSigned && channel.Sequence < last)
+                throw new ModelUpdateException(UpdateFailure.StaleChannel,
+                    $"{channelUri} has sequence {channel.Sequence}, older than the {last} this device accepted: an old channel file served again");
+            if (!seenSigned || channel.Sequence > last)
+            {
+                state.ChannelSequences[name] = channel.Sequence;
+                Persist();
+            }
+        }
+    }
+
     private static UpdateResult Outcome(ModelUpdateException e, string active, string? offered)
     {
         bool transient = e.Reason is UpdateFailure.Incomplete or UpdateFailure.ServerError or UpdateFailure.Unreachable or UpdateFailure.StorageFailed;
@@ -367,6 +408,16 @@ public sealed class ModelUpdater : IDisposable
         else if (policy.MaxP99Factor is { } factor && active.Measured is { } measured && p99 > factor * measured.P99Ms)
             reason = string.Create(CultureInfo.InvariantCulture,
                 $"P99 {p99:F3} ms over the last {runs} runs, above {factor:G}x the package's measured P99 {measured.P99Ms:F3} ms");
+        else if (policy.MaxPsi is { } maxPsi && active.Drift is { } drift)
+        {
+            foreach (var d in drift.Read())
+            {
+                if (d.Runs < policy.MinRuns || !(d.Psi > maxPsi)) continue;
+                reason = string.Create(CultureInfo.InvariantCulture,
+                    $"output '{d.Output}' drifted: PSI {d.Psi:F3} over the last {d.Runs} runs, above {maxPsi:G} (mean {d.Mean:G4}, std {d.Std:G4}; the package recorded {d.Recorded.Mean:G4}, {d.Recorded.Std:G4})");
+                break;
+            }
+        }
         if (reason is null) return null;
         if (!gate.Wait(0)) return null; // an update or rollback is under way; the next evaluation decides
         try
@@ -431,7 +482,7 @@ public sealed class ModelUpdater : IDisposable
             }
             string tag = Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
             if (useETag && tag == state.ETag) return null;
-            return (ChannelManifest.Parse(bytes, path), tag);
+            return (ChannelManifest.Parse(bytes, path, options.TrustedKeys), tag);
         }
         using var request = new HttpRequestMessage(HttpMethod.Get, channelUri);
         string? known;
@@ -444,7 +495,7 @@ public sealed class ModelUpdater : IDisposable
         if (response.Content.Headers.ContentLength > 1 << 20)
             throw new ModelUpdateException(UpdateFailure.Malformed, $"{channelUri} is {response.Content.Headers.ContentLength} bytes, too large for a channel file");
         byte[] body = await ReadWithTimeoutAsync(response, ct).ConfigureAwait(false);
-        return (ChannelManifest.Parse(body, channelUri.ToString()), response.Headers.ETag?.ToString());
+        return (ChannelManifest.Parse(body, channelUri.ToString(), options.TrustedKeys), response.Headers.ETag?.ToString());
     }
 
     private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
@@ -489,7 +540,15 @@ public sealed class ModelUpdater : IDisposable
                 total += n;
                 if (total > limit)
                     throw new ModelUpdateException(UpdateFailure.TooLarge, $"{uri} sends more than the {limit} bytes expected");
-                await target.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+                try
+                {
+                    await target.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+                }
+                catch (IOException e)
+                {
+                    // Our disk, not the server: a full disk must not read as a download the server cut off.
+                    throw new ModelUpdateException(UpdateFailure.StorageFailed, $"writing what {uri} sends failed after {total - n} bytes ({e.Message})", e);
+                }
             }
         }
         catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
@@ -625,10 +684,13 @@ public sealed class ModelUpdater : IDisposable
         Volatile.Write(ref current, published);
     }
 
+    private OutputDrift? NewDrift(string version, PackageManifest manifest) =>
+        manifest.OutputStatistics is { } stats ? new OutputDrift(version, stats, options.Rollback?.Window ?? RollbackPolicy.DefaultWindow) : null;
+
     private ActiveModel Describe(string version, string versionDir, PackageManifest manifest)
     {
         var (description, directory) = ModelPackage.Describe(versionDir, manifest, model);
-        return new ActiveModel(version, description, directory, Current?.Generation ?? 0, manifest.Measured);
+        return new ActiveModel(version, description, directory, Current?.Generation ?? 0, manifest.Measured, NewDrift(version, manifest));
     }
 
     /// <summary>The persisted active version if it still verifies, else the newest earlier one that does, else the bundled model.</summary>
@@ -657,7 +719,7 @@ public sealed class ModelUpdater : IDisposable
                     }
                 }
                 var (description, directory) = ModelPackage.Describe(dir, manifest!, model);
-                return new ActiveModel(version, description, directory, 1, manifest!.Measured);
+                return new ActiveModel(version, description, directory, 1, manifest!.Measured, NewDrift(version, manifest));
             }
             log($"EdgeBuild: model '{model.Name}': staged version {version} does not verify ({problem}); it is skipped.");
         }
@@ -762,6 +824,7 @@ public sealed class ModelUpdater : IDisposable
     /// <summary>Stops polling; sessions keep the version they run.</summary>
     public void Dispose()
     {
+        EdgeRuntimeMetrics.Untrack(this);
         if (loop is not null)
         {
             loop.Cancel();

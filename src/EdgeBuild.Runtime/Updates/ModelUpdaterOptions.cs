@@ -14,6 +14,13 @@ public sealed class ModelUpdaterOptions
     /// <summary>The folder the updater owns: staged versions, the partial download, the persisted state.</summary>
     public required string StateDirectory { get; init; }
 
+    /// <summary>
+    /// Refuse a channel file that is not signed (<c>edgebuild publish --key</c>) by a trusted key. Without it an unsigned
+    /// channel is read as before, until this device has accepted a signed one for that channel name: from then on it must
+    /// stay signed, so stripping the signature does not get around it.
+    /// </summary>
+    public bool RequireSignedChannel { get; init; }
+
     /// <summary>Versions kept besides the active one, for rollback (default 2).</summary>
     public int KeepVersions { get; init; } = 2;
 
@@ -59,13 +66,16 @@ public sealed class ModelUpdaterOptions
 
 /// <summary>
 /// When a newly installed version goes back to the previous one: over the last <see cref="Window"/> runs (once at
-/// least <see cref="MinRuns"/> happened), an error rate above <see cref="MaxErrorRate"/>, or a P99 above
-/// <see cref="MaxP99Factor"/> times the P99 the package's build measured.
+/// least <see cref="MinRuns"/> happened), an error rate above <see cref="MaxErrorRate"/>, a P99 above
+/// <see cref="MaxP99Factor"/> times the P99 the package's build measured, or an output whose population stability
+/// index against the package's held-out statistics exceeds <see cref="MaxPsi"/>.
 /// </summary>
 public sealed class RollbackPolicy
 {
+    internal const int DefaultWindow = 200;
+
     /// <summary>Runs observed (default 200).</summary>
-    public int Window { get; init; } = 200;
+    public int Window { get; init; } = DefaultWindow;
 
     /// <summary>Runs needed before a verdict (default 50).</summary>
     public int MinRuns { get; init; } = 50;
@@ -79,8 +89,17 @@ public sealed class RollbackPolicy
     /// </summary>
     public double? MaxP99Factor { get; init; } = 3;
 
+    /// <summary>
+    /// Largest PSI of any output against the statistics the package recorded on held-out data (<c>edgebuild package
+    /// --holdout</c>); 0.25 is the usual mark of a large shift. Default <see langword="null"/>: off, because drift also
+    /// follows a change in what the device sees, which going back to the previous version does not cure; turn it on
+    /// where the held-out data stands for the device's inputs. Packages without statistics are not judged by it.
+    /// </summary>
+    public double? MaxPsi { get; init; }
+
     internal void Validate()
     {
+        if (MaxPsi is { } psi && !(psi > 0)) throw new ArgumentOutOfRangeException(nameof(MaxPsi), MaxPsi, "MaxPsi must be positive.");
         if (Window < 1) throw new ArgumentOutOfRangeException(nameof(Window), Window, "Window must be 1 or more.");
         if (MinRuns < 1 || MinRuns > Window) throw new ArgumentOutOfRangeException(nameof(MinRuns), MinRuns, "MinRuns must be between 1 and Window.");
         if (MaxErrorRate is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(MaxErrorRate), MaxErrorRate, "MaxErrorRate is a share between 0 and 1.");

@@ -31,6 +31,12 @@ public sealed class PackageManifest
     /// <summary>The build's measurement of the ONNX artifact, when the build measured it.</summary>
     public PackageMeasurement? Measured { get; init; }
 
+    /// <summary>
+    /// The float outputs' statistics on the build's held-out data (<c>edgebuild package --holdout</c>), which devices
+    /// measure output drift against; <see langword="null"/> when the package was made without held-out data.
+    /// </summary>
+    public PackageOutputStatistics? OutputStatistics { get; init; }
+
     /// <summary>The UTF-8 bytes of <c>package.json</c>.</summary>
     public byte[] ToJson()
     {
@@ -68,6 +74,30 @@ public sealed class PackageManifest
                 w.WriteEndObject();
             }
             else w.WriteNull("measured");
+            if (OutputStatistics is { } stats)
+            {
+                w.WriteStartObject("outputStatistics");
+                w.WriteNumber("samples", stats.Samples);
+                w.WriteStartArray("outputs");
+                foreach (var o in stats.Outputs)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("name", o.Output);
+                    w.WriteNumber("count", o.Count);
+                    w.WriteNumber("mean", o.Mean);
+                    w.WriteNumber("std", o.Std);
+                    w.WriteStartArray("binEdges");
+                    foreach (double e in o.BinEdges) w.WriteNumberValue(e);
+                    w.WriteEndArray();
+                    w.WriteStartArray("binFractions");
+                    foreach (double f in o.BinFractions) w.WriteNumberValue(f);
+                    w.WriteEndArray();
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            else w.WriteNull("outputStatistics");
             w.WriteEndObject();
         }
         // Utf8JsonWriter indents with the platform's new line; the format says '\n'.
@@ -118,6 +148,16 @@ public sealed class PackageManifest
             PackageMeasurement? measured = null;
             if (root.TryGetProperty("measured", out var m) && m.ValueKind == JsonValueKind.Object)
                 measured = new PackageMeasurement(Str(m, "artifact"), m.GetProperty("p50Ms").GetDouble(), m.GetProperty("p99Ms").GetDouble(), Str(m, "machine"));
+            PackageOutputStatistics? statistics = null;
+            if (root.TryGetProperty("outputStatistics", out var st) && st.ValueKind == JsonValueKind.Object)
+            {
+                var outputs = st.GetProperty("outputs").EnumerateArray().Select(o => new OutputStatistics(Str(o, "name"), o.GetProperty("count").GetInt64(),
+                    o.GetProperty("mean").GetDouble(), o.GetProperty("std").GetDouble(),
+                    o.GetProperty("binEdges").EnumerateArray().Select(e => e.GetDouble()).ToArray(),
+                    o.GetProperty("binFractions").EnumerateArray().Select(f => f.GetDouble()).ToArray())).ToList();
+                foreach (var o in outputs) o.Validate();
+                statistics = new PackageOutputStatistics(st.GetProperty("samples").GetInt32(), outputs);
+            }
             string modelManifest = SafePath(Str(root, "modelManifest"));
             if (!files.Any(f => f.Path == modelManifest)) throw Bad($"modelManifest '{modelManifest}' is not among its files");
             return new PackageManifest
@@ -130,6 +170,7 @@ public sealed class PackageManifest
                 ModelManifest = modelManifest,
                 Files = files,
                 Measured = measured,
+                OutputStatistics = statistics,
             };
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
@@ -183,6 +224,9 @@ public sealed record PackageTensor(string Name, string ElementType, IReadOnlyLis
 
 /// <summary>One file of the package, relative to <c>model/</c>.</summary>
 public sealed record PackageFile(string Path, string Sha256, long Bytes);
+
+/// <summary>The held-out data's size (files) and each float output's statistics on it.</summary>
+public sealed record PackageOutputStatistics(int Samples, IReadOnlyList<OutputStatistics> Outputs);
 
 /// <summary>The build's measurement of the ONNX artifact (milliseconds, on the build's machine).</summary>
 public sealed record PackageMeasurement(string Artifact, double P50Ms, double P99Ms, string Machine);

@@ -4,7 +4,7 @@ namespace EdgeBuild.Runtime.Updates;
 
 /// <summary>
 /// What survives a restart (<c>state.json</c> in the state folder): the active version, the versions before it (for
-/// rollback), versions rolled back with their reasons, and the channel's last ETag. Replaced whole by a write to a
+/// rollback), versions rolled back with their reasons, the channel's last ETag, and the last sequence of each signed channel. Replaced whole by a write to a
 /// temp file and a rename, so a kill at any moment leaves the old state or the new one, never a mix.
 /// </summary>
 internal sealed class UpdateState
@@ -14,6 +14,9 @@ internal sealed class UpdateState
     public Dictionary<string, string> RolledBack { get; set; } = new(StringComparer.Ordinal);
     public string? ETag { get; set; }
     public string? DeviceId { get; set; }
+
+    /// <summary>Per channel name, the highest sequence of a signed channel file accepted; a channel here must stay signed.</summary>
+    public Dictionary<string, long> ChannelSequences { get; set; } = new(StringComparer.Ordinal);
 
     public static UpdateState Read(string path, Action<string> log)
     {
@@ -28,6 +31,8 @@ internal sealed class UpdateState
                 ETag = r.TryGetProperty("etag", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null,
                 DeviceId = r.TryGetProperty("deviceId", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null,
             };
+            if (r.TryGetProperty("channelSequences", out var cs) && cs.ValueKind == JsonValueKind.Object)
+                foreach (var x in cs.EnumerateObject()) state.ChannelSequences[x.Name] = x.Value.GetInt64();
             if (r.TryGetProperty("history", out var h)) state.History.AddRange(h.EnumerateArray().Select(x => x.GetString()!));
             if (r.TryGetProperty("rolledBack", out var rb))
                 foreach (var x in rb.EnumerateArray()) state.RolledBack[x.GetProperty("version").GetString()!] = x.GetProperty("reason").GetString()!;
@@ -67,6 +72,12 @@ internal sealed class UpdateState
                 if (ETag is null) w.WriteNull("etag");
                 else w.WriteString("etag", ETag);
                 if (DeviceId is not null) w.WriteString("deviceId", DeviceId);
+                if (ChannelSequences.Count > 0)
+                {
+                    w.WriteStartObject("channelSequences");
+                    foreach (var (name, sequence) in ChannelSequences.OrderBy(kv => kv.Key, StringComparer.Ordinal)) w.WriteNumber(name, sequence);
+                    w.WriteEndObject();
+                }
                 w.WriteEndObject();
             }
             stream.Flush(flushToDisk: true);

@@ -164,6 +164,56 @@ public sealed class PackageCliTests : IDisposable
         Assert.StartsWith("error EB7003:", CliRunner.Run("package", compiled, "--version", "1.2.0", "--key", priv, "-o", Path.Combine(dir, "x.edgepkg")).Stderr);
     }
 
+    /// <summary>
+    /// <c>package --holdout</c> records the compiled artifact's output statistics on the files (signed with package.json);
+    /// <c>publish --key</c> signs the channel file with a growing sequence, which the updater's parser verifies.
+    /// </summary>
+    [Fact]
+    public void HoldoutStatisticsAndASignedChannelThroughTheCli()
+    {
+        string compiled = Compiled();
+        var (priv, pub) = Keys();
+        string holdout = Directory.CreateDirectory(Path.Combine(dir, "holdout")).FullName;
+        var values = new List<float>();
+        for (int i = 0; i < 12; i++)
+        {
+            float[] x = [i, i + 0.5f, -i, 2 * i];
+            values.AddRange(x.Select(v => 2 * v));
+            EdgeBuild.Quantization.Calibration.NpyFile.Write(Path.Combine(holdout, $"x{i:D2}.npy"), EdgeBuild.Ir.Tensor.FromFloats([1, 4], x));
+        }
+        string site = Directory.CreateDirectory(Path.Combine(dir, "site")).FullName;
+        string pkg = Path.Combine(site, "ScaleNet-1.2.0.edgepkg");
+        var (exit, stdout, stderr) = CliRunner.Run("package", compiled, "--version", "1.2.0", "--key", priv, "-o", pkg, "--holdout", Path.Combine(holdout, "*.npy"));
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("output 'y' on 12 held-out samples: 48 values", stdout);
+        using (var key = PackageSignature.ReadKey(File.ReadAllText(pub)))
+        {
+            var stats = Assert.Single(ModelPackage.Verify(pkg, [key]).Manifest.OutputStatistics!.Outputs);
+            Assert.Equal(values.Average(v => (double)v), stats.Mean, 9);
+
+            (exit, stdout, stderr) = CliRunner.Run("publish", pkg, "--channel", "stable", "--key", priv);
+            Assert.True(exit == 0, stderr);
+            Assert.Contains(", signed by key " + PackageSignature.KeyIdHex(key) + ", sequence ", stdout);
+            byte[] file = File.ReadAllBytes(Path.Combine(site, "stable.json"));
+            var first = ChannelManifest.Parse(file, "stable.json", [key]);
+            Assert.Equal((true, PackageSignature.KeyIdHex(key)), (first.IsSigned, first.SignedBy));
+            Assert.Equal(0, CliRunner.Run("publish", pkg, "--channel", "stable", "--key", priv).Exit);
+            Assert.True(ChannelManifest.Parse(File.ReadAllBytes(Path.Combine(site, "stable.json")), "stable.json", [key]).Sequence > first.Sequence);
+            // A byte of the readable part changed: the file no longer verifies.
+            string edited = System.Text.Encoding.UTF8.GetString(file).Replace("\"rollback\": false", "\"rollback\": true", StringComparison.Ordinal);
+            var e = Assert.Throws<ModelUpdateException>(() => ChannelManifest.Parse(System.Text.Encoding.UTF8.GetBytes(edited), "stable.json", [key]));
+            Assert.Equal(UpdateFailure.BadSignature, e.Reason);
+        }
+
+        // Held-out data the package cannot measure: a folder whose manifest lists no ONNX artifact is one EB7008 line.
+        string manifest = Path.Combine(compiled, "ScaleNet.edgemodel.json");
+        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("\"target\": \"Onnx\"", "\"target\": \"TFLite\"", StringComparison.Ordinal));
+        (exit, _, stderr) = CliRunner.Run("package", compiled, "--version", "1.2.1", "--key", priv, "-o", Path.Combine(dir, "y.edgepkg"), "--holdout", holdout);
+        Assert.Equal(1, exit);
+        Assert.StartsWith("error EB7008: " + manifest + ": lists no ONNX artifact", stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
+    }
+
     private static byte[] Bytes(ZipArchiveEntry e)
     {
         using var s = e.Open();

@@ -88,6 +88,48 @@ public static class TestModels
     }
 
     /// <summary>
+    /// ScaleNet (y = x * <paramref name="factor"/>) whose factor is the mean of <paramref name="padFloats"/> equal values: a
+    /// file of about 4 x padFloats bytes, so staging it (extracting, hashing, loading) takes long enough to be killed midway.
+    /// </summary>
+    public static Model PaddedScaleNet(float factor, int padFloats)
+    {
+        var model = NewModel("scale-padded");
+        var g = model.Graph;
+        var x = g.AddInput("x", new TensorType(DataType.Float, Shape.Of(1, 4)));
+        var values = new float[padFloats];
+        Array.Fill(values, factor);
+        var pad = g.AddInitializer("pad", Tensor.FromFloats([padFloats], values));
+        var k = Node(g, "ReduceMean", [pad], "k", Attribute.Of("keepdims", 1L));
+        Output(g, Node(g, "Mul", [x, k], "y"), DataType.Float, Shape.Of(1, 4));
+        return model;
+    }
+
+    /// <summary>
+    /// ScaleNet's interface with real work: y = x * <paramref name="factor"/> + 1e-6 * mean(h), h a chain of <paramref name="layers"/>
+    /// tanh(h @ W) over a [64,512] activation made from x (17 M multiply-adds each, about 1 to 2 ms on one core), so its run
+    /// time grows with <paramref name="layers"/> while y stays within 1e-6 of x * factor.
+    /// </summary>
+    public static Model HeavyScaleNet(float factor, int layers)
+    {
+        var model = NewModel("scale-heavy");
+        var g = model.Graph;
+        var random = new Random(7);
+        float[] Weights(int n, double scale) => Enumerable.Range(0, n).Select(_ => (float)((random.NextDouble() * 2 - 1) * scale)).ToArray();
+        var x = g.AddInput("x", new TensorType(DataType.Float, Shape.Of(1, 4)));
+        var wide = Node(g, "MatMul", [x, g.AddInitializer("w_in", Tensor.FromFloats([4, 64 * 512], Weights(4 * 64 * 512, 0.5)))], "wide");
+        var h = Node(g, "Reshape", [wide, g.AddInitializer("rows", Tensor.FromInt64s([2], [64, 512]))], "h0");
+        for (int i = 0; i < layers; i++)
+        {
+            var w = g.AddInitializer($"w{i}", Tensor.FromFloats([512, 512], Weights(512 * 512, 0.05)));
+            h = Node(g, "Tanh", [Node(g, "MatMul", [h, w], $"m{i + 1}")], $"h{i + 1}");
+        }
+        var side = Node(g, "Mul", [Node(g, "ReduceMean", [h], "mean", Attribute.Of("keepdims", 1L)), g.AddInitializer("tiny", Tensor.FromFloats([1], [1e-6f]))], "side");
+        var scaled = Node(g, "Mul", [x, g.AddInitializer("k", Tensor.FromFloats([1], [factor]))], "scaled");
+        Output(g, Node(g, "Add", [scaled, side], "y"), DataType.Float, Shape.Of(1, 4));
+        return model;
+    }
+
+    /// <summary>
     /// ScaleNet's interface, but y = x gathered at the indices x holds (after a cast): runs fail inside ONNX Runtime when
     /// an input value is not a valid index (0 to 3): a version whose runs throw.
     /// </summary>

@@ -32,8 +32,9 @@ public sealed class Publisher : IDisposable
 
     /// <summary>Packages <paramref name="model"/> as ScaleNet <paramref name="version"/> into the site folder.</summary>
     /// <param name="measuredP99Ms">The P99 the package's manifest records (a build's measurement), or none.</param>
+    /// <param name="holdout">Held-out input samples (.npy files) the package records output statistics on.</param>
     public string Package(string version, Model model, ECDsa? key = null, double? measuredP99Ms = null, string? minRuntime = null,
-        string outputShape = "[1, 4]", string name = "ScaleNet")
+        string outputShape = "[1, 4]", string name = "ScaleNet", IReadOnlyList<string>? holdout = null)
     {
         string folder = Directory.CreateDirectory(Path.Combine(Root, "build-" + version + "-" + Guid.NewGuid().ToString("N")[..6])).FullName;
         string onnx = Path.Combine(folder, name + ".onnx");
@@ -55,9 +56,30 @@ public sealed class Publisher : IDisposable
             }
             """);
         string package = Path.Combine(Site, $"{name}-{version}-{Guid.NewGuid().ToString("N")[..6]}.edgepkg");
-        ModelPackager.Package(folder, version, key ?? Key, package, minRuntime);
+        ModelPackager.Package(folder, version, key ?? Key, package, minRuntime, holdout);
         return package;
     }
+
+    /// <summary>Writes <paramref name="count"/> ScaleNet inputs (x [1,4]) with values uniform in [<paramref name="low"/>, <paramref name="high"/>) as .npy files.</summary>
+    public IReadOnlyList<string> Samples(int count, float low, float high, int seed)
+    {
+        string dir = Directory.CreateDirectory(Path.Combine(Root, $"samples-{seed}-{Guid.NewGuid().ToString("N")[..6]}")).FullName;
+        var random = new Random(seed);
+        var files = new List<string>();
+        for (int i = 0; i < count; i++)
+        {
+            var x = new float[4];
+            for (int j = 0; j < 4; j++) x[j] = low + (float)random.NextDouble() * (high - low);
+            string file = Path.Combine(dir, $"x{i:D3}.npy");
+            EdgeBuild.Quantization.Calibration.NpyFile.Write(file, Tensor.FromFloats([1, 4], x));
+            files.Add(file);
+        }
+        return files;
+    }
+
+    /// <summary>Points <c>&lt;channel&gt;.json</c> at <paramref name="package"/>, signed with <paramref name="key"/> (default the publisher's).</summary>
+    public ChannelManifest PublishSigned(string package, bool rollback = false, string channel = "stable", ECDsa? key = null) =>
+        ModelPackager.Publish(package, channel, rollback, 100, key ?? Key).Channel;
 
     /// <summary>Points <c>stable.json</c> at <paramref name="package"/>.</summary>
     public ChannelManifest Publish(string package, bool rollback = false, string channel = "stable") => ModelPackager.Publish(package, channel, rollback).Channel;

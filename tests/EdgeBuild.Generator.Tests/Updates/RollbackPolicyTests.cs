@@ -92,4 +92,73 @@ public sealed class RollbackPolicyTests(ModelFolder models) : IClassFixture<Mode
         using var updater = Updater(publisher.NewDevice(), new RollbackPolicy());
         Assert.Throws<InvalidOperationException>(() => updater.Rollback("why not"));
     }
+
+    /// <summary>
+    /// A version that really runs about 3x slower on this device than its package says (its build machine measured it as
+    /// fast as 1.0.0 runs here): the policy loop of <see cref="ModelUpdater.Start"/> rolls it back by itself within its
+    /// window of runs, and the next start keeps 1.0.0.
+    /// </summary>
+    [Fact]
+    public async Task VersionReallyThreeTimesSlowerIsRolledBackByThePollingLoopAndStaysRolledBack()
+    {
+        string device = publisher.NewDevice();
+        // 1.0.0's package has no measurement: the latency rule does not judge it, whatever the load on this machine.
+        publisher.Publish(publisher.Package("1.0.0", TestModels.HeavyScaleNet(2, layers: 2)));
+        var policy = new RollbackPolicy { Window = 60, MinRuns = 60, MaxP99Factor = 2 };
+        ModelUpdater Start() => new(ScaleNet.ModelDescription, new ModelUpdaterOptions
+        {
+            Channel = new Uri(Path.Combine(publisher.Site, "stable.json")), TrustedKeys = [publisher.PublicKey], StateDirectory = device,
+            ModelOptions = new EdgeModelOptions { ModelDirectory = models.Path }, Rollback = policy, PollInterval = TimeSpan.FromMilliseconds(200),
+            Log = line => { lock (log) log.Add(line); },
+        });
+        string slow;
+        using (var updater = Start())
+        {
+            Assert.Equal(UpdateOutcome.Installed, (await updater.CheckAsync()).Outcome);
+            using var model = ScaleNet.Create(new EdgeModelOptions { ModelDirectory = models.Path, Updates = updater });
+            var y = new float[4];
+            float[] x = [1, 2, 3, 4];
+            double Timed()
+            {
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                model.Run(x, y);
+                return System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            }
+            for (int i = 0; i < 20; i++) Timed(); // the first runs pay ONNX Runtime's allocations
+            var fastTimes = Enumerable.Range(0, 100).Select(_ => Timed()).Order().ToList();
+            double fastMedian = fastTimes[fastTimes.Count / 2];
+            // 1.1.0: three times the layers; its package claims a P99 equal to 1.0.0's median here, as if its build machine
+            // had measured it as fast as 1.0.0 runs. (A claimed P99, not a median, would put this machine's load spikes into the threshold.)
+            slow = publisher.Package("1.1.0", TestModels.HeavyScaleNet(3, layers: 6), measuredP99Ms: fastMedian);
+            publisher.Publish(slow);
+            updater.Start();
+            var slowTimes = new List<double>();
+            bool installed = false;
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            while (watch.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                double ms = Timed();
+                if (Math.Abs(y[0] - 3) < 1e-3)
+                {
+                    if (installed) slowTimes.Add(ms); // the first run of 1.1.0 loads it
+                    installed = true;
+                }
+                else if (installed) break; // 2 again: rolled back
+            }
+            int slowRuns = slowTimes.Count + (installed ? 1 : 0);
+            double ratio = slowTimes.Count == 0 ? 0 : slowTimes.Order().ElementAt(slowTimes.Count / 2) / fastMedian;
+            Assert.True(ratio >= 2, $"1.1.0 ran only {ratio:F2}x 1.0.0's median {fastMedian:F3} ms here");
+            Assert.True(installed, "1.1.0 was never installed");
+            Assert.True(updater.ActiveVersion == "1.0.0", $"not rolled back after {slowRuns} runs of 1.1.0 ({ratio:F2}x slower; health {updater.Health.Snapshot()}; claim {fastMedian:F3} ms)");
+            // The verdict needs MinRuns; the loop evaluates every 200 ms, so a few more runs of 1.1.0 may pass before it.
+            Assert.InRange(slowRuns, policy.MinRuns, policy.MinRuns + 200);
+            string line = Assert.Single(log, l => l.Contains("rolled back from 1.1.0 to 1.0.0: P99 ", StringComparison.Ordinal));
+            Assert.Contains("above 2x the package's measured P99", line);
+        }
+        using var restarted = Start();
+        Assert.Equal("1.0.0", restarted.ActiveVersion);
+        publisher.Publish(slow, rollback: true);
+        var again = await restarted.CheckAsync();
+        Assert.Equal((UpdateOutcome.Refused, UpdateFailure.PreviouslyRolledBack), (again.Outcome, again.Failure));
+    }
 }
