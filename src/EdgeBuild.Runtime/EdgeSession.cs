@@ -240,7 +240,7 @@ public sealed unsafe partial class EdgeSession : IDisposable
         if (EdgeRuntimeMetrics.ShadowRuns.Enabled)
             EdgeRuntimeMetrics.ShadowRuns.Add(1, new KeyValuePair<string, object?>("edgebuild.model.name", model.Description.Name), shadowVersionTag,
                 new KeyValuePair<string, object?>("edgebuild.shadow.outcome", outcome));
-        updater.RecordShadow(outcome == "agree");
+        updater.RecordShadow(shadowGeneration, outcome == "agree");
     }
 
     private bool OutputsAgree(LoadedModel candidate, double tolerance)

@@ -50,6 +50,7 @@ public sealed class ModelUpdater : IDisposable
     private ActiveModel current;
     private ActiveModel? shadow;
     private int shadowGeneration;
+    private readonly ShadowWindow shadowWindow;
     private CancellationTokenSource? loop;
     private Task? loopTask;
 
@@ -76,7 +77,8 @@ public sealed class ModelUpdater : IDisposable
         Directory.CreateDirectory(versionsDir);
         Directory.CreateDirectory(downloadsDir);
         bundled = new ActiveModel(options.BundledVersion, model, options.ModelOptions.ModelDirectory ?? AppContext.BaseDirectory, 0, null);
-        Health = new RunHealth(options.Rollback?.Window ?? 200, bundled.Version);
+        Health = new RunHealth(options.Rollback?.Window ?? RollbackPolicy.DefaultWindow, bundled.Version);
+        shadowWindow = new ShadowWindow(options.Rollback?.Window ?? RollbackPolicy.DefaultWindow);
         state = UpdateState.Read(statePath, log);
         if (options.DeviceId is null && state.DeviceId is null)
         {
@@ -126,6 +128,10 @@ public sealed class ModelUpdater : IDisposable
                     throw new ModelUpdateException(UpdateFailure.WrongModel, $"the shadow channel offers model '{channel.Model}', this application runs '{model.Name}'");
                 if (offered == active || Shadow?.Version == offered)
                     return new UpdateResult(UpdateOutcome.Unchanged, active, offered, null, $"shadow {Shadow?.Version ?? "none"}");
+                string? rolledBackReason;
+                lock (state) state.RolledBack.TryGetValue(offered, out rolledBackReason);
+                if (rolledBackReason is not null)
+                    throw new ModelUpdateException(UpdateFailure.PreviouslyRolledBack, $"{offered} was rolled back on this device ({rolledBackReason}); publish a new version");
                 if (channel.Bytes > options.MaxPackageBytes)
                     throw new ModelUpdateException(UpdateFailure.TooLarge, $"the package is {channel.Bytes} bytes, over the limit of {options.MaxPackageBytes}");
                 string versionDir = Path.Combine(versionsDir, offered);
@@ -140,6 +146,7 @@ public sealed class ModelUpdater : IDisposable
                 var candidate = Describe(offered, versionDir, manifest!) with { Generation = Interlocked.Increment(ref shadowGeneration) };
                 Interlocked.Exchange(ref shadowRuns, 0);
                 Interlocked.Exchange(ref shadowAgree, 0);
+                shadowWindow.Reset(candidate.Generation);
                 Volatile.Write(ref shadow, candidate);
                 var result = new UpdateResult(UpdateOutcome.Installed, active, offered, null, $"shadowing {offered} next to {active}");
                 log($"EdgeBuild: model '{model.Name}': {result.Message}");
@@ -161,8 +168,11 @@ public sealed class ModelUpdater : IDisposable
     private long shadowAgree;
     private long shadowRuns;
 
-    internal void RecordShadow(bool agreed)
+    /// <summary>One sampled shadow run's result; a run of an earlier candidate (another generation) is dropped.</summary>
+    internal void RecordShadow(int generation, bool agreed)
     {
+        if (generation != shadowWindow.Generation) return;
+        shadowWindow.Record(generation, agreed);
         Interlocked.Increment(ref shadowRuns);
         if (agreed) Interlocked.Increment(ref shadowAgree);
     }
@@ -174,6 +184,7 @@ public sealed class ModelUpdater : IDisposable
     public void ClearShadow()
     {
         Interlocked.Increment(ref shadowGeneration);
+        shadowWindow.Reset(0);
         Volatile.Write(ref shadow, null);
     }
 
@@ -197,7 +208,7 @@ public sealed class ModelUpdater : IDisposable
     /// <summary>The active version's output drift, or <see langword="null"/> when its package recorded no output statistics (or the bundled model serves).</summary>
     public OutputDrift? Drift => Current.Drift;
 
-    /// <summary>Versions rolled back on this device, with the reason; the channel offering one again is refused.</summary>
+    /// <summary>Versions rolled back (or rejected as shadow candidates) on this device, with the reason; a channel offering one again is refused.</summary>
     public IReadOnlyDictionary<string, string> RolledBack
     {
         get
@@ -296,6 +307,9 @@ public sealed class ModelUpdater : IDisposable
                 SaveETag(etag);
                 return new UpdateResult(UpdateOutcome.Unchanged, active, offered, null, $"{offered} is active");
             }
+            // Promotion of the shadow candidate: its verdict is taken now, whether or not the policy loop saw the breach yet.
+            if (options.Rollback is { } policy && Shadow is { } candidate && candidate.Version == offered && ShadowBreach(policy, candidate) is { } breach)
+                RejectShadow(candidate, breach);
             string? rolledBackReason;
             lock (state) state.RolledBack.TryGetValue(offered, out rolledBackReason);
             if (rolledBackReason is not null)
@@ -323,6 +337,8 @@ public sealed class ModelUpdater : IDisposable
                 TryDelete(package);
             }
             var next = Activate(offered, versionDir, rollbackFrom: channel.Version < activeVersion ? active : null);
+            // The candidate now serves: shadowing it against itself would only cost a second inference.
+            if (Shadow?.Version == next.Version) ClearShadow();
             SaveETag(etag);
             return new UpdateResult(UpdateOutcome.Installed, next.Version, offered, null,
                 channel.Version < activeVersion ? $"rolled back from {active} to {offered} as the channel asks" : $"installed {offered} (was {active})");
@@ -391,11 +407,64 @@ public sealed class ModelUpdater : IDisposable
         }
     }
 
-    /// <summary>Applies the rollback policy to the active version's recent runs; rolls back on a breach.</summary>
-    /// <returns>The reason when it rolled back, else <see langword="null"/>.</returns>
+    /// <summary>
+    /// Applies the rollback policy: to the active version's recent runs (rolls back on a breach) and to the shadow
+    /// candidate's recent shadow runs (rejects it on a breach).
+    /// </summary>
+    /// <returns>The reason when it rolled back or rejected a version, else <see langword="null"/>.</returns>
     public string? EvaluateHealth()
     {
         if (options.Rollback is not { } policy) return null;
+        string? rejected = EvaluateShadow(policy);
+        return EvaluateActive(policy) ?? rejected;
+    }
+
+    private string? EvaluateShadow(RollbackPolicy policy)
+    {
+        if (Shadow is not { } candidate || ShadowBreach(policy, candidate) is not { } reason) return null;
+        if (!gate.Wait(0)) return null; // a check is under way; the next evaluation decides
+        try
+        {
+            if (!ReferenceEquals(Shadow, candidate)) return null;
+            RejectShadow(candidate, reason);
+            return reason;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>The shadow rule's verdict on <paramref name="candidate"/>'s window, or <see langword="null"/> when it holds (or too few runs).</summary>
+    private string? ShadowBreach(RollbackPolicy policy, ActiveModel candidate)
+    {
+        if (policy.MaxShadowDisagreement is not { } max || shadowWindow.Generation != candidate.Generation) return null;
+        var (runs, disagreed) = shadowWindow.Snapshot();
+        if (runs < policy.MinRuns) return null;
+        double share = disagreed / (double)runs;
+        if (!(share > max)) return null;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"shadow disagreement {share:P1} over its last {runs} shadow runs, above {max:P1} (outputs more than {options.ShadowTolerance:G} from {Current.Version}'s, or failed)");
+    }
+
+    /// <summary>Drops the shadow candidate and records it as rolled back, so neither channel installs it here again. Called with the gate held.</summary>
+    private void RejectShadow(ActiveModel candidate, string reason)
+    {
+        lock (state)
+        {
+            state.RolledBack[candidate.Version] = reason;
+            Persist();
+        }
+        if (ReferenceEquals(Shadow, candidate)) ClearShadow();
+        log($"EdgeBuild: model '{model.Name}': shadow candidate {candidate.Version} rejected, it will not be installed: {reason}.");
+        if (EdgeRuntimeMetrics.Updates.Enabled)
+            EdgeRuntimeMetrics.Updates.Add(1, new KeyValuePair<string, object?>("edgebuild.model.name", model.Name),
+                new KeyValuePair<string, object?>("edgebuild.update.outcome", "shadow_rejected"));
+        Prune();
+    }
+
+    private string? EvaluateActive(RollbackPolicy policy)
+    {
         var active = Current;
         lock (state)
             if (state.Active is null) return null; // the bundled model has nothing to go back to

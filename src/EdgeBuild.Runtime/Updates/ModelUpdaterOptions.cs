@@ -68,7 +68,10 @@ public sealed class ModelUpdaterOptions
 /// When a newly installed version goes back to the previous one: over the last <see cref="Window"/> runs (once at
 /// least <see cref="MinRuns"/> happened), an error rate above <see cref="MaxErrorRate"/>, a P99 above
 /// <see cref="MaxP99Factor"/> times the P99 the package's build measured, or an output whose population stability
-/// index against the package's held-out statistics exceeds <see cref="MaxPsi"/>.
+/// index against the package's held-out statistics exceeds <see cref="MaxPsi"/>. Over the last <see cref="Window"/>
+/// shadow runs of the shadow candidate (<see cref="ModelUpdaterOptions.ShadowChannel"/>; at least <see cref="MinRuns"/>),
+/// a share of disagreements above <see cref="MaxShadowDisagreement"/> rejects the candidate: it stops shadowing and is
+/// never installed on this device.
 /// </summary>
 public sealed class RollbackPolicy
 {
@@ -97,8 +100,20 @@ public sealed class RollbackPolicy
     /// </summary>
     public double? MaxPsi { get; init; }
 
+    /// <summary>
+    /// Largest share of the shadow candidate's sampled runs whose outputs differ from the live version's by more than
+    /// <see cref="ModelUpdaterOptions.ShadowTolerance"/> (a failed candidate run counts as a difference). Above it the
+    /// candidate is rejected before it is promoted: dropped from shadowing, recorded as rolled back (persisted), so
+    /// neither channel installs that version here again. Default <see langword="null"/>: off, because a candidate is
+    /// often meant to answer differently (retrained, requantized); turn it on for releases that must keep the live
+    /// version's answers, with a tolerance sized to what may change.
+    /// </summary>
+    public double? MaxShadowDisagreement { get; init; }
+
     internal void Validate()
     {
+        if (MaxShadowDisagreement is { } share && !(share is >= 0 and < 1))
+            throw new ArgumentOutOfRangeException(nameof(MaxShadowDisagreement), MaxShadowDisagreement, "MaxShadowDisagreement is a share from 0 up to, not including, 1.");
         if (MaxPsi is { } psi && !(psi > 0)) throw new ArgumentOutOfRangeException(nameof(MaxPsi), MaxPsi, "MaxPsi must be positive.");
         if (Window < 1) throw new ArgumentOutOfRangeException(nameof(Window), Window, "Window must be 1 or more.");
         if (MinRuns < 1 || MinRuns > Window) throw new ArgumentOutOfRangeException(nameof(MinRuns), MinRuns, "MinRuns must be between 1 and Window.");
