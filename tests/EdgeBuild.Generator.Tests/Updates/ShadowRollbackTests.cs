@@ -77,6 +77,39 @@ public sealed class ShadowRollbackTests(ModelFolder models) : IClassFixture<Mode
     }
 
     [Fact]
+    public void ThePollingLoopRejectsADisagreeingCandidateWhileTheBundledVersionServes()
+    {
+        // No stable channel yet: the bundled ScaleNet (y = x) serves, which the active rules leave alone.
+        publisher.Publish(publisher.Package("1.1.0", TestModels.ScaleNet(3)), channel: "canary");
+        using var updater = new ModelUpdater(ScaleNet.ModelDescription, new ModelUpdaterOptions
+        {
+            Channel = new Uri(Path.Combine(publisher.Site, "stable.json")), ShadowChannel = new Uri(Path.Combine(publisher.Site, "canary.json")),
+            ShadowSampleEvery = 1, TrustedKeys = [publisher.PublicKey], StateDirectory = publisher.NewDevice(),
+            Rollback = new RollbackPolicy { Window = 20, MinRuns = 10, MaxShadowDisagreement = 0.2, MaxP99Factor = null },
+            PollInterval = TimeSpan.FromMilliseconds(200), ModelOptions = new EdgeModelOptions { ModelDirectory = models.Path },
+            Log = line => { lock (log) log.Add(line); },
+        });
+        using var model = ScaleNet.Create(new EdgeModelOptions { ModelDirectory = models.Path, Updates = updater });
+        var y = new float[4];
+        updater.Start();
+        bool shadowed = false;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (watch.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            model.Run([1, 2, 3, 4], y);
+            Assert.Equal([1f, 2f, 3f, 4f], y);
+            if (updater.Shadow is not null) shadowed = true;
+            else if (shadowed) break;
+            Thread.Sleep(5);
+        }
+        Assert.True(shadowed, "the loop never staged the shadow candidate");
+        Assert.Null(updater.Shadow);
+        Assert.StartsWith("shadow disagreement 100.0 % over its last ", updater.RolledBack["1.1.0"]);
+        Assert.Equal("0.0.0", updater.ActiveVersion);
+        lock (log) Assert.Single(log, l => l.Contains("shadow candidate 1.1.0 rejected", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task PromotionOfADisagreeingCandidateIsRefusedEvenBeforeThePolicyLoopRan()
     {
         publisher.Publish(publisher.Package("1.0.0", TestModels.ScaleNet(2)));
