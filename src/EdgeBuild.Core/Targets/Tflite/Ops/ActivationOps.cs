@@ -53,9 +53,21 @@ internal static class ActivationOps
     /// <summary>Constant bounds, or computed ones that broadcast to the input (a log-mel floor of max - 80 dB).</summary>
     private static string? CheckClip(Node n)
     {
+        var input = n.Input(0)?.TensorType?.Shape;
         foreach (var bound in new[] { n.Input(1), n.Input(2) })
-            if (bound is { Initializer: null } && (bound.TensorType?.Shape is not { } s || ShapeInference.Broadcast(s, n.Input(0)!.TensorType!.Shape!) is not { } b || !b.Equals(n.Input(0)!.TensorType!.Shape)))
-                return $"computed bound '{bound.Name}' does not broadcast to the input";
+        {
+            if (bound is not { Initializer: null }) continue;
+            Shape? joined;
+            try
+            {
+                joined = input is not null && bound.TensorType?.Shape is { } s ? ShapeInference.Broadcast(s, input) : null;
+            }
+            catch (ArgumentException)
+            {
+                joined = null;
+            }
+            if (joined is null || !joined.Equals(input)) return $"computed bound '{bound.Name}' does not broadcast to the input";
+        }
         return null;
     }
 
