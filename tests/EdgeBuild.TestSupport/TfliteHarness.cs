@@ -150,8 +150,14 @@ public static class TfliteHarness
     }
 
     /// <summary>ONNX-layout inputs as the .tflite file takes them (transposed by each input's permutation).</summary>
+    /// <remarks>int64 ONNX inputs (token ids, a sample rate) are int32 in the file: narrowed here, as an app feeding it would.</remarks>
     public static Dictionary<string, Tensor> ToTflite(IReadOnlyDictionary<string, Tensor> inputs, TfliteResult result) =>
-        result.Io.Where(io => io.IsInput).ToDictionary(io => io.Name, io => Layout.Transpose(inputs[io.Name], io.Perm));
+        result.Io.Where(io => io.IsInput).ToDictionary(io => io.Name, io => Layout.Transpose(Narrow(inputs[io.Name], io.ElementType), io.Perm));
+
+    private static Tensor Narrow(Tensor t, string elementType) =>
+        t.ElementType == DataType.Int64 && elementType == "int32"
+            ? Tensor.FromSpan<int>(DataType.Int32, t.Dims, t.ToInt64s().Select(v => checked((int)v)).ToArray())
+            : t;
 
     /// <summary>TFLite outputs back in the ONNX layout, by ONNX output name.</summary>
     public static Dictionary<string, Tensor> FromTflite(IReadOnlyDictionary<string, Tensor> outputs, TfliteResult result) =>

@@ -91,7 +91,8 @@ public static class ShapeInference
         }
         switch (op)
         {
-            case "If": return IfOutputs(n);
+            case "If": return IfOutputs(n, opset);
+            case "LSTM" or "GRU" or "RNN": return RecurrentOutputs(n);
             case "Not": return One(DataType.Bool, S(n, 0));
             case "IsNaN" or "IsInf": return One(DataType.Bool, S(n, 0));
             case "Where":
@@ -328,9 +329,27 @@ public static class ShapeInference
 
     /// <summary>Numpy broadcasting with symbolic dims: equal names match, 1 stretches, anything else unknown.</summary>
     /// <summary>If outputs: the branches' output types where both declare the same tensor type (the shape only where it is the same too).</summary>
-    private static TensorType?[] IfOutputs(Node n)
+    /// <summary>LSTM / GRU / RNN (layout 0: X [seq, batch, input]; layout 1: [batch, seq, input]): Y, Y_h and Y_c by the spec's shapes.</summary>
+    private static TensorType?[] RecurrentOutputs(Node n)
+    {
+        var x = S(n, 0);
+        long? hidden = n.GetAttribute("hidden_size") is { Kind: AttributeKind.Int } h ? h.Int : null;
+        if (x is null || x.Rank != 3 || hidden is null) return [];
+        long directions = n.GetString("direction") == "bidirectional" ? 2 : 1;
+        bool batchFirst = n.GetInt("layout", 0) != 0;
+        Dim seq = batchFirst ? x[1] : x[0], batch = batchFirst ? x[0] : x[1];
+        var et = ET(n, 0);
+        var y = batchFirst ? new Shape([batch, seq, Dim.Of(directions), Dim.Of(hidden.Value)]) : new Shape([seq, Dim.Of(directions), batch, Dim.Of(hidden.Value)]);
+        var state = batchFirst ? new Shape([batch, Dim.Of(directions), Dim.Of(hidden.Value)]) : new Shape([Dim.Of(directions), batch, Dim.Of(hidden.Value)]);
+        return [new TensorType(et, y), new TensorType(et, state), new TensorType(et, state)];
+    }
+
+    private static TensorType?[] IfOutputs(Node n, long opset)
     {
         if (n.GetAttribute("then_branch")?.Graph is not { } thenBranch || n.GetAttribute("else_branch")?.Graph is not { } elseBranch) return [];
+        // The branches read outer values (fixed input shapes reach them only this way): inferred before their outputs are read.
+        Infer(thenBranch, opset);
+        Infer(elseBranch, opset);
         var results = new TensorType?[n.Outputs.Count];
         for (int i = 0; i < results.Length && i < thenBranch.Outputs.Count && i < elseBranch.Outputs.Count; i++)
         {

@@ -31,11 +31,15 @@ public static class InputShapes
             }
             input.Type = new TensorType(type.ElementType, Shape.Of(dims), type.Denotation);
         }
-        foreach (var node in graph.Nodes)
-            foreach (var o in node.Outputs)
-                if (o?.TensorType is { Shape: { IsStatic: false } } || (o?.TensorType is { Shape: null }))
-                    o!.TypeInferred = true;
-        ShapeInference.ClearInferred(graph);
+        // If/Loop bodies too: their declared symbolic dims follow the fixed inputs they read from the outer scope.
+        foreach (var g in graph.SelfAndSubgraphs())
+        {
+            foreach (var node in g.Nodes)
+                foreach (var o in node.Outputs)
+                    if (o?.TensorType is { Shape: { IsStatic: false } } || (o?.TensorType is { Shape: null }))
+                        o!.TypeInferred = true;
+            ShapeInference.ClearInferred(g);
+        }
         ShapeInference.Infer(model);
     }
 }

@@ -139,6 +139,7 @@ internal sealed class EngineRecipe(string name, string networkFile, TensorRtVers
                 w.WriteBoolean("supported", l.Supported);
                 w.WriteString("precision", l.Precision);
                 if (l.Reason is not null) w.WriteString("reason", l.Reason);
+                if (l.Scope is not null) w.WriteString("scope", l.Scope);
                 w.WriteEndObject();
             }
             w.WriteEndArray();

@@ -75,6 +75,21 @@ internal static class TensorRtOperatorTable
                 if (node.GetAttribute("dilations")?.Ints is { } dilations && dilations.Any(d => d != 1))
                     return $"{op} with dilations other than 1 is not supported";
                 break;
+            case "If" when node.GetAttribute("then_branch")?.Graph is { } then && node.GetAttribute("else_branch")?.Graph is { } otherwise:
+                // The tables' restriction: the branches' outputs need different names, and broadcastable shapes (8.4, 9.2)
+                // or the same rank (10.15; counted from there like the operators that table adds).
+                for (int i = 0; i < Math.Min(then.Outputs.Count, otherwise.Outputs.Count); i++)
+                {
+                    if (then.Outputs[i].Name == otherwise.Outputs[i].Name)
+                        return $"both branches return the same tensor '{then.Outputs[i].Name}' as output {i}: TensorRT needs the branches' outputs to have different names";
+                    var (a, b) = (then.Outputs[i].TensorType?.Shape, otherwise.Outputs[i].TensorType?.Shape);
+                    if (a is null || b is null) continue;
+                    if (version >= new TensorRtVersion(10, 15, 0) && a.Rank != b.Rank)
+                        return $"output {i} has rank {a.Rank} in then_branch and {b.Rank} in else_branch: TensorRT {version} needs the branches' outputs to have the same rank";
+                    if (!Broadcasts(a, b))
+                        return $"output {i} is {a} in then_branch and {b} in else_branch: TensorRT needs the branches' output shapes to broadcast";
+                }
+                break;
             case "Resize":
                 string mode = node.GetAttribute("mode")?.StringValue ?? "nearest";
                 if (mode == "cubic")
@@ -87,4 +102,16 @@ internal static class TensorRtOperatorTable
     }
 
     private static int? RankOf(Value? v) => v?.TensorType?.Shape?.Rank;
+
+    private static bool Broadcasts(Shape a, Shape b)
+    {
+        try
+        {
+            return ShapeInference.Broadcast(a, b) is not null;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
 }

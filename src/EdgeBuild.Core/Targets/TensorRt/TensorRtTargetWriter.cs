@@ -80,7 +80,7 @@ public sealed class TensorRtTargetWriter : ITargetWriter
         var unsupported = layers.Where(l => !l.Supported).ToList();
         if (unsupported.Count > 0)
         {
-            string list = string.Join(", ", unsupported.Take(20).Select(l => $"{l.Layer} ({l.OpType}: {l.Reason})")) + (unsupported.Count > 20 ? $", and {unsupported.Count - 20} more" : "");
+            string list = string.Join(", ", unsupported.Take(20).Select(l => $"{l.Layer} ({l.OpType}{(l.Scope is null ? "" : " inside " + l.Scope)}: {l.Reason})")) + (unsupported.Count > 20 ? $", and {unsupported.Count - 20} more" : "");
             if (settings.Strict)
                 throw new EdgeBuildException(DiagnosticCodes.TensorRtLayerUnsupported, context.Name,
                     $"{unsupported.Count} layer(s) not supported by TensorRT {version}: {list}");

@@ -49,10 +49,25 @@ public sealed class TfliteBadInputTests : IDisposable
         string model = Save(b);
         string line = AssertOneError("EB4101", "convert", model, "--target", "TFLite", "-o", Path.Combine(dir, "out"), "-q");
         Assert.Contains("2 node(s)", line);
-        Assert.Contains("Erf (e_node)", line);
+        // Erf converts only inside the GELU pattern; alone it is refused with that reason.
+        Assert.Contains("Erf (e_node: TFLite has no ERF kernel", line);
         Assert.Contains("TopK (values_node)", line);
         // With the ONNX target in the same build: checked before either writes, so no .onnx either.
         AssertOneError("EB4101", "compile", model, "--targets", "Onnx;TFLite", "--out", Path.Combine(dir, "out"), "-q");
+    }
+
+    /// <summary>An LSTM is unrolled and an If inlined in float only: an Int8 file refuses them by node, saying which precisions convert them.</summary>
+    [Fact]
+    public void LstmAndComputedIfAreRefusedAtInt8WithTheFloatPrecisionsNamed()
+    {
+        var b = new ModelBuilder();
+        var x = b.Input("x", 3, 1, 6);
+        var lstm = b.Node("LSTM", [x, b.Weight("W", [1, 16, 6]), b.Weight("R", [1, 16, 4])], ["y", "y_h", "y_c"], Ir.Attribute.Of("hidden_size", 4L));
+        b.Output(lstm.Outputs[1]!);
+        var options = new EdgeBuild.Targets.Tflite.TfliteOptions(EdgeBuild.Targets.Tflite.TflitePrecision.Int8, Ranges: new Dictionary<string, EdgeBuild.Quantization.Calibration.TensorRange>());
+        var e = Assert.Throws<EdgeBuild.Diagnostics.EdgeBuildException>(() => EdgeBuild.Targets.Tflite.TfliteConverter.Convert(OnnxImporter.Parse(OnnxExporter.ToBytes(b.Model)), options));
+        Assert.Equal("EB4101", e.Descriptor.Code);
+        Assert.Contains("LSTM (y_node: an unrolled LSTM converts at Fp32 and Fp16 only", e.Message);
     }
 
     [Fact]

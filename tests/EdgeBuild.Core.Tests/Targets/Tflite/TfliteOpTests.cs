@@ -182,7 +182,60 @@ public class TfliteOpTests(ITestOutputHelper output)
             b.Output(b.Op("Gather", [n, b.ConstInts("idx", 3, 0, 7)], "y", Attr.Of("axis", 1L)));
             return 0;
         },
+        // Issue 19's families: recurrent, 1-D, transformer and control-flow ops.
+        ["lstm-bidirectional-with-state"] = b =>
+        {
+            var x = b.Input("x", 5, 2, 6);
+            var h = b.Input("h", 2, 2, 4);
+            var c = b.Input("c", 2, 2, 4);
+            var node = b.Node("LSTM", [x, b.Weight("W", [2, 16, 6]), b.Weight("R", [2, 16, 4]), b.Weight("B", [2, 32], -0.3f, 0.3f), null, h, c], ["y", "y_h", "y_c"],
+                Attr.Of("hidden_size", 4L), Attr.Of("direction", "bidirectional"));
+            b.Output(node.Outputs[0]!, node.Outputs[1]!, node.Outputs[2]!);
+            return 0;
+        },
+        ["lstm-forward-zero-state"] = b =>
+        {
+            var x = b.Input("x", 3, 1, 6);
+            var node = b.Node("LSTM", [x, b.Weight("W", [1, 20, 6]), b.Weight("R", [1, 20, 5])], ["y", "y_h", "y_c"], Attr.Of("hidden_size", 5L));
+            b.Output(node.Outputs[0]!, node.Outputs[2]!);
+            return 0;
+        },
+        ["conv1d-chain-computed-clip"] = b =>
+        {
+            var x = b.Input("x", 1, 8, 20);
+            var y = b.Op("Conv", [x, b.Weight("w1", [12, 8, 3], -0.5f, 0.5f), b.Weight("b1", [12], -0.1f, 0.1f)], "c1", Attr.Of("kernel_shape", [3L]), Attr.Of("pads", [1L, 1]));
+            y = b.Op("Relu", [y], "r1");
+            y = b.Op("Conv", [y, b.Weight("w2", [12, 1, 5], -0.5f, 0.5f)], "c2", Attr.Of("kernel_shape", [5L]), Attr.Of("pads", [2L, 2]), Attr.Of("strides", [2L]), Attr.Of("group", 12L));
+            var floor = b.Op("Sub", [b.Op("ReduceMax", [y], "peak", Attr.Of("keepdims", 0L)), b.Const("range", [], 0.3f)], "floor");
+            b.Output(b.Op("Clip", [y, floor], "y"));
+            return 2; // the rank-3 input and output move between ONNX order and channels-last once each
+        },
+        ["gather-computed-indices-gelu"] = b =>
+        {
+            var x = b.Input("x", 3, 5);
+            var ids = b.Op("ArgMax", [x], "ids", Attr.Of("axis", 1L), Attr.Of("keepdims", 0L));
+            var g = b.Op("Gather", [b.Weight("table", [5, 7], -3f, 3f), ids], "g");
+            var scaled = b.Op("Div", [g, b.Const("sqrt2", [], MathF.Sqrt(2f))], "scaled");
+            var one = b.Op("Add", [b.Op("Erf", [scaled], "erf"), b.Const("one", [], 1f)], "one_plus");
+            b.Output(b.Op("Mul", [b.Op("Mul", [g, one], "times"), b.Const("half", [], 0.5f)], "y"));
+            return 0;
+        },
+        ["if-computed-then"] = b => { b.Output(ComputedIf(b, -10f)); return 0; },
+        ["if-computed-else"] = b => { b.Output(ComputedIf(b, 10f)); return 0; },
     };
+
+    /// <summary>If (mean(x) > threshold) then Relu(x) * 2 else Sigmoid(x): the condition computed from the input.</summary>
+    private static Value ComputedIf(ModelBuilder b, float threshold)
+    {
+        var x = b.Input("x", 1, 8, 10, 12);
+        var cond = b.Op("Greater", [b.Op("ReduceMean", [x], "mean", Attr.Of("keepdims", 0L)), b.Const("threshold", [], threshold)], "cond");
+        var then = new Graph("then", b.Graph);
+        then.AddOutput(then.AddNode("Mul", [then.AddNode("Relu", [x], ["t_relu"]).Output0, b.Const("two", [], 2f)], ["t_out"]).Output0);
+        var otherwise = new Graph("else", b.Graph);
+        otherwise.AddOutput(otherwise.AddNode("Sigmoid", [x], ["e_out"]).Output0);
+        return b.Graph.AddNode("If", [cond], ["y"], "", "if",
+            [new Attr("then_branch", AttributeKind.Graph) { Graph = then }, new Attr("else_branch", AttributeKind.Graph) { Graph = otherwise }]).Output0;
+    }
 
     private static Value Resize(ModelBuilder b, string mode, string coordinate, string nearest)
     {

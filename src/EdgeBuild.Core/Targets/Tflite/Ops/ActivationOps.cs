@@ -34,6 +34,10 @@ internal static class ActivationOps
         yield return ("Log", new OpRule(_ => null, (n, c) => FloatUnary(n, c, BuiltinOperator.LOG)));
         yield return ("Neg", new OpRule(_ => null, (n, c) => Unary(n, c, BuiltinOperator.NEG, new EmptyOptions(BuiltinOptionsType.NegOptions))));
         yield return ("Abs", new OpRule(_ => null, (n, c) => Unary(n, c, BuiltinOperator.ABS, new EmptyOptions(BuiltinOptionsType.AbsOptions))));
+        // Converted with its whole GELU pattern at the pattern's first node (GeluPattern.TryConvert); never alone.
+        yield return ("Erf", new OpRule(
+            n => GeluPattern.Match(n) is null ? "TFLite has no ERF kernel; only the GELU pattern x * 0.5 * (1 + erf(x / sqrt 2)) converts" : null,
+            (n, _) => throw new InvalidOperationException($"Erf '{n.Name}' outside the GELU pattern it was checked in")));
     }
 
     /// <summary>Clip's bounds (attributes before opset 11, constant inputs after); infinite when absent.</summary>
@@ -46,8 +50,56 @@ internal static class ActivationOps
         return (min, max);
     }
 
-    private static string? CheckClip(Node n) =>
-        (n.Input(1) is { } a && !IsConst(a)) || (n.Input(2) is { } b && !IsConst(b)) ? "min and max must be constants" : null;
+    /// <summary>Constant bounds, or computed ones that broadcast to the input (a log-mel floor of max - 80 dB).</summary>
+    private static string? CheckClip(Node n)
+    {
+        var input = n.Input(0)?.TensorType?.Shape;
+        foreach (var bound in new[] { n.Input(1), n.Input(2) })
+        {
+            if (bound is not { Initializer: null }) continue;
+            Shape? joined;
+            try
+            {
+                joined = input is not null && bound.TensorType?.Shape is { } s ? ShapeInference.Broadcast(s, input) : null;
+            }
+            catch (ArgumentException)
+            {
+                joined = null;
+            }
+            if (joined is null || !joined.Equals(input)) return $"computed bound '{bound.Name}' does not broadcast to the input";
+        }
+        return null;
+    }
+
+    /// <summary>Clip with a computed min or max: MAXIMUM and MINIMUM with the bound tensors (requantized to the input's parameters in int8, which both ops need).</summary>
+    private static void ConvertComputedClip(Node n, TflConverter c)
+    {
+        var x = n.Input(0)!;
+        var perm = c.PermOf(x);
+        int t = c.In(x, perm);
+        var tt = c.Tensor(t);
+        var shape = tt.Shape.Select(d => (long)d).ToArray();
+        var steps = new List<(BuiltinOperator Op, Value Bound)>();
+        if (n.Input(1) is { } lo) steps.Add((BuiltinOperator.MAXIMUM, lo));
+        if (n.Input(2) is { } hi) steps.Add((BuiltinOperator.MINIMUM, hi));
+        for (int i = 0; i < steps.Count; i++)
+        {
+            var (op, bound) = steps[i];
+            int b = ElementwiseOps.Operand(c, bound, perm, IsConst(bound) && tt.Quantization is { } cq && bound.Initializer!.ElementCount > 1 ? cq : null);
+            if (IsConst(bound) && bound.Initializer!.ElementCount == 1 && tt.Type == Schema.TensorType.INT8)
+                b = c.Constant(bound, Layout.Identity(bound.Initializer.Rank), tt.Quantization);
+            else if (tt.Quantization is { } q && c.Tensor(b).Quantization is { } bq && (bq.Scale[0] != q.Scale[0] || bq.ZeroPoint[0] != q.ZeroPoint[0]))
+            {
+                var bt = c.Tensor(b);
+                int r = c.NewTensor(bt.Name + "/requantized", bt.Shape.Select(d => (long)d).ToArray(), Schema.TensorType.INT8, q);
+                c.Op(BuiltinOperator.QUANTIZE, [b], [r], null);
+                b = r;
+            }
+            int o = i == steps.Count - 1 ? c.Out(n.Output0, perm, tt.Quantization) : c.NewTensor(n.Output0.Name + "/lower", shape, tt.Type, tt.Quantization);
+            c.Op(op, [t, b], [o], new EmptyOptions(BuiltinOptionsType.MaximumMinimumOptions));
+            t = o;
+        }
+    }
 
     public static int Unary(Node n, TflConverter c, BuiltinOperator op, BuiltinOptions? options, TflQuantization? fixedQuant = null, bool sameScale = false)
     {
@@ -73,6 +125,11 @@ internal static class ActivationOps
 
     private static void ConvertClip(Node n, TflConverter c)
     {
+        if ((n.Input(1) is { } lo && !IsConst(lo)) || (n.Input(2) is { } hi && !IsConst(hi)))
+        {
+            ConvertComputedClip(n, c);
+            return;
+        }
         var (min, max) = ClipRange(n);
         switch (min, max)
         {
@@ -178,4 +235,59 @@ internal static class ActivationOps
         int output = c.Out(n.Output0, perm, c.Int8 ? (op == BuiltinOperator.SOFTMAX ? SoftmaxQuant : LogSoftmaxQuant) : null);
         c.Op(op, [input], [output], op == BuiltinOperator.SOFTMAX ? new SoftmaxOptions(1f) : new EmptyOptions(BuiltinOptionsType.LogSoftmaxOptions));
     }
+}
+
+/// <summary>
+/// GELU written out with Erf, as PyTorch exports BERT's feed-forward activation: x * 0.5 * (1 + erf(x / sqrt 2)) in
+/// either grouping. TFLite has no ERF kernel, so the whole pattern becomes one GELU (exact, not the tanh approximation).
+/// </summary>
+internal static class GeluPattern
+{
+    /// <summary>The pattern around an Erf node: its input x, the nodes it spans (first the scaling) and the value it produces; null when it is not GELU.</summary>
+    public static (Value X, Node[] Nodes, Value Output)? Match(Node erf)
+    {
+        if (!erf.Is("Erf") || erf.Input(0) is not { Producer: { } scale } scaled || scaled.Uses.Count != 1 || scaled.IsGraphOutput) return null;
+        Value? x = scale.OpType switch
+        {
+            "Div" when Scalar(scale.Input(1)) is float d && Near(d, MathF.Sqrt(2f)) => scale.Input(0),
+            "Mul" when Scalar(scale.Input(1)) is float m && Near(m, 1f / MathF.Sqrt(2f)) => scale.Input(0),
+            "Mul" when Scalar(scale.Input(0)) is float m && Near(m, 1f / MathF.Sqrt(2f)) => scale.Input(1),
+            _ => null,
+        };
+        if (x is null || !scale.IsStandardDomain) return null;
+        if (Single(erf.Output0) is not { } add || !add.Is("Add") || OtherOperand(add, erf.Output0) is not { } one || Scalar(one) is not 1f) return null;
+        if (Single(add.Output0) is not { } times || !times.Is("Mul") || OtherOperand(times, add.Output0) is not { } factor) return null;
+        // (x * (1 + erf)) * 0.5
+        if (factor == x && Single(times.Output0) is { } half && half.Is("Mul") && OtherOperand(half, times.Output0) is { } h && Scalar(h) is 0.5f)
+            return (x, [scale, erf, add, times, half], half.Output0);
+        // (x * 0.5) * (1 + erf)
+        if (factor.Producer is { } xHalf && xHalf.Is("Mul") && factor.Uses.Count == 1 && !factor.IsGraphOutput && OtherOperand(xHalf, x) is { } hh && Scalar(hh) is 0.5f
+            && (xHalf.Input(0) == x || xHalf.Input(1) == x))
+            return (x, [scale, xHalf, erf, add, times], times.Output0);
+        return null;
+    }
+
+    /// <summary>Called on every node before its own rule: at the scaling node of a GELU pattern emits GELU and marks the rest done.</summary>
+    public static bool TryConvert(Node node, TflConverter c)
+    {
+        if (!(node.Is("Div") || node.Is("Mul")) || node.Outputs.Count != 1 || node.Output0.Uses.Count != 1) return false;
+        var erf = node.Output0.Uses[0].Node;
+        if (Match(erf) is not { } m || m.Nodes[0] != node) return false;
+        foreach (var n in m.Nodes.Skip(1)) c.Absorb(n);
+        var perm = c.PermOf(m.X);
+        int t = c.In(m.X, perm);
+        var options = new GeluOptions(false);
+        if (c.IsQuantized(m.Output)) ElementwiseOps.FloatIsland(c, BuiltinOperator.GELU, [t], m.Output, perm, options);
+        else c.Op(BuiltinOperator.GELU, [t], [c.Out(m.Output, perm)], options);
+        return true;
+    }
+
+    private static Node? Single(Value v) => v.Uses.Count == 1 && !v.IsGraphOutput ? v.Uses[0].Node : null;
+
+    private static Value? OtherOperand(Node n, Value known) =>
+        n.Inputs.Count != 2 ? null : n.Input(0) == known ? n.Input(1) : n.Input(1) == known ? n.Input(0) : null;
+
+    private static float? Scalar(Value? v) => ConstFloats(v) is { Length: 1 } f ? f[0] : null;
+
+    private static bool Near(float a, float b) => MathF.Abs(a - b) <= 1e-4f * MathF.Abs(b);
 }

@@ -8,7 +8,9 @@ namespace EdgeBuild.Targets.Tflite.Ops;
 /// Conv -> CONV_2D (filters OHWI), DEPTHWISE_CONV_2D (group = channels, filters 1HW(C*M)) or a SPLIT into
 /// groups with one CONV_2D each and a CONCATENATION; ConvTranspose -> TRANSPOSE_CONV (+ a crop for pads).
 /// Explicit pads that are not TFLite's SAME become a PAD before a VALID convolution. Int8: symmetric per-channel
-/// weights (CONV dim 0, DEPTHWISE dim 3), int32 bias with scale s_input x s_weight.
+/// weights (CONV dim 0, DEPTHWISE dim 3), int32 bias with scale s_input x s_weight. A 1-D Conv ([N, C, L], audio
+/// front ends and temporal convolutions) is the 2-D one over [N, 1, L, C]: its input is held channels-last
+/// ([N, L, C], perm [0, 2, 1]), so a chain of 1-D convolutions needs no TRANSPOSE, only free RESHAPEs around each.
 /// </summary>
 internal static class ConvOps
 {
@@ -20,7 +22,7 @@ internal static class ConvOps
 
     private static string? CheckConv(Node n)
     {
-        if (n.Input(1)?.Initializer is not { Rank: 4 }) return "only 2-D convolutions with constant weights";
+        if (n.Input(1)?.Initializer is not { Rank: 3 or 4 }) return "only 1-D and 2-D convolutions with constant weights";
         if (n.Input(2) is { } b && b.Initializer is null) return "bias must be a constant";
         if (n.GetString("auto_pad") is "SAME_LOWER") return "auto_pad SAME_LOWER";
         return null;
@@ -96,57 +98,94 @@ internal static class ConvOps
         return result;
     }
 
+    /// <summary>Channels-last order of a rank-3 [N, C, L] value.</summary>
+    private static readonly int[] Nlc = [0, 2, 1];
+
+    /// <summary>Strides, dilations and pads of a Conv as 2-D ones (a 1-D window gets a height of 1).</summary>
+    private sealed record Window(long[] Strides, long[] Dilations, long[] Pads, string? AutoPad)
+    {
+        public static Window Of(Node n, bool oneD)
+        {
+            long[] strides = n.GetInts("strides") ?? (oneD ? [1] : [1, 1]);
+            long[] dilations = n.GetInts("dilations") ?? (oneD ? [1] : [1, 1]);
+            long[] pads = n.GetInts("pads") ?? (oneD ? [0, 0] : [0, 0, 0, 0]);
+            return oneD
+                ? new Window([1, strides[0]], [1, dilations[0]], [0, pads[0], 0, pads[1]], n.GetString("auto_pad"))
+                : new Window(strides, dilations, pads, n.GetString("auto_pad"));
+        }
+    }
+
     private static void ConvertConv(Node n, TflConverter c)
     {
         var x = n.Input(0)!;
+        bool oneD = TflConverter.Rank(x) == 3;
         var w = n.Input(1)!.Initializer!;
+        if (oneD) w = w.WithDims([w.Dims[0], w.Dims[1], 1, w.Dims[2]]);
+        var window = Window.Of(n, oneD);
         var xd = TflConverter.Dims(x);
         long channels = xd[1], group = n.GetInt("group", 1), outChannels = w.Dims[0];
-        if (group == 1) ConvGroup(n, c, c.In(x, Layout.Nhwc), w, n.Input(2)?.Initializer, n.Output0, depthwise: false);
-        else if (group == channels && w.Dims[1] == 1) ConvGroup(n, c, c.In(x, Layout.Nhwc), w, n.Input(2)?.Initializer, n.Output0, depthwise: true);
+        int input = oneD ? Lift(c, x) : c.In(x, Layout.Nhwc);
+        var (act, result) = c.FuseActivation(n.Output0);
+        var od = TflConverter.Dims(result);
+        long[] outNhwc = oneD ? [od[0], 1, od[2], od[1]] : [od[0], od[2], od[3], od[1]];
+        var q = c.IsQuantized(result) ? c.ActivationQuant(result.Name) : null;
+        // A 1-D result is computed as [N, 1, L, O] and reshaped (free) to [N, L, O], held channels-last.
+        int target = oneD
+            ? c.NewTensor(result.Name + "/2d", outNhwc, q is null ? c.Tensor(input).Type : Schema.TensorType.INT8, q)
+            : group == 1 || (group == channels && w.Dims[1] == 1) ? c.Out(result, Layout.Nhwc) : -1;
+        string name = n.Name.Length > 0 ? n.Name : n.Output0.Name;
+        if (group == 1) EmitConv(c, input, w, n.Input(2)?.Initializer, target, depthwise: false, act, name, window);
+        else if (group == channels && w.Dims[1] == 1) EmitConv(c, input, w, n.Input(2)?.Initializer, target, depthwise: true, act, name, window);
         else
         {
             // Grouped: SPLIT along channels, one CONV_2D per group, CONCATENATION.
-            int input = c.In(x, Layout.Nhwc);
             var it = c.Tensor(input);
             int perIn = (int)(channels / group), perOut = (int)(outChannels / group);
             var parts = new int[group];
             for (int g = 0; g < group; g++) parts[g] = c.NewTensor($"{x.Name}/group{g}", [it.Shape[0], it.Shape[1], it.Shape[2], perIn], it.Type, it.Quantization);
-            c.Op(BuiltinOperator.SPLIT, [c.Int32Const(n.Name + "/split_axis", [3], []), input], parts, new SplitOptions(BuiltinOptionsType.SplitOptions, (int)group));
-            var (act, result) = c.FuseActivation(n.Output0);
-            var od = TflConverter.Dims(n.Output0);
+            c.Op(BuiltinOperator.SPLIT, [c.Int32Const(name + "/split_axis", [3], []), input], parts, new SplitOptions(BuiltinOptionsType.SplitOptions, (int)group));
             var outputs = new int[group];
             var wf = w.ToFloats();
             float[]? bf = n.Input(2)?.Initializer?.ToFloats();
             long wPer = w.ElementCount / group;
-            var q = c.IsQuantized(result) ? c.ActivationQuant(result.Name) : null;
             for (int g = 0; g < group; g++)
             {
                 var wg = Ir.Tensor.FromFloats([perOut, w.Dims[1], w.Dims[2], w.Dims[3]], wf.AsSpan((int)(g * wPer), (int)wPer));
                 var bg = bf is null ? null : Ir.Tensor.FromFloats([perOut], bf.AsSpan(g * perOut, perOut));
-                outputs[g] = c.NewTensor($"{result.Name}/group{g}", [od[0], od[2], od[3], perOut], q is null ? c.Tensor(input).Type : Schema.TensorType.INT8, q);
-                EmitConv(n, c, parts[g], wg, bg, outputs[g], depthwise: false, act, $"{n.Name}/group{g}");
+                outputs[g] = c.NewTensor($"{result.Name}/group{g}", [outNhwc[0], outNhwc[1], outNhwc[2], perOut], q is null ? c.Tensor(input).Type : Schema.TensorType.INT8, q);
+                EmitConv(c, parts[g], wg, bg, outputs[g], depthwise: false, act, $"{name}/group{g}", window);
             }
-            int concat = c.Out(result, Layout.Nhwc, q);
-            c.Op(BuiltinOperator.CONCATENATION, outputs, [concat], new ConcatenationOptions(3, ActivationFunctionType.NONE));
+            if (target < 0) target = c.Out(result, Layout.Nhwc, q);
+            c.Op(BuiltinOperator.CONCATENATION, outputs, [target], new ConcatenationOptions(3, ActivationFunctionType.NONE));
+        }
+        if (oneD)
+        {
+            var tt = c.Tensor(target);
+            int o = c.Out(result, Nlc, tt.Quantization);
+            int[] dims = [(int)od[0], (int)od[2], (int)od[1]];
+            c.Op(BuiltinOperator.RESHAPE, [target, c.Int32Const(result.Name + "/shape", dims)], [o], new ReshapeOptions(dims));
         }
     }
 
-    private static void ConvGroup(Node n, TflConverter c, int input, Ir.Tensor w, Ir.Tensor? bias, Value output, bool depthwise)
+    /// <summary>A rank-3 [N, C, L] input as [N, 1, L, C]: held channels-last, the RESHAPE moves no byte.</summary>
+    private static int Lift(TflConverter c, Value x)
     {
-        var (act, result) = c.FuseActivation(output);
-        int o = c.Out(result, Layout.Nhwc);
-        EmitConv(n, c, input, w, bias, o, depthwise, act, n.Name.Length > 0 ? n.Name : output.Name);
+        int t = c.In(x, Nlc);
+        var tt = c.Tensor(t);
+        int[] dims = [tt.Shape[0], 1, tt.Shape[1], tt.Shape[2]];
+        int r = c.NewTensor(x.Name + "/2d", dims.Select(d => (long)d).ToArray(), tt.Type, tt.Quantization);
+        c.Op(BuiltinOperator.RESHAPE, [t, c.Int32Const(x.Name + "/2d_shape", dims)], [r], new ReshapeOptions(dims));
+        return r;
     }
 
-    private static void EmitConv(Node n, TflConverter c, int input, Ir.Tensor w, Ir.Tensor? bias, int output, bool depthwise, ActivationFunctionType act, string name)
+    private static void EmitConv(TflConverter c, int input, Ir.Tensor w, Ir.Tensor? bias, int output, bool depthwise, ActivationFunctionType act, string name, Window window)
     {
         var it = c.Tensor(input);
         var ot = c.Tensor(output);
         long[] kernel = [w.Dims[2], w.Dims[3]];
-        long[] strides = n.GetInts("strides") ?? [1, 1];
-        long[] dilations = n.GetInts("dilations") ?? [1, 1];
-        var (padding, pads) = ChoosePadding([it.Shape[1], it.Shape[2]], [ot.Shape[1], ot.Shape[2]], kernel, strides, dilations, Pads(n), n.GetString("auto_pad"));
+        long[] strides = window.Strides;
+        long[] dilations = window.Dilations;
+        var (padding, pads) = ChoosePadding([it.Shape[1], it.Shape[2]], [ot.Shape[1], ot.Shape[2]], kernel, strides, dilations, window.Pads, window.AutoPad);
         if (pads is not null) input = PadNhwc(c, input, pads, null, name);
         // Filters: CONV_2D OHWI from OIHW; DEPTHWISE_CONV_2D [1,H,W,C*M] from [C*M,1,H,W].
         var filter = Layout.Transpose(w, depthwise ? [1, 2, 3, 0] : [0, 2, 3, 1]);

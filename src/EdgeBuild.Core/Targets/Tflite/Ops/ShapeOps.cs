@@ -26,7 +26,7 @@ internal static class ShapeOps
         yield return ("Split", new OpRule(n => RequireConst(n, 1, "split"), ConvertSplit, [1]));
         yield return ("Slice", new OpRule(CheckSlice, ConvertSlice, [1, 2, 3, 4]));
         yield return ("Pad", new OpRule(CheckPad, ConvertPad, [1, 2, 3]));
-        yield return ("Gather", new OpRule(n => RequireConst(n, 1, "indices"), ConvertGather));
+        yield return ("Gather", new OpRule(CheckGather, ConvertGather));
         yield return ("ConstantOfShape", new OpRule(n => RequireConst(n, 0, "shape") ?? FillTooLarge(n), ConvertConstantOfShape, [0]));
         yield return ("DepthToSpace", new OpRule(n => n.GetString("mode") is null or "DCR" ? null : "CRD mode", (n, c) => Space(n, c, BuiltinOperator.DEPTH_TO_SPACE)));
         yield return ("SpaceToDepth", new OpRule(_ => null, (n, c) => Space(n, c, BuiltinOperator.SPACE_TO_DEPTH)));
@@ -288,12 +288,30 @@ internal static class ShapeOps
         }
     }
 
+    /// <summary>Constant indices, or computed integer ones (token ids into an embedding table).</summary>
+    private static string? CheckGather(Node n) =>
+        IsConst(n.Input(1)) || n.Input(1)?.TensorType?.ElementType is DataType.Int64 or DataType.Int32 ? null : "indices must be integers";
+
     private static void ConvertGather(Node n, TflConverter c)
     {
         var x = n.Input(0)!;
         int rank = TflConverter.Rank(x);
         int axis = NormalizeAxis(n.GetInt("axis", 0), rank);
         long d = TflConverter.Dims(x)[axis];
+        if (n.Input(1)!.Initializer is null)
+        {
+            // Computed indices: ONNX counts negative ones from the end, TFLite's GATHER refuses them; FLOOR_MOD by the
+            // axis length maps [-d, d) onto [0, d) and leaves valid ones as they are.
+            var iv = n.Input(1)!;
+            int raw = c.InOnnx(iv);
+            var rt = c.Tensor(raw);
+            int wrapped = c.NewTensor(iv.Name + "/wrapped", rt.Shape.Select(v => (long)v).ToArray(), Schema.TensorType.INT32);
+            c.Op(BuiltinOperator.FLOOR_MOD, [raw, c.Int32Const(iv.Name + "/axis_length", [(int)d], [])], [wrapped], null);
+            int source = c.InOnnx(x);
+            int result = c.Out(n.Output0, Layout.Identity(TflConverter.Rank(n.Output0)), c.Tensor(source).Quantization);
+            c.Op(BuiltinOperator.GATHER, [source, wrapped], [result], new GatherOptions(axis));
+            return;
+        }
         var idx = n.Input(1)!.Initializer!;
         var values = idx.ToInt64s().Select(i => (int)(i < 0 ? i + d : i)).ToArray();
         int data = c.InOnnx(x);

@@ -16,7 +16,7 @@ internal static class TflOpRegistry
     private static Dictionary<string, OpRule> Build()
     {
         var rules = new Dictionary<string, OpRule>(StringComparer.Ordinal);
-        foreach (var family in new[] { ConvOps.Rules(), MatMulOps.Rules(), ElementwiseOps.Rules(), ActivationOps.Rules(), PoolOps.Rules(), ShapeOps.Rules(), ResizeOps.Rules(), IndexOps.Rules() })
+        foreach (var family in new[] { ConvOps.Rules(), MatMulOps.Rules(), ElementwiseOps.Rules(), ActivationOps.Rules(), PoolOps.Rules(), ShapeOps.Rules(), ResizeOps.Rules(), IndexOps.Rules(), RecurrentOps.Rules(), ControlFlowOps.Rules() })
             foreach (var (op, rule) in family) rules.Add(op, rule);
         return rules;
     }
@@ -101,7 +101,12 @@ internal static class TflOpRegistry
     public static bool ReadsConstantOnly(Node node, int index) =>
         Rules.TryGetValue(node.OpType, out var rule) && rule.ConstantInputs?.Contains(index) == true;
 
-    public static void Convert(Node node, TflConverter converter) => Rules[node.OpType].Convert(node, converter);
+    public static void Convert(Node node, TflConverter converter)
+    {
+        // Patterns that span several nodes are tried at their first node, before that node's own rule.
+        if (GeluPattern.TryConvert(node, converter)) return;
+        Rules[node.OpType].Convert(node, converter);
+    }
 
     // ---- helpers shared by the families ----
 
