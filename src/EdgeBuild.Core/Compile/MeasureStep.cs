@@ -1,5 +1,7 @@
 using System.Globalization;
+using EdgeBuild.Analysis;
 using EdgeBuild.Diagnostics;
+using EdgeBuild.Ir;
 using EdgeBuild.Onnx;
 using EdgeBuild.Quantization;
 using EdgeBuild.Targets;
@@ -51,7 +53,16 @@ public static class MeasureStep
 
         // Model files only: a kit's recipe, script or calibration cache has no latency, so it gets no line and no EB5007.
         // Nothing is measured at a size nobody runs: the EB5008 error above is the verdict.
-        foreach (var artifact in sizeUnknown ? [] : context.Artifacts.Where(a => a.Runtime != ArtifactRuntime.None))
+        var measurable = sizeUnknown ? [] : context.Artifacts.Where(a => a.Runtime != ArtifactRuntime.None).ToList();
+        if (measurable.Count > 0)
+        {
+            // Every timed run executes the whole model: one that asks for gigabytes or minutes per inference is refused
+            // here as it is before calibration, instead of taking the machine for the length of the measurement.
+            var floatModel = context.CloneFloatModel();
+            MemoryCeiling.Check(floatModel, subject);
+            ComputeCeiling.Check(floatModel, subject);
+        }
+        foreach (var artifact in measurable)
         {
             string key = BaselineCheck.Key(artifact.Target, artifact.Precision, machine.ExecutionProvider);
             string path = context.PathOf(artifact.Path);

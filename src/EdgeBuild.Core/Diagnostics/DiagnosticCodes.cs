@@ -37,6 +37,9 @@ public static class DiagnosticCodes
         "A tensor's data does not match its type or dims; re-export the model.");
     public static readonly DiagnosticDescriptor WriteFailed = new("EB1013", "Cannot write output file",
         "Check that the output folder exists and is writable.");
+
+    public static readonly DiagnosticDescriptor ComputeCeilingExceeded = new("EB1014", "Model needs more computation than the ceiling",
+        "One inference of the model (often a MatMul or Conv of a huge constant shape) would take more multiply-adds than EdgeBuild runs at build time for calibration, accuracy or measurement (EDGEBUILD_MAX_GMACS, default 100); fix the shape in the model, or raise the ceiling if the model really is that large.");
     public static readonly DiagnosticDescriptor OutputFolderLocked = new("EB1020", "Output folder in use by another compile",
         "Another edgebuild process is writing the same output folder and did not finish in time; wait for it (or stop it), or give each compile its own output folder.");
 

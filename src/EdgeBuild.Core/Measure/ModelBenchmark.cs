@@ -50,9 +50,6 @@ public static class ModelBenchmark
         using var referenceSession = options.Reference ? new InferenceSession(ReferenceWorkload.Model, sessionOptions) : null;
         using var referenceFeed = referenceSession is null ? null : new BoundFeed(referenceSession, batch: null);
         referenceFeed?.Run();
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
         var memory = new MemoryProbe();
         var clock = Stopwatch.StartNew();
         InferenceSession session;
@@ -367,15 +364,23 @@ public static class ModelBenchmark
     /// <summary>
     /// Peak resident memory from /proc/self/status. Writing 5 to /proc/self/clear_refs resets the kernel's peak (VmHWM)
     /// so it covers only this measurement; where that is refused the peak of sampled VmRSS values is used.
+    /// The figure must not depend on what the process did before: a compile that has freed hundreds of MB (folding,
+    /// calibration) hands the new session pages that are already resident, so its RSS barely grows (0.43 MB in a
+    /// build against 9.7 MB in a fresh <c>edgebuild bench</c> for the same file). So freed memory goes back to the
+    /// system first (a compacting, decommitting GC and glibc's malloc_trim), and the session's weights, arena and
+    /// activations fault in new pages in every process alike. File-backed pages (RssFile: ONNX Runtime's kernels paged
+    /// in on first use) are left out for the same reason: a process that ran the model before already holds them.
     /// </summary>
     private sealed class MemoryProbe
     {
         private readonly double baselineMB;
+        private readonly double? baselineFileMB;
         private readonly bool peakReset;
         private double sampledPeakMB;
 
         public MemoryProbe()
         {
+            FreedMemory.ReturnToSystem();
             try
             {
                 File.WriteAllText("/proc/self/clear_refs", "5");
@@ -386,6 +391,7 @@ public static class ModelBenchmark
                 peakReset = false;
             }
             baselineMB = Status("VmRSS") ?? 0;
+            baselineFileMB = Status("RssFile");
             sampledPeakMB = baselineMB;
         }
 
@@ -402,8 +408,13 @@ public static class ModelBenchmark
                 return new MemoryFigures(peak, Math.Max(0, peak - baselineMB), "working set at the end (not Linux: no peak counter)", Arena);
             }
             double hwm = peakReset ? Status("VmHWM") ?? sampledPeakMB : sampledPeakMB;
-            return new MemoryFigures(hwm, Math.Max(0, hwm - baselineMB),
-                peakReset ? "VmHWM after a reset (clear_refs) minus VmRSS before the session" : "peak of sampled VmRSS minus VmRSS before the session", Arena);
+            // Kernels 4.5 and later split the resident set; file-backed pages are never freed by the run, so their growth
+            // up to now is at most what they added to the peak.
+            double fileGrowth = baselineFileMB is double before && Status("RssFile") is double after ? Math.Max(0, after - before) : 0;
+            string method = (peakReset ? "VmHWM after a reset (clear_refs)" : "peak of sampled VmRSS")
+                + " minus VmRSS before the session" + (baselineFileMB is null ? "" : " and minus the growth of file-backed pages (RssFile)")
+                + ", freed memory returned to the system first";
+            return new MemoryFigures(hwm, Math.Max(0, hwm - baselineMB - fileGrowth), method, Arena);
         }
 
         private static double? Status(string key)
