@@ -138,6 +138,10 @@ public static class MeasureStep
                 baseline.Model.Sha256 == modelSha256, tolerances, rows, baseline.History);
         }
 
+        else if (Tolerances(settings) is { Count: > 0 } tolerancesSet)
+            findings.Add(new Finding(FindingSeverity.Warning, DiagnosticCodes.TolerancesWithoutBaseline, subject,
+                $"{string.Join(", ", tolerancesSet)} not checked: there is no baseline {Path.GetFileName(baselinePath)} to compare with"));
+
         return new MeasurementReport(machine, settings.Bench, measured, outcomes, baselineSummary, findings) { BaselineWritten = baselineWritten };
     }
 
@@ -201,7 +205,7 @@ public static class MeasureStep
         var set = new (string Name, double? Value)[]
         {
             ("LatencyBudgetMs", o.LatencyBudgetMs), ("MinFps", o.Measurement.MinFps), ("MaxMemoryMB", o.Measurement.MaxMemoryMB), ("MaxSizeMB", o.Measurement.MaxSizeMB),
-        }.Where(b => b.Value is not null).Select(b => FormattableString.Invariant($"{b.Name}={b.Value:G}")).ToList();
+        }.Where(b => b.Value is not null).Select(b => FormattableString.Invariant($"{b.Name}={b.Value:G}")).Concat(Tolerances(o.Measurement)).ToList();
         return set.Count == 0 ? null
             : new Finding(FindingSeverity.Warning, DiagnosticCodes.BudgetsNotMeasured, subject, $"{string.Join(", ", set)} not checked: measurement is switched off");
     }
@@ -214,6 +218,13 @@ public static class MeasureStep
         ArtifactRuntime.TensorRt => "the kit becomes a TensorRT engine only when built on the device (build-engine.sh), and EdgeBuild measures with ONNX Runtime; measure the engine there (trtexec prints its latency)",
         _ => "it is not a model file",
     };
+
+    /// <summary>The regression tolerances set on the item, as "Name=value"; they are checked only against a baseline.</summary>
+    private static List<string> Tolerances(MeasureSettings s) =>
+        new (string Name, double? Value)[]
+        {
+            ("LatencyTolerancePercent", s.LatencyTolerancePercent), ("AccuracyTolerancePoints", s.AccuracyTolerancePoints), ("SizeTolerancePercent", s.SizeTolerancePercent),
+        }.Where(t => t.Value is not null).Select(t => FormattableString.Invariant($"{t.Name}={t.Value:G}")).ToList();
 
     private static bool HasPerformanceBudget(CompileOptions o) =>
         o.LatencyBudgetMs is not null || o.Measurement.MinFps is not null || o.Measurement.MaxMemoryMB is not null || o.Measurement.MaxSizeMB is not null;
