@@ -59,6 +59,34 @@ public sealed class TfliteRobustnessTests
     }
 
     [Fact]
+    public void GemmWhoseBIsAVectorIsRefusedByName()
+    {
+        // Fuzz class (seed 15, mutant 19711): a BiasAdd turned into a Gemm took its bias vector as B, and transposing
+        // B as a matrix indexed a second dim it does not have (IndexOutOfRangeException).
+        var b = new ModelBuilder();
+        var x = b.Input("x", 1, 4);
+        b.Output(b.Op("Gemm", [x, b.Const("bias", [4], 1, 2, 3, 4)], "y"));
+        var e = Refused(OnnxImporter.Parse(OnnxExporter.ToBytes(b.Model), "model.onnx"));
+        Assert.Equal("EB4101", e.Code);
+        Assert.Contains("Gemm (y_node: A, B and Y must be matrices)", e.Message);
+    }
+
+    [Fact]
+    public void NodeMissingARequiredInputIsRefusedByName()
+    {
+        // Fuzz class (seed 15, mutant 24812): a Relu whose only input was dropped reached the converter, which looked up
+        // a null value (ArgumentNullException). An Add without its second operand is the binary case.
+        var b = new ModelBuilder();
+        var x = b.Input("x", 1, 4);
+        var relu = b.Op("Relu", [null], "r");
+        b.Output(b.Op("Add", [x], "y"), relu);
+        var e = Refused(OnnxImporter.Parse(OnnxExporter.ToBytes(b.Model), "model.onnx"));
+        Assert.Equal("EB4101", e.Code);
+        Assert.Contains("Relu (r_node: input 0 of the 1 the ONNX spec requires is missing)", e.Message);
+        Assert.Contains("Add (y_node: input 1 of the 2 the ONNX spec requires is missing)", e.Message);
+    }
+
+    [Fact]
     public void ConstantOfShapeOfGigabytesIsNotStoredAsConstantData()
     {
         var b = new ModelBuilder();

@@ -29,6 +29,9 @@ internal static class TflOpRegistry
     {
         if (!node.IsStandardDomain) return $"domain '{node.Domain}' is not ONNX";
         if (!Rules.TryGetValue(node.OpType, out var rule)) return "";
+        int required = RequiredInputs.GetValueOrDefault(node.OpType, 1);
+        for (int i = 0; i < required; i++)
+            if (node.Input(i) is null) return $"input {i} of the {required} the ONNX spec requires is missing";
         foreach (var o in node.Outputs)
             if (o?.TensorType is { } t && t.ElementType is not (DataType.Float or DataType.Int64 or DataType.Int32 or DataType.Int8 or DataType.UInt8 or DataType.Bool))
                 return $"output type {DataTypes.Name(t.ElementType)}";
@@ -44,6 +47,18 @@ internal static class TflOpRegistry
             return $"its attributes or constant inputs are out of range ({e.GetType().Name}: {e.Message})";
         }
     }
+
+    /// <summary>
+    /// Inputs the ONNX spec requires, where more than the first (every op here reads input 0); the converters read them
+    /// without a null check, so a corrupt node that lacks one is refused here by name.
+    /// </summary>
+    private static readonly Dictionary<string, int> RequiredInputs = new(StringComparer.Ordinal)
+    {
+        ["Conv"] = 2, ["ConvTranspose"] = 2, ["Gemm"] = 2, ["MatMul"] = 2, ["PRelu"] = 2,
+        ["Add"] = 2, ["Sub"] = 2, ["Mul"] = 2, ["Div"] = 2, ["Pow"] = 2,
+        ["Equal"] = 2, ["Less"] = 2, ["LessOrEqual"] = 2, ["Greater"] = 2, ["GreaterOrEqual"] = 2,
+        ["Expand"] = 2, ["Tile"] = 2, ["Reshape"] = 2, ["Gather"] = 2, ["Where"] = 3, ["BatchNormalization"] = 5,
+    };
 
     private static readonly HashSet<string> WindowOps = new(StringComparer.Ordinal) { "Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool" };
 
