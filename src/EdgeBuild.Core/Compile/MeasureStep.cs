@@ -134,6 +134,10 @@ public static class MeasureStep
             var (baselineFindings, rows) = BaselineCheck.Compare(baseline, baselinePath, current,
                 measured.Where(m => m.Result is not null).Select(m => (m.Key, m.Result!, m.AccuracyLossPercent)).ToList(), tolerances);
             findings.AddRange(baselineFindings);
+            // The loss is compared only where this build and the baseline both judged one (a quantized artifact with held-out samples).
+            if (settings.AccuracyTolerancePoints is double points && !rows.Any(r => r.Metric == "accuracyLossPercent"))
+                findings.Add(new Finding(FindingSeverity.Warning, DiagnosticCodes.AccuracyToleranceNotChecked, subject,
+                    FormattableString.Invariant($"AccuracyTolerancePoints={points:G} not checked: this build or {Path.GetFileName(baselinePath)} has no accuracy loss against FP32 to compare")));
             baselineSummary = new BaselineSummary(Path.GetFileName(baselinePath), baseline.Machine.Id, baseline.Machine.Id == machine.Id,
                 baseline.Model.Sha256 == modelSha256, tolerances, rows, baseline.History);
         }
