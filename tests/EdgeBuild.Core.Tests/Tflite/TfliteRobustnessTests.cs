@@ -87,6 +87,37 @@ public sealed class TfliteRobustnessTests
     }
 
     [Fact]
+    public void MaxPoolWithoutKernelShapeIsRefusedByName()
+    {
+        // Fuzz class (seed 15, mutant 54811): a bit flip renamed kernel_shape, and choosing the padding read the null window.
+        var b = new ModelBuilder();
+        var x = b.Input("x", 1, 2, 4, 4);
+        b.Output(b.Op("MaxPool", [x], "y", Attribute.Of("strides", [1L, 1])));
+        var model = OnnxImporter.Parse(OnnxExporter.ToBytes(b.Model), "model.onnx");
+        model.Graph.Outputs[0].Type = new TensorType(DataType.Float, Shape.Of(1, 2, 4, 4));
+        var e = Refused(model);
+        Assert.Equal("EB4101", e.Code);
+        Assert.Contains("MaxPool (y_node: kernel_shape must give the 2 spatial dims)", e.Message);
+    }
+
+    [Theory]
+    [InlineData(false, "starts and ends must be constant integers")]
+    [InlineData(true, "starts, ends, axes and steps must be integer lists of one length")]
+    public void SliceWithoutEndsOrWithListsOfDifferentLengthsIsRefusedByName(bool threeAxes, string why)
+    {
+        // Fuzz class (seed 15, mutant 57525): a node turned into a Slice had no ends input, and the converter read a null list.
+        var b = new ModelBuilder();
+        var x = b.Input("x", 4, 4);
+        Value?[] inputs = threeAxes ? [x, b.ConstInts("starts", 0, 0), b.ConstInts("ends", 2, 2), b.ConstInts("axes", 0, 1, 0)] : [x, b.ConstInts("starts", 0)];
+        b.Output(b.Op("Slice", inputs, "y"));
+        var model = OnnxImporter.Parse(OnnxExporter.ToBytes(b.Model), "model.onnx");
+        model.Graph.Outputs[0].Type = new TensorType(DataType.Float, Shape.Of(2, 2));
+        var e = Refused(model);
+        Assert.Equal("EB4101", e.Code);
+        Assert.Contains($"Slice (y_node: {why})", e.Message);
+    }
+
+    [Fact]
     public void ConstantOfShapeOfGigabytesIsNotStoredAsConstantData()
     {
         var b = new ModelBuilder();
