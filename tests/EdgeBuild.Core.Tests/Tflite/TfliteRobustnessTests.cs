@@ -118,6 +118,21 @@ public sealed class TfliteRobustnessTests
     }
 
     [Fact]
+    public void ElementwiseOpWhoseOutputHasAnotherShapeIsRefusedByName()
+    {
+        // Fuzz class (seed 15, mutant 85889): a node turned into a LeakyRelu kept its declared rank-2 output over a
+        // rank-4 input, and laying the output out by the input's layout indexed past its dims.
+        var b = new ModelBuilder();
+        var x = b.Input("x", 1, 2, 4, 4);
+        b.Output(b.Op("LeakyRelu", [x], "y"));
+        var model = OnnxImporter.Parse(OnnxExporter.ToBytes(b.Model), "model.onnx");
+        model.Graph.Outputs[0].Type = new TensorType(DataType.Float, Shape.Of(1, 32));
+        var e = Refused(model);
+        Assert.Equal("EB4101", e.Code);
+        Assert.Contains("LeakyRelu (y_node: output shape [1,32] is not the input's [1,2,4,4])", e.Message);
+    }
+
+    [Fact]
     public void ConstantOfShapeOfGigabytesIsNotStoredAsConstantData()
     {
         var b = new ModelBuilder();
