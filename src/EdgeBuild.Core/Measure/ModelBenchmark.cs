@@ -411,8 +411,9 @@ public static class ModelBenchmark
                 return new MemoryFigures(peak, Math.Max(0, peak - baselineMB), "working set at the end (not Linux: no peak counter)", Arena);
             }
             double hwm = peakReset ? Status("VmHWM") ?? sampledPeakMB : sampledPeakMB;
-            // Kernels 4.5 and later split the resident set; file-backed pages are never freed by the run, so their growth
-            // up to now is at most what they added to the peak.
+            // Kernels 4.5 and later split the resident set. File-backed pages stay once paged in, and ONNX Runtime pages in
+            // its kernels in the first runs, before the peak; so their growth to the end is what they added to the peak
+            // (a page first touched after the peak would make the figure read that much low).
             double fileGrowth = baselineFileMB is double before && Status("RssFile") is double after ? Math.Max(0, after - before) : 0;
             string method = (peakReset ? "VmHWM after a reset (clear_refs)" : "peak of sampled VmRSS")
                 + " minus VmRSS before the session" + (baselineFileMB is null ? "" : " and minus the growth of file-backed pages (RssFile)")

@@ -1,5 +1,5 @@
-using EdgeBuild.Analysis;
 using System.Diagnostics;
+using EdgeBuild.Analysis;
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Ir;
 using EdgeBuild.Onnx;
