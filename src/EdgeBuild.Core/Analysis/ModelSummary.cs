@@ -76,7 +76,7 @@ public static class MacCounter
                 var w = n.Input(1)?.TensorType?.Shape;
                 var y = n.Outputs[0]?.TensorType?.Shape;
                 if (w?.ElementCount() is not long weights || y?.ElementCount() is not long outputs || w[0].Value is not long m || m == 0) return null;
-                return outputs * (weights / m);
+                return Product(outputs, weights / m);
             }
             case "ConvTranspose":
             {
@@ -84,7 +84,7 @@ public static class MacCounter
                 var w = n.Input(1)?.TensorType?.Shape;
                 var x = n.Input(0)?.TensorType?.Shape;
                 if (w?.ElementCount() is not long weights || x?.ElementCount() is not long inputs || w[0].Value is not long c || c == 0) return null;
-                return inputs * (weights / c);
+                return Product(inputs, weights / c);
             }
             case "Gemm":
             {
@@ -92,16 +92,23 @@ public static class MacCounter
                 var y = n.Outputs[0]?.TensorType?.Shape;
                 if (a is not { Rank: 2 } || y?.ElementCount() is not long outputs) return null;
                 var k = n.GetInt("transA", 0) != 0 ? a[0] : a[1];
-                return k.Value is long kv ? outputs * kv : null;
+                return k.Value is long kv ? Product(outputs, kv) : null;
             }
             case "MatMul":
             {
                 var a = n.Input(0)?.TensorType?.Shape;
                 var y = n.Outputs[0]?.TensorType?.Shape;
                 if (a is null || a.Rank == 0 || y?.ElementCount() is not long outputs) return null;
-                return a[a.Rank - 1].Value is long kv ? outputs * kv : null;
+                return a[a.Rank - 1].Value is long kv ? Product(outputs, kv) : null;
             }
         }
         return null;
+    }
+
+    /// <summary>a * b, held at long.MaxValue where it would wrap: a mutated model's dims can ask for more than a long holds, and a wrapped count would pass the compute ceiling.</summary>
+    private static long Product(long a, long b)
+    {
+        if (a <= 0 || b <= 0) return 0;
+        return a > long.MaxValue / b ? long.MaxValue : a * b;
     }
 }

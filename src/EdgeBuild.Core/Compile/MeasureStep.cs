@@ -1,5 +1,7 @@
 using System.Globalization;
+using EdgeBuild.Analysis;
 using EdgeBuild.Diagnostics;
+using EdgeBuild.Ir;
 using EdgeBuild.Onnx;
 using EdgeBuild.Quantization;
 using EdgeBuild.Targets;
@@ -51,7 +53,16 @@ public static class MeasureStep
 
         // Model files only: a kit's recipe, script or calibration cache has no latency, so it gets no line and no EB5007.
         // Nothing is measured at a size nobody runs: the EB5008 error above is the verdict.
-        foreach (var artifact in sizeUnknown ? [] : context.Artifacts.Where(a => a.Runtime != ArtifactRuntime.None))
+        var measurable = sizeUnknown ? [] : context.Artifacts.Where(a => a.Runtime != ArtifactRuntime.None).ToList();
+        if (measurable.Count > 0)
+        {
+            // Every timed run executes the whole model: one that asks for gigabytes or minutes per inference is refused
+            // here as it is before calibration, instead of taking the machine for the length of the measurement.
+            var floatModel = context.CloneFloatModel();
+            MemoryCeiling.Check(floatModel, subject);
+            ComputeCeiling.Check(floatModel, subject);
+        }
+        foreach (var artifact in measurable)
         {
             string key = BaselineCheck.Key(artifact.Target, artifact.Precision, machine.ExecutionProvider);
             string path = context.PathOf(artifact.Path);
@@ -123,9 +134,17 @@ public static class MeasureStep
             var (baselineFindings, rows) = BaselineCheck.Compare(baseline, baselinePath, current,
                 measured.Where(m => m.Result is not null).Select(m => (m.Key, m.Result!, m.AccuracyLossPercent)).ToList(), tolerances);
             findings.AddRange(baselineFindings);
+            // The loss is compared only where this build and the baseline both judged one (a quantized artifact with held-out samples).
+            if (settings.AccuracyTolerancePoints is double points && !rows.Any(r => r.Metric == "accuracyLossPercent"))
+                findings.Add(new Finding(FindingSeverity.Warning, DiagnosticCodes.AccuracyToleranceNotChecked, subject,
+                    FormattableString.Invariant($"AccuracyTolerancePoints={points:G} not checked: this build or {Path.GetFileName(baselinePath)} has no accuracy loss against FP32 to compare")));
             baselineSummary = new BaselineSummary(Path.GetFileName(baselinePath), baseline.Machine.Id, baseline.Machine.Id == machine.Id,
                 baseline.Model.Sha256 == modelSha256, tolerances, rows, baseline.History);
         }
+
+        else if (Tolerances(settings) is { Count: > 0 } tolerancesSet)
+            findings.Add(new Finding(FindingSeverity.Warning, DiagnosticCodes.TolerancesWithoutBaseline, subject,
+                $"{string.Join(", ", tolerancesSet)} not checked: there is no baseline {Path.GetFileName(baselinePath)} to compare with"));
 
         return new MeasurementReport(machine, settings.Bench, measured, outcomes, baselineSummary, findings) { BaselineWritten = baselineWritten };
     }
@@ -190,7 +209,7 @@ public static class MeasureStep
         var set = new (string Name, double? Value)[]
         {
             ("LatencyBudgetMs", o.LatencyBudgetMs), ("MinFps", o.Measurement.MinFps), ("MaxMemoryMB", o.Measurement.MaxMemoryMB), ("MaxSizeMB", o.Measurement.MaxSizeMB),
-        }.Where(b => b.Value is not null).Select(b => FormattableString.Invariant($"{b.Name}={b.Value:G}")).ToList();
+        }.Where(b => b.Value is not null).Select(b => FormattableString.Invariant($"{b.Name}={b.Value:G}")).Concat(Tolerances(o.Measurement)).ToList();
         return set.Count == 0 ? null
             : new Finding(FindingSeverity.Warning, DiagnosticCodes.BudgetsNotMeasured, subject, $"{string.Join(", ", set)} not checked: measurement is switched off");
     }
@@ -203,6 +222,13 @@ public static class MeasureStep
         ArtifactRuntime.TensorRt => "the kit becomes a TensorRT engine only when built on the device (build-engine.sh), and EdgeBuild measures with ONNX Runtime; measure the engine there (trtexec prints its latency)",
         _ => "it is not a model file",
     };
+
+    /// <summary>The regression tolerances set on the item, as "Name=value"; they are checked only against a baseline.</summary>
+    private static List<string> Tolerances(MeasureSettings s) =>
+        new (string Name, double? Value)[]
+        {
+            ("LatencyTolerancePercent", s.LatencyTolerancePercent), ("AccuracyTolerancePoints", s.AccuracyTolerancePoints), ("SizeTolerancePercent", s.SizeTolerancePercent),
+        }.Where(t => t.Value is not null).Select(t => FormattableString.Invariant($"{t.Name}={t.Value:G}")).ToList();
 
     private static bool HasPerformanceBudget(CompileOptions o) =>
         o.LatencyBudgetMs is not null || o.Measurement.MinFps is not null || o.Measurement.MaxMemoryMB is not null || o.Measurement.MaxSizeMB is not null;

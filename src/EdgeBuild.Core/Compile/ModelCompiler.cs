@@ -2,8 +2,10 @@ using System.Reflection;
 using System.Security.Cryptography;
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Ir;
+using EdgeBuild.Measure;
 using EdgeBuild.Onnx;
 using EdgeBuild.Passes;
+using EdgeBuild.Quantization;
 using EdgeBuild.Targets;
 using EdgeBuild.Session;
 
@@ -75,6 +77,7 @@ public static class ModelCompiler
                 TargetWriters.For(target)!.Write(session);
             }
             var quantization = session.QuantizationIfRun;
+            if (FloorsNotJudged(options, quantization, name) is { } floors) warn?.Invoke(floors.Format());
 
             // The interface is read after optimization: passes keep names, and shape inference filled what the file left out.
             var interfaceModel = session.InterfaceModel;
@@ -121,6 +124,23 @@ public static class ModelCompiler
             catch (EdgeBuildException) { }
             throw;
         }
+    }
+
+    /// <summary>
+    /// EB5022 when MinSqnrDb or MinCosine was set away from its default but no quantized artifact was compared with FP32
+    /// (no held-out samples, or a TFLite/TensorRT target that only calibrates): the floor would otherwise pass unseen.
+    /// The defaults alone warn nothing: they are the engine's guard, not a verdict the user asked for.
+    /// </summary>
+    private static Finding? FloorsNotJudged(CompileOptions options, QuantizeStepResult? quantization, string subject)
+    {
+        if (options.Precision == Precision.Fp32 || quantization?.Judgement is not null) return null;
+        var defaults = new OutputFloors();
+        var set = new List<string>();
+        if (options.OutputFloors.MinSqnrDb != defaults.MinSqnrDb) set.Add(FormattableString.Invariant($"MinSqnrDb={options.OutputFloors.MinSqnrDb:G}"));
+        if (options.OutputFloors.MinCosine != defaults.MinCosine) set.Add(FormattableString.Invariant($"MinCosine={options.OutputFloors.MinCosine:G}"));
+        return set.Count == 0 ? null
+            : new Finding(FindingSeverity.Warning, DiagnosticCodes.FloorsNotJudged, subject,
+                $"{string.Join(", ", set)} not checked: no held-out sample compared the {options.Precision} artifact with FP32");
     }
 
     private static void Validate(string name, CompileOptions options)

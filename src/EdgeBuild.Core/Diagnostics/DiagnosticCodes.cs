@@ -37,6 +37,9 @@ public static class DiagnosticCodes
         "A tensor's data does not match its type or dims; re-export the model.");
     public static readonly DiagnosticDescriptor WriteFailed = new("EB1013", "Cannot write output file",
         "Check that the output folder exists and is writable.");
+
+    public static readonly DiagnosticDescriptor ComputeCeilingExceeded = new("EB1014", "Model needs more computation than the ceiling",
+        "One inference of the model (often a MatMul or Conv of a huge constant shape) would take more multiply-adds than EdgeBuild runs at build time for calibration, accuracy or measurement (EDGEBUILD_MAX_GMACS, default 100); fix the shape in the model, or raise the ceiling if the model really is that large.");
     public static readonly DiagnosticDescriptor OutputFolderLocked = new("EB1020", "Output folder in use by another compile",
         "Another edgebuild process is writing the same output folder and did not finish in time; wait for it (or stop it), or give each compile its own output folder.");
 
@@ -105,7 +108,7 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor TensorRtNoDynamicInt8 = new("EB4203", "TensorRT has no dynamic INT8",
         "TensorRT quantizes with calibrated scales only; use Precision=Int8 (or Mixed) with Calibration images, or Fp16/Fp32, for the TensorRT target.");
 
-    // Measurement, budgets and baselines (docs/measurement.md). EB5006, EB5007, EB5009, EB5014 to EB5018 are warnings.
+    // Measurement, budgets and baselines (docs/measurement.md). EB5006, EB5007, EB5009, EB5014 to EB5018 and EB5021 to EB5023 are warnings.
     public static readonly DiagnosticDescriptor MeasurementFailed = new("EB5001", "Artifact cannot be measured",
         "ONNX Runtime could not load or run the artifact for measurement; check it with 'edgebuild bench', or build with EdgeBuildMeasure=false (--no-measure) to skip measurement.");
     public static readonly DiagnosticDescriptor LatencyBudgetExceeded = new("EB5002", "Latency budget exceeded",
@@ -139,9 +142,15 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor BaselineMissingArtifact = new("EB5017", "Baseline has no entry for this artifact (warning)",
         "The baseline lists no artifact with this target, precision and execution provider (the options changed since it was recorded), so nothing was compared; run 'edgebuild baseline update' and commit the file.");
     public static readonly DiagnosticDescriptor BudgetsNotMeasured = new("EB5018", "Budgets not checked: measurement off (warning)",
-        "Measurement is switched off (EdgeBuildMeasure=false or --no-measure), so the latency, fps, memory and size budgets set on the item were not checked; switch measurement on to enforce them, or remove the budgets.");
+        "Measurement is switched off (EdgeBuildMeasure=false or --no-measure), so the latency, fps, memory and size budgets and the regression tolerances set on the item were not checked; switch measurement on to enforce them, or remove them.");
     public static readonly DiagnosticDescriptor ArtifactsDiffer = new("EB5020", "Artifacts cannot be compared",
         "edgebuild compare runs both artifacts on the same inputs, so their inputs must have the same names, element types and shapes; compare artifacts of the same model.");
+    public static readonly DiagnosticDescriptor TolerancesWithoutBaseline = new("EB5021", "Regression tolerances not checked: no baseline (warning)",
+        "LatencyTolerancePercent, AccuracyTolerancePoints or SizeTolerancePercent is set, but there is no baseline file to compare with, so nothing was checked; run 'edgebuild baseline update' (or EdgeBuildUpdateBaseline=true) and commit the file, or remove the tolerances.");
+    public static readonly DiagnosticDescriptor FloorsNotJudged = new("EB5022", "Accuracy floors not checked: no held-out samples (warning)",
+        "MinSqnrDb or MinCosine is set, but the quantized artifact was never compared with FP32 (no Evaluation or Calibration files to hold out, or a target that only calibrates), so the floor was not checked; give Evaluation files (--eval) or Calibration files, or remove the floor.");
+    public static readonly DiagnosticDescriptor AccuracyToleranceNotChecked = new("EB5023", "Accuracy tolerance not checked: no loss to compare (warning)",
+        "AccuracyTolerancePoints is set, but this build or the baseline has no accuracy loss against FP32 (an Fp32 artifact, or no held-out samples), so the accuracy was not compared; build a quantized artifact with Evaluation files, update the baseline, or remove the tolerance.");
 
     public static readonly DiagnosticDescriptor InvalidCompileOption = new("EB6001", "Invalid EdgeModel option",
         "Check the EdgeModel item's metadata (or the edgebuild compile option) against docs/msbuild.md.");

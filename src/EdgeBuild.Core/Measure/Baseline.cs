@@ -115,7 +115,7 @@ public static class BaselineCheck
             if (r.NormalizedP99 is { } n && b.NormalizedP99 is { } bn)
             {
                 double limit = Math.Max(bn.Value * (1 + tolerances.LatencyPercent / 100), bn.Value + tolerances.LatencyFloorUnits);
-                string text = Inv($"normalized P99 {n.Value:F3} [95 % CI {n.Low:F3}, {n.High:F3}] reference units vs baseline {bn.Value:F3} ({Change(n.Value, bn.Value)}, tolerance +{tolerances.LatencyPercent:G} %, at least {tolerances.LatencyFloorUnits:G} unit); P99 {r.P99Ms.Value:F3} ms vs {b.P99Ms.Value:F3} ms{(otherMachine ? " on another machine" : "")}");
+                string text = Inv($"normalized P99 {n.Value:F3} [95 % CI {n.Low:F3}, {n.High:F3}] reference units vs baseline {bn.Value:F3} ({Change(n.Value, bn.Value)}, LatencyTolerancePercent +{tolerances.LatencyPercent:G} %, at least {tolerances.LatencyFloorUnits:G} unit); P99 {r.P99Ms.Value:F3} ms vs {b.P99Ms.Value:F3} ms{(otherMachine ? " on another machine" : "")}");
                 string status = "pass";
                 if (n.Low > limit) { findings.Add(new Finding(FindingSeverity.Error, DiagnosticCodes.Regression, subject, "slower: " + text)); status = "fail"; }
                 else if (n.Value > limit) { findings.Add(new Finding(FindingSeverity.Warning, DiagnosticCodes.PossibleRegression, subject, "maybe slower: " + text)); status = "near"; }
@@ -126,7 +126,7 @@ public static class BaselineCheck
                 string status = r.Bytes > limit ? "fail" : "pass";
                 if (r.Bytes > limit)
                     findings.Add(new Finding(FindingSeverity.Error, DiagnosticCodes.Regression, subject,
-                        Inv($"larger: {r.Bytes} bytes vs baseline {b.Bytes} ({Change(r.Bytes, b.Bytes)}, tolerance +{tolerances.SizePercent:G} %)")));
+                        Inv($"larger: {r.Bytes} bytes vs baseline {b.Bytes} ({Change(r.Bytes, b.Bytes)}, SizeTolerancePercent +{tolerances.SizePercent:G} %)")));
                 rows.Add(new BaselineComparison(key, "bytes", b.Bytes, r.Bytes, null, limit, status));
             }
             if (accuracy is double loss && b.AccuracyLossPercent is double baseLoss)
@@ -135,7 +135,7 @@ public static class BaselineCheck
                 string status = loss > limit ? "fail" : "pass";
                 if (loss > limit)
                     findings.Add(new Finding(FindingSeverity.Error, DiagnosticCodes.Regression, subject,
-                        Inv($"less accurate: loss against FP32 {loss:F3} % vs baseline {baseLoss:F3} % (+{loss - baseLoss:F3} points, tolerance +{tolerances.AccuracyPoints:G} points)")));
+                        Inv($"less accurate: loss against FP32 {loss:F3} % vs baseline {baseLoss:F3} % (+{loss - baseLoss:F3} points, AccuracyTolerancePoints +{tolerances.AccuracyPoints:G} points)")));
                 rows.Add(new BaselineComparison(key, "accuracyLossPercent", baseLoss, loss, null, limit, status));
             }
         }

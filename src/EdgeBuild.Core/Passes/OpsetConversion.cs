@@ -124,7 +124,9 @@ public sealed partial class OpsetConversion : IPass
     {
         if (Steps.TryGetValue(opType, out var steps)) return steps.FirstOrDefault(s => s.Version > at && s.Version <= to);
         if (Compatible.Contains(opType)) return null;
-        throw new EdgeBuildException(DiagnosticCodes.OpsetConversionUnsupported, opType, $"no rule to convert {opType} from opset {from} to {to}");
+        // A corrupt node can have an empty op type: the subject still names something ("" printed as '<model>').
+        string shown = opType.Length > 0 ? opType : "(empty op type)";
+        throw new EdgeBuildException(DiagnosticCodes.OpsetConversionUnsupported, shown, $"no rule to convert {shown} from opset {from} to {to}");
     }
 
     /// <summary>Follows the op through the tables without touching a node: unknown ops and unsupported steps fail here.</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EdgeBuild.Analysis;
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Ir;
 using EdgeBuild.Onnx;
@@ -41,7 +42,11 @@ public static class ModelQuantizer
         ShapeInference.Infer(model);
         graph.SortTopologically();
         // Static quantization and the SQNR measurement run the model; nothing else here does.
-        if (options.Mode == QuantizationMode.Int8Static || data is not null) MemoryCeiling.Check(model, "Calibration");
+        if (options.Mode == QuantizationMode.Int8Static || data is not null)
+        {
+            MemoryCeiling.Check(model, "Calibration");
+            ComputeCeiling.Check(model, "Calibration");
+        }
 
         int nodesBefore = graph.Nodes.Count;
         var computeNodes = graph.Nodes.Where(QuantizerRegistry.IsComputeOp).Select(n => (Node: n, Output: n.Outputs[0]?.Name ?? "")).ToList();

@@ -38,7 +38,7 @@ public sealed class BaselineTests : IDisposable
         Assert.Equal(FindingSeverity.Error, f.Severity);
         Assert.Equal(DiagnosticCodes.Regression, f.Descriptor);
         Assert.Contains("+25.0 %", f.Message);
-        Assert.Contains("tolerance +10 %", f.Message);
+        Assert.Contains("LatencyTolerancePercent +10 %", f.Message);
         Assert.Contains("edgebuild baseline update", f.Format());
     }
 

@@ -251,6 +251,18 @@ public sealed class OpsetConversionTests
     }
 
     [Fact]
+    public void EmptyOpTypeIsEB2002WithASubject()
+    {
+        // Fuzz class (seed 15, mutant 68995): a bit flip left a node's op_type empty, and the error's subject with it.
+        var (m, g) = NewModel(9);
+        var odd = g.AddNode("", [Input(g, "x", 2, 3)], ["y"]);
+        Output(g, odd);
+        var e = ConvertFails(m, 13);
+        Assert.Equal("(empty op type)", e.Subject);
+        Assert.Contains("no rule to convert (empty op type) from opset 9 to 13", e.Message);
+    }
+
+    [Fact]
     public void UnknownOpInsideASubgraph_Throws()
     {
         var (m, g) = NewModel(11, irVersion: 6);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EdgeBuild.Analysis;
 using EdgeBuild.Diagnostics;
 using EdgeBuild.Ir;
 using EdgeBuild.Onnx;
@@ -116,6 +117,47 @@ public sealed class ResourceLimitTests
         Assert.Equal("EB2004", e.Code);
         Assert.Contains("'big'", e.Message);
         Assert.Contains("8 GiB", e.Message);
+    }
+
+    /// <summary>x + ReduceSum(MatMul(c, c)) with c = ConstantOfShape([side, side]): side^3 multiply-adds in a few hundred bytes.</summary>
+    private static Model ConstantMatMulBomb(long side)
+    {
+        var g = new Graph("matmul-bomb");
+        var model = new Model(g) { IrVersion = 8 };
+        model.Opsets.Add(new OpsetId("", 13));
+        var x = g.AddInput("x", new TensorType(DataType.Float, Shape.Of(1)));
+        var dims = g.AddInitializer("dims", Tensor.FromInt64s([2], [side, side]));
+        var a = g.AddNode("ConstantOfShape", [dims], ["a"], "", "fill", [Attribute.Of("value", Tensor.FromFloats([1], [0.5f]))]).Output0;
+        var mm = g.AddNode("MatMul", [a, a], ["mm"], "", "matmul").Output0;
+        var sum = g.AddNode("ReduceSum", [mm], ["sum"], "", "sum", [Attribute.Of("keepdims", 0L)]).Output0;
+        g.AddOutput(g.AddNode("Add", [x, sum], ["y"], "", "add").Output0);
+        return model;
+    }
+
+    [Fact]
+    public void CalibratingAnEightThousandSquaredConstantMatMulIsEb1014NotAHang()
+    {
+        // Fuzz class "hang in int8" (seed 15, mutant 747): folding leaves the 5.5e11 multiply-add MatMul as a computation
+        // (within the 2 GiB tensor ceiling: 256 MiB), and every calibration run then took minutes.
+        var model = ConstantMatMulBomb(8192);
+        var data = ListDataSource.Random("x", [1], 2);
+        var sw = Stopwatch.StartNew();
+        var e = Assert.Throws<EdgeBuildException>(() => ModelQuantizer.Quantize(model, new QuantizeOptions { Mode = QuantizationMode.Int8Static }, data));
+        sw.Stop();
+        Assert.Equal("EB1014", e.Code);
+        Assert.Equal("Calibration", e.Subject);
+        Assert.Contains("549.8 GMAC", e.Message);
+        Assert.Contains("node 'matmul' (MatMul)", e.Message);
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10), $"refusing took {sw.Elapsed}");
+    }
+
+    [Fact]
+    public void ComputeCeilingLetsOrdinaryModelsThroughAndCountsWithoutWrapping()
+    {
+        ComputeCeiling.Check(ConstantMatMulBomb(1024), "model.onnx");
+        // 2^22 cubed wraps a long (2^66): the count holds at long.MaxValue instead of passing as a small or negative number.
+        var e = Assert.Throws<EdgeBuildException>(() => ComputeCeiling.Check(ConstantMatMulBomb(1L << 22), "model.onnx"));
+        Assert.Equal("EB1014", e.Code);
     }
 
     [Fact]

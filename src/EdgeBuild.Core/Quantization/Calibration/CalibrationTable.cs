@@ -1,3 +1,4 @@
+using EdgeBuild.Analysis;
 using EdgeBuild.Ir;
 using EdgeBuild.Onnx;
 
@@ -39,6 +40,7 @@ public sealed class CalibrationTable
         ArgumentNullException.ThrowIfNull(data);
         var graph = floatModel.Graph;
         MemoryCeiling.Check(floatModel, "Calibration");
+        ComputeCeiling.Check(floatModel, "Calibration");
         var inputs = TensorCapture.InputsOf(floatModel);
         var inputNames = inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         var tensors = graph.Nodes.SelectMany(n => n.Outputs)

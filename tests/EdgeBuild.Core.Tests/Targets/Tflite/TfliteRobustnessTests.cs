@@ -59,6 +59,80 @@ public sealed class TfliteRobustnessTests
     }
 
     [Fact]
+    public void GemmWhoseBIsAVectorIsRefusedByName()
+    {
+        // Fuzz class (seed 15, mutant 19711): a BiasAdd turned into a Gemm took its bias vector as B, and transposing
+        // B as a matrix indexed a second dim it does not have (IndexOutOfRangeException).
+        var b = new ModelBuilder();
+        var x = b.Input("x", 1, 4);
+        b.Output(b.Op("Gemm", [x, b.Const("bias", [4], 1, 2, 3, 4)], "y"));
+        var e = Refused(OnnxImporter.Parse(OnnxExporter.ToBytes(b.Model), "model.onnx"));
+        Assert.Equal("EB4101", e.Code);
+        Assert.Contains("Gemm (y_node: A, B and Y must be matrices)", e.Message);
+    }
+
+    [Fact]
+    public void NodeMissingARequiredInputIsRefusedByName()
+    {
+        // Fuzz class (seed 15, mutant 24812): a Relu whose only input was dropped reached the converter, which looked up
+        // a null value (ArgumentNullException). An Add without its second operand is the binary case.
+        var b = new ModelBuilder();
+        var x = b.Input("x", 1, 4);
+        var relu = b.Op("Relu", [null], "r");
+        b.Output(b.Op("Add", [x], "y"), relu);
+        var e = Refused(OnnxImporter.Parse(OnnxExporter.ToBytes(b.Model), "model.onnx"));
+        Assert.Equal("EB4101", e.Code);
+        Assert.Contains("Relu (r_node: input 0 of the 1 the ONNX spec requires is missing)", e.Message);
+        Assert.Contains("Add (y_node: input 1 of the 2 the ONNX spec requires is missing)", e.Message);
+    }
+
+    [Fact]
+    public void MaxPoolWithoutKernelShapeIsRefusedByName()
+    {
+        // Fuzz class (seed 15, mutant 54811): a bit flip renamed kernel_shape, and choosing the padding read the null window.
+        var b = new ModelBuilder();
+        var x = b.Input("x", 1, 2, 4, 4);
+        b.Output(b.Op("MaxPool", [x], "y", Attribute.Of("strides", [1L, 1])));
+        var model = OnnxImporter.Parse(OnnxExporter.ToBytes(b.Model), "model.onnx");
+        model.Graph.Outputs[0].Type = new TensorType(DataType.Float, Shape.Of(1, 2, 4, 4));
+        var e = Refused(model);
+        Assert.Equal("EB4101", e.Code);
+        Assert.Contains("MaxPool (y_node: kernel_shape must give the 2 spatial dims)", e.Message);
+    }
+
+    [Theory]
+    [InlineData(false, "starts and ends must be constant integers")]
+    [InlineData(true, "starts, ends, axes and steps must be integer lists of one length")]
+    public void SliceWithoutEndsOrWithListsOfDifferentLengthsIsRefusedByName(bool threeAxes, string why)
+    {
+        // Fuzz class (seed 15, mutant 57525): a node turned into a Slice had no ends input, and the converter read a null list.
+        var b = new ModelBuilder();
+        var x = b.Input("x", 4, 4);
+        Value?[] inputs = threeAxes ? [x, b.ConstInts("starts", 0, 0), b.ConstInts("ends", 2, 2), b.ConstInts("axes", 0, 1, 0)] : [x, b.ConstInts("starts", 0)];
+        b.Output(b.Op("Slice", inputs, "y"));
+        var model = OnnxImporter.Parse(OnnxExporter.ToBytes(b.Model), "model.onnx");
+        model.Graph.Outputs[0].Type = new TensorType(DataType.Float, Shape.Of(2, 2));
+        var e = Refused(model);
+        Assert.Equal("EB4101", e.Code);
+        Assert.Contains($"Slice (y_node: {why})", e.Message);
+    }
+
+    [Fact]
+    public void ElementwiseOpWhoseOutputHasAnotherShapeIsRefusedByName()
+    {
+        // Fuzz class (seed 15, mutant 85889): a node turned into a LeakyRelu kept its declared rank-2 output over a
+        // rank-4 input, and laying the output out by the input's layout indexed past its dims.
+        var b = new ModelBuilder();
+        var x = b.Input("x", 1, 2, 4, 4);
+        b.Output(b.Op("LeakyRelu", [x], "y"));
+        var model = OnnxImporter.Parse(OnnxExporter.ToBytes(b.Model), "model.onnx");
+        model.Graph.Outputs[0].Type = new TensorType(DataType.Float, Shape.Of(1, 32));
+        var e = Refused(model);
+        Assert.Equal("EB4101", e.Code);
+        Assert.Contains("LeakyRelu (y_node: output shape [1,32] is not the input's [1,2,4,4])", e.Message);
+    }
+
+    [Fact]
     public void ConstantOfShapeOfGigabytesIsNotStoredAsConstantData()
     {
         var b = new ModelBuilder();

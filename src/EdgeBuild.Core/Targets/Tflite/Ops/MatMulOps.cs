@@ -20,6 +20,8 @@ internal static class MatMulOps
     {
         if (n.GetInt("transA", 0) != 0) return "transA";
         if (!IsConst(n.Input(1))) return "B must be a constant";
+        // The spec's A, B and Y are matrices; a corrupt node (a bias vector as B) would index a second dim it lacks.
+        if (TflConverter.Rank(n.Input(0)!) != 2 || n.Input(1)!.Initializer!.Rank != 2 || TflConverter.Rank(n.Output0) != 2) return "A, B and Y must be matrices";
         long outN = TflConverter.Dims(n.Output0)[1];
         if (n.Input(2) is { } cv && (cv.Initializer is null || cv.Initializer.ElementCount is var k && k != outN && k != 1)) return "C must be a constant of N values";
         return null;

@@ -26,6 +26,8 @@ internal static class PoolOps
     private static string? CheckPool(Node n)
     {
         if (TflConverter.Rank(n.Input(0)!) != 4) return "only 2-D pooling";
+        // Required by the spec; a corrupt node without it has no window to convert.
+        if (n.GetInts("kernel_shape") is not { Length: 2 }) return "kernel_shape must give the 2 spatial dims";
         if (n.GetInts("dilations") is { } d && d.Any(x => x != 1)) return "dilations";
         if (n.Outputs.Count(o => o is not null) > 1) return "indices output";
         if (n.GetString("auto_pad") is "SAME_LOWER") return "auto_pad SAME_LOWER";

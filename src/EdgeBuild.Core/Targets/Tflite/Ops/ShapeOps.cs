@@ -182,6 +182,15 @@ internal static class ShapeOps
     {
         for (int i = 1; i < n.Inputs.Count; i++)
             if (RequireConst(n, i, "starts, ends, axes and steps") is { } why) return why;
+        // The spec requires starts and ends (inputs from opset 10, attributes before), and every list one value per sliced
+        // axis; the converter indexes them in step, so a corrupt node missing one (or an int list of floats) stops here.
+        long[]?[] lists = n.Inputs.Count > 1
+            ? [ConstInts(n.Input(1)), ConstInts(n.Input(2)), n.Input(3) is null ? [] : ConstInts(n.Input(3)), n.Input(4) is null ? [] : ConstInts(n.Input(4))]
+            : [n.GetInts("starts"), n.GetInts("ends"), n.GetInts("axes") ?? []];
+        if (lists[0] is null || lists[1] is null) return "starts and ends must be constant integers";
+        if (lists[1]!.Length != lists[0]!.Length || lists.Any(l => l is null || (l.Length > 0 && l.Length != lists[0]!.Length)))
+            return "starts, ends, axes and steps must be integer lists of one length";
+        if (lists.Length > 3 && lists[3]!.Contains(0)) return "a step of 0";
         return null;
     }
 

@@ -29,6 +29,15 @@ internal static class TflOpRegistry
     {
         if (!node.IsStandardDomain) return $"domain '{node.Domain}' is not ONNX";
         if (!Rules.TryGetValue(node.OpType, out var rule)) return "";
+        int required = RequiredInputs.GetValueOrDefault(node.OpType, 1);
+        for (int i = 0; i < required; i++)
+            if (node.Input(i) is null) return $"input {i} of the {required} the ONNX spec requires is missing";
+        // These ops give their input's shape; the converters lay the output out by the input's layout, so a corrupt node
+        // whose output was declared with another shape (an op type changed, the graph output kept) is refused by name.
+        if (ShapePreserving.Contains(node.OpType) && node.Outputs.Count > 0 && node.Outputs[0]?.TensorType?.Shape is { } outShape
+            && (node.Input(0)!.Initializer?.Dims ?? (node.Input(0)!.TensorType?.Shape is { IsStatic: true } inShape ? inShape.ToArray() : null)) is { } inDims
+            && (outShape.Rank != inDims.Length || outShape.Dims.Where((d, i) => d.Value is long v && v != inDims[i]).Any()))
+            return $"output shape {outShape} is not the input's [{string.Join(",", inDims)}]";
         foreach (var o in node.Outputs)
             if (o?.TensorType is { } t && t.ElementType is not (DataType.Float or DataType.Int64 or DataType.Int32 or DataType.Int8 or DataType.UInt8 or DataType.Bool))
                 return $"output type {DataTypes.Name(t.ElementType)}";
@@ -44,6 +53,24 @@ internal static class TflOpRegistry
             return $"its attributes or constant inputs are out of range ({e.GetType().Name}: {e.Message})";
         }
     }
+
+    /// <summary>
+    /// Inputs the ONNX spec requires, where more than the first (every op here reads input 0); the converters read them
+    /// without a null check, so a corrupt node that lacks one is refused here by name.
+    /// </summary>
+    private static readonly Dictionary<string, int> RequiredInputs = new(StringComparer.Ordinal)
+    {
+        ["Conv"] = 2, ["ConvTranspose"] = 2, ["Gemm"] = 2, ["MatMul"] = 2, ["PRelu"] = 2,
+        ["Add"] = 2, ["Sub"] = 2, ["Mul"] = 2, ["Div"] = 2, ["Pow"] = 2,
+        ["Equal"] = 2, ["Less"] = 2, ["LessOrEqual"] = 2, ["Greater"] = 2, ["GreaterOrEqual"] = 2,
+        ["Expand"] = 2, ["Tile"] = 2, ["Reshape"] = 2, ["Gather"] = 2, ["Where"] = 3, ["BatchNormalization"] = 5,
+    };
+
+    private static readonly HashSet<string> ShapePreserving = new(StringComparer.Ordinal)
+    {
+        "Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "Softmax", "LogSoftmax", "Exp", "Sqrt", "Log",
+        "Neg", "Abs", "Floor", "Ceil", "Round", "Gelu", "Elu", "Identity", "Dropout", "Cast",
+    };
 
     private static readonly HashSet<string> WindowOps = new(StringComparer.Ordinal) { "Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool" };
 
