@@ -55,6 +55,7 @@ public static class ModelQuantizer
         int quantized;
         var calibrationTime = TimeSpan.Zero;
         List<IReadOnlyDictionary<string, Tensor>>? samples = null;
+        StaticResult? staticResult = null;
         bool IntEligible(Node n) => !keepFp32.Matches(n) && !keepFp16.Matches(n);
 
         switch (options.Mode)
@@ -87,6 +88,7 @@ public static class ModelQuantizer
             case QuantizationMode.Int8Static:
             {
                 var result = StaticQuantizer.Quantize(model, floatModel, inputs, options, data, IntEligible, SqnrSamples, progress, ct);
+                staticResult = result;
                 calibrationTime = result.CalibrationTime;
                 samples = result.Samples;
                 var fp16 = ConvertKeptFp16(model, keepFp16, keepFp32, progress);
@@ -135,7 +137,12 @@ public static class ModelQuantizer
         var report = computeNodes.Select(c => new LayerQuantization(Key(c.Node), c.Node.OpType, precision[c.Node],
             sqnr is not null && sqnr.TryGetValue(Key(c.Node), out var db) ? db : null)).ToList();
         long bytesAfter = OnnxExporter.ToProto(model).CalculateSize();
-        return new QuantizationReport(options.Mode, quantized, nodesBefore - quantized, report, calibrationTime, total.Elapsed, bytesBefore, bytesAfter);
+        return new QuantizationReport(options.Mode, quantized, nodesBefore - quantized, report, calibrationTime, total.Elapsed, bytesBefore, bytesAfter)
+        {
+            Statistics = staticResult?.Statistics,
+            BiasCorrected = staticResult?.BiasCorrected ?? 0,
+            KeptFloatForPlacement = staticResult?.KeptFloat ?? [],
+        };
     }
 
     private static string Key(Node n) => NodePatterns.NameOf(n);
