@@ -15,17 +15,18 @@ public sealed record ChannelRanges(int Axis, float[] Min, float[] Max)
 {
     /// <summary>
     /// How far the channels' ranges spread: the widest channel's range (0 included, as asymmetric uint8 quantization
-    /// includes it) over the median range of the channels that are not constant zero. 1 for balanced channels; with
-    /// one scale for the whole tensor the median channel gets 256 / Spread of the 256 levels.
+    /// includes it) over the geometric mean of the ranges of the channels that are not constant zero. With one scale for
+    /// the whole tensor a channel of range w gets 256 w / w_max of the 256 levels, so log2(Spread) is the number of bits
+    /// the channels lose on average. 1 for balanced channels.
     /// </summary>
     public double Spread
     {
         get
         {
-            var widths = Min.Zip(Max, (lo, hi) => (double)Math.Max(hi, 0f) - Math.Min(lo, 0f)).Where(w => w > 0).Order().ToArray();
+            var widths = Min.Zip(Max, (lo, hi) => (double)Math.Max(hi, 0f) - Math.Min(lo, 0f)).Where(w => w > 0).ToArray();
             if (widths.Length < 2) return 1;
-            double median = widths.Length % 2 == 1 ? widths[widths.Length / 2] : (widths[widths.Length / 2 - 1] + widths[widths.Length / 2]) / 2;
-            return widths[^1] / median;
+            double meanLog = widths.Average(Math.Log);
+            return widths.Max() / Math.Exp(meanLog);
         }
     }
 }

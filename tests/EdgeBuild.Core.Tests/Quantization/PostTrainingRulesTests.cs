@@ -100,7 +100,7 @@ public class PostTrainingRulesTests
     {
         var data = Positive(8, 1);
         var first = RoundingConv();
-        var ranges = Quantization.Calibration.CalibrationTable.Compute(first.Model, data, new QuantizeOptions { Calibrator = CalibratorKind.MinMax }).Ranges;
+        var ranges = EdgeBuild.Quantization.Calibration.CalibrationTable.Compute(first.Model, data, new QuantizeOptions { Calibrator = CalibratorKind.MinMax }).Ranges;
         var options = new QuantizeOptions { Calibrator = CalibratorKind.MinMax, CalibratedRanges = ranges };
         var report = ModelQuantizer.Quantize(first.Model, options, data);
         Assert.NotNull(report.Statistics);
@@ -117,7 +117,7 @@ public class PostTrainingRulesTests
     }
 
     /// <summary>
-    /// x -> Conv a (small outputs) and Conv b (outputs 200x larger) -> Concat -> BatchNorm (scales each half back to
+    /// x -> Conv a (small outputs) and Conv b (outputs 1000x larger) -> Concat -> BatchNorm (scales each half back to
     /// about 1) -> Relu -> Conv c -> y. With <paramref name="spread"/> 1 both convs have the same scale.
     /// </summary>
     private static ModelBuilder ConcatOfScalesIntoBatchNorm(float spread)
@@ -146,7 +146,7 @@ public class PostTrainingRulesTests
     {
         double Sqnr(bool placement, out QuantizationReport report, out Model model)
         {
-            var b = ConcatOfScalesIntoBatchNorm(200);
+            var b = ConcatOfScalesIntoBatchNorm(1000);
             byte[] fp32 = OnnxExporter.ToBytes(b.Model);
             report = ModelQuantizer.Quantize(b.Model, new QuantizeOptions { Calibrator = CalibratorKind.MinMax, AffineInputPlacement = placement }, QuantModels.Data());
             Assert.Empty(GraphVerifier.Verify(b.Graph));
@@ -177,11 +177,11 @@ public class PostTrainingRulesTests
     }
 
     [Fact]
-    public void ChannelSpreadIsTheWidestRangeOverTheMedianOne()
+    public void ChannelSpreadIsTheWidestRangeOverTheGeometricMeanRange()
     {
-        // Widths (0 included): 1, 2, 4 and 64; a dead channel (all zero) does not count.
-        var r = new ChannelRanges(1, [0, -1, 0, -64, 0], [1, 1, 4, 0, 0]);
-        Assert.Equal(64 / 3.0, r.Spread, 6);
+        // Widths (0 included): 1, 1, 1 and 256, geometric mean 4; a dead channel (all zero) does not count.
+        var r = new ChannelRanges(1, [0, -0.5f, 0, -256, 0], [1, 0.5f, 1, 0, 0]);
+        Assert.Equal(64, r.Spread, 6);
         Assert.Equal(1, new ChannelRanges(1, [0], [5]).Spread);
     }
 }

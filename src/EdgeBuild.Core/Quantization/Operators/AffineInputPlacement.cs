@@ -14,9 +14,9 @@ namespace EdgeBuild.Quantization.Operators;
 internal static class AffineInputPlacement
 {
     /// <summary>
-    /// A tensor is kept float when the median channel would get at most 256 / 16 = 16 levels (4 bits; a uniform signal
-    /// over 4 bits has an SQNR of about 6 x 4 = 24 dB, and half the channels have less: the build's 20 dB output floor
-    /// would be spent on one tensor) ...
+    /// A tensor is kept float when its channels lose 4 bits on average to the shared scale (<see cref="ChannelRanges.Spread"/>
+    /// 16): the average channel keeps 16 of the 256 levels, an SQNR of about 6 x 4 = 24 dB for a signal that fills them,
+    /// which leaves no room under the build's 20 dB output floor once the layers after it add their own error ...
     /// </summary>
     public const double SpreadThreshold = 16;
 
