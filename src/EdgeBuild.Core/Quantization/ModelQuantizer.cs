@@ -40,6 +40,12 @@ public static class ModelQuantizer
         ShapeInference.ClearInferred(graph);
         ShapeInference.Infer(model);
         graph.SortTopologically();
+        // Before the float reference is taken, so every comparison sees the equalized float model (which computes the same).
+        if (options is { Mode: QuantizationMode.Int8Static, CrossLayerEqualization: true, CalibratedRanges: null })
+        {
+            int pairs = CrossLayerEqualization.Apply(graph);
+            progress?.Invoke($"cross-layer equalization: {pairs} Conv pair(s)");
+        }
         // Static quantization and the SQNR measurement run the model; nothing else here does.
         if (options.Mode == QuantizationMode.Int8Static || data is not null) MemoryCeiling.Check(model, "Calibration");
 

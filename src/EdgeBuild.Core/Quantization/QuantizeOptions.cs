@@ -103,6 +103,13 @@ public sealed record QuantizeOptions
     public bool AffineInputPlacement { get; init; } = true;
 
     /// <summary>
+    /// Static INT8: cross-layer equalization of Conv -> Relu -> Conv pairs before quantizing (<see cref="Quantization.CrossLayerEqualization"/>).
+    /// Off by default: measured, it has not been shown to help (docs/quantization-engine.md). It changes the activations
+    /// between the pairs, so it applies only where the quantization calibrates itself (no <see cref="CalibratedRanges"/>).
+    /// </summary>
+    public bool CrossLayerEqualization { get; init; }
+
+    /// <summary>
     /// Statistics of the float model measured once on the calibration data for the two rules above (a build's first
     /// quantization reports them in <see cref="QuantizationReport.Statistics"/>): later quantizations of the same float
     /// model take them instead of running the data again, as <see cref="CalibratedRanges"/> does for ranges.

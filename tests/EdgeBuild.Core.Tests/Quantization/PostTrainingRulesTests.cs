@@ -184,4 +184,29 @@ public class PostTrainingRulesTests
         Assert.Equal(64, r.Spread, 6);
         Assert.Equal(1, new ChannelRanges(1, [0], [5]).Spread);
     }
+    [Fact]
+    public void CrossLayerEqualizationKeepsTheFloatModelAndBalancesTheWeightRanges()
+    {
+        // conv1's output channels 0-3 have weights 50x larger than channels 4-7; conv2 reads all eight.
+        var b = new ModelBuilder();
+        var x = b.Input("x", QuantModels.ImageDims);
+        var w1 = b.Weight("conv1_W", [8, 3, 3, 3], -0.5f, 0.5f).ConstantValue!.ToFloats();
+        for (int k = 0; k < w1.Length / 2; k++) w1[k] *= 50;
+        var c1 = b.Op("Conv", [x, b.Const("W1", [8, 3, 3, 3], w1), b.Weight("B1", [8], -0.1f, 0.1f)], "c1",
+            IrAttribute.Of("kernel_shape", [3L, 3]), IrAttribute.Of("pads", [1L, 1, 1, 1]));
+        var r = b.Op("Relu", [c1], "r");
+        b.Output(b.Conv(r, "c2", 4, 8));
+        QuantModels.Typed(b);
+        byte[] before = OnnxExporter.ToBytes(b.Model);
+        double[] Out() => QuantMath.AbsMaxPerChannel(b.Graph.Initializers.Single(v => v.Name == "W1").ConstantValue!, 0);
+        double[] In() => QuantMath.AbsMaxPerChannel(b.Graph.Initializers.Single(v => v.Name == "c2_W").ConstantValue!, 1);
+        Assert.True(Out().Max() / Out().Min() > 20);
+
+        Assert.Equal(1, CrossLayerEqualization.Apply(b.Graph));
+        // Each channel's largest weight is now the same on both sides of the Relu: sqrt(r1 r2).
+        var (o, i) = (Out(), In());
+        for (int c = 0; c < 8; c++) Assert.Equal(1, o[c] / i[c], 4);
+        foreach (var sample in QuantModels.Data(2).Samples())
+            Ort.AssertClose(Ort.Run(before, sample), Ort.Run(b.Model, sample), 1e-5);
+    }
 }
