@@ -14,9 +14,11 @@ namespace EdgeBuild.Benchmarks;
 /// <summary>
 /// The quantization acceptance table: per model x precision, size ratio, single-thread latency ratio to the
 /// optimized FP32 model (interleaved run by run, one photo), the task-metric loss against FP32 on held-out
-/// photos (never used to calibrate), and calibration + quantization time.
+/// photos (never used to calibrate), the worst output SQNR, and calibration + quantization time. The "no rules" and
+/// "bias corr" rows switch the post-training rules (bias correction, affine-input placement) off and on one at a time
+/// beside the default static INT8 (Percentile, both on), so their effect is read in one run.
 ///
-///   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- quantize-table [--models a,b] [--runs N] [--held-out N] [--calibration N]
+///   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- quantize-table [--models a,b] [--variants a,b] [--runs N] [--held-out N] [--calibration N]
 /// </summary>
 internal static class QuantizationTable
 {
@@ -46,13 +48,18 @@ internal static class QuantizationTable
             ("FP16", new QuantizeOptions { Mode = QuantizationMode.Fp16 }, null),
             ("INT8 dynamic", new QuantizeOptions { Mode = QuantizationMode.Int8Dynamic }, null),
             ("INT8 MinMax", new QuantizeOptions { Mode = QuantizationMode.Int8Static, Calibrator = CalibratorKind.MinMax }, null),
+            ("INT8 no rules", new QuantizeOptions { Mode = QuantizationMode.Int8Static, BiasCorrection = false, AffineInputPlacement = false }, null),
+            ("INT8 bias corr", new QuantizeOptions { Mode = QuantizationMode.Int8Static, AffineInputPlacement = false }, null),
+            ("INT8 placement", new QuantizeOptions { Mode = QuantizationMode.Int8Static, BiasCorrection = false }, null),
             ("INT8 Percentile", new QuantizeOptions { Mode = QuantizationMode.Int8Static, Calibrator = CalibratorKind.Percentile }, null),
+            ("INT8 +equalization", new QuantizeOptions { Mode = QuantizationMode.Int8Static, CrossLayerEqualization = true }, null),
             ("INT8 Entropy", new QuantizeOptions { Mode = QuantizationMode.Int8Static, Calibrator = CalibratorKind.Entropy }, null),
             ("Mixed (1 %)", new QuantizeOptions { Mode = QuantizationMode.Int8Static, Calibrator = CalibratorKind.Percentile }, 1.0),
         };
+        if (Arg("--variants")?.Split(',') is { } only) variants = variants.Where(v => only.Any(o => v.Name.Contains(o, StringComparison.OrdinalIgnoreCase))).ToArray();
         Console.WriteLine($"cpu: {File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':')[1].Trim()}; ORT 1 thread; latency {runs} interleaved runs; {heldOutCount} held-out photos; up to {calibrationCount} calibration photos");
-        Console.WriteLine($"| model | precision | size | latency | task metric | loss % | kept FP32 | quantize s |");
-        Console.WriteLine($"|---|---|---|---|---|---|---|---|");
+        Console.WriteLine($"| model | precision | size | latency | task metric | loss % | worst SQNR dB | kept FP32 | quantize s |");
+        Console.WriteLine($"|---|---|---|---|---|---|---|---|---|");
         foreach (var id in ids)
         {
             var spec = RealModelSpec.Get(id);
@@ -63,7 +70,7 @@ internal static class QuantizationTable
             var (calibration, heldOut) = Photos(spec, data, heldOutCount, calibrationCount);
             var heldOutData = new RealModelSamples(spec, heldOut, data);
             var calibrationData = new RealModelSamples(spec, calibration, data);
-            Console.WriteLine($"| {id} | FP32 | {fp32.Length / 1048576.0:F2} MiB | 1.00 | - | 0 | - | - |");
+            Console.WriteLine($"| {id} | FP32 | {fp32.Length / 1048576.0:F2} MiB | 1.00 | - | 0 | - | - | - |");
             foreach (var (name, options, budget) in variants)
             {
                 try
@@ -84,11 +91,11 @@ internal static class QuantizationTable
                     double seconds = clock.Elapsed.TotalSeconds;
                     double ratio = LatencyRatio(fp32, bytes, spec, heldOutData, runs);
                     Console.WriteLine(FormattableString.Invariant(
-                        $"| {id} | {name} | {(double)bytes.Length / fp32.Length:F2}x | {ratio:F2} | {accuracy.Metric} {accuracy.Value:G4} | {accuracy.LossPercent:F2} | {(kept.Count == 0 ? "-" : kept.Count + ": " + string.Join(" ", kept.Take(4)))} | {seconds:F1} |"));
+                        $"| {id} | {name} | {(double)bytes.Length / fp32.Length:F2}x | {ratio:F2} | {accuracy.Metric} {accuracy.Value:G4} | {accuracy.LossPercent:F2} | {accuracy.Outputs.Select(o => o.SqnrDb).Where(d => !double.IsNaN(d)).DefaultIfEmpty(double.NaN).Min():F1} | {(kept.Count == 0 ? "-" : kept.Count + ": " + string.Join(" ", kept.Take(4)))} | {seconds:F1} |"));
                 }
                 catch (Exception e) when (e is Diagnostics.EdgeBuildException or OnnxRuntimeException or InvalidOperationException)
                 {
-                    Console.WriteLine($"| {id} | {name} | failed: {e.Message.Split('\n')[0]} |||||");
+                    Console.WriteLine($"| {id} | {name} | failed: {e.Message.Split('\n')[0]} ||||||");
                 }
             }
         }

@@ -269,19 +269,26 @@ public static class ShapeInference
             {
                 var target = ConstInts(n, 1);
                 var s = S(n, 0);
-                if (target is null || s is null) return One(ET(n, 0), null);
+                if (s is null) return One(ET(n, 0), null);
+                // A shape computed at run time (a BERT export's token_type_ids.expand(batch, sequence)): its length still fixes the rank.
+                if (target is null)
+                    return One(ET(n, 0), S(n, 1) is { Rank: 1 } ts && ts[0].Value is long length ? new Shape(Enumerable.Repeat(Dim.Unknown, (int)Math.Max(length, s.Rank))) : null);
                 return One(ET(n, 0), Broadcast(s, Shape.Of(target)));
             }
             case "ConstantOfShape":
             {
                 var target = ConstInts(n, 0);
                 var et = n.GetAttribute("value")?.Tensor?.ElementType ?? DataType.Float;
-                return One(et, target is null ? null : Shape.Of(target));
+                if (target is null) return One(et, S(n, 0) is { Rank: 1 } ts && ts[0].Value is long length ? new Shape(Enumerable.Repeat(Dim.Unknown, (int)length)) : null);
+                return One(et, Shape.Of(target));
             }
+            case "Range": return One(ET(n, 0), new Shape([Dim.Unknown]));
+            case "NonZero": return One(DataType.Int64, S(n, 0) is { } nz ? new Shape([Dim.Of(nz.Rank), Dim.Unknown]) : null);
             case "Tile":
             {
                 var reps = ConstInts(n, 1);
                 var s = S(n, 0);
+                if (s is not null && reps is null) return One(ET(n, 0), new Shape(Enumerable.Repeat(Dim.Unknown, s.Rank)));
                 if (reps is null || s is null || reps.Length != s.Rank) return One(ET(n, 0), null);
                 return One(ET(n, 0), new Shape(s.Dims.Select((d, i) => d.Value is long v ? Dim.Of(v * reps[i]) : reps[i] == 1 ? d : Dim.Unknown)));
             }
@@ -497,7 +504,9 @@ public static class ShapeInference
         {
             starts = ConstInts(n, 1);
             ends = ConstInts(n, 2);
-            axes = n.Inputs.Count > 3 && n.Input(3) is not null ? ConstInts(n, 3) : Enumerable.Range(0, starts?.Length ?? 0).Select(i => (long)i).ToArray();
+            // Without axes the first len(starts) dims are sliced; a computed starts still has a length when its shape is known.
+            long? count = starts?.Length ?? (S(n, 1) is { Rank: 1 } ss ? ss[0].Value : null);
+            axes = n.Inputs.Count > 3 && n.Input(3) is not null ? ConstInts(n, 3) : count is long k ? Enumerable.Range(0, (int)k).Select(i => (long)i).ToArray() : null;
             steps = n.Inputs.Count > 4 && n.Input(4) is not null ? ConstInts(n, 4) : Enumerable.Repeat(1L, starts?.Length ?? 0).ToArray();
         }
         else
@@ -507,7 +516,10 @@ public static class ShapeInference
             axes = n.GetInts("axes") ?? Enumerable.Range(0, starts?.Length ?? 0).Select(i => (long)i).ToArray();
             steps = Enumerable.Repeat(1L, starts?.Length ?? 0).ToArray();
         }
-        if (starts is null || ends is null || axes is null || steps is null) return null;
+        // Bounds computed at run time (position_ids[:, :sequence] in a BERT export) leave the sliced dims unknown, never the rank.
+        if (starts is null || ends is null || steps is null)
+            return axes is null ? new Shape(Enumerable.Repeat(Dim.Unknown, s.Rank)) : new Shape(s.Dims.Select((d, i) => axes.Any(a => a == i || a + s.Rank == i) ? Dim.Unknown : d));
+        if (axes is null) return new Shape(Enumerable.Repeat(Dim.Unknown, s.Rank));
         var dims = s.Dims.ToArray();
         for (int k = 0; k < starts.Length; k++)
         {

@@ -71,6 +71,8 @@ public static partial class AutoPrecisionSearch
             var m = OnnxImporter.Parse(fp32);
             // The data only feeds the per-layer SQNR (the ranges are calibrated): the all-INT8 model's report needs it, the others do not.
             var r = ModelQuantizer.Quantize(m, shared with { KeepFp32 = [.. shared.KeepFp32, .. keepFp32.Select(MixedPrecisionSearch.Escape)] }, quantizations == 1 ? calibration : null);
+            // The post-training rules' statistics, measured on the first quantization, serve every later one.
+            if (shared.Statistics is null && r.Statistics is not null) shared = shared with { Statistics = r.Statistics };
             return (m, r, OnnxExporter.ToBytes(m));
         }
 

@@ -57,6 +57,8 @@ public static class MixedPrecisionSearch
             // With ranges calibrated beforehand the data only feeds the per-layer SQNR, which the first (all-INT8) model's report needs alone.
             var data = options.CalibratedRanges is null || quantizations == 1 ? calibration : null;
             var r = ModelQuantizer.Quantize(m, options with { KeepFp32 = [.. options.KeepFp32, .. keepFp32.Select(Escape)] }, data);
+            // The post-training rules' statistics, measured on the first quantization, serve every later one.
+            if (options.Statistics is null && r.Statistics is not null) options = options with { Statistics = r.Statistics };
             return (m, r);
         }
 

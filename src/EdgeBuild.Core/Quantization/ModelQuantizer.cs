@@ -41,6 +41,12 @@ public static class ModelQuantizer
         ShapeInference.ClearInferred(graph);
         ShapeInference.Infer(model);
         graph.SortTopologically();
+        // Before the float reference is taken, so every comparison sees the equalized float model (which computes the same).
+        if (options is { Mode: QuantizationMode.Int8Static, CrossLayerEqualization: true, CalibratedRanges: null })
+        {
+            int pairs = CrossLayerEqualization.Apply(graph);
+            progress?.Invoke($"cross-layer equalization: {pairs} Conv pair(s)");
+        }
         // Static quantization and the SQNR measurement run the model; nothing else here does.
         if (options.Mode == QuantizationMode.Int8Static || data is not null)
         {
@@ -60,6 +66,7 @@ public static class ModelQuantizer
         int quantized;
         var calibrationTime = TimeSpan.Zero;
         List<IReadOnlyDictionary<string, Tensor>>? samples = null;
+        StaticResult? staticResult = null;
         bool IntEligible(Node n) => !keepFp32.Matches(n) && !keepFp16.Matches(n);
 
         switch (options.Mode)
@@ -92,6 +99,7 @@ public static class ModelQuantizer
             case QuantizationMode.Int8Static:
             {
                 var result = StaticQuantizer.Quantize(model, floatModel, inputs, options, data, IntEligible, SqnrSamples, progress, ct);
+                staticResult = result;
                 calibrationTime = result.CalibrationTime;
                 samples = result.Samples;
                 var fp16 = ConvertKeptFp16(model, keepFp16, keepFp32, progress);
@@ -140,7 +148,12 @@ public static class ModelQuantizer
         var report = computeNodes.Select(c => new LayerQuantization(Key(c.Node), c.Node.OpType, precision[c.Node],
             sqnr is not null && sqnr.TryGetValue(Key(c.Node), out var db) ? db : null)).ToList();
         long bytesAfter = OnnxExporter.ToProto(model).CalculateSize();
-        return new QuantizationReport(options.Mode, quantized, nodesBefore - quantized, report, calibrationTime, total.Elapsed, bytesBefore, bytesAfter);
+        return new QuantizationReport(options.Mode, quantized, nodesBefore - quantized, report, calibrationTime, total.Elapsed, bytesBefore, bytesAfter)
+        {
+            Statistics = staticResult?.Statistics,
+            BiasCorrected = staticResult?.BiasCorrected ?? 0,
+            KeptFloatForPlacement = staticResult?.KeptFloat ?? [],
+        };
     }
 
     private static string Key(Node n) => NodePatterns.NameOf(n);

@@ -62,8 +62,13 @@ internal sealed class QdqPlan(Graph graph, QuantizeOptions options)
     /// <summary>For each quantized compute node: the tensor of the float model to compare its output with (SQNR).</summary>
     public Dictionary<Node, string> ObservedName { get; } = [];
 
-    /// <summary>A float32 tensor of the main graph, of known type: the only kind that is quantized.</summary>
-    public bool IsQuantizable(Value? v) => v is not null && v.Graph == Graph && GraphEdits.IsFloat32(v);
+    private readonly HashSet<Value> keptFloat = [];
+
+    /// <summary>A float32 tensor of the main graph, of known type, that no placement rule keeps float: the only kind that is quantized.</summary>
+    public bool IsQuantizable(Value? v) => v is not null && v.Graph == Graph && GraphEdits.IsFloat32(v) && !keptFloat.Contains(v);
+
+    /// <summary>A placement rule's decision, taken before any quantizer marks: the tensor is never quantized (<see cref="Operators.AffineInputPlacement"/>).</summary>
+    public void KeepFloat(Value v) => keptFloat.Add(v);
 
     /// <summary>
     /// An output the node's quantizer may quantize. Model outputs stay float, and so do tensors that only reach

@@ -88,6 +88,33 @@ public sealed record QuantizeOptions
 
     /// <summary>Int8Static needs at least this many calibration samples (EB3003 otherwise).</summary>
     public int MinCalibrationSamples { get; init; } = 1;
+
+    /// <summary>
+    /// Static INT8: subtract from each quantized Conv, ConvTranspose, Gemm and MatMul+Add bias the mean shift its int8
+    /// weights cause in its output, measured per output channel on the calibration data (<see cref="BiasCorrection"/>).
+    /// </summary>
+    public bool BiasCorrection { get; init; } = true;
+
+    /// <summary>
+    /// Static INT8: leave float a tensor whose channels span orders of magnitude and that only feeds per-channel affines
+    /// (BatchNormalization, Mul/Add by per-channel constants), so the Q/DQ pair lands after the affine
+    /// (<see cref="Operators.AffineInputPlacement"/>).
+    /// </summary>
+    public bool AffineInputPlacement { get; init; } = true;
+
+    /// <summary>
+    /// Static INT8: cross-layer equalization of Conv -> Relu -> Conv pairs before quantizing (<see cref="Quantization.CrossLayerEqualization"/>).
+    /// Off by default: measured, it has not been shown to help (docs/quantization-engine.md). It changes the activations
+    /// between the pairs, so it applies only where the quantization calibrates itself (no <see cref="CalibratedRanges"/>).
+    /// </summary>
+    public bool CrossLayerEqualization { get; init; }
+
+    /// <summary>
+    /// Statistics of the float model measured once on the calibration data for the two rules above (a build's first
+    /// quantization reports them in <see cref="QuantizationReport.Statistics"/>): later quantizations of the same float
+    /// model take them instead of running the data again, as <see cref="CalibratedRanges"/> does for ranges.
+    /// </summary>
+    public PostTrainingStatistics? Statistics { get; init; }
 }
 
 /// <summary>How one compute node (Conv, ConvTranspose, Gemm, MatMul) ended up.</summary>
@@ -117,4 +144,14 @@ public sealed record QuantizationReport(
     TimeSpan CalibrationTime,
     TimeSpan TotalTime,
     long BytesBefore,
-    long BytesAfter);
+    long BytesAfter)
+{
+    /// <summary>The statistics the post-training rules used (null when no rule ran or there was no data): hand them to the next quantization of the same float model.</summary>
+    public PostTrainingStatistics? Statistics { get; init; }
+
+    /// <summary>Layers whose bias the correction changed, and those it created a bias for.</summary>
+    public int BiasCorrected { get; init; }
+
+    /// <summary>Tensors the affine-input placement kept float, by name.</summary>
+    public IReadOnlyList<string> KeptFloatForPlacement { get; init; } = [];
+}

@@ -8,13 +8,21 @@ using Tensor = EdgeBuild.Ir.Tensor;
 namespace EdgeBuild.Quantization;
 
 /// <summary>What static quantization did, for the report.</summary>
-internal sealed record StaticResult(QdqPlan Plan, Dictionary<Value, Value> Dequantized, List<IReadOnlyDictionary<string, Tensor>> Samples, TimeSpan CalibrationTime);
+internal sealed record StaticResult(QdqPlan Plan, Dictionary<Value, Value> Dequantized, List<IReadOnlyDictionary<string, Tensor>> Samples, TimeSpan CalibrationTime)
+{
+    /// <summary>The statistics the post-training rules used (null when none ran).</summary>
+    public PostTrainingStatistics? Statistics { get; init; }
+    public int BiasCorrected { get; init; }
+    public IReadOnlyList<string> KeptFloat { get; init; } = [];
+}
 
 /// <summary>
 /// INT8 static quantization in QDQ format, in ORT's order: (a) every node, in topological order, goes through its
 /// quantizer from <see cref="QuantizerRegistry"/>, which only marks tensors; (b) the float model runs over the
 /// calibration data with the marked tensors as outputs and the calibrator gives each a range; (c) the Q/DQ nodes
-/// are inserted once (<see cref="QdqInserter"/>).
+/// are inserted once (<see cref="QdqInserter"/>). Around the marking, the post-training rules for ONNX Runtime
+/// placement: before it, <see cref="AffineInputPlacement"/> keeps float the tensors it should not quantize; after it,
+/// <see cref="BiasCorrection"/> corrects the biases of the marked layers (both from <see cref="PostTrainingStatistics"/>).
 /// </summary>
 internal static class StaticQuantizer
 {
@@ -22,7 +30,17 @@ internal static class StaticQuantizer
         ICalibrationDataSource? data, Func<Node, bool> eligible, int keepSamples, Action<string>? progress, CancellationToken ct)
     {
         var graph = model.Graph;
+        // An artifact for ONNX Runtime keeps its weights where the x86 int8 kernels cannot saturate on any CPU; TensorRT
+        // accumulates in int32 and takes the full range.
+        int weightMax = options.Placement == QdqPlacement.OnnxRuntime ? QuantMath.SaturationFreeWeightMax : 127;
+        // TensorRT's kit fuses its own biases and is quantized without data here: the rules serve ONNX Runtime placement.
+        bool rules = options.Placement == QdqPlacement.OnnxRuntime && (options.BiasCorrection || options.AffineInputPlacement);
+        var statistics = !rules ? null : options.Statistics
+            ?? (data is { Count: > 0 } ? PostTrainingStatistics.Measure(model, data, weightMax, options.BiasCorrection, options.AffineInputPlacement, progress, ct) : null);
+        // The names the statistics know the layers by, before marking renames outputs (a folded Relu's name moves to its Conv).
+        var keys = graph.Nodes.ToDictionary(n => n, NodePatterns.NameOf);
         var plan = new QdqPlan(graph, options);
+        var keptFloat = options.AffineInputPlacement && statistics is not null ? AffineInputPlacement.Apply(plan, statistics) : [];
         foreach (var node in graph.Nodes.ToList())
         {
             ct.ThrowIfCancellationRequested();
@@ -31,6 +49,9 @@ internal static class StaticQuantizer
             var quantizer = options.Placement == QdqPlacement.TensorRt ? TensorRtQuantizerRegistry.For(node) : QuantizerRegistry.For(node);
             if (quantizer.Mark(node, plan)) plan.QuantizedNodes.Add(node);
         }
+
+        int corrected = options.BiasCorrection && statistics is not null ? BiasCorrection.Apply(plan, statistics, keys) : 0;
+        if (corrected > 0) progress?.Invoke($"bias correction: {corrected} layer(s)");
 
         var tensors = plan.Activations.Where(m => m.Fixed is null && m.SameAs is null && m.RescaleOf is null).Select(m => m.CalibrationName).Distinct(StringComparer.Ordinal).ToList();
         var started = System.Diagnostics.Stopwatch.StartNew();
@@ -51,10 +72,7 @@ internal static class StaticQuantizer
         var calibrationTime = started.Elapsed;
 
         progress?.Invoke("inserting QuantizeLinear/DequantizeLinear");
-        // An artifact for ONNX Runtime keeps its weights where the x86 int8 kernels cannot saturate on any CPU; TensorRT
-        // accumulates in int32 and takes the full range.
-        int weightMax = options.Placement == QdqPlacement.OnnxRuntime ? QuantMath.SaturationFreeWeightMax : 127;
         var dequantized = QdqInserter.Insert(plan, ranges, weightMax);
-        return new StaticResult(plan, dequantized, samples, calibrationTime);
+        return new StaticResult(plan, dequantized, samples, calibrationTime) { Statistics = statistics, BiasCorrected = corrected, KeptFloat = keptFloat };
     }
 }

@@ -129,7 +129,7 @@ public static class QuantizeStep
         if (budgeted && data is not null && evaluation is not null && judgement is { AcceptableForSearch: false })
         {
             progress?.Invoke(FormattableString.Invariant($"loss {accuracy!.LossPercent:F2} % [{accuracy.Loss.Low:F2}, {accuracy.Loss.High:F2}] against the budget of {options.MaxAccuracyLoss} % ({judgement.Verdict}): measuring each layer's sensitivity"));
-            var search = MixedPrecisionSearch.Run(fp32, quantizeOptions, data, evaluation, task, options.MaxAccuracyLoss!.Value, Judge, progress);
+            var search = MixedPrecisionSearch.Run(fp32, quantizeOptions with { Statistics = report.Statistics }, data, evaluation, task, options.MaxAccuracyLoss!.Value, Judge, progress);
             quantized = search.Model;
             report = search.Report;
             accuracy = search.Accuracy;

@@ -56,4 +56,27 @@ public class ShapeInferenceTests
         Assert.False(sum.TypeInferred);
         Assert.Equal("[batch,4,5]", ShapeInference.Broadcast(x.TensorType!.Shape!, y.TensorType!.Shape!)!.ToString());
     }
+    [Fact]
+    public void RuntimeSliceBoundsExpandAndConstantOfShapeKeepTheRank()
+    {
+        // BERT's embeddings at opset 11: position_ids[:, :sequence] with the end computed from the input's shape, then
+        // Gather into the position table; token types expanded to a computed shape; a mask from a computed shape.
+        var b = new ModelBuilder(opset: 11);
+        var ids = b.Graph.AddInput("ids", new TensorType(DataType.Int64, new Shape([Dim.Symbolic("batch"), Dim.Symbolic("sequence")])));
+        var shape = b.Op("Shape", [ids], "shape");
+        var length = b.Op("Gather", [shape, b.Graph.AddInitializer("one", Tensor.FromInt64s([1], [1]))], "length", A.Of("axis", 0L));
+        var positions = b.Graph.AddInitializer("positions", Tensor.FromInt64s([1, 512], new long[512]));
+        var sliced = b.Op("Slice", [positions, b.ConstInts("start", 0), length, b.ConstInts("axis", 1)], "sliced");
+        var table = b.Op("Gather", [b.Weight("table", [512, 8]), sliced], "embedded", A.Of("axis", 0L));
+        var unbounded = b.Op("Slice", [positions, b.ConstInts("start2", 0), length], "unbounded");
+        var expanded = b.Op("Expand", [b.Weight("row", [1, 8]), shape], "expanded");
+        var filled = b.Op("ConstantOfShape", [shape], "filled");
+        b.Output(table, unbounded, expanded, filled);
+        ShapeInference.Infer(b.Model);
+        Assert.Equal("int64[1,?]", sliced.Type!.ToString());
+        Assert.Equal("float32[1,?,8]", table.Type!.ToString());
+        Assert.Equal("int64[?,512]", unbounded.Type!.ToString());
+        Assert.Equal("float32[?,?]", expanded.Type!.ToString());
+        Assert.Equal("float32[?,?]", filled.Type!.ToString());
+    }
 }

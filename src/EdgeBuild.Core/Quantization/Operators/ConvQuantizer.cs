@@ -17,14 +17,16 @@ internal sealed class ConvQuantizer : OpQuantizer
         var x = node.Input(0);
         var w = node.Input(1);
         if (!plan.IsQuantizable(x) || !plan.IsConstant(w) || w!.ConstantValue!.Rank < 3 || !plan.IsQuantizable(node.Outputs[0])) return false;
-        bool transposed = node.OpType == "ConvTranspose";
-        // Per-channel ConvTranspose weights are per slice of axis 1, which is the output channel only without groups.
-        int? axis = transposed ? (node.GetInt("group", 1) == 1 ? 1 : null) : 0;
         plan.QuantizeInput(node, 0);
-        plan.QuantizeWeight(node, 1, axis);
+        plan.QuantizeWeight(node, 1, WeightAxis(node));
         if (node.Input(2) is { } b && plan.IsConstant(b)) plan.QuantizeBias(node, 2, x!, node, 1);
         QuantizeOutput(node, plan);
         plan.ObservedName[node] = node.Outputs[0]!.Name;
         return true;
     }
+
+    /// <summary>The axis the weights are quantized along: per output channel; per tensor for a grouped ConvTranspose.</summary>
+    public static int? WeightAxis(Node node) =>
+        // Per-channel ConvTranspose weights are per slice of axis 1, which is the output channel only without groups.
+        node.OpType == "ConvTranspose" ? (node.GetInt("group", 1) == 1 ? 1 : null) : 0;
 }

@@ -20,7 +20,7 @@ internal sealed class MatMulQuantizer : OpQuantizer
         plan.QuantizeInput(node, 0);
         if (plan.IsConstant(b) && b!.ConstantValue!.Rank == 2)
         {
-            int axis = gemm && node.GetInt("transB", 0) != 0 ? 0 : 1;
+            int axis = WeightAxis(node);
             plan.QuantizeWeight(node, 1, axis);
             if (gemm && node.Input(2) is { } c && plan.IsConstant(c) && IsPerColumnBias(c, b.ConstantValue, axis))
                 plan.QuantizeBias(node, 2, a!, node, 1, node.GetFloat("beta", 1f));
@@ -30,6 +30,9 @@ internal sealed class MatMulQuantizer : OpQuantizer
         plan.ObservedName[node] = node.Outputs[0]!.Name;
         return true;
     }
+
+    /// <summary>The axis of a constant B that runs along the output columns: 0 for Gemm with transB, else 1.</summary>
+    public static int WeightAxis(Node node) => node.OpType == "Gemm" && node.GetInt("transB", 0) != 0 ? 0 : 1;
 
     /// <summary>A bias that is one value per output column (shape [N] or [1, N]): the form an int32 bias with per-column scales can take.</summary>
     private static bool IsPerColumnBias(Value c, Tensor b, int axis)
