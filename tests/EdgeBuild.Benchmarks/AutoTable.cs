@@ -44,9 +44,9 @@ internal static class AutoTable
                 // The sentence encoder: sentences through its WordPiece vocabulary, padded to a fixed length.
                 InputShapes.Apply(model, new Dictionary<string, long[]> { ["input_ids"] = [1, SequenceLength], ["attention_mask"] = [1, SequenceLength], ["token_type_ids"] = [1, SequenceLength] });
                 var tokenizer = new WordPiece(Path.Combine(data, "text", "minilm-vocab.txt"));
-                var sentences = Sentences().ToList();
-                heldOut = new SentenceSamples(sentences.Take(heldOutCount).Select(s => Encode(tokenizer, s)).ToList());
-                calibration = new SentenceSamples(sentences.Skip(heldOutCount).Take(calibrationCount).Select(s => Encode(tokenizer, s)).ToList());
+                var sentences = TemplateSentences.All().ToList();
+                heldOut = new SentenceSamples(sentences.Take(heldOutCount).Select(s => tokenizer.Feed(s, SequenceLength)).ToList());
+                calibration = new SentenceSamples(sentences.Skip(heldOutCount).Take(calibrationCount).Select(s => tokenizer.Feed(s, SequenceLength)).ToList());
             }
             else
             {
@@ -81,31 +81,6 @@ internal static class AutoTable
     private const string Text = "text-minilm-l6";
     private const int SequenceLength = 32;
 
-    /// <summary>Distinct everyday sentences from templates: enough for 40 held-out and 16 calibration ones.</summary>
-    private static IEnumerable<string> Sentences()
-    {
-        string[] subjects = ["A man", "The woman", "A child", "My neighbour", "The driver", "A student", "The old dog", "Our team"];
-        string[] verbs = ["is eating", "was reading", "will paint", "found", "is carrying", "has repaired", "watched"];
-        string[] objects = ["a piece of bread.", "the morning newspaper.", "a red bicycle in the garage.", "an old wooden door.", "the broken window yesterday.", "a bowl of soup.", "the train to the city.", "a letter from home."];
-        int i = 0;
-        foreach (var s in subjects)
-            foreach (var v in verbs)
-                yield return $"{s} {v} {objects[i++ % objects.Length]}";
-    }
-
-    private static IReadOnlyDictionary<string, Ir.Tensor> Encode(WordPiece tokenizer, string sentence)
-    {
-        var ids = tokenizer.Encode(sentence).Take(SequenceLength).ToArray();
-        var padded = new long[SequenceLength];
-        var mask = new long[SequenceLength];
-        for (int i = 0; i < ids.Length; i++) { padded[i] = ids[i]; mask[i] = 1; }
-        return new Dictionary<string, Ir.Tensor>
-        {
-            ["input_ids"] = Ir.Tensor.FromInt64s([1, SequenceLength], padded),
-            ["attention_mask"] = Ir.Tensor.FromInt64s([1, SequenceLength], mask),
-            ["token_type_ids"] = Ir.Tensor.FromInt64s([1, SequenceLength], new long[SequenceLength]),
-        };
-    }
 
     private sealed class SentenceSamples(IReadOnlyList<IReadOnlyDictionary<string, Ir.Tensor>> samples) : ICalibrationDataSource
     {

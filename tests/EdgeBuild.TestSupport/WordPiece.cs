@@ -108,4 +108,22 @@ public sealed class WordPiece
         }
         return pieces;
     }
+
+    /// <summary>
+    /// A BERT encoder's three inputs for one sentence, [1, <paramref name="sequenceLength"/>] int64 each: the ids cut or
+    /// zero-padded to the length, the attention mask over the real tokens, token types all 0.
+    /// </summary>
+    public IReadOnlyDictionary<string, EdgeBuild.Ir.Tensor> Feed(string sentence, int sequenceLength)
+    {
+        var ids = Encode(sentence).Take(sequenceLength).ToArray();
+        var padded = new long[sequenceLength];
+        var mask = new long[sequenceLength];
+        for (int i = 0; i < ids.Length; i++) { padded[i] = ids[i]; mask[i] = 1; }
+        return new Dictionary<string, EdgeBuild.Ir.Tensor>
+        {
+            ["input_ids"] = EdgeBuild.Ir.Tensor.FromInt64s([1, sequenceLength], padded),
+            ["attention_mask"] = EdgeBuild.Ir.Tensor.FromInt64s([1, sequenceLength], mask),
+            ["token_type_ids"] = EdgeBuild.Ir.Tensor.FromInt64s([1, sequenceLength], new long[sequenceLength]),
+        };
+    }
 }

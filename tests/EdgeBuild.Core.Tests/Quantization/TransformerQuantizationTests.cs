@@ -28,7 +28,7 @@ public class TransformerQuantizationTests(ITestOutputHelper output)
         int rewritten = WriteAsOpset11(opset11);
         Assert.True(rewritten > 0);
         byte[] exported = OnnxExporter.ToBytes(opset11);
-        var sentences = Sentences().Take(30).Select(s => Encode(tokenizer, s)).ToList();
+        var sentences = TemplateSentences.All().Take(30).Select(s => tokenizer.Feed(s, SequenceLength)).ToList();
         // The opset-11 file is the same network (Softmax's axis 3 is the last one): ONNX Runtime gives what the shipped model gives.
         Ort.AssertClose(Ort.Run(original, sentences[0]), Ort.Run(exported, sentences[0]), 1e-5);
 
@@ -107,31 +107,5 @@ public class TransformerQuantizationTests(ITestOutputHelper output)
                 for (int k = 0; k < width; k++) sum[k] += h[t * width + k];
         double norm = Math.Sqrt(sum.Sum(v => v * v));
         return sum.Select(v => (float)(v / norm)).ToArray();
-    }
-
-    /// <summary>Everyday sentences from templates (the shape of the auto-table's text rows).</summary>
-    private static IEnumerable<string> Sentences()
-    {
-        string[] subjects = ["A man", "The woman", "A child", "My neighbour", "The driver", "A student"];
-        string[] verbs = ["is eating", "was reading", "will paint", "found", "is carrying", "has repaired", "watched"];
-        string[] objects = ["a piece of bread.", "the morning newspaper.", "a red bicycle in the garage.", "an old wooden door.", "the broken window yesterday.", "a bowl of soup.", "the train to the city.", "a letter from home."];
-        int i = 0;
-        foreach (var s in subjects)
-            foreach (var v in verbs)
-                yield return $"{s} {v} {objects[i++ % objects.Length]}";
-    }
-
-    private static IReadOnlyDictionary<string, Tensor> Encode(WordPiece tokenizer, string sentence)
-    {
-        var ids = tokenizer.Encode(sentence).Take(SequenceLength).ToArray();
-        var padded = new long[SequenceLength];
-        var mask = new long[SequenceLength];
-        for (int i = 0; i < ids.Length; i++) { padded[i] = ids[i]; mask[i] = 1; }
-        return new Dictionary<string, Tensor>
-        {
-            ["input_ids"] = Tensor.FromInt64s([1, SequenceLength], padded),
-            ["attention_mask"] = Tensor.FromInt64s([1, SequenceLength], mask),
-            ["token_type_ids"] = Tensor.FromInt64s([1, SequenceLength], new long[SequenceLength]),
-        };
     }
 }
