@@ -77,7 +77,7 @@ public static class ModelCompiler
                 TargetWriters.For(target)!.Write(session);
             }
             var quantization = session.QuantizationIfRun;
-            if (FloorsNotJudged(options, quantization, name) is { } floors) warn?.Invoke(floors.Format());
+            if (FloorsNotJudged(options, quantization, session.WriterJudgedFloors, name) is { } floors) warn?.Invoke(floors.Format());
 
             // The interface is read after optimization: passes keep names, and shape inference filled what the file left out.
             var interfaceModel = session.InterfaceModel;
@@ -128,12 +128,13 @@ public static class ModelCompiler
 
     /// <summary>
     /// EB5022 when MinSqnrDb or MinCosine was set away from its default but no quantized artifact was compared with FP32
-    /// (no held-out samples, or a TFLite/TensorRT target that only calibrates): the floor would otherwise pass unseen.
+    /// (no held-out samples, or a TFLite target that only calibrates; a TensorRT network a writer judged itself counts as
+    /// compared): the floor would otherwise pass unseen.
     /// The defaults alone warn nothing: they are the engine's guard, not a verdict the user asked for.
     /// </summary>
-    private static Finding? FloorsNotJudged(CompileOptions options, QuantizeStepResult? quantization, string subject)
+    private static Finding? FloorsNotJudged(CompileOptions options, QuantizeStepResult? quantization, bool writerJudged, string subject)
     {
-        if (options.Precision == Precision.Fp32 || quantization?.Judgement is not null) return null;
+        if (options.Precision == Precision.Fp32 || quantization?.Judgement is not null || writerJudged) return null;
         var defaults = new OutputFloors();
         var set = new List<string>();
         if (options.OutputFloors.MinSqnrDb != defaults.MinSqnrDb) set.Add(FormattableString.Invariant($"MinSqnrDb={options.OutputFloors.MinSqnrDb:G}"));

@@ -147,6 +147,15 @@ public sealed class CompileSession
     public QuantizeStepResult? QuantizationIfRun => quantized ? quantization : null;
 
     /// <summary>
+    /// True when a writer judged its own quantized network against FP32 on the held-out samples under the output floors
+    /// (the TensorRT network's check); with the session's own quantization's judgement, the build knows the floors were seen.
+    /// </summary>
+    public bool WriterJudgedFloors { get; private set; }
+
+    /// <summary>Records that a writer applied the accuracy gate (and so the output floors) to an artifact it wrote.</summary>
+    public void NoteWriterJudgedFloors() => WriterJudgedFloors = true;
+
+    /// <summary>
     /// Whether the precision asked for holds an accuracy budget that decides which layers stay float (Mixed, Auto, or
     /// Int8 with MaxAccuracyLoss): then every target takes <see cref="FloatLayers"/> from the one search.
     /// </summary>

@@ -128,6 +128,7 @@ public sealed class TensorRtTargetWriter : ITargetWriter
         AccuracyJudgement Judge(AccuracyReport a) =>
             AccuracyGate.Judge(context.Name, "the TensorRT network", a, options.MaxAccuracyLoss, options.OutputFloors, options.Preprocessing);
         var judgement = Judge(accuracy);
+        context.NoteWriterJudgedFloors();
         if (options.MaxAccuracyLoss is not double budget || judgement.AcceptableForSearch)
         {
             Enforce(context, judgement);
