@@ -1,4 +1,3 @@
-using EdgeBuild.Diagnostics;
 using EdgeBuild.Ir;
 using IrAttribute = EdgeBuild.Ir.Attribute;
 

@@ -1,6 +1,4 @@
-using EdgeBuild.Diagnostics;
 using EdgeBuild.Ir;
-using IrAttribute = EdgeBuild.Ir.Attribute;
 
 namespace EdgeBuild.Passes;
 
