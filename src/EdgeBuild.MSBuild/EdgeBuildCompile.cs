@@ -43,23 +43,7 @@ public sealed class EdgeBuildCompile : EdgeBuildToolTask
 
     public override bool Execute()
     {
-        bool ok;
-        try
-        {
-            ok = base.Execute() && !Log.HasLoggedErrors;
-            string manifest = Path.Combine(OutputDirectory, Meta("ClassName") + ".edgemodel.json");
-            if (ok && !File.Exists(manifest))
-            {
-                LogItemError(TaskDiagnostics.ToolFailed, Meta("ClassName"), $"edgebuild reported success but wrote no manifest at {manifest}");
-                ok = false;
-            }
-        }
-        catch (Exception e) when (e is not (OutOfMemoryException or StackOverflowException))
-        {
-            // A bug here must still end in one line at the item, not a trace in the build log.
-            LogItemError(TaskDiagnostics.ToolFailed, Meta("ClassName"), $"the EdgeBuild task failed: {e.GetType().Name}: {FirstLine(e.Message)}");
-            ok = false;
-        }
+        bool ok = RunTool(Path.Combine(OutputDirectory, Meta("ClassName") + ".edgemodel.json"), "manifest", "EdgeBuild task");
         if (!ok) RemoveOutputs();
         return ok;
     }
@@ -74,8 +58,7 @@ public sealed class EdgeBuildCompile : EdgeBuildToolTask
             valid = false;
         }
 
-        if (!File.Exists(ToolAssembly))
-            Fail(TaskDiagnostics.ToolNotFound, ToolAssembly, "edgebuild.dll does not exist (EdgeBuildToolPath)");
+        if (!ToolAssemblyExists()) valid = false;
 
         string modelPath = Meta("FullPath");
         if (!File.Exists(modelPath))

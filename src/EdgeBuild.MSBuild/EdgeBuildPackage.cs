@@ -21,24 +21,7 @@ public sealed class EdgeBuildPackage : EdgeBuildToolTask
     /// <summary>The held-out files MSBuild expanded from PackageHoldout.</summary>
     public ITaskItem[] HoldoutFiles { get; set; } = [];
 
-    public override bool Execute()
-    {
-        try
-        {
-            bool ok = base.Execute() && !Log.HasLoggedErrors;
-            if (ok && !File.Exists(FromProject(PackagePath)))
-            {
-                LogItemError(TaskDiagnostics.ToolFailed, Meta("ClassName"), $"edgebuild package reported success but wrote no package at {PackagePath}");
-                ok = false;
-            }
-            return ok;
-        }
-        catch (Exception e) when (e is not (OutOfMemoryException or StackOverflowException))
-        {
-            LogItemError(TaskDiagnostics.ToolFailed, Meta("ClassName"), $"the EdgeBuild package task failed: {e.GetType().Name}: {FirstLine(e.Message)}");
-            return false;
-        }
-    }
+    public override bool Execute() => RunTool(FromProject(PackagePath), "package", "EdgeBuild package task");
 
     /// <summary>What the tool cannot say better: a missing version, a missing key, patterns that matched nothing.</summary>
     protected override bool ValidateParameters()
@@ -49,8 +32,7 @@ public sealed class EdgeBuildPackage : EdgeBuildToolTask
             LogItemError(d, subject, message);
             valid = false;
         }
-        if (!File.Exists(ToolAssembly))
-            Fail(TaskDiagnostics.ToolNotFound, ToolAssembly, "edgebuild.dll does not exist (EdgeBuildToolPath)");
+        if (!ToolAssemblyExists()) valid = false;
         if (Meta(EdgeModelOptionTable.PackageVersion.Name).Length == 0)
             Fail(TaskDiagnostics.InvalidOption, EdgeModelOptionTable.PackageVersion.Name, "Package is true but no version is given (set PackageVersion, or the project's Version)");
         string key = Meta(EdgeModelOptionTable.PackageKey.Name);

@@ -106,6 +106,37 @@ public abstract class EdgeBuildToolTask : ToolTask
         return false;
     }
 
+    /// <summary>
+    /// Runs the tool; success also needs <paramref name="expectedFile"/> written. Any exception of the task itself ends in
+    /// one EB line at the item (a bug here must not leave a trace in the build log instead).
+    /// </summary>
+    private protected bool RunTool(string expectedFile, string whatFile, string taskName)
+    {
+        try
+        {
+            bool ok = base.Execute() && !Log.HasLoggedErrors;
+            if (ok && !File.Exists(expectedFile))
+            {
+                LogItemError(TaskDiagnostics.ToolFailed, Meta("ClassName"), $"edgebuild reported success but wrote no {whatFile} at {expectedFile}");
+                ok = false;
+            }
+            return ok;
+        }
+        catch (Exception e) when (e is not (OutOfMemoryException or StackOverflowException))
+        {
+            LogItemError(TaskDiagnostics.ToolFailed, Meta("ClassName"), $"the {taskName} failed: {e.GetType().Name}: {FirstLine(e.Message)}");
+            return false;
+        }
+    }
+
+    /// <summary>Shared by every task: edgebuild.dll (EdgeBuildToolPath) must exist; logs and returns false otherwise.</summary>
+    private protected bool ToolAssemblyExists()
+    {
+        if (File.Exists(ToolAssembly)) return true;
+        LogItemError(TaskDiagnostics.ToolNotFound, ToolAssembly, "edgebuild.dll does not exist (EdgeBuildToolPath)");
+        return false;
+    }
+
     private protected void LogItemError(TaskDiagnostic d, string subject, string message)
     {
         var at = Location();
