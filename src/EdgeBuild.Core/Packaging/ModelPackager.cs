@@ -171,8 +171,24 @@ public static class ModelPackager
         }
         var result = new ChannelManifest(channel, manifest.Model, manifest.Version, Path.GetFileName(packagePath), Sha256(packagePath), new FileInfo(packagePath).Length,
             rollback, rolloutPercent, sequence);
+        DateTime? previousWrite = File.Exists(path) ? File.GetLastWriteTimeUtc(path) : null;
         AtomicFile.WriteAllBytes(path, key is null ? result.ToJson() : result.ToSignedJson(key));
+        KeepETagMoving(path, previousWrite);
         return (path, result with { IsSigned = key is not null, SignedBy = key is null ? null : PackageSignature.KeyIdHex(key) });
+    }
+
+    /// <summary>
+    /// nginx and ASP.NET Core's static files derive a file's ETag from its modification time in whole seconds and its
+    /// length, and a new channel file often has the old one's length (1.1.0 to 1.2.0): published twice within one second,
+    /// the server would answer a device's If-None-Match with 304 and the device would miss the new version until the
+    /// next publish. So the channel file's time moves at least one second past the file it replaces.
+    /// </summary>
+    private static void KeepETagMoving(string path, DateTime? previousWrite)
+    {
+        if (previousWrite is not { } previous) return;
+        static long Seconds(DateTime t) => t.Ticks / TimeSpan.TicksPerSecond;
+        if (Seconds(File.GetLastWriteTimeUtc(path)) <= Seconds(previous))
+            File.SetLastWriteTimeUtc(path, new DateTime((Seconds(previous) + 1) * TimeSpan.TicksPerSecond, DateTimeKind.Utc));
     }
 
     private static void Add(ZipArchive zip, string name, Action<Stream> write)

@@ -1,7 +1,14 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
-using System.Security.Cryptography;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Logging;
 
 namespace EdgeBuild.Generator.Tests.Updates;
 
@@ -10,28 +17,41 @@ public abstract record Fault
 {
     public sealed record Status(int Code) : Fault;
     public sealed record Delay(TimeSpan Time) : Fault;
-    /// <summary>Sends the first <paramref name="Bytes"/> of the file, then drops the connection.</summary>
+    /// <summary>Declares the whole file's length, sends its first <paramref name="Bytes"/>, then drops the connection.</summary>
     public sealed record Truncate(long Bytes) : Fault;
 }
 
 /// <summary>
-/// A static file server on 127.0.0.1 (a free port), as nginx or object storage would serve a channel: strong ETags
-/// (sha256 of the file) with If-None-Match, and byte ranges. Faults are injected per path, once each.
+/// The site folder served over HTTP on 127.0.0.1 (a free port) by Kestrel and ASP.NET Core's static file middleware:
+/// a production server's own handling of ETags, If-None-Match (304), Range (206) and unknown ranges, not ours. Kestrel
+/// was chosen over Debian's nginx because the faults (a 5xx once, a stall, a body cut after a declared Content-Length)
+/// then happen on the real connection through one middleware in front of the file server, with no upstream process of
+/// our own, no package to install and no root; and the file server derives its ETag as nginx does, from the file's
+/// modification time in whole seconds and its length. Faults are injected per path, once each.
 /// </summary>
 public sealed class ChannelServer : IDisposable
 {
-    private readonly HttpListener listener = new();
-    private readonly Task loop;
+    private readonly WebApplication app;
     private readonly ConcurrentDictionary<string, Fault> faults = new(StringComparer.Ordinal);
 
     public ChannelServer(string root)
     {
         Root = root;
-        int port = FreePort();
-        BaseUri = new Uri($"http://127.0.0.1:{port}/");
-        listener.Prefixes.Add(BaseUri.ToString());
-        listener.Start();
-        loop = Task.Run(ServeAsync);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = root });
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        app = builder.Build();
+        app.Use(Intercept);
+        // Packages (.edgepkg) have no registered media type; nginx serves them as its default_type, so serve them too.
+        app.UseStaticFiles(new StaticFileOptions
+        {
+            FileProvider = new PhysicalFileProvider(root),
+            ServeUnknownFileTypes = true,
+            DefaultContentType = "application/octet-stream",
+        });
+        app.StartAsync().GetAwaiter().GetResult();
+        string address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
+        BaseUri = new Uri(address.TrimEnd('/') + "/");
     }
 
     public string Root { get; }
@@ -42,104 +62,39 @@ public sealed class ChannelServer : IDisposable
 
     public void FailOnce(string path, Fault fault) => faults[path] = fault;
 
-    private static int FreePort()
+    private async Task Intercept(HttpContext context, RequestDelegate next)
     {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
+        string path = (context.Request.Path.Value ?? "").TrimStart('/');
+        string? ifNoneMatch = context.Request.Headers.IfNoneMatch.Count > 0 ? context.Request.Headers.IfNoneMatch.ToString() : null;
+        string? range = context.Request.Headers.Range.Count > 0 ? context.Request.Headers.Range.ToString() : null;
+        if (faults.TryRemove(path, out var fault))
+        {
+            switch (fault)
+            {
+                case Fault.Status s:
+                    Log.Enqueue((path, ifNoneMatch, range, s.Code));
+                    context.Response.StatusCode = s.Code;
+                    return;
+                case Fault.Delay d:
+                    // The client gives up first (a time-out test); the server then finds the connection gone.
+                    try { await Task.Delay(d.Time, context.RequestAborted); }
+                    catch (OperationCanceledException) { return; }
+                    break;
+                case Fault.Truncate t:
+                    byte[] all = await File.ReadAllBytesAsync(Path.Combine(Root, path));
+                    Log.Enqueue((path, ifNoneMatch, range, 200));
+                    context.Response.StatusCode = 200;
+                    context.Response.ContentLength = all.Length;
+                    await context.Response.Body.WriteAsync(all.AsMemory(0, (int)t.Bytes));
+                    // Returning short of the declared length makes Kestrel close the connection once the bytes are sent:
+                    // the client reads a body cut mid-way. (HttpContext.Abort would reset the connection, and a reset can
+                    // overtake the unsent bytes, so the client would not even see the headers: no resume to test.)
+                    return;
+            }
+        }
+        await next(context);
+        Log.Enqueue((path, ifNoneMatch, range, context.Response.StatusCode));
     }
 
-    private async Task ServeAsync()
-    {
-        while (listener.IsListening)
-        {
-            HttpListenerContext context;
-            try
-            {
-                context = await listener.GetContextAsync();
-            }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-            _ = Task.Run(() => Handle(context));
-        }
-    }
-
-    private async Task Handle(HttpListenerContext context)
-    {
-        var request = context.Request;
-        var response = context.Response;
-        string path = request.Url!.AbsolutePath.TrimStart('/');
-        string? ifNoneMatch = request.Headers["If-None-Match"];
-        string? range = request.Headers["Range"];
-        try
-        {
-            if (faults.TryRemove(path, out var fault))
-            {
-                switch (fault)
-                {
-                    case Fault.Status s:
-                        Log.Enqueue((path, ifNoneMatch, range, s.Code));
-                        response.StatusCode = s.Code;
-                        response.Close();
-                        return;
-                    case Fault.Delay d:
-                        await Task.Delay(d.Time);
-                        break;
-                    case Fault.Truncate t:
-                        byte[] all = File.ReadAllBytes(Path.Combine(Root, path));
-                        Log.Enqueue((path, ifNoneMatch, range, 200));
-                        response.StatusCode = 200;
-                        response.SendChunked = true;
-                        await response.OutputStream.WriteAsync(all.AsMemory(0, (int)t.Bytes));
-                        await response.OutputStream.FlushAsync();
-                        response.Abort();
-                        return;
-                }
-            }
-            string file = Path.Combine(Root, path);
-            if (!File.Exists(file))
-            {
-                Log.Enqueue((path, ifNoneMatch, range, 404));
-                response.StatusCode = 404;
-                response.Close();
-                return;
-            }
-            byte[] bytes = File.ReadAllBytes(file);
-            string etag = "\"" + Convert.ToHexString(SHA256.HashData(bytes))[..16] + "\"";
-            response.Headers["ETag"] = etag;
-            if (ifNoneMatch == etag)
-            {
-                Log.Enqueue((path, ifNoneMatch, range, 304));
-                response.StatusCode = 304;
-                response.Close();
-                return;
-            }
-            int start = 0;
-            if (range is not null && range.StartsWith("bytes=", StringComparison.Ordinal) && range.EndsWith('-'))
-            {
-                start = int.Parse(range["bytes=".Length..^1], System.Globalization.CultureInfo.InvariantCulture);
-                response.StatusCode = 206;
-                response.Headers["Content-Range"] = $"bytes {start}-{bytes.Length - 1}/{bytes.Length}";
-            }
-            else response.StatusCode = 200;
-            Log.Enqueue((path, ifNoneMatch, range, response.StatusCode));
-            response.ContentLength64 = bytes.Length - start;
-            await response.OutputStream.WriteAsync(bytes.AsMemory(start));
-            response.Close();
-        }
-        catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException)
-        {
-            // The client went away (a time-out test): nothing to answer.
-        }
-    }
-
-    public void Dispose()
-    {
-        listener.Stop();
-        listener.Close();
-        try { loop.Wait(TimeSpan.FromSeconds(5)); }
-        catch (AggregateException) { }
-    }
+    public void Dispose() => app.StopAsync().GetAwaiter().GetResult();
 }

@@ -56,7 +56,7 @@ public sealed class ChannelSigningTests(ModelFolder models) : IClassFixture<Mode
         Assert.Equal((UpdateOutcome.Installed, "1.1.0"), (installed.Outcome, installed.ActiveVersion));
 
         // The server replays yesterday's signed file: valid signature, older sequence.
-        File.WriteAllBytes(StablePath, oldChannel);
+        publisher.ReplaceChannelFile("stable", oldChannel);
         AssertRefused(await updater.CheckAsync(), UpdateFailure.StaleChannel, "1.1.0");
         Assert.Contains(log, l => l.Contains($"has sequence {first.Sequence}, older than the {second.Sequence}", StringComparison.Ordinal));
 
@@ -65,9 +65,9 @@ public sealed class ChannelSigningTests(ModelFolder models) : IClassFixture<Mode
         publisher.PublishSigned(publisher.Package("1.2.0", TestModels.ScaleNet(4)));
         byte[] newest = File.ReadAllBytes(StablePath);
         using (var a = Updater(device)) Assert.Equal(UpdateOutcome.Installed, (await a.CheckAsync()).Outcome);
-        File.WriteAllBytes(StablePath, oldChannel);
+        publisher.ReplaceChannelFile("stable", oldChannel);
         using (var b = Updater(device)) AssertRefused(await b.CheckAsync(), UpdateFailure.StaleChannel, "1.2.0");
-        File.WriteAllBytes(StablePath, newest);
+        publisher.ReplaceChannelFile("stable", newest);
         using (var c = Updater(device)) Assert.Equal(UpdateOutcome.Unchanged, (await c.CheckAsync()).Outcome);
     }
 
@@ -89,13 +89,13 @@ public sealed class ChannelSigningTests(ModelFolder models) : IClassFixture<Mode
             .Replace(ChannelField(signedFile, "sha256"), unsignedOther.Sha256, StringComparison.Ordinal)
             .Replace($"\"bytes\": {ChannelField(signedFile, "bytes")}", $"\"bytes\": {unsignedOther.Bytes}", StringComparison.Ordinal);
         Assert.NotEqual(signedFile, edited);
-        File.WriteAllText(StablePath, edited);
+        publisher.ReplaceChannelFile("stable", Encoding.UTF8.GetBytes(edited));
         var swapped = await updater.CheckAsync();
         AssertRefused(swapped, UpdateFailure.BadSignature, "1.0.0");
         Assert.Contains("readable fields differ from the signed ones", swapped.Message);
 
         // The signature stripped: this device has accepted a signed 'stable' before, so an unsigned one is refused.
-        File.WriteAllBytes(StablePath, unsignedOther.ToJson());
+        publisher.ReplaceChannelFile("stable", unsignedOther.ToJson());
         var stripped = await updater.CheckAsync();
         AssertRefused(stripped, UpdateFailure.BadSignature, "1.0.0");
         Assert.Contains("is not signed, but this device accepted a signed 'stable' channel before", stripped.Message);
@@ -113,12 +113,12 @@ public sealed class ChannelSigningTests(ModelFolder models) : IClassFixture<Mode
         // A package signature is not a channel signature: the COSE message must carry a channel.
         var forged = Encoding.UTF8.GetString(unsignedOther.ToJson()).TrimEnd().TrimEnd('}') +
             $", \"signature\": \"{Convert.ToBase64String(PackageSignature.Sign(unsignedOther.ToJson(), publisher.Key))}\" }}\n";
-        File.WriteAllText(StablePath, forged);
+        publisher.ReplaceChannelFile("stable", Encoding.UTF8.GetBytes(forged));
         AssertRefused(await updater.CheckAsync(), UpdateFailure.BadSignature, "1.0.0");
         Assert.Equal(2f, Run(updater));
 
         // A device that requires signed channels refuses an unsigned one from the first poll.
-        File.WriteAllBytes(StablePath, unsignedOther.ToJson());
+        publisher.ReplaceChannelFile("stable", unsignedOther.ToJson());
         using var strict = Updater(publisher.NewDevice(), requireSigned: true);
         AssertRefused(await strict.CheckAsync(), UpdateFailure.BadSignature, "0.0.0");
         // Without the requirement and never having seen a signed one, the unsigned file is read as before.

@@ -85,7 +85,20 @@ public sealed class Publisher : IDisposable
     public ChannelManifest Publish(string package, bool rollback = false, string channel = "stable") => ModelPackager.Publish(package, channel, rollback).Channel;
 
     /// <summary>Rewrites the channel file (a publisher's mistake or an attack).</summary>
-    public void WriteChannel(ChannelManifest channel) => File.WriteAllBytes(Path.Combine(Site, channel.Channel + ".json"), channel.ToJson());
+    public void WriteChannel(ChannelManifest channel) => ReplaceChannelFile(channel.Channel, channel.ToJson());
+
+    /// <summary>
+    /// Replaces <c>&lt;channel&gt;.json</c> on the server with <paramref name="bytes"/> (an edit, a replay, a forgery). The file's
+    /// time moves at least a second, as <see cref="ModelPackager.Publish"/> does: the server's ETag is its whole-second
+    /// time and length, so a same-length file written within the second would be answered 304 and never reach the updater.
+    /// </summary>
+    public void ReplaceChannelFile(string channel, byte[] bytes)
+    {
+        string path = Path.Combine(Site, channel + ".json");
+        DateTime? before = File.Exists(path) ? File.GetLastWriteTimeUtc(path) : null;
+        File.WriteAllBytes(path, bytes);
+        if (before is { } b && File.GetLastWriteTimeUtc(path) < b.AddSeconds(1)) File.SetLastWriteTimeUtc(path, b.AddSeconds(1));
+    }
 
     public void Dispose()
     {
