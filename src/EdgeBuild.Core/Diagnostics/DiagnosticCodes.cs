@@ -180,7 +180,7 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor ChannelNameInvalid = new("EB7007", "Invalid channel",
         "A channel name is lower-case letters, digits and '-' (stable, canary, beta-2): it becomes the file name <channel>.json; --percent is 0 to 100.");
     public static readonly DiagnosticDescriptor HoldoutUnusable = new("EB7008", "Held-out data gives no output statistics",
-        "--holdout (PackageHoldout) runs the package's ONNX artifact on the files: give images or .npy/.npz samples the model reads, for a model with an ONNX artifact and at least one float32 output.");
+        "--holdout (PackageHoldout) runs the package's ONNX artifact on the files: give images or .npy/.npz samples the model reads, for a model with an ONNX artifact and at least one float32, integer or bool output.");
 
     public static readonly DiagnosticDescriptor DeviceInvalid = new("EB8001", "Invalid device name or address",
         "A device name is letters, digits, '-', '_' and '.'; its address is ssh://user@host[:port]; an identity is a private key file the OpenSSH client can read. See docs/devices.md.");

@@ -10,17 +10,18 @@ namespace EdgeBuild.Packaging;
 /// <summary>
 /// The output statistics a package carries (<c>edgebuild package --holdout</c>): the package's own ONNX artifact, the
 /// one devices run, on held-out files prepared as the build prepared its calibration images (the model manifest's
-/// <c>options.preprocessing</c>), each float32 output's values pooled into <see cref="OutputStatistics"/>.
+/// <c>options.preprocessing</c>), each float32, integer or bool output's values pooled into <see cref="OutputStatistics"/>
+/// (integer ones by value when they take few, <see cref="OutputStatistics.ComputeIntegers"/>).
 /// </summary>
 public static class HoldoutStatistics
 {
     /// <summary>Runs the ONNX artifact of the compiled model in <paramref name="folder"/> on <paramref name="files"/>.</summary>
-    /// <exception cref="EdgeBuildException">EB7008 (no ONNX artifact, no float output, no file), or the calibration file errors (EB3007...).</exception>
+    /// <exception cref="EdgeBuildException">EB7008 (no ONNX artifact, no float, integer or bool output, no file), or the calibration file errors (EB3007...).</exception>
     public static PackageOutputStatistics Compute(string folder, string modelManifestPath, IReadOnlyList<string> files)
     {
         if (files.Count == 0) throw new EdgeBuildException(DiagnosticCodes.HoldoutUnusable, modelManifestPath, "--holdout matched no file");
         string? artifact = null;
-        var floatOutputs = new List<string>();
+        var outputs = new List<(string Name, bool IsFloat)>();
         ImagePreprocessing preprocessing;
         using (var doc = JsonDocument.Parse(File.ReadAllBytes(modelManifestPath)))
         {
@@ -28,21 +29,26 @@ public static class HoldoutStatistics
             foreach (var a in root.GetProperty("artifacts").EnumerateArray())
                 if (a.GetProperty("target").GetString() == "Onnx") artifact ??= a.GetProperty("path").GetString();
             foreach (var o in root.GetProperty("outputs").EnumerateArray())
-                if (o.GetProperty("elementType").GetString() == "float32") floatOutputs.Add(o.GetProperty("name").GetString()!);
+            {
+                string type = o.GetProperty("elementType").GetString()!;
+                if (type == "float32" || IntegerTypes.Contains(type)) outputs.Add((o.GetProperty("name").GetString()!, type == "float32"));
+            }
             preprocessing = Preprocessing(root);
         }
         if (artifact is null)
             throw new EdgeBuildException(DiagnosticCodes.HoldoutUnusable, modelManifestPath, "lists no ONNX artifact (target Onnx) to run the held-out files through; compile with the Onnx target");
-        if (floatOutputs.Count == 0)
-            throw new EdgeBuildException(DiagnosticCodes.HoldoutUnusable, modelManifestPath, "the model has no float32 output; drift statistics are taken of float outputs only");
+        if (outputs.Count == 0)
+            throw new EdgeBuildException(DiagnosticCodes.HoldoutUnusable, modelManifestPath,
+                "the model has no float32, integer or bool output; drift statistics are taken of those only");
         string artifactPath = Path.Combine(folder, artifact.Replace('/', Path.DirectorySeparatorChar));
         var source = new FileCalibrationSource(OnnxImporter.Load(artifactPath), files, preprocessing);
 
-        var values = floatOutputs.ToDictionary(n => n, _ => new List<float>(), StringComparer.Ordinal);
+        var floats = outputs.Where(o => o.IsFloat).ToDictionary(o => o.Name, _ => new List<float>(), StringComparer.Ordinal);
+        var integers = outputs.Where(o => !o.IsFloat).ToDictionary(o => o.Name, _ => new List<long>(), StringComparer.Ordinal);
         using (var options = OrtSessions.ForEvaluation())
         using (var session = new InferenceSession(artifactPath, options))
         {
-            string[] names = [.. floatOutputs];
+            string[] names = [.. outputs.Select(o => o.Name)];
             foreach (var sample in source.Samples())
             {
                 var inputNames = sample.Keys.ToArray();
@@ -52,7 +58,11 @@ public static class HoldoutStatistics
                     using var runOptions = new RunOptions(); // held in a local: an inline RunOptions can be finalized mid-Run
                     using var results = session.Run(runOptions, inputNames, inputs, names);
                     for (int i = 0; i < names.Length; i++)
-                        values[names[i]].AddRange(OrtTensors.ToTensor(results[i])!.ToFloats());
+                    {
+                        var tensor = OrtTensors.ToTensor(results[i])!;
+                        if (floats.TryGetValue(names[i], out var f)) f.AddRange(tensor.ToFloats());
+                        else integers[names[i]].AddRange(tensor.ToInt64s());
+                    }
                 }
                 finally
                 {
@@ -61,14 +71,17 @@ public static class HoldoutStatistics
             }
         }
         var stats = new List<OutputStatistics>();
-        foreach (var name in floatOutputs)
+        foreach (var (name, isFloat) in outputs)
         {
-            if (!values[name].Any(float.IsFinite))
+            if (isFloat ? !floats[name].Any(float.IsFinite) : integers[name].Count == 0)
                 throw new EdgeBuildException(DiagnosticCodes.HoldoutUnusable, string.Join(";", files.Take(3)), $"output '{name}' gave no finite value on the held-out files");
-            stats.Add(OutputStatistics.Compute(name, values[name]));
+            stats.Add(isFloat ? OutputStatistics.Compute(name, floats[name]) : OutputStatistics.ComputeIntegers(name, integers[name]));
         }
         return new PackageOutputStatistics(source.Count, stats);
     }
+
+    /// <summary>The manifest's spelling (docs/manifest.md) of the element types whose values drift is counted on as integers.</summary>
+    private static readonly HashSet<string> IntegerTypes = new(StringComparer.Ordinal) { "int64", "int32", "int16", "int8", "uint8", "uint16", "uint32", "uint64", "bool" };
 
     /// <summary>The manifest's <c>options.preprocessing</c> (docs/manifest.md), defaults where absent.</summary>
     private static ImagePreprocessing Preprocessing(JsonElement root)

@@ -86,6 +86,13 @@ public sealed class PackageManifest
                     w.WriteNumber("count", o.Count);
                     w.WriteNumber("mean", o.Mean);
                     w.WriteNumber("std", o.Std);
+                    // Only integer outputs binned by value carry it, so a float-only package's bytes are what they were.
+                    if (o.Categories is { } categories)
+                    {
+                        w.WriteStartArray("categories");
+                        foreach (long c in categories) w.WriteNumberValue(c);
+                        w.WriteEndArray();
+                    }
                     w.WriteStartArray("binEdges");
                     foreach (double e in o.BinEdges) w.WriteNumberValue(e);
                     w.WriteEndArray();
@@ -154,7 +161,10 @@ public sealed class PackageManifest
                 var outputs = st.GetProperty("outputs").EnumerateArray().Select(o => new OutputStatistics(Str(o, "name"), o.GetProperty("count").GetInt64(),
                     o.GetProperty("mean").GetDouble(), o.GetProperty("std").GetDouble(),
                     o.GetProperty("binEdges").EnumerateArray().Select(e => e.GetDouble()).ToArray(),
-                    o.GetProperty("binFractions").EnumerateArray().Select(f => f.GetDouble()).ToArray())).ToList();
+                    o.GetProperty("binFractions").EnumerateArray().Select(f => f.GetDouble()).ToArray())
+                {
+                    Categories = o.TryGetProperty("categories", out var c) && c.ValueKind == JsonValueKind.Array ? c.EnumerateArray().Select(v => v.GetInt64()).ToArray() : null,
+                }).ToList();
                 foreach (var o in outputs) o.Validate();
                 statistics = new PackageOutputStatistics(st.GetProperty("samples").GetInt32(), outputs);
             }

@@ -88,6 +88,21 @@ public static class TestModels
     }
 
     /// <summary>
+    /// Input "x" (float [1,4]); output "label" (int64 [1]) = the index of x's largest element after adding
+    /// <paramref name="bias"/>: a classifier's label, whose mix a bias per class moves.
+    /// </summary>
+    public static Model LabelNet(float[]? bias = null)
+    {
+        var model = NewModel("label");
+        var g = model.Graph;
+        var x = g.AddInput("x", new TensorType(DataType.Float, Shape.Of(1, 4)));
+        var b = g.AddInitializer("bias", Tensor.FromFloats([4], bias ?? [0, 0, 0, 0]));
+        var scores = Node(g, "Add", [x, b], "scores");
+        Output(g, Node(g, "ArgMax", [scores], "label", Attribute.Of("axis", 1L), Attribute.Of("keepdims", 0L)), DataType.Int64, Shape.Of(1));
+        return model;
+    }
+
+    /// <summary>
     /// ScaleNet (y = x * <paramref name="factor"/>) whose factor is the mean of <paramref name="padFloats"/> equal values: a
     /// file of about 4 x padFloats bytes, so staging it (extracting, hashing, loading) takes long enough to be killed midway.
     /// </summary>
@@ -191,6 +206,7 @@ public static class TestModels
         OnnxExporter.Save(SymbolicNet(), Path.Combine(dir, "models", "SymbolicNet.onnx"));
         OnnxExporter.Save(MixedTypes(), Path.Combine(dir, "MixedTypes.onnx"));
         OnnxExporter.Save(ScaleNet(1f), Path.Combine(dir, "ScaleNet.onnx"));
+        OnnxExporter.Save(LabelNet(), Path.Combine(dir, "LabelNet.onnx"));
         OnnxExporter.Save(ImageNet(), Path.Combine(dir, "ImageNet.onnx"));
         OnnxExporter.Save(BatchNet(), Path.Combine(dir, "BatchNet.onnx"));
         OnnxExporter.Save(ImageBatchNet(), Path.Combine(dir, "ImageBatchNet.onnx"));

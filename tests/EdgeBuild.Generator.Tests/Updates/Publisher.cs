@@ -33,9 +33,11 @@ public sealed class Publisher : IDisposable
     /// <summary>Packages <paramref name="model"/> as ScaleNet <paramref name="version"/> into the site folder.</summary>
     /// <param name="measuredP99Ms">The P99 the package's manifest records (a build's measurement), or none.</param>
     /// <param name="holdout">Held-out input samples (.npy files) the package records output statistics on.</param>
+    /// <param name="output">The output's name, element type and shape; the default is ScaleNet's.</param>
     public string Package(string version, Model model, ECDsa? key = null, double? measuredP99Ms = null, string? minRuntime = null,
-        string outputShape = "[1, 4]", string name = "ScaleNet", IReadOnlyList<string>? holdout = null)
+        string outputShape = "[1, 4]", string name = "ScaleNet", IReadOnlyList<string>? holdout = null, (string Name, string ElementType)? output = null)
     {
+        var (outputName, outputType) = output ?? ("y", "float32");
         string folder = Directory.CreateDirectory(Path.Combine(Root, "build-" + version + "-" + Guid.NewGuid().ToString("N")[..6])).FullName;
         string onnx = Path.Combine(folder, name + ".onnx");
         OnnxExporter.Save(model, onnx);
@@ -50,7 +52,7 @@ public sealed class Publisher : IDisposable
               "namespace": "EdgeBuild.Generator.Tests.Models",
               "tool": { "name": "edgebuild", "version": "0.1.0" },
               "inputs": [ { "name": "x", "csharpName": "x", "elementType": "float32", "shape": [1, 4] } ],
-              "outputs": [ { "name": "y", "csharpName": "y", "elementType": "float32", "shape": {{outputShape}} } ],
+              "outputs": [ { "name": "{{outputName}}", "csharpName": "{{outputName}}", "elementType": "{{outputType}}", "shape": {{outputShape}} } ],
               "artifacts": [ { "path": "{{name}}.onnx", "target": "Onnx", "precision": "Fp32", "sha256": "{{sha}}", "bytes": {{new FileInfo(onnx).Length}} } ],
               "metrics": {{metrics}}
             }
