@@ -79,6 +79,20 @@ public sealed class Publisher : IDisposable
         return files;
     }
 
+    /// <summary>Writes each of <paramref name="inputs"/> (x [1,4]) as an .npy file.</summary>
+    public IReadOnlyList<string> SamplesOf(IReadOnlyList<float[]> inputs)
+    {
+        string dir = Directory.CreateDirectory(Path.Combine(Root, "samples-" + Guid.NewGuid().ToString("N")[..8])).FullName;
+        var files = new List<string>();
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            string file = Path.Combine(dir, $"x{i:D3}.npy");
+            EdgeBuild.Quantization.Calibration.NpyFile.Write(file, Tensor.FromFloats([1, 4], inputs[i]));
+            files.Add(file);
+        }
+        return files;
+    }
+
     /// <summary>Points <c>&lt;channel&gt;.json</c> at <paramref name="package"/>, signed with <paramref name="key"/> (default the publisher's).</summary>
     public ChannelManifest PublishSigned(string package, bool rollback = false, string channel = "stable", ECDsa? key = null) =>
         ModelPackager.Publish(package, channel, rollback, 100, key ?? Key).Channel;
