@@ -31,7 +31,7 @@ internal static class PackageCommands
         var key = new Option<string>("--key") { Description = "The private signing key (PEM, from edgebuild keygen)", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "The package file to write (.edgepkg)", Required = true };
         var minRuntime = new Option<string?>("--min-runtime") { Description = "The oldest EdgeBuild runtime that may load it (default: this tool's version)" };
-        var holdout = new Option<string[]>("--holdout") { Description = "Held-out images or .npy/.npz samples (files, folders, wildcards): record each float output's statistics for drift monitoring", AllowMultipleArgumentsPerToken = true };
+        var holdout = new Option<string[]>("--holdout") { Description = "Held-out images or .npy/.npz samples (files, folders, wildcards): record each float, integer or bool output's statistics for drift monitoring", AllowMultipleArgumentsPerToken = true };
         var command = new Command("package", "Write a signed, versioned model package: manifest, artifacts, interface, measured figures") { folder, version, key, output, minRuntime, holdout };
         command.SetAction(parse => guard(stderr, () =>
         {
@@ -43,8 +43,13 @@ internal static class PackageCommands
                 $"{path}: {m.Model} {m.Version}, {m.Files.Count} files ({Commands.Bytes(new FileInfo(path).Length)}), runtime >= {m.MinRuntimeVersion}, signed by key {PackageSignature.KeyIdHex(signingKey)}"));
             if (m.OutputStatistics is { } stats)
                 foreach (var o in stats.Outputs)
+                {
+                    string bins = o.Categories is { } c
+                        ? $"{c.Count} values counted apart ({string.Join(", ", c.Select(v => v.ToString(CultureInfo.InvariantCulture)))}) and a bin for any other"
+                        : $"{o.BinFractions.Count} bins";
                     stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"output '{o.Output}' on {stats.Samples} held-out samples: {o.Count} values, mean {o.Mean:G4}, std {o.Std:G4}, {o.BinFractions.Count} bins"));
+                        $"output '{o.Output}' on {stats.Samples} held-out samples: {o.Count} values, mean {o.Mean:G4}, std {o.Std:G4}, {bins}"));
+                }
             return 0;
         }));
         return command;

@@ -214,6 +214,47 @@ public sealed class PackageCliTests : IDisposable
         Assert.Single(stderr.Trim().Split('\n'));
     }
 
+    /// <summary>
+    /// An integer output through the CLI: a compiled classifier's ArgMax label gets one bin per label the held-out files
+    /// gave (and one for any other), the float scores beside it deciles; the package command says which.
+    /// </summary>
+    [Fact]
+    public void HoldoutCountsAnIntegerLabelByValue()
+    {
+        var b = new ModelBuilder();
+        var x = b.Input("x", 1, 4);
+        var scores = b.Op("Mul", [x, b.Const("k", [1], 2f)], "scores");
+        var label = b.Op("ArgMax", [scores], "label", EdgeBuild.Ir.Attribute.Of("axis", 1L), EdgeBuild.Ir.Attribute.Of("keepdims", 0L));
+        label.Type = new EdgeBuild.Ir.TensorType(EdgeBuild.Ir.DataType.Int64, EdgeBuild.Ir.Shape.Of(1));
+        b.Output(scores, label);
+        string model = Path.Combine(dir, "classifier.onnx");
+        OnnxExporter.Save(b.Model, model);
+        string compiled = Path.Combine(dir, "classifier");
+        var (exit, stdout, stderr) = CliRunner.Run("compile", model, "--out", compiled, "--name", "Classifier", "-q", "--no-measure");
+        Assert.True(exit == 0, stderr);
+        var (priv, pub) = Keys();
+        string holdout = Directory.CreateDirectory(Path.Combine(dir, "holdout")).FullName;
+        // Twelve samples, the largest element at 0, 1, 2 (twice as often) and never at 3.
+        int[] labels = [0, 1, 2, 2, 0, 1, 2, 2, 0, 1, 2, 2];
+        for (int i = 0; i < labels.Length; i++)
+        {
+            float[] v = [0.1f * i, 0.2f, 0.3f, 0.05f];
+            v[labels[i]] = 5 + i;
+            EdgeBuild.Quantization.Calibration.NpyFile.Write(Path.Combine(holdout, $"x{i:D2}.npy"), EdgeBuild.Ir.Tensor.FromFloats([1, 4], v));
+        }
+        string pkg = Path.Combine(dir, "Classifier-1.0.0.edgepkg");
+        (exit, stdout, stderr) = CliRunner.Run("package", compiled, "--version", "1.0.0", "--key", priv, "-o", pkg, "--holdout", holdout);
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("output 'label' on 12 held-out samples: 12 values, mean 1.25, std 0.8292, 3 values counted apart (0, 1, 2) and a bin for any other", stdout);
+        Assert.Contains("output 'scores' on 12 held-out samples: 48 values", stdout);
+        using var key = PackageSignature.ReadKey(File.ReadAllText(pub));
+        var outputs = ModelPackage.Verify(pkg, [key]).Manifest.OutputStatistics!.Outputs;
+        var byValue = Assert.Single(outputs, o => o.Output == "label");
+        Assert.Equal([0L, 1, 2], byValue.Categories!);
+        Assert.Equal([0.25, 0.25, 0.5, 0], byValue.BinFractions);
+        Assert.Null(Assert.Single(outputs, o => o.Output == "scores").Categories);
+    }
+
     private static byte[] Bytes(ZipArchiveEntry e)
     {
         using var s = e.Open();
