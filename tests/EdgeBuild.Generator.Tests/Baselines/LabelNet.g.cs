@@ -6,10 +6,10 @@ namespace EdgeBuild.Generator.Tests.Models
 {
     /// <summary>
     /// Runs the model <c>label.onnx</c>, compiled by EdgeBuild, with ONNX Runtime.
-    /// Inputs: <c>x</c>. Outputs: <c>label</c>.
+    /// Inputs: <c>x</c>. Outputs: <c>label</c>, <c>bucket</c>.
     /// </summary>
     /// <remarks>
-    /// <see cref="Create"/> loads the model, <see cref="Run(global::System.ReadOnlySpan{float}, global::System.Span{long})"/> runs it on spans, <see cref="Dispose"/> frees it;
+    /// <see cref="Create"/> loads the model, <see cref="Run(global::System.ReadOnlySpan{float}, global::System.Span{long}, global::System.Span{int})"/> runs it on spans, <see cref="Dispose"/> frees it;
     /// the <c>Run</c> overloads that return a <see cref="Result"/> read the outputs in place, with their dimensions.
     /// After the first run (and after each change of a symbolic dimension), a run allocates no managed memory.
     /// An instance is not thread-safe: use one per thread.
@@ -29,7 +29,7 @@ namespace EdgeBuild.Generator.Tests.Models
         /// <summary>Shape of the input <c>x</c>: [1, 4].</summary>
         public static global::System.ReadOnlySpan<long> XShape => inputDims0;
 
-        /// <summary>Number of elements of the input <c>x</c>: the length of its span in <see cref="Run(global::System.ReadOnlySpan{float}, global::System.Span{long})"/>.</summary>
+        /// <summary>Number of elements of the input <c>x</c>: the length of its span in <see cref="Run(global::System.ReadOnlySpan{float}, global::System.Span{long}, global::System.Span{int})"/>.</summary>
         public const int XLength = 4;
 
         /// <summary>ONNX name of the output <c>label</c>.</summary>
@@ -41,8 +41,20 @@ namespace EdgeBuild.Generator.Tests.Models
         /// <summary>Shape of the output <c>label</c>: [1].</summary>
         public static global::System.ReadOnlySpan<long> LabelShape => outputDims0;
 
-        /// <summary>Number of elements of the output <c>label</c>: the length of its span in <see cref="Run(global::System.ReadOnlySpan{float}, global::System.Span{long})"/>.</summary>
+        /// <summary>Number of elements of the output <c>label</c>: the length of its span in <see cref="Run(global::System.ReadOnlySpan{float}, global::System.Span{long}, global::System.Span{int})"/>.</summary>
         public const int LabelLength = 1;
+
+        /// <summary>ONNX name of the output <c>bucket</c>.</summary>
+        public const string BucketName = "bucket";
+
+        /// <summary>Element type of the output <c>bucket</c> (<see cref="int"/>).</summary>
+        public const global::EdgeBuild.Runtime.EdgeElementType BucketElementType = global::EdgeBuild.Runtime.EdgeElementType.Int32;
+
+        /// <summary>Shape of the output <c>bucket</c>: [1, 4].</summary>
+        public static global::System.ReadOnlySpan<long> BucketShape => outputDims1;
+
+        /// <summary>Number of elements of the output <c>bucket</c>: the length of its span in <see cref="Run(global::System.ReadOnlySpan{float}, global::System.Span{long}, global::System.Span{int})"/>.</summary>
+        public const int BucketLength = 4;
 
         /// <summary>What the runtime needs to know about the model: its tensors, symbolic dimensions and artifacts.</summary>
         public static global::EdgeBuild.Runtime.EdgeModelDescription ModelDescription { get; } = new global::EdgeBuild.Runtime.EdgeModelDescription(
@@ -54,6 +66,7 @@ namespace EdgeBuild.Generator.Tests.Models
             new global::EdgeBuild.Runtime.EdgeTensorSpec[]
             {
                 new global::EdgeBuild.Runtime.EdgeTensorSpec("label", "label", global::EdgeBuild.Runtime.EdgeElementType.Int64, new long[] { 1 }, null),
+                new global::EdgeBuild.Runtime.EdgeTensorSpec("bucket", "bucket", global::EdgeBuild.Runtime.EdgeElementType.Int32, new long[] { 1, 4 }, null),
             },
             global::System.Array.Empty<string>(),
             new global::EdgeBuild.Runtime.EdgeArtifact[]
@@ -64,6 +77,7 @@ namespace EdgeBuild.Generator.Tests.Models
 
         private static readonly long[] inputDims0 = new long[] { 1, 4 };
         private static readonly long[] outputDims0 = new long[] { 1 };
+        private static readonly long[] outputDims1 = new long[] { 1, 4 };
 
         private readonly global::EdgeBuild.Runtime.EdgeSession session;
 
@@ -78,13 +92,17 @@ namespace EdgeBuild.Generator.Tests.Models
         /// </summary>
         public readonly ref struct Result
         {
-            internal Result(global::EdgeBuild.Runtime.EdgeTensorView<long> label)
+            internal Result(global::EdgeBuild.Runtime.EdgeTensorView<long> label, global::EdgeBuild.Runtime.EdgeTensorView<int> bucket)
             {
                 this.Label = label;
+                this.Bucket = bucket;
             }
 
             /// <summary>The output <c>label</c>, shape [1].</summary>
             public global::EdgeBuild.Runtime.EdgeTensorView<long> Label { get; }
+
+            /// <summary>The output <c>bucket</c>, shape [1, 4].</summary>
+            public global::EdgeBuild.Runtime.EdgeTensorView<int> Bucket { get; }
         }
 
         /// <summary>The execution provider the model runs on, after any fallback to the CPU.</summary>
@@ -105,15 +123,18 @@ namespace EdgeBuild.Generator.Tests.Models
         /// <summary>Runs the model: copies the inputs in, runs ONNX Runtime, copies the outputs out.</summary>
         /// <param name="x">The input <c>x</c>: 4 float values, shape [1, 4].</param>
         /// <param name="label">Receives the output <c>label</c>: 1 long value, shape [1].</param>
+        /// <param name="bucket">Receives the output <c>bucket</c>: 4 int values, shape [1, 4].</param>
         /// <exception cref="global::System.ArgumentException">A span's length does not match its tensor's shape (the message names the tensor and the shape).</exception>
         /// <exception cref="global::System.ObjectDisposedException">The instance has been disposed.</exception>
-        public void Run(global::System.ReadOnlySpan<float> x, global::System.Span<long> label)
+        public void Run(global::System.ReadOnlySpan<float> x, global::System.Span<long> label, global::System.Span<int> bucket)
         {
             this.session.Begin();
             this.session.SetInput(0, x);
             this.session.CheckOutput(0, label);
+            this.session.CheckOutput(1, bucket);
             this.session.Run();
             this.session.GetOutput(0, label);
+            this.session.GetOutput(1, bucket);
         }
 
         /// <summary>Runs the model and returns its outputs as views with their actual dimensions (no copy; valid until the next run).</summary>
@@ -125,7 +146,7 @@ namespace EdgeBuild.Generator.Tests.Models
             this.session.Begin();
             this.session.SetInput(0, x);
             this.session.Run();
-            return new Result(this.session.OutputView<long>(0));
+            return new Result(this.session.OutputView<long>(0), this.session.OutputView<int>(1));
         }
 
         /// <summary>

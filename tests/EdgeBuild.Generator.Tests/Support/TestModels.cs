@@ -88,8 +88,9 @@ public static class TestModels
     }
 
     /// <summary>
-    /// Input "x" (float [1,4]); output "label" (int64 [1]) = the index of x's largest element after adding
-    /// <paramref name="bias"/>: a classifier's label, whose mix a bias per class moves.
+    /// Input "x" (float [1,4]); outputs "label" (int64 [1]) = the index of x's largest element after adding
+    /// <paramref name="bias"/> (a classifier's label, whose mix a bias per class moves), and "bucket" (int32 [1,4]) =
+    /// x x 100 truncated (an integer output with too many distinct values to count apart).
     /// </summary>
     public static Model LabelNet(float[]? bias = null)
     {
@@ -99,6 +100,9 @@ public static class TestModels
         var b = g.AddInitializer("bias", Tensor.FromFloats([4], bias ?? [0, 0, 0, 0]));
         var scores = Node(g, "Add", [x, b], "scores");
         Output(g, Node(g, "ArgMax", [scores], "label", Attribute.Of("axis", 1L), Attribute.Of("keepdims", 0L)), DataType.Int64, Shape.Of(1));
+        var hundred = g.AddInitializer("hundred", Tensor.FromFloats([1], [100f]));
+        var scaled = Node(g, "Mul", [x, hundred], "scaled");
+        Output(g, Node(g, "Cast", [scaled], "bucket", Attribute.Of("to", (long)DataType.Int32)), DataType.Int32, Shape.Of(1, 4));
         return model;
     }
 

@@ -8,8 +8,9 @@ using OpenTelemetry.Metrics;
 namespace EdgeBuild.Generator.Tests.Updates;
 
 /// <summary>
-/// Drift of an integer output: LabelNet's ArgMax label (int64). The package records the label mix on held-out files, the
-/// device's PSI over the labels it produced reads the mix, and MaxPsi rolls a version back when the mix moves.
+/// Drift of integer outputs: LabelNet's ArgMax label (int64, counted by value) and its bucket (int32 x x 100, too many
+/// values to count apart: deciles). The package records both on held-out files, the device's PSI over the labels it
+/// produced reads the mix, and MaxPsi rolls a version back when the mix moves.
 /// </summary>
 public sealed class LabelDriftTests(ModelFolder models) : IClassFixture<ModelFolder>, IDisposable
 {
@@ -26,7 +27,7 @@ public sealed class LabelDriftTests(ModelFolder models) : IClassFixture<ModelFol
     });
 
     private string Package(string version, IReadOnlyList<string> holdout) =>
-        publisher.Package(version, TestModels.LabelNet(), name: "LabelNet", outputShape: "[1]", output: ("label", "int64"), holdout: holdout);
+        publisher.Package(version, TestModels.LabelNet(), name: "LabelNet", outputs: [("label", "int64", "[1]"), ("bucket", "int32", "[1, 4]")], holdout: holdout);
 
     /// <summary>Inputs whose label (the index of the largest element) is drawn with <paramref name="shares"/>, and those labels.</summary>
     private static (List<float[]> Inputs, List<long> Labels) Mix(double[] shares, int count, int seed)
@@ -87,12 +88,22 @@ public sealed class LabelDriftTests(ModelFolder models) : IClassFixture<ModelFol
         var stats = ModelPackage.Verify(package, [publisher.PublicKey]).Manifest.OutputStatistics;
         Assert.NotNull(stats);
         Assert.Equal(50, stats.Samples);
-        var label = Assert.Single(stats.Outputs);
+        Assert.Equal(["label", "bucket"], stats.Outputs.Select(o => o.Output));
+        var label = stats.Outputs[0];
         Assert.Equal(("label", 50L), (label.Output, label.Count));
         var seen = labels.Distinct().Order().ToList();
         Assert.Equal(seen, label.Categories!);
         Assert.Equal(seen.Select(l => labels.Count(x => x == l) / 50.0).Append(0), label.BinFractions);
         Assert.Equal(labels.Average(l => (double)l), label.Mean, 12);
+
+        // x x 100 truncated takes about 200 values here: deciles, as for a float output, over the int32 values.
+        var bucket = stats.Outputs[1];
+        var buckets = inputs.SelectMany(x => x.Select(v => (double)(int)(v * 100f))).ToList();
+        Assert.True(buckets.Distinct().Count() > OutputStatistics.MaxCategories);
+        Assert.Null(bucket.Categories);
+        Assert.Equal(OutputStatistics.TargetBins - 1, bucket.BinEdges.Count);
+        Assert.Equal((200L, buckets.Average()), (bucket.Count, bucket.Mean));
+        Assert.Equal(buckets.Count(v => v <= bucket.BinEdges[0]) / 200.0, bucket.BinFractions[0], 12);
     }
 
     [Fact]
@@ -110,18 +121,26 @@ public sealed class LabelDriftTests(ModelFolder models) : IClassFixture<ModelFol
             Assert.Equal(UpdateOutcome.Installed, (await updater.CheckAsync()).Outcome);
             using var model = LabelNet.Create(new EdgeModelOptions { ModelDirectory = models.Path, Updates = updater });
             var label = new long[1];
+            var bucket = new int[4];
 
             // The device sees the mix the package was recorded on: no drift, no verdict, and Run allocates nothing.
             var (same, sameLabels) = Mix(Even, 150, seed: 3);
-            for (int i = 0; i < 50; i++) model.Run(same[i], label);
+            for (int i = 0; i < 50; i++) model.Run(same[i], label, bucket);
             long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 50; i < 150; i++) model.Run(same[i], label);
+            for (int i = 50; i < 150; i++) model.Run(same[i], label, bucket);
             Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
             Assert.Equal(sameLabels[149], label[0]);
-            var calm = Assert.Single(updater.Drift!.Read());
-            Assert.Equal("label", calm.Output);
+            var readings = updater.Drift!.Read();
+            Assert.Equal(["label", "bucket"], readings.Select(r => r.Output));
+            var calm = readings[0];
             Assert.InRange(calm.Runs, 100, 150);
             Assert.True(calm.Psi < 0.1, $"PSI {calm.Psi} on the mix 42.0.0 was recorded on");
+            // The buckets of the runs read (the int32 values, by the package's deciles): their mean is the one computed here.
+            var buckets = readings[1];
+            Assert.Equal(calm.Runs * 4, buckets.Values);
+            var counted = same.Skip(150 - (int)calm.Runs).SelectMany(x => x.Select(v => (double)(int)(v * 100f))).ToList();
+            Assert.Equal(counted.Average(), buckets.Mean, 9);
+            Assert.True(buckets.Psi < 0.25, $"bucket PSI {buckets.Psi}");
             Assert.Null(updater.EvaluateHealth());
             provider.ForceFlush();
             var psi = exported.Last(m => m.Name == "edgebuild.output.psi");
@@ -140,7 +159,7 @@ public sealed class LabelDriftTests(ModelFolder models) : IClassFixture<ModelFol
             string? reason = null;
             for (int i = 0; i < skewed.Count && reason is null; i++)
             {
-                model.Run(skewed[i], label);
+                model.Run(skewed[i], label, bucket);
                 reason = updater.EvaluateHealth();
             }
             Assert.NotNull(reason);

@@ -33,11 +33,12 @@ public sealed class Publisher : IDisposable
     /// <summary>Packages <paramref name="model"/> as ScaleNet <paramref name="version"/> into the site folder.</summary>
     /// <param name="measuredP99Ms">The P99 the package's manifest records (a build's measurement), or none.</param>
     /// <param name="holdout">Held-out input samples (.npy files) the package records output statistics on.</param>
-    /// <param name="output">The output's name, element type and shape; the default is ScaleNet's.</param>
+    /// <param name="outputs">The outputs' names, element types and shapes (JSON); the default is ScaleNet's y, shaped <paramref name="outputShape"/>.</param>
     public string Package(string version, Model model, ECDsa? key = null, double? measuredP99Ms = null, string? minRuntime = null,
-        string outputShape = "[1, 4]", string name = "ScaleNet", IReadOnlyList<string>? holdout = null, (string Name, string ElementType)? output = null)
+        string outputShape = "[1, 4]", string name = "ScaleNet", IReadOnlyList<string>? holdout = null, IReadOnlyList<(string Name, string ElementType, string Shape)>? outputs = null)
     {
-        var (outputName, outputType) = output ?? ("y", "float32");
+        string outputsJson = string.Join(", ", (outputs ?? [("y", "float32", outputShape)]).Select(o =>
+            $$"""{ "name": "{{o.Name}}", "csharpName": "{{o.Name}}", "elementType": "{{o.ElementType}}", "shape": {{o.Shape}} }"""));
         string folder = Directory.CreateDirectory(Path.Combine(Root, "build-" + version + "-" + Guid.NewGuid().ToString("N")[..6])).FullName;
         string onnx = Path.Combine(folder, name + ".onnx");
         OnnxExporter.Save(model, onnx);
@@ -52,7 +53,7 @@ public sealed class Publisher : IDisposable
               "namespace": "EdgeBuild.Generator.Tests.Models",
               "tool": { "name": "edgebuild", "version": "0.1.0" },
               "inputs": [ { "name": "x", "csharpName": "x", "elementType": "float32", "shape": [1, 4] } ],
-              "outputs": [ { "name": "{{outputName}}", "csharpName": "{{outputName}}", "elementType": "{{outputType}}", "shape": {{outputShape}} } ],
+              "outputs": [ {{outputsJson}} ],
               "artifacts": [ { "path": "{{name}}.onnx", "target": "Onnx", "precision": "Fp32", "sha256": "{{sha}}", "bytes": {{new FileInfo(onnx).Length}} } ],
               "metrics": {{metrics}}
             }
