@@ -2,6 +2,7 @@
 //
 //   EdgeBuild.UpdaterProcess CHANNEL TRUSTED_PUB STATE_DIR BUNDLED_DIR check|serve
 //
+// CHANNEL: the channel file's http(s) URL or path.
 // check: one CheckAsync (prints "update: <outcome>"), then one run; serve: only the run. The run prints
 // "active <version> y0=<first output>" for ScaleNet (x float [1,4] -> y float [1,4], y = x * k), the test model whose
 // versions differ in k, so the line says which version computed it. Exit 0 after the run; a failed run throws.
@@ -22,7 +23,8 @@ using var trusted = PackageSignature.ReadKey(File.ReadAllText(args[1]));
 var modelOptions = new EdgeModelOptions { ModelDirectory = args[3] };
 using var updater = new ModelUpdater(description, new ModelUpdaterOptions
 {
-    Channel = new Uri(Path.GetFullPath(args[0])),
+    // An http(s) URL (the tests' server) or a local channel file.
+    Channel = Uri.TryCreate(args[0], UriKind.Absolute, out var url) && url.Scheme is "http" or "https" ? url : new Uri(Path.GetFullPath(args[0])),
     TrustedKeys = [trusted],
     StateDirectory = args[2],
     ModelOptions = modelOptions,

@@ -10,12 +10,20 @@ public sealed class RollbackPolicyTests(ModelFolder models) : IClassFixture<Mode
 {
     private readonly Publisher publisher = new();
     private readonly List<string> log = [];
+    private ChannelServer? server;
 
-    public void Dispose() => publisher.Dispose();
+    public void Dispose()
+    {
+        server?.Dispose();
+        publisher.Dispose();
+    }
+
+    /// <summary>stable.json served over HTTP (Kestrel on 127.0.0.1), as a device fetches it.</summary>
+    private Uri Channel => new((server ??= new ChannelServer(publisher.Site)).BaseUri, "stable.json");
 
     private ModelUpdater Updater(string device, RollbackPolicy policy) => new(ScaleNet.ModelDescription, new ModelUpdaterOptions
     {
-        Channel = new Uri(Path.Combine(publisher.Site, "stable.json")), TrustedKeys = [publisher.PublicKey], StateDirectory = device,
+        Channel = Channel, TrustedKeys = [publisher.PublicKey], StateDirectory = device,
         ModelOptions = new EdgeModelOptions { ModelDirectory = models.Path }, Rollback = policy,
         Log = line => { lock (log) log.Add(line); },
     });
@@ -107,7 +115,7 @@ public sealed class RollbackPolicyTests(ModelFolder models) : IClassFixture<Mode
         var policy = new RollbackPolicy { Window = 60, MinRuns = 60, MaxP99Factor = 2 };
         ModelUpdater Start() => new(ScaleNet.ModelDescription, new ModelUpdaterOptions
         {
-            Channel = new Uri(Path.Combine(publisher.Site, "stable.json")), TrustedKeys = [publisher.PublicKey], StateDirectory = device,
+            Channel = Channel, TrustedKeys = [publisher.PublicKey], StateDirectory = device,
             ModelOptions = new EdgeModelOptions { ModelDirectory = models.Path }, Rollback = policy, PollInterval = TimeSpan.FromMilliseconds(200),
             Log = line => { lock (log) log.Add(line); },
         });
