@@ -86,6 +86,22 @@ public static class HtmlReport
             }
         s.Append("</table>\n");
 
+        if (d.Offload.Count > 0)
+        {
+            s.Append("<h2>Offload estimates per device profile</h2>\n<p class=\"note\">Estimates, not measurements: which layers each device's runtime would leave to the CPU, judged before anything is deployed by the runtime's published operator list (source per row), with the roofline latency and energy at each precision the device runs. Profiles and rules: docs/devices.md.</p>\n");
+            s.Append("<table id=\"offload\"><tr><th>device</th><th>runtime</th><th>precision</th><th>layers on the accelerator</th><th>fall back to the CPU (estimate)</th><th>roofline ms (estimate)</th><th>energy mJ (estimate)</th><th>source</th></tr>\n");
+            foreach (var o in d.Offload)
+            {
+                string placed = o.NotJudged is not null ? "?" : Inv($"{o.Layers - o.FallBack.Count} of {o.Layers}");
+                string fallBack = o.NotJudged is not null ? "not judged: " + E(o.NotJudged)
+                    : o.FallBack.Count == 0 ? "none"
+                    : Inv($"<details><summary>{o.FallBack.Count} layer(s), to {E(o.FallsBackTo)}</summary>") + string.Join("<br>", o.FallBack.Select(l => $"{E(l.Node)} ({E(l.Op)} as {E(l.Builtins)}): {E(l.Reason)}")) + "</details>";
+                string verdict = o.NotJudged is not null ? "" : o.FallBack.Count == 0 ? "pass" : "fail";
+                s.Append(Inv($"<tr class=\"{verdict}\"><td>{E(o.Device)}</td><td>{E(o.RuntimeName)}</td><td>{o.Precision}</td><td>{placed}</td><td style=\"text-align:left\">{fallBack}</td><td>{(o.Estimate is { } e ? e.LatencyMs.ToString("F4", CultureInfo.InvariantCulture) : "n/a")}</td><td>{ModelReport.Optional(o.Estimate?.EnergyMj)}</td><td style=\"text-align:left\">{E(o.Source)}</td></tr>\n"));
+            }
+            s.Append("</table>\n");
+        }
+
         if (d.Auto is { } auto)
         {
             s.Append("<h2>Precision choice (Auto)</h2>\n<p>").Append(E(auto.Summary)).Append("</p>\n");

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using EdgeBuild.Analysis;
 using EdgeBuild.Compile;
+using EdgeBuild.Devices;
 using EdgeBuild.Ir;
 using EdgeBuild.Measure;
 using EdgeBuild.Onnx;
@@ -79,6 +80,8 @@ public sealed record ModelReportData
     public ReportAccuracy? Accuracy { get; init; }
     /// <summary>Precision=Auto's choice beside optimized FP32; null for the other precisions.</summary>
     public ReportAuto? Auto { get; init; }
+    /// <summary>Per device profile, runtime and precision: the layers that would fall back to the CPU and the roofline there (estimates; docs/devices.md).</summary>
+    public IReadOnlyList<OffloadResult> Offload { get; init; } = [];
 }
 
 /// <summary>Builds a model's report data and writes report.json, report.md and report.html beside its artifacts.</summary>
@@ -167,15 +170,15 @@ public static class ModelReport
         long onnxBytes = manifest.Artifacts.FirstOrDefault(a => a.Target == nameof(TargetKind.Onnx))?.Bytes ?? 0;
         if (onnxBytes > initializerBytes) size.Add(new ReportSizePart("graph, names and metadata", onnxBytes - initializerBytes, 0));
 
-        var profiles = new List<DeviceProfile>(Measure.DeviceProfiles.Article);
+        var profiles = new List<DeviceProfile>(DeviceProfiles.All);
         var firstReference = measurement.Artifacts.Select(a => a.Result?.Reference).FirstOrDefault(r => r is not null);
-        if (firstReference is not null) profiles.Add(Measure.DeviceProfiles.LocalCpu(measurement.Machine, firstReference, measurement.Options.Threads));
+        if (firstReference is not null) profiles.Add(DeviceProfiles.LocalCpu(measurement.Machine, firstReference, measurement.Options.Threads));
 
         var artifacts = measurement.Artifacts.Select(a =>
         {
             string precision = a.Precision is "Int8" or "Int8Dynamic" or "Mixed" ? "Int8" : a.Precision;
             // A device that does not run the artifact's precision has no row (an FP32 artifact gets none on the Edge TPU).
-            var devices = profiles.Select(p => Measure.DeviceProfiles.Estimate(p, precision, macs, bytesMoved)).OfType<DeviceEstimate>().ToList();
+            var devices = profiles.Select(p => DeviceProfiles.Estimate(p, precision, macs, bytesMoved)).OfType<DeviceEstimate>().ToList();
             long bytes = manifest.Artifacts.FirstOrDefault(m => m.Path == a.Path)?.Bytes ?? a.Result?.Bytes ?? 0;
             return new ReportArtifact(a.Path, a.Target, a.Precision, a.Key, bytes, a.Result, a.Unavailable, a.AccuracyLossPercent, devices);
         }).ToList();
@@ -206,6 +209,7 @@ public static class ModelReport
             Layers = layers,
             Size = size,
             DeviceProfiles = profiles,
+            Offload = OffloadAnalysis.Analyze(floatModel),
             Accuracy = Accuracy(context.Quantization),
             Auto = context.Quantization?.Auto is { } a ? new ReportAuto(a.Choice, a.Summary, a.Race.Conditions, a.Race.Results) : null,
         };
@@ -297,6 +301,24 @@ public static class MarkdownReport
         foreach (var a in d.Artifacts)
             foreach (var e in a.Devices)
                 s.Append(ModelReport.Inv($"| {a.Path} | {e.Device} | {e.Precision} | {e.LatencyMs:F3} | {e.Bound} | {ModelReport.Optional(e.EnergyMj)} | {ModelReport.Optional(e.PowerWAt30Fps)} |\n"));
+        AppendOffload(s, d.Offload);
         return s.ToString();
     }
+
+    /// <summary>The layers each device's runtimes would leave to the CPU, per precision, with the roofline there; at most <see cref="ListedLayers"/> layers named per row.</summary>
+    private static void AppendOffload(StringBuilder s, IReadOnlyList<OffloadResult> offload)
+    {
+        if (offload.Count == 0) return;
+        s.Append("\nOffload estimates per device profile (estimates from the runtimes' published operator lists, before anything is deployed; roofline lower bounds; not measurements; docs/devices.md):\n\n| device | runtime | precision | layers on the accelerator | fall back to the CPU | roofline ms (estimate) | energy mJ (estimate) |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+        foreach (var o in offload)
+        {
+            string fallBack = o.NotJudged is not null ? $"not judged: {o.NotJudged}"
+                : o.FallBack.Count == 0 ? "none"
+                : string.Join("; ", o.FallBack.Take(ListedLayers).Select(l => $"{l.Node} ({l.Op}): {l.Reason}")) + (o.FallBack.Count > ListedLayers ? ModelReport.Inv($"; and {o.FallBack.Count - ListedLayers} more (report.json)") : "");
+            string placed = o.NotJudged is not null ? "?" : ModelReport.Inv($"{o.Layers - o.FallBack.Count} of {o.Layers}");
+            s.Append(ModelReport.Inv($"| {o.Device} | {o.RuntimeName} | {o.Precision} | {placed} | {fallBack.Replace("|", "\\|", StringComparison.Ordinal)} | {(o.Estimate is { } e ? e.LatencyMs.ToString("F3", CultureInfo.InvariantCulture) : "n/a")} | {ModelReport.Optional(o.Estimate?.EnergyMj)} |\n"));
+        }
+    }
+
+    private const int ListedLayers = 5;
 }
