@@ -55,10 +55,10 @@ public static class HtmlReport
         {
             if (a.Result is not { } r)
             {
-                s.Append(Inv($"<tr class=\"warn\"><td>{E(a.Path)}</td><td>{ModelReport.Bytes(a.Bytes)}</td><td colspan=\"13\" style=\"text-align:left\">not measured on this machine: {E(a.Unavailable ?? "")}</td></tr>\n"));
+                s.Append(Inv($"<tr class=\"warn\"><td>{E(a.Label)}</td><td>{ModelReport.Bytes(a.Bytes)}</td><td colspan=\"13\" style=\"text-align:left\">not measured on this machine: {E(a.Unavailable ?? "")}</td></tr>\n"));
                 continue;
             }
-            s.Append(Inv($"<tr><td>{E(a.Path)}</td><td>{ModelReport.Bytes(a.Bytes)}</td><td>{r.P50Ms.Value:F3}</td><td>{r.P90Ms.Value:F3}</td><td>{r.P99Ms.Value:F3} [{r.P99Ms.Low:F3}, {r.P99Ms.High:F3}]</td><td>{(r.CpuP99Ms is { } c ? Inv($"{c.Value:F3} [{c.Low:F3}, {c.High:F3}]") : "n/a")}</td><td>{r.MaxMs:F3}</td><td>{r.Fps.Value:F1}</td>"));
+            s.Append(Inv($"<tr><td>{E(a.Label)}</td><td>{ModelReport.Bytes(a.Bytes)}</td><td>{r.P50Ms.Value:F3}</td><td>{r.P90Ms.Value:F3}</td><td>{r.P99Ms.Value:F3} [{r.P99Ms.Low:F3}, {r.P99Ms.High:F3}]</td><td>{(r.CpuP99Ms is { } c ? Inv($"{c.Value:F3} [{c.Low:F3}, {c.High:F3}]") : "n/a")}</td><td>{r.MaxMs:F3}</td><td>{r.Fps.Value:F1}</td>"));
             s.Append(Inv($"<td title=\"{E(r.Batched.Note ?? "")}\">{(r.Batched.ItemsPerSecond is double b ? Inv($"{b:F1} (batch {r.Batched.BatchSize})") : "n/a")}</td><td>{r.SessionLoadMs:F1}</td><td title=\"{E(r.Memory.ArenaNote)}\">{r.Memory.ModelMB:F1} (peak RSS {r.Memory.PeakRssMB:F0}{(r.Memory.Arena is { } arena ? Inv($"; arena {arena.AllocatedMB:F1}, at most {arena.MaxInUseMB:F1} in use") : "")})</td>"));
             s.Append(Inv($"<td>{(r.NormalizedP99 is { } n ? Inv($"{n.Value:F3} [{n.Low:F3}, {n.High:F3}]") : "n/a")}</td><td>{r.Runs} ({r.StopReason})</td><td>{(a.AccuracyLossPercent is double loss ? loss.ToString("F3", CultureInfo.InvariantCulture) : "n/a")}</td><td style=\"text-align:left\">{E(r.Conditions)}</td></tr>\n"));
         }
@@ -67,7 +67,7 @@ public static class HtmlReport
         s.Append("<h2>Latency histogram</h2>\n");
         int i = 0;
         foreach (var a in d.Artifacts.Where(a => a.Result is not null))
-            s.Append(Histogram(a.Path, a.Result!, d.Budgets.FirstOrDefault(b => b.Budget == "LatencyBudgetMs" && b.Artifact == a.Path)?.Limit, Palette[i++ % Palette.Length]));
+            s.Append(Histogram(a.Label, a.Result!, d.Budgets.FirstOrDefault(b => b.Budget == "LatencyBudgetMs" && (b.Artifact == a.Label || b.Artifact == a.Path))?.Limit, Palette[i++ % Palette.Length]));
 
         s.Append("<h2>P99 across builds</h2>\n").Append(History(d));
 

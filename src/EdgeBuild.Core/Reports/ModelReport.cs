@@ -30,7 +30,15 @@ public sealed record ReportSizePart(string Part, long Bytes, int Tensors);
 
 /// <summary>One artifact in the report: its measurement (or why none) and its device estimates.</summary>
 public sealed record ReportArtifact(string Path, string Target, string Precision, string Key, long Bytes, BenchResult? Result, string? Unavailable,
-    double? AccuracyLossPercent, IReadOnlyList<DeviceEstimate> Devices);
+    double? AccuracyLossPercent, IReadOnlyList<DeviceEstimate> Devices)
+{
+    /// <summary>The target device it was measured on (docs/devices.md); null: the build machine.</summary>
+    public string? Device { get; init; }
+
+    /// <summary>The path, and the device where it was measured on one: how the report's rows name it.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Label => Device is null ? Path : $"{Path} on {Device}";
+}
 
 /// <summary>One output against FP32 on the held-out samples: SQNR (dB) and mean cosine, each with its 95 % interval.</summary>
 public sealed record ReportOutputAgreement(string Name, Estimate SqnrDb, Estimate Cosine);
@@ -178,9 +186,11 @@ public static class ModelReport
         {
             string precision = a.Precision is "Int8" or "Int8Dynamic" or "Mixed" ? "Int8" : a.Precision;
             // A device that does not run the artifact's precision has no row (an FP32 artifact gets none on the Edge TPU).
-            var devices = profiles.Select(p => DeviceProfiles.Estimate(p, precision, macs, bytesMoved)).OfType<DeviceEstimate>().ToList();
+            // One artifact measured on several devices has one set of estimates: they depend on the file, not on where it ran.
+            var devices = !ReferenceEquals(measurement.Artifacts.First(m => m.Path == a.Path), a) ? []
+                : profiles.Select(p => DeviceProfiles.Estimate(p, precision, macs, bytesMoved)).OfType<DeviceEstimate>().ToList();
             long bytes = manifest.Artifacts.FirstOrDefault(m => m.Path == a.Path)?.Bytes ?? a.Result?.Bytes ?? 0;
-            return new ReportArtifact(a.Path, a.Target, a.Precision, a.Key, bytes, a.Result, a.Unavailable, a.AccuracyLossPercent, devices);
+            return new ReportArtifact(a.Path, a.Target, a.Precision, a.Key, bytes, a.Result, a.Unavailable, a.AccuracyLossPercent, devices) { Device = a.Device };
         }).ToList();
 
         var gateFindings = context.Quantization?.Judgement?.Findings ?? [];
@@ -283,8 +293,8 @@ public static class MarkdownReport
         s.Append("| artifact | size | P50 ms | P99 ms (95 % CI), budget clock and what was measured | fps | batched/s | load ms | memory MB | normalized P99 |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
         foreach (var a in d.Artifacts)
         {
-            if (a.Result is not { } r) { s.Append(ModelReport.Inv($"| {a.Path} | {ModelReport.Bytes(a.Bytes)} | not measured: {a.Unavailable} | | | | | | |\n")); continue; }
-            s.Append(ModelReport.Inv($"| {a.Path} | {ModelReport.Bytes(a.Bytes)} | {r.GateP50Ms.Value:F3} | {r.GateP99Ms.Value:F3} [{r.GateP99Ms.Low:F3}, {r.GateP99Ms.High:F3}] ({r.GateClock}; {r.Conditions}) | {r.Fps.Value:F1} | {(r.Batched.ItemsPerSecond is double b ? b.ToString("F1", CultureInfo.InvariantCulture) : "n/a")} | {r.SessionLoadMs:F1} | {r.Memory.ModelMB:F1} | {(r.NormalizedP99 is { } n ? n.Value.ToString("F3", CultureInfo.InvariantCulture) : "n/a")} |\n"));
+            if (a.Result is not { } r) { s.Append(ModelReport.Inv($"| {a.Label} | {ModelReport.Bytes(a.Bytes)} | not measured: {a.Unavailable} | | | | | | |\n")); continue; }
+            s.Append(ModelReport.Inv($"| {a.Label} | {ModelReport.Bytes(a.Bytes)} | {r.GateP50Ms.Value:F3} | {r.GateP99Ms.Value:F3} [{r.GateP99Ms.Low:F3}, {r.GateP99Ms.High:F3}] ({r.GateClock}; {r.Conditions}) | {r.Fps.Value:F1} | {(r.Batched.ItemsPerSecond is double b ? b.ToString("F1", CultureInfo.InvariantCulture) : "n/a")} | {r.SessionLoadMs:F1} | {r.Memory.ModelMB:F1} | {(r.NormalizedP99 is { } n ? n.Value.ToString("F3", CultureInfo.InvariantCulture) : "n/a")} |\n"));
         }
         if (d.Budgets.Count > 0)
         {

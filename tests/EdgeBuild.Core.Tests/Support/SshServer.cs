@@ -10,6 +10,9 @@ namespace EdgeBuild.Tests.Support;
 /// and user key made by ssh-keygen in a temp folder, <c>AuthorizedKeysFile</c> pointing at the user key, keys only, a
 /// free port, <c>sshd -D</c> in the foreground so it ends with the test run. The "device" is this machine, logged into
 /// as the user running the tests. A second key (<see cref="RefusedKey"/>) is not authorized, for the login failure test.
+/// A third (<see cref="SlowKey"/>) logs into a deliberately slowed device: its authorized_keys line forces every command
+/// to run with <c>ORT_LOAD_CONFIG_FROM_MODEL=1</c>, so ONNX Runtime there obeys session options a model carries in its
+/// <c>ort_config</c> metadata (graph optimizations off, profiling on) that it ignores everywhere else.
 /// <c>.ci/run</c> installs openssh-server; outside CI a machine without sshd skips these tests with the reason.
 /// </summary>
 public sealed class SshServer : IDisposable
@@ -22,6 +25,7 @@ public sealed class SshServer : IDisposable
         User = Environment.UserName;
         UserKey = Path.Combine(Dir, "user_key");
         RefusedKey = Path.Combine(Dir, "refused_key");
+        SlowKey = Path.Combine(Dir, "slow_key");
         // In a folder with a space: ssh splits option values at whitespace unless they are quoted.
         KnownHosts = Path.Combine(Directory.CreateDirectory(Path.Combine(Dir, "known hosts")).FullName, "known_hosts");
         string? sshd = new[] { "/usr/sbin/sshd", "/usr/bin/sshd" }.FirstOrDefault(File.Exists);
@@ -29,8 +33,13 @@ public sealed class SshServer : IDisposable
         if (!OnPath("ssh") || !OnPath("ssh-keygen")) { UnavailableReason = "no OpenSSH client (ssh, ssh-keygen): apt-get install openssh-client"; return; }
         try
         {
-            foreach (var key in new[] { "host_key", "user_key", "refused_key" })
+            foreach (var key in new[] { "host_key", "user_key", "refused_key", "slow_key" })
                 Tool("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "edgebuild-test", "-f", Path.Combine(Dir, key));
+            // The slowed device's forced command: the original command runs unchanged, in a folder of its own (ONNX
+            // Runtime writes its profiles into the working folder), with ONNX Runtime told to read the model's config.
+            string slowCwd = Directory.CreateDirectory(Path.Combine(Dir, "slow-device-cwd")).FullName;
+            File.WriteAllText(Path.Combine(Dir, "authorized_slow"),
+                $"command=\"cd {slowCwd} && export ORT_LOAD_CONFIG_FROM_MODEL=1 && exec /bin/sh -c \\\"$SSH_ORIGINAL_COMMAND\\\"\" {File.ReadAllText(SlowKey + ".pub").Trim()}\n");
             // sshd refuses to start as root without its privilege separation folder (Debian creates it at boot only).
             if (Environment.UserName == "root") Directory.CreateDirectory("/run/sshd");
             for (int attempt = 0; attempt < 3 && process is null; attempt++)
@@ -41,7 +50,7 @@ public sealed class SshServer : IDisposable
                     $"Port {Port.ToString(CultureInfo.InvariantCulture)}",
                     "ListenAddress 127.0.0.1",
                     $"HostKey {Path.Combine(Dir, "host_key")}",
-                    $"AuthorizedKeysFile {UserKey}.pub",
+                    $"AuthorizedKeysFile {UserKey}.pub {Path.Combine(Dir, "authorized_slow")}",
                     $"PidFile {Path.Combine(Dir, "sshd.pid")}",
                     "PubkeyAuthentication yes",
                     "PasswordAuthentication no",
@@ -78,6 +87,8 @@ public sealed class SshServer : IDisposable
     public string UserKey { get; }
     /// <summary>A private key the server does not accept.</summary>
     public string RefusedKey { get; }
+    /// <summary>An authorized key whose logins run every command on the deliberately slowed device (see the class summary).</summary>
+    public string SlowKey { get; }
     /// <summary>The known_hosts file devices of this server use (filled on first contact).</summary>
     public string KnownHosts { get; }
     public string Address => string.Create(CultureInfo.InvariantCulture, $"ssh://{User}@127.0.0.1:{Port}");
