@@ -275,6 +275,73 @@ public sealed class DeviceTests(LoopbackDevice loopback, ITestOutputHelper outpu
             Assert.Contains($"Multi.onnx: measurement cached ({remoteMachine.Id}), not measured again on {name} ({Server.Address})", stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// TensorRT on a device (issue 17 item 2): a compiled kit is copied to a device whose PATH has trtexec, its
+    /// build-engine.sh runs there (checking the kit's sha256 sums, calling trtexec with the kit's arguments plus ours),
+    /// and the engine and trtexec's timings come back. trtexec is a stand-in script (no machine here has TensorRT): it
+    /// writes a file naming the network's sha256 and the arguments it got, and prints trtexec's summary lines with
+    /// canned figures, so the transport, the argument passing and the parsing are what is tested, not TensorRT.
+    /// </summary>
+    [SkippableFact]
+    public void TheKitsEngineIsBuiltOnADeviceWithTensorRt()
+    {
+        Server.Require();
+        File.WriteAllText(Path.Combine(Server.TensorRtBin, "trtexec"), """
+            #!/bin/sh
+            # Stand-in for TensorRT's trtexec (DeviceTests only).
+            onnx=; engine=
+            for a in "$@"; do
+              case "$a" in
+                --onnx=*) onnx=${a#--onnx=} ;;
+                --saveEngine=*) engine=${a#--saveEngine=} ;;
+                --simulateFailure) echo "[E] Error[4]: stand-in trtexec asked to fail"; exit 1 ;;
+              esac
+            done
+            [ -f "$onnx" ] || { echo "[E] cannot read '$onnx'"; exit 3; }
+            { echo "stand-in engine"; sha256sum "$onnx"; echo "args: $*"; } > "$engine"
+            echo "[12/07/2026-16:00:00] [I] Latency: min = 0.512 ms, max = 0.941 ms, mean = 0.603 ms, median = 0.588 ms, percentile(90%) = 0.702 ms, percentile(95%) = 0.75 ms, percentile(99%) = 0.851 ms"
+            echo "[12/07/2026-16:00:00] [I] GPU Compute Time: min = 0.301 ms, max = 0.52 ms, mean = 0.344 ms, median = 0.338 ms, percentile(90%) = 0.39 ms, percentile(95%) = 0.41 ms, percentile(99%) = 0.47 ms"
+            echo "[12/07/2026-16:00:00] [I] Throughput: 1650.2 qps"
+            """.Replace("\r", ""));
+        if (!OperatingSystem.IsWindows())
+            File.SetUnixFileMode(Path.Combine(Server.TensorRtBin, "trtexec"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        AddLoopback("jetson", identity: Server.TensorRtKey, cacheDir: Path.Combine(Server.Dir, "jetson-cache"));
+        AddLoopback("no-tensorrt", cacheDir: Path.Combine(Server.Dir, "plain-cache"));
+        string kit = Path.Combine(Server.Dir, "kit");
+        var (exit, _, stderr) = Cli("compile", Model("engine.onnx", size: 16, blocks: 1), "--out", kit, "--targets", "Onnx;TensorRT", "--no-measure", "-q");
+        Assert.True(exit == 0, stderr);
+
+        (exit, var stdout, stderr) = Cli("device", "engine", "jetson", kit, "--trtexec-arg=--verbose");
+        output.WriteLine(stdout + stderr);
+        Assert.True(exit == 0, stderr);
+        string engine = Path.Combine(kit, "Engine.engine");
+        string[] lines = File.ReadAllLines(engine);
+        Assert.Equal("stand-in engine", lines[0]);
+        // The network the device's trtexec read is the kit's, byte for byte, and our argument came after the kit's own.
+        string network = Directory.GetFiles(kit, "*.onnx").Single(f => lines[1].EndsWith(Path.GetFileName(f), StringComparison.Ordinal));
+        Assert.StartsWith(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(network))).ToLowerInvariant(), lines[1], StringComparison.Ordinal);
+        Assert.Matches(@"^args: --onnx=\S+ --saveEngine=Engine\.engine .*--verbose$", lines[2]);
+        Assert.Contains($"engine        {engine} (", stdout, StringComparison.Ordinal);
+        Assert.Contains($"built by {Server.TensorRtBin}/trtexec on the device", stdout, StringComparison.Ordinal);
+        Assert.Contains("latency       mean 0.603 ms, median 0.588 ms, P99 0.851 ms, min 0.512 ms (trtexec on the device", stdout, StringComparison.Ordinal);
+        Assert.Contains("GPU compute   mean 0.344 ms, median 0.338 ms, P99 0.470 ms", stdout, StringComparison.Ordinal);
+        Assert.Contains("throughput    1650.2 inferences/s", stdout, StringComparison.Ordinal);
+
+        (exit, _, stderr) = Cli("device", "engine", "jetson", kit, "--trtexec-arg=--simulateFailure", "--out", Path.Combine(Server.Dir, "failed.engine"));
+        Assert.Equal(1, exit);
+        Assert.StartsWith("error EB8011: jetson: Engine.build-engine.sh exited with 1 on ", ErrorLine(stderr), StringComparison.Ordinal);
+        Assert.Contains("stand-in trtexec asked to fail", ErrorLine(stderr), StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(Server.Dir, "failed.engine")));
+
+        (exit, _, stderr) = Cli("device", "engine", "no-tensorrt", kit);
+        Assert.Equal(1, exit);
+        Assert.StartsWith($"error EB8010: no-tensorrt: {Server.Address} has no trtexec on its PATH or in /usr/src/tensorrt/bin", ErrorLine(stderr), StringComparison.Ordinal);
+
+        (exit, _, stderr) = Cli("device", "engine", "jetson", Server.Dir);
+        Assert.Equal(1, exit);
+        Assert.StartsWith($"error EB8012: {Server.Dir}: no *.build-engine.sh here", ErrorLine(stderr), StringComparison.Ordinal);
+    }
+
     /// <summary>The CLI's build run here as a child process: the same program the device runs.</summary>
     private BenchResult LocalBench(string model, string json)
     {
