@@ -64,7 +64,8 @@ public static class MeasureStep
         }
         var perPlace = OnEach(places, (device, i) => MeasureArtifacts(context, measurable, device, machines[i], cache, accuracy, progress));
         var measured = perPlace.SelectMany(m => m.Measured).ToList();
-        findings.AddRange(perPlace.SelectMany(m => m.Findings));
+        // An artifact no place can run (a .tflite file) gets the same warning from each: said once.
+        findings.AddRange(perPlace.SelectMany(m => m.Findings).DistinctBy(f => (f.Descriptor.Code, f.Message)));
 
         for (int i = 0; i < places.Length; i++)
         {

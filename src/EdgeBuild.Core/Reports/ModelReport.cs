@@ -133,6 +133,13 @@ public static class ModelReport
         }
     }
 
+    /// <summary>The compile's TensorRTVersion; a value the TensorRT writer would refuse (EB4202) only matters to a TensorRT build, so the report falls back to the default.</summary>
+    private static Targets.TensorRt.TensorRtVersion? TensorRtVersionOrDefault(string version)
+    {
+        try { return Targets.TensorRt.TensorRtVersion.Parse(version); }
+        catch (Diagnostics.EdgeBuildException) { return null; }
+    }
+
     public static ModelReportData Build(ModelManifest manifest, CompileSession context, MeasurementReport measurement)
     {
         var floatModel = context.CloneFloatModel();
@@ -219,7 +226,7 @@ public static class ModelReport
             Layers = layers,
             Size = size,
             DeviceProfiles = profiles,
-            Offload = OffloadAnalysis.Analyze(floatModel),
+            Offload = OffloadAnalysis.Analyze(floatModel, tensorRt: TensorRtVersionOrDefault(context.Options.TensorRt.Version)),
             Accuracy = Accuracy(context.Quantization),
             Auto = context.Quantization?.Auto is { } a ? new ReportAuto(a.Choice, a.Summary, a.Race.Conditions, a.Race.Results) : null,
         };

@@ -50,20 +50,24 @@ public sealed record Workload(long Macs, long WeightElements, long ActivationEle
 /// </summary>
 public static class OffloadAnalysis
 {
-    /// <summary>Every profile's runtimes at every precision the profile runs, for <paramref name="model"/> (shapes inferred by the caller).</summary>
-    public static IReadOnlyList<OffloadResult> Analyze(Model model, IReadOnlyList<DeviceProfile>? profiles = null)
+    /// <summary>
+    /// Every profile's runtimes at every precision the profile runs, for <paramref name="model"/> (shapes inferred by the
+    /// caller). TensorRT is judged at <paramref name="tensorRt"/> (the compile's TensorRTVersion; default: the kit's, JetPack 6).
+    /// </summary>
+    public static IReadOnlyList<OffloadResult> Analyze(Model model, IReadOnlyList<DeviceProfile>? profiles = null, TensorRtVersion? tensorRt = null)
     {
         var workload = Workload.Of(model);
+        var version = tensorRt ?? TensorRtVersion.Parse(new TensorRtSettings().Version);
         var results = new List<OffloadResult>();
         foreach (var device in profiles ?? DeviceProfiles.All)
             foreach (var runtime in device.Runtimes.Select(DeviceProfiles.Runtime))
                 foreach (var peak in device.Precisions)
-                    results.Add(Judge(model, device, runtime, peak.Precision, workload));
+                    results.Add(Judge(model, device, runtime, peak.Precision, workload, version));
         return results;
     }
 
     /// <summary>One device, runtime and precision.</summary>
-    public static OffloadResult Judge(Model model, DeviceProfile device, RuntimeSupport runtime, string precision, Workload workload)
+    public static OffloadResult Judge(Model model, DeviceProfile device, RuntimeSupport runtime, string precision, Workload workload, TensorRtVersion tensorRt)
     {
         var estimate = DeviceProfiles.Estimate(device, precision, workload.Macs, workload.BytesMoved(precision));
         var layers = model.Graph.Nodes.Where(IsLayer).ToList();
@@ -72,13 +76,12 @@ public static class OffloadAnalysis
         var fallBack = new List<OffloadLayer>();
         if (notJudged is null && !runtime.AllOps)
         {
-            var version = runtime.Table == "tensorrt" ? TensorRtVersion.Parse(new TensorRtSettings().Version) : default;
             OffloadLayer? first = null;
             foreach (var node in layers)
             {
                 var builtins = runtime.Table is null ? TfliteBuiltins.Of(node) : null;
                 string names = runtime.Table is null ? (builtins is null ? "none" : string.Join("+", builtins)) : node.OpType;
-                string? reason = runtime.Table == "tensorrt" ? TensorRtOperatorTable.Unsupported(node, version) : TfliteReason(node, builtins, runtime, precision);
+                string? reason = runtime.Table == "tensorrt" ? TensorRtOperatorTable.Unsupported(node, tensorRt) : TfliteReason(node, builtins, runtime, precision);
                 if (reason is null && first is not null && runtime.SingleSubgraph)
                     reason = $"after {first.Node} ({first.Op}), the first layer that falls back: {runtime.Name} delegates one subgraph, so every later layer runs on the CPU too";
                 if (reason is null) continue;
