@@ -70,7 +70,8 @@ public static class OffloadAnalysis
     public static OffloadResult Judge(Model model, DeviceProfile device, RuntimeSupport runtime, string precision, Workload workload, TensorRtVersion tensorRt)
     {
         var estimate = DeviceProfiles.Estimate(device, precision, workload.Macs, workload.BytesMoved(precision));
-        var layers = model.Graph.Nodes.Where(IsLayer).ToList();
+        // A node that vanishes in TFLite conversion (a Transpose) is no layer of a TFLite runtime; TensorRT and ONNX Runtime run it.
+        var layers = model.Graph.Nodes.Where(IsLayer).Where(n => runtime.Ops is null || TfliteBuiltins.Of(n) is not { Count: 0 }).ToList();
         string? notJudged = runtime.Judges(precision) ? null
             : runtime.Ops is null ? runtime.Source : $"{runtime.Name} publishes no {precision} operator list: its layers are not judged at {precision}";
         var fallBack = new List<OffloadLayer>();

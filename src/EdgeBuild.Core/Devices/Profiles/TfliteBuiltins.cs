@@ -24,7 +24,9 @@ public static class TfliteBuiltins
         ["MaxPool"] = ["MAX_POOL_2D"], ["AveragePool"] = ["AVERAGE_POOL_2D"], ["GlobalAveragePool"] = ["MEAN"], ["GlobalMaxPool"] = ["REDUCE_MAX"],
         ["ReduceMean"] = ["MEAN"], ["ReduceMax"] = ["REDUCE_MAX"], ["ReduceMin"] = ["REDUCE_MIN"], ["ReduceSum"] = ["SUM"], ["ReduceProd"] = ["REDUCE_PROD"],
         ["Reshape"] = ["RESHAPE"], ["Flatten"] = ["RESHAPE"], ["Squeeze"] = ["RESHAPE"], ["Unsqueeze"] = ["RESHAPE"],
-        ["Transpose"] = ["TRANSPOSE"], ["Concat"] = ["CONCATENATION"], ["Slice"] = ["STRIDED_SLICE"], ["Gather"] = ["GATHER"],
+        // docs/tflite.md, layouts: an ONNX Transpose emits nothing (it changes the layout its output is held in); TRANSPOSE
+        // ops appear only where a consumer needs another layout, which this per-node view does not see.
+        ["Transpose"] = [], ["Concat"] = ["CONCATENATION"], ["Slice"] = ["STRIDED_SLICE"], ["Gather"] = ["GATHER"],
         ["GatherND"] = ["GATHER_ND"], ["DepthToSpace"] = ["DEPTH_TO_SPACE"], ["SpaceToDepth"] = ["SPACE_TO_DEPTH"], ["Cast"] = ["CAST"],
         ["Shape"] = ["SHAPE"], ["Expand"] = ["BROADCAST_TO"], ["Tile"] = ["TILE"], ["ArgMax"] = ["ARG_MAX"], ["ArgMin"] = ["ARG_MIN"],
         ["TopK"] = ["TOPK_V2"], ["LSTM"] = ["UNIDIRECTIONAL_SEQUENCE_LSTM"], ["ConstantOfShape"] = ["FILL"], ["Range"] = ["RANGE"],
@@ -48,8 +50,10 @@ public static class TfliteBuiltins
                 int rank = node.Input(0)?.TensorType?.Shape?.Rank ?? 4;
                 if (rank == 5) return ["CONV_3D"];
                 long group = node.GetInt("group", 1);
-                // Depthwise: one group per input channel (the weight's second dim is 1 then).
-                return group > 1 && node.Input(1)?.ConstantValue?.Dims is { Length: >= 2 } w && w[1] == 1 ? ["DEPTHWISE_CONV_2D"] : ["CONV_2D"];
+                if (group == 1) return ["CONV_2D"];
+                // Depthwise: one group per input channel (the weight's second dim is 1 then); other groups are split into
+                // one CONV_2D each and concatenated (docs/tflite.md, the Conv row).
+                return node.Input(1)?.ConstantValue?.Dims is { Length: >= 2 } w && w[1] == 1 ? ["DEPTHWISE_CONV_2D"] : ["SPLIT", "CONV_2D", "CONCATENATION"];
             case "MatMul":
                 // A constant 2-D right operand is a fully-connected layer; two activations multiply in BATCH_MATMUL.
                 return node.Input(1)?.ConstantValue?.Dims is { Length: 2 } ? ["FULLY_CONNECTED"] : ["BATCH_MATMUL"];
