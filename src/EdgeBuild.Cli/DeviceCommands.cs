@@ -78,7 +78,29 @@ internal static class DeviceCommands
             stdout.WriteLine($"{n}: removed from {store.Path}");
             return 0;
         }));
-        return new Command("device", "Target devices reached over SSH, for 'bench --device' (docs/devices.md)") { add, list, check, remove };
+        var engineDevice = new Argument<string>("name") { Description = "The device with TensorRT (trtexec) that builds the engine" };
+        var kit = new Argument<string>("kit") { Description = "The compile's output folder holding the TensorRT kit (NAME.build-engine.sh and its files)" };
+        var kitName = new Option<string?>("--name") { Description = "The kit to build when the folder holds several (the model's name)" };
+        var engineOut = new Option<string?>("--out", "-o") { Description = "Where to write the engine here (default: NAME.engine in the kit folder)" };
+        var trtexecArgs = new Option<string[]>("--trtexec-arg") { Description = "An argument passed on to trtexec (repeat it), e.g. --trtexec-arg=--useDLACore=0" };
+        var engine = new Command("engine", "Build the TensorRT engine of a compiled kit on the device with its trtexec, and bring back the engine and trtexec's timings") { engineDevice, kit, kitName, engineOut, trtexecArgs };
+        engine.SetAction(parse => guard(stderr, () =>
+        {
+            static string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+            var device = DeviceStore.ForUser().Get(parse.GetValue(engineDevice)!);
+            var result = RemoteEngineBuild.Build(device, Path.GetFullPath(parse.GetValue(kit)!), parse.GetValue(kitName), parse.GetValue(engineOut),
+                parse.GetValue(trtexecArgs) ?? [], line => stderr.WriteLine($"edgebuild: {line}"));
+            stdout.WriteLine($"device        {device.Name} ({device.Address})");
+            stdout.WriteLine(F($"engine        {result.EnginePath} ({result.EngineBytes / 1048576.0:F1} MB, sha256 {result.EngineSha256[..12]}), built by {result.Trtexec} on the device"));
+            var t = result.Timings;
+            if (t.Latency is { } l) stdout.WriteLine(F($"latency       mean {l.Mean:F3} ms, median {l.Median:F3} ms, P99 {l.P99:F3} ms, min {l.Min:F3} ms (trtexec on the device: host latency, copies included)"));
+            if (t.GpuCompute is { } g) stdout.WriteLine(F($"GPU compute   mean {g.Mean:F3} ms, median {g.Median:F3} ms, P99 {g.P99:F3} ms, min {g.Min:F3} ms (trtexec on the device)"));
+            if (t.ThroughputQps is double qps) stdout.WriteLine(F($"throughput    {qps:F1} inferences/s (trtexec on the device)"));
+            if (t.Latency is null && t.GpuCompute is null)
+                stdout.WriteLine("timings       trtexec printed no timing summary (it was asked to skip inference, or its output format is unknown)");
+            return 0;
+        }));
+        return new Command("device", "Target devices reached over SSH, for 'bench --device' (docs/devices.md)") { add, list, check, remove, engine };
     }
 
     /// <summary>

@@ -27,7 +27,7 @@ internal sealed class MeasureOptionSet
     public Option<double?> SizeTolerance { get; } = new("--size-tolerance") { Description = "Allowed size growth against the baseline, percent (default 1)" };
     public Option<bool> UpdateBaseline { get; } = new("--update-baseline") { Description = "Write the baseline from this compile's measurement instead of comparing (what 'edgebuild baseline update' does)" };
 
-    public Option<string?> Device { get; } = new("--device") { Description = "Measure on this device (edgebuild device add; docs/devices.md): budgets are judged there" };
+    public Option<string?> Device { get; } = new("--device") { Description = "Measure on this device (edgebuild device add; docs/devices.md): budgets are judged there; several names separated by ',' or ';' are measured in parallel, each judged" };
     public Option<string?> Runner { get; } = DeviceCommands.RunnerOption();
 
     public IEnumerable<Option> All => [NoMeasure, MinFps, MaxMemoryMB, MaxSizeMB, Seconds, Threads, BatchSize, Remeasure, Cache, Baseline, LatencyTolerance, AccuracyTolerance, SizeTolerance, UpdateBaseline, Device, Runner];
@@ -55,9 +55,9 @@ internal sealed class MeasureOptionSet
                 MaxMemoryMB = Budget("MaxMemoryMB", parse.GetValue(MaxMemoryMB)),
                 MaxSizeMB = Budget("MaxSizeMB", parse.GetValue(MaxSizeMB)),
                 Bench = Bench(parse),
-                Device = parse.GetValue(Device) is { } device
-                    ? new Devices.DeviceMeasurer(Devices.DeviceStore.ForUser().Get(device), DeviceCommands.RunnerSource(parse.GetValue(Runner)))
-                    : null,
+                Devices = DeviceNames(parse.GetValue(Device))
+                    .Select(name => new Devices.DeviceMeasurer(Devices.DeviceStore.ForUser().Get(name), DeviceCommands.RunnerSource(parse.GetValue(Runner))))
+                    .ToList<Measure.IMeasuringDevice>(),
                 Remeasure = parse.GetValue(Remeasure),
                 CacheDirectory = parse.GetValue(Cache),
                 BaselinePath = parse.GetValue(Baseline),
@@ -68,6 +68,10 @@ internal sealed class MeasureOptionSet
             },
         };
     }
+
+    /// <summary>The names of <c>--device a,b</c> (or <c>a;b</c>, as MSBuild's Device="a;b" metadata arrives), each once, in order.</summary>
+    private static IEnumerable<string> DeviceNames(string? value) =>
+        (value ?? "").Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal);
 
     private static double? Budget(string name, double? value) =>
         value is null or (> 0 and < double.PositiveInfinity) ? value : throw Invalid(name, $"{value} is not a positive number");

@@ -30,6 +30,15 @@ public class DeviceBuildTests
         Assert.True(r.ExitCode != 0, r.ToString());
         Assert.Contains($"error EB8002: {thisModel}: no device of that name in ", Assert.Single(r.Errors), StringComparison.Ordinal);
 
+        // Several devices, ';'-separated as MSBuild lists are: the value reaches the compiler whole and is split there
+        // (the first unknown name is the error; docs/devices.md, "Several devices in one build").
+        s.WriteProject("""<EdgeModel Include="models/face-detect.onnx" LatencyBudgetMs="1000" Device="edgebuild-test-first;edgebuild-test-second" />""",
+            s.MeasureProperties());
+        r = s.Build();
+        Assert.True(r.ExitCode != 0, r.ToString());
+        Assert.Contains("error EB8002: edgebuild-test-first: no device of that name in ", Assert.Single(r.Errors), StringComparison.Ordinal);
+        Assert.Contains("edgebuild-test-first;edgebuild-test-second", r.Log, StringComparison.Ordinal);
+
         // Measurement off: no device is contacted or named.
         s.WriteProject("""<EdgeModel Include="models/face-detect.onnx" />""",
             s.MeasureProperties().Replace("<EdgeBuildMeasure>true</EdgeBuildMeasure>", "<EdgeBuildMeasure>false</EdgeBuildMeasure>") + $"<EdgeBuildDevice>{everyModel}</EdgeBuildDevice>");

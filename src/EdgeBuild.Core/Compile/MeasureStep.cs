@@ -28,12 +28,12 @@ public static class MeasureStep
         var cache = new MeasurementCache(settings.CacheDirectory ?? MeasurementCache.DefaultDirectory);
         string ep = options.ExecutionProvider.ToString();
         // On a device, its fingerprint keys the cache and names the machine; its runner measures; budgets are judged on it.
-        var device = settings.Device;
-        var machine = device?.Fingerprint(ep) ?? MachineFingerprint.Current(ModelBenchmark.OrtProviderName(ep));
-        string where = device is null ? "" : $" on device {device.Description}";
+        // Several devices are measured at the same time (each has its own CPU); the first names the baseline's machine.
+        IMeasuringDevice?[] places = settings.Devices.Count == 0 ? [null] : [.. settings.Devices];
+        var machines = OnEach(places, d => d?.Fingerprint(ep) ?? MachineFingerprint.Current(ModelBenchmark.OrtProviderName(ep)));
+        var machine = machines[0];
         var findings = new List<Finding>();
         var outcomes = new List<BudgetOutcome>();
-        var measured = new List<ArtifactMeasurement>();
         double? accuracy = context.Quantization?.Accuracy?.LossPercent;
 
         // A free input dim is fed at 1: a budget judged there says nothing about the size the model runs at (PP-OCR det
@@ -62,62 +62,43 @@ public static class MeasureStep
             MemoryCeiling.Check(floatModel, subject);
             ComputeCeiling.Check(floatModel, subject);
         }
-        foreach (var artifact in measurable)
-        {
-            string key = BaselineCheck.Key(artifact.Target, artifact.Precision, machine.ExecutionProvider);
-            string path = context.PathOf(artifact.Path);
-            string? unavailable = NotMeasurableHere(artifact.Runtime) ?? (device is null ? ModelBenchmark.UnavailableReason(ep) : null);
-            BenchResult? result = null;
-            if (unavailable is null)
-            {
-                string cacheKey = MeasurementCache.Key(artifact.Sha256, machine, settings.Bench, EdgeBuildVersion.Current);
-                result = settings.Remeasure ? null : cache.Get(cacheKey);
-                if (result is not null) progress?.Invoke($"{artifact.Path}: measurement cached ({result.Machine.Id}), not measured again");
-                else
-                {
-                    try
-                    {
-                        result = device?.Run(path, settings.Bench, ep, progress) ?? ModelBenchmark.Run(path, settings.Bench, ep, progress);
-                        cache.Put(cacheKey, result);
-                    }
-                    catch (MeasurementUnavailableException e)
-                    {
-                        unavailable = e.Message;
-                    }
-                }
-            }
-            if (unavailable is not null && HasPerformanceBudget(options))
-                findings.Add(new Finding(FindingSeverity.Warning, DiagnosticCodes.CannotMeasureHere, subject,
-                    $"{artifact.Path} ({artifact.Target}{(artifact.Target == nameof(TargetKind.Onnx) ? $", {ep}" : "")}): its budgets were not checked: {unavailable}"));
-            measured.Add(new ArtifactMeasurement(artifact.Path, artifact.Target, artifact.Precision, key, result, unavailable,
-                artifact.Target == nameof(TargetKind.Onnx) ? accuracy : null));
-        }
+        var perPlace = OnEach(places, (device, i) => MeasureArtifacts(context, measurable, device, machines[i], cache, accuracy, progress));
+        var measured = perPlace.SelectMany(m => m.Measured).ToList();
+        // An artifact no place can run (a .tflite file) gets the same warning from each: said once.
+        findings.AddRange(perPlace.SelectMany(m => m.Findings).DistinctBy(f => (f.Descriptor.Code, f.Message)));
 
-        foreach (var m in measured.Where(m => m.Result is not null))
+        for (int i = 0; i < places.Length; i++)
         {
-            var r = m.Result!;
-            var (budgetFindings, budgetOutcomes) = Budgets.Check($"{subject} ({m.Path}{where})", r, options.LatencyBudgetMs, settings.MinFps, settings.MaxMemoryMB, settings.MaxSizeMB, null);
-            if (budgetFindings.Any(f => f.Severity == FindingSeverity.Error && (f.Descriptor == DiagnosticCodes.LatencyBudgetExceeded || f.Descriptor == DiagnosticCodes.FpsBudgetNotMet)))
+            var device = places[i];
+            string where = device is null ? "" : $" on device {device.Description}";
+            foreach (var m in perPlace[i].Measured.Where(m => m.Result is not null))
             {
-                string? hint = SpeedHint(context, r, progress);
-                if (hint is not null)
-                    (budgetFindings, budgetOutcomes) = Budgets.Check($"{subject} ({m.Path}{where})", r, options.LatencyBudgetMs, settings.MinFps, settings.MaxMemoryMB, settings.MaxSizeMB, hint);
+                var r = m.Result!;
+                var (budgetFindings, budgetOutcomes) = Budgets.Check($"{subject} ({m.Path}{where})", r, options.LatencyBudgetMs, settings.MinFps, settings.MaxMemoryMB, settings.MaxSizeMB, null);
+                if (budgetFindings.Any(f => f.Severity == FindingSeverity.Error && (f.Descriptor == DiagnosticCodes.LatencyBudgetExceeded || f.Descriptor == DiagnosticCodes.FpsBudgetNotMet)))
+                {
+                    string? hint = SpeedHint(context, r, device, progress);
+                    if (hint is not null)
+                        (budgetFindings, budgetOutcomes) = Budgets.Check($"{subject} ({m.Path}{where})", r, options.LatencyBudgetMs, settings.MinFps, settings.MaxMemoryMB, settings.MaxSizeMB, hint);
+                }
+                findings.AddRange(budgetFindings);
+                outcomes.AddRange(places.Length == 1 ? budgetOutcomes : budgetOutcomes.Select(o => o with { Artifact = $"{o.Artifact} on {device!.Description}" }));
             }
-            findings.AddRange(budgetFindings);
-            outcomes.AddRange(budgetOutcomes);
         }
+        // The baseline records one machine: the first device (or this machine).
+        var primary = perPlace[0].Measured;
 
         BaselineSummary? baselineSummary = null;
         string baselinePath = settings.BaselinePath ?? BaselineFile.PathFor(modelPath);
         string? baselineWritten = null;
         if (settings.UpdateBaseline)
         {
-            if (!measured.Any(m => m.Result is not null))
+            if (!primary.Any(m => m.Result is not null))
                 throw new EdgeBuildException(DiagnosticCodes.MeasurementFailed, subject, "no artifact could be measured on this machine, so there is nothing to record in a baseline");
-            WriteBaseline(baselinePath, Describe(modelPath, modelSha256, inputs, outputs), machine, measured);
+            WriteBaseline(baselinePath, Describe(modelPath, modelSha256, inputs, outputs), machine, primary);
             baselineWritten = baselinePath;
         }
-        else if ((settings.BaselinePath is not null || File.Exists(baselinePath)) && !measured.Any(m => m.Result is not null))
+        else if ((settings.BaselinePath is not null || File.Exists(baselinePath)) && !primary.Any(m => m.Result is not null))
             findings.Add(new Finding(FindingSeverity.Warning, DiagnosticCodes.CannotMeasureHere, subject,
                 $"{Path.GetFileName(baselinePath)} was not compared: no artifact could be measured on this machine"));
         else if (settings.BaselinePath is not null || File.Exists(baselinePath))
@@ -132,7 +113,7 @@ public static class MeasureStep
             };
             var current = Describe(modelPath, modelSha256, inputs, outputs);
             var (baselineFindings, rows) = BaselineCheck.Compare(baseline, baselinePath, current,
-                measured.Where(m => m.Result is not null).Select(m => (m.Key, m.Result!, m.AccuracyLossPercent)).ToList(), tolerances);
+                primary.Where(m => m.Result is not null).Select(m => (m.Key, m.Result!, m.AccuracyLossPercent)).ToList(), tolerances);
             findings.AddRange(baselineFindings);
             // The loss is compared only where this build and the baseline both judged one (a quantized artifact with held-out samples).
             if (settings.AccuracyTolerancePoints is double points && !rows.Any(r => r.Metric == "accuracyLossPercent"))
@@ -148,6 +129,73 @@ public static class MeasureStep
 
         return new MeasurementReport(machine, settings.Bench, measured, outcomes, baselineSummary, findings) { BaselineWritten = baselineWritten };
     }
+
+    /// <summary>Each artifact of one place (this machine or one device): the cached measurement or a new one, or why none.</summary>
+    private static (List<ArtifactMeasurement> Measured, List<Finding> Findings) MeasureArtifacts(CompileSession context, IReadOnlyList<ManifestArtifact> measurable,
+        IMeasuringDevice? device, MachineFingerprint machine, MeasurementCache cache, double? accuracy, Action<string>? progress)
+    {
+        var options = context.Options;
+        var settings = options.Measurement;
+        string ep = options.ExecutionProvider.ToString();
+        var measured = new List<ArtifactMeasurement>();
+        var findings = new List<Finding>();
+        foreach (var artifact in measurable)
+        {
+            string key = BaselineCheck.Key(artifact.Target, artifact.Precision, machine.ExecutionProvider);
+            string path = context.PathOf(artifact.Path);
+            string? unavailable = NotMeasurableHere(artifact.Runtime) ?? (device is null ? ModelBenchmark.UnavailableReason(ep) : null);
+            BenchResult? result = null;
+            if (unavailable is null)
+            {
+                string cacheKey = MeasurementCache.Key(artifact.Sha256, machine, settings.Bench, EdgeBuildVersion.Current);
+                result = settings.Remeasure ? null : cache.Get(cacheKey);
+                string on = device is null ? "" : $" on {device.Description}";
+                if (result is not null) progress?.Invoke($"{artifact.Path}: measurement cached ({result.Machine.Id}), not measured again{on}");
+                else
+                {
+                    try
+                    {
+                        result = device?.Run(path, settings.Bench, ep, progress) ?? ModelBenchmark.Run(path, settings.Bench, ep, progress);
+                        cache.Put(cacheKey, result);
+                    }
+                    catch (MeasurementUnavailableException e)
+                    {
+                        unavailable = e.Message;
+                    }
+                }
+            }
+            if (unavailable is not null && HasPerformanceBudget(options))
+                findings.Add(new Finding(FindingSeverity.Warning, DiagnosticCodes.CannotMeasureHere, context.Name,
+                    $"{artifact.Path} ({artifact.Target}{(artifact.Target == nameof(TargetKind.Onnx) ? $", {ep}" : "")}): its budgets were not checked: {unavailable}"));
+            measured.Add(new ArtifactMeasurement(artifact.Path, artifact.Target, artifact.Precision, key, result, unavailable,
+                artifact.Target == nameof(TargetKind.Onnx) ? accuracy : null) { Device = device?.Description });
+        }
+        return (measured, findings);
+    }
+
+    /// <summary>
+    /// <paramref name="work"/> for each place, all at once when there are several (each device has its own CPU and its
+    /// own ssh connection); the first EdgeBuild error of any place is thrown as it is, not wrapped.
+    /// </summary>
+    private static T[] OnEach<T>(IMeasuringDevice?[] places, Func<IMeasuringDevice?, int, T> work)
+    {
+        var results = new T[places.Length];
+        if (places.Length == 1)
+        {
+            results[0] = work(places[0], 0);
+            return results;
+        }
+        var errors = new Exception?[places.Length];
+        Parallel.For(0, places.Length, new ParallelOptions { MaxDegreeOfParallelism = places.Length }, i =>
+        {
+            try { results[i] = work(places[i], i); }
+            catch (Exception e) { errors[i] = e; }
+        });
+        if (errors.FirstOrDefault(e => e is not null) is { } first) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
+        return results;
+    }
+
+    private static T[] OnEach<T>(IMeasuringDevice?[] places, Func<IMeasuringDevice?, T> work) => OnEach(places, (d, _) => work(d));
 
     /// <summary>
     /// Writes the baseline: this measurement's metrics, the machine, the tolerances of the file it replaces (or the
@@ -185,7 +233,8 @@ public static class MeasureStep
         var errors = report.Findings.Where(f => f.Severity == FindingSeverity.Error).ToList();
         if (errors.Count == 0) return;
         var first = errors[0];
-        string more = errors.Count > 1 ? $" (also: {string.Join("; ", errors.Skip(1).Select(e => $"{e.Descriptor.Code} {e.Message}"))})" : "";
+        // A finding about another artifact or device names it, so each place's verdict is in the one line.
+        string more = errors.Count > 1 ? $" (also: {string.Join("; ", errors.Skip(1).Select(e => $"{e.Descriptor.Code} {(e.Subject == first.Subject ? "" : e.Subject + ": ")}{e.Message}"))})" : "";
         throw new EdgeBuildException(first.Descriptor, first.Subject, first.Message + more);
     }
 
@@ -237,7 +286,7 @@ public static class MeasureStep
     /// What to try when a speed budget fails, measured rather than guessed: the float model quantized to INT8 dynamic
     /// (no calibration data needed) is timed here for a short while against the same reference.
     /// </summary>
-    private static string? SpeedHint(CompileSession context, BenchResult failed, Action<string>? progress)
+    private static string? SpeedHint(CompileSession context, BenchResult failed, IMeasuringDevice? device, Action<string>? progress)
     {
         if (context.Options.Precision is not (Precision.Fp32 or Precision.Fp16)) return null;
         string dir = Directory.CreateTempSubdirectory("edgebuild-hint-").FullName;
@@ -250,8 +299,8 @@ public static class MeasureStep
             OnnxExporter.Save(model, path);
             var quick = context.Options.Measurement.Bench with { TimeCapSeconds = 2, MinRuns = 200, BatchSize = 0 };
             string ep = context.Options.ExecutionProvider.ToString();
-            var r = context.Options.Measurement.Device?.Run(path, quick, ep, null) ?? ModelBenchmark.Run(path, quick, ep);
-            string at = context.Options.Measurement.Device is null ? "here" : "on the device";
+            var r = device?.Run(path, quick, ep, null) ?? ModelBenchmark.Run(path, quick, ep);
+            string at = device is null ? "here" : "on the device";
             double speedup = failed.NormalizedP99 is { } a && r.NormalizedP99 is { } b ? a.Value / b.Value : failed.P99Ms.Value / r.P99Ms.Value;
             return speedup >= 1.05
                 ? string.Create(CultureInfo.InvariantCulture, $"try Precision=\"Int8Dynamic\": measured {speedup:F1}x faster {at} (P99 {r.P99Ms.Value:F3} ms; check its accuracy with MaxAccuracyLoss and calibration photos), or Precision=\"Int8\" with calibration")

@@ -200,6 +200,12 @@ public static class DiagnosticCodes
         "The runner exited with an error or printed no result; the message ends with its last lines. Run the same bench on the device by hand to see all of its output.");
     public static readonly DiagnosticDescriptor DeviceConfigUnreadable = new("EB8009", "Device list unreadable",
         "The user's device list (devices.json under $EDGEBUILD_CONFIG_HOME or ~/.config/edgebuild) is not valid JSON; fix it or delete it and add the devices again.");
+    public static readonly DiagnosticDescriptor DeviceNoTensorRt = new("EB8010", "No TensorRT on the device",
+        "Building an engine on the device needs TensorRT's trtexec there (on the PATH of a non-interactive login, or JetPack's /usr/src/tensorrt/bin/trtexec); install TensorRT or JetPack on the device.");
+    public static readonly DiagnosticDescriptor DeviceEngineBuildFailed = new("EB8011", "TensorRT engine build failed on the device",
+        "The kit's build-engine.sh exited with an error or wrote no engine; the message ends with its last lines (trtexec's own). Run 'sh NAME.build-engine.sh' in the kit folder on the device to see all of it.");
+    public static readonly DiagnosticDescriptor NoTensorRtKit = new("EB8012", "No TensorRT kit in the folder",
+        "Give the output folder of a compile with Targets including TensorRT (it holds NAME.build-engine.sh and the files it checks); with several kits there, name one with --name.");
 
     public static readonly DiagnosticDescriptor InternalError = new("EB9001", "Internal error",
         "This is a bug in EdgeBuild; please report it with the command line and the model. Set EDGEBUILD_DEBUG=1 for a stack trace.");

@@ -29,8 +29,11 @@ public sealed record MeasureSettings
     public double? MaxSizeMB { get; init; }
     public BenchOptions Bench { get; init; } = new();
 
-    /// <summary>Measure there instead of on this machine (<c>--device</c>, docs/devices.md); null: here.</summary>
-    public IMeasuringDevice? Device { get; init; }
+    /// <summary>
+    /// Measure there instead of on this machine (<c>--device</c>, docs/devices.md); empty: here. Several devices are
+    /// measured in parallel, each judged against the budgets; the first is the baseline's machine.
+    /// </summary>
+    public IReadOnlyList<IMeasuringDevice> Devices { get; init; } = [];
 
     /// <summary>Where measurements are cached; null: <see cref="MeasurementCache.DefaultDirectory"/>.</summary>
     public string? CacheDirectory { get; init; }

@@ -1,7 +1,11 @@
 namespace EdgeBuild.Measure;
 
 /// <summary>One artifact's measurement in a compile: the figures, or why there are none on this machine.</summary>
-public sealed record ArtifactMeasurement(string Path, string Target, string Precision, string Key, BenchResult? Result, string? Unavailable, double? AccuracyLossPercent);
+public sealed record ArtifactMeasurement(string Path, string Target, string Precision, string Key, BenchResult? Result, string? Unavailable, double? AccuracyLossPercent)
+{
+    /// <summary>The device it was measured on (<see cref="IMeasuringDevice.Description"/>); null: this machine.</summary>
+    public string? Device { get; init; }
+}
 
 /// <summary>The baseline part of a compile's measurement: which file, what was compared, and the outcome.</summary>
 public sealed record BaselineSummary(string File, string MachineId, bool SameMachine, bool SameModel, RegressionTolerances Tolerances,

@@ -33,7 +33,7 @@ public static class BuildSummary
             foreach (var a in measured.Artifacts)
             {
                 if (a.Result is { } r)
-                    parts.Add(string.Create(inv, $"{a.Path} P99 {r.GateP99Ms.Value:F3} ms [{r.GateP99Ms.Low:F3}, {r.GateP99Ms.High:F3}] ({r.GateClock}; {r.Conditions})"));
+                    parts.Add(string.Create(inv, $"{a.Path}{(a.Device is null ? "" : " on " + a.Device)} P99 {r.GateP99Ms.Value:F3} ms [{r.GateP99Ms.Low:F3}, {r.GateP99Ms.High:F3}] ({r.GateClock}; {r.Conditions})"));
             }
             parts.Add(measured.Budgets.Count == 0
                 ? "no latency, fps, memory or size budget"

@@ -55,10 +55,10 @@ public static class HtmlReport
         {
             if (a.Result is not { } r)
             {
-                s.Append(Inv($"<tr class=\"warn\"><td>{E(a.Path)}</td><td>{ModelReport.Bytes(a.Bytes)}</td><td colspan=\"13\" style=\"text-align:left\">not measured on this machine: {E(a.Unavailable ?? "")}</td></tr>\n"));
+                s.Append(Inv($"<tr class=\"warn\"><td>{E(a.Label)}</td><td>{ModelReport.Bytes(a.Bytes)}</td><td colspan=\"13\" style=\"text-align:left\">not measured on this machine: {E(a.Unavailable ?? "")}</td></tr>\n"));
                 continue;
             }
-            s.Append(Inv($"<tr><td>{E(a.Path)}</td><td>{ModelReport.Bytes(a.Bytes)}</td><td>{r.P50Ms.Value:F3}</td><td>{r.P90Ms.Value:F3}</td><td>{r.P99Ms.Value:F3} [{r.P99Ms.Low:F3}, {r.P99Ms.High:F3}]</td><td>{(r.CpuP99Ms is { } c ? Inv($"{c.Value:F3} [{c.Low:F3}, {c.High:F3}]") : "n/a")}</td><td>{r.MaxMs:F3}</td><td>{r.Fps.Value:F1}</td>"));
+            s.Append(Inv($"<tr><td>{E(a.Label)}</td><td>{ModelReport.Bytes(a.Bytes)}</td><td>{r.P50Ms.Value:F3}</td><td>{r.P90Ms.Value:F3}</td><td>{r.P99Ms.Value:F3} [{r.P99Ms.Low:F3}, {r.P99Ms.High:F3}]</td><td>{(r.CpuP99Ms is { } c ? Inv($"{c.Value:F3} [{c.Low:F3}, {c.High:F3}]") : "n/a")}</td><td>{r.MaxMs:F3}</td><td>{r.Fps.Value:F1}</td>"));
             s.Append(Inv($"<td title=\"{E(r.Batched.Note ?? "")}\">{(r.Batched.ItemsPerSecond is double b ? Inv($"{b:F1} (batch {r.Batched.BatchSize})") : "n/a")}</td><td>{r.SessionLoadMs:F1}</td><td title=\"{E(r.Memory.ArenaNote)}\">{r.Memory.ModelMB:F1} (peak RSS {r.Memory.PeakRssMB:F0}{(r.Memory.Arena is { } arena ? Inv($"; arena {arena.AllocatedMB:F1}, at most {arena.MaxInUseMB:F1} in use") : "")})</td>"));
             s.Append(Inv($"<td>{(r.NormalizedP99 is { } n ? Inv($"{n.Value:F3} [{n.Low:F3}, {n.High:F3}]") : "n/a")}</td><td>{r.Runs} ({r.StopReason})</td><td>{(a.AccuracyLossPercent is double loss ? loss.ToString("F3", CultureInfo.InvariantCulture) : "n/a")}</td><td style=\"text-align:left\">{E(r.Conditions)}</td></tr>\n"));
         }
@@ -67,7 +67,7 @@ public static class HtmlReport
         s.Append("<h2>Latency histogram</h2>\n");
         int i = 0;
         foreach (var a in d.Artifacts.Where(a => a.Result is not null))
-            s.Append(Histogram(a.Path, a.Result!, d.Budgets.FirstOrDefault(b => b.Budget == "LatencyBudgetMs" && b.Artifact == a.Path)?.Limit, Palette[i++ % Palette.Length]));
+            s.Append(Histogram(a.Label, a.Result!, d.Budgets.FirstOrDefault(b => b.Budget == "LatencyBudgetMs" && (b.Artifact == a.Label || b.Artifact == a.Path))?.Limit, Palette[i++ % Palette.Length]));
 
         s.Append("<h2>P99 across builds</h2>\n").Append(History(d));
 
@@ -85,6 +85,22 @@ public static class HtmlReport
                 s.Append(Inv($"<tr class=\"{verdict}\"><td>{E(a.Path)}</td><td>{E(e.Device)}</td><td>{e.Precision}</td><td>{e.ComputeMs:F4}</td><td>{e.MemoryMs:F4}</td><td>{e.LatencyMs:F4}</td><td>{e.Bound}</td><td>{ModelReport.Optional(e.EnergyMj)}</td><td>{ModelReport.Optional(e.PowerWAt30Fps)}</td><td>{e.Within5W switch { true => "yes", false => "no", null => "n/a" }}</td><td style=\"text-align:left\" title=\"{E(e.Formula)}\">{E(source)}</td></tr>\n"));
             }
         s.Append("</table>\n");
+
+        if (d.Offload.Count > 0)
+        {
+            s.Append("<h2>Offload estimates per device profile</h2>\n<p class=\"note\">Estimates, not measurements: which layers each device's runtime would leave to the CPU, judged before anything is deployed by the runtime's published operator list (source per row), with the roofline latency and energy at each precision the device runs. Profiles and rules: docs/devices.md.</p>\n");
+            s.Append("<table id=\"offload\"><tr><th>device</th><th>runtime</th><th>precision</th><th>layers on the accelerator</th><th>fall back to the CPU (estimate)</th><th>roofline ms (estimate)</th><th>energy mJ (estimate)</th><th>source</th></tr>\n");
+            foreach (var o in d.Offload)
+            {
+                string placed = o.NotJudged is not null ? "?" : Inv($"{o.Layers - o.FallBack.Count} of {o.Layers}");
+                string fallBack = o.NotJudged is not null ? "not judged: " + E(o.NotJudged)
+                    : o.FallBack.Count == 0 ? "none"
+                    : Inv($"<details><summary>{o.FallBack.Count} layer(s), to {E(o.FallsBackTo)}</summary>") + string.Join("<br>", o.FallBack.Select(l => $"{E(l.Node)} ({E(l.Op)} as {E(l.Builtins)}): {E(l.Reason)}")) + "</details>";
+                string verdict = o.NotJudged is not null ? "" : o.FallBack.Count == 0 ? "pass" : "fail";
+                s.Append(Inv($"<tr class=\"{verdict}\"><td>{E(o.Device)}</td><td>{E(o.RuntimeName)}</td><td>{o.Precision}</td><td>{placed}</td><td style=\"text-align:left\">{fallBack}</td><td>{(o.Estimate is { } e ? e.LatencyMs.ToString("F4", CultureInfo.InvariantCulture) : "n/a")}</td><td>{ModelReport.Optional(o.Estimate?.EnergyMj)}</td><td style=\"text-align:left\">{E(o.Source)}</td></tr>\n"));
+            }
+            s.Append("</table>\n");
+        }
 
         if (d.Auto is { } auto)
         {

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using EdgeBuild.Analysis;
 using EdgeBuild.Compile;
+using EdgeBuild.Devices;
 using EdgeBuild.Ir;
 using EdgeBuild.Measure;
 using EdgeBuild.Onnx;
@@ -29,7 +30,15 @@ public sealed record ReportSizePart(string Part, long Bytes, int Tensors);
 
 /// <summary>One artifact in the report: its measurement (or why none) and its device estimates.</summary>
 public sealed record ReportArtifact(string Path, string Target, string Precision, string Key, long Bytes, BenchResult? Result, string? Unavailable,
-    double? AccuracyLossPercent, IReadOnlyList<DeviceEstimate> Devices);
+    double? AccuracyLossPercent, IReadOnlyList<DeviceEstimate> Devices)
+{
+    /// <summary>The target device it was measured on (docs/devices.md); null: the build machine.</summary>
+    public string? Device { get; init; }
+
+    /// <summary>The path, and the device where it was measured on one: how the report's rows name it.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Label => Device is null ? Path : $"{Path} on {Device}";
+}
 
 /// <summary>One output against FP32 on the held-out samples: SQNR (dB) and mean cosine, each with its 95 % interval.</summary>
 public sealed record ReportOutputAgreement(string Name, Estimate SqnrDb, Estimate Cosine);
@@ -79,6 +88,8 @@ public sealed record ModelReportData
     public ReportAccuracy? Accuracy { get; init; }
     /// <summary>Precision=Auto's choice beside optimized FP32; null for the other precisions.</summary>
     public ReportAuto? Auto { get; init; }
+    /// <summary>Per device profile, runtime and precision: the layers that would fall back to the CPU and the roofline there (estimates; docs/devices.md).</summary>
+    public IReadOnlyList<OffloadResult> Offload { get; init; } = [];
 }
 
 /// <summary>Builds a model's report data and writes report.json, report.md and report.html beside its artifacts.</summary>
@@ -120,6 +131,13 @@ public static class ModelReport
         {
             return null;
         }
+    }
+
+    /// <summary>The compile's TensorRTVersion; a value the TensorRT writer would refuse (EB4202) only matters to a TensorRT build, so the report falls back to the default.</summary>
+    private static Targets.TensorRt.TensorRtVersion? TensorRtVersionOrDefault(string version)
+    {
+        try { return Targets.TensorRt.TensorRtVersion.Parse(version); }
+        catch (Diagnostics.EdgeBuildException) { return null; }
     }
 
     public static ModelReportData Build(ModelManifest manifest, CompileSession context, MeasurementReport measurement)
@@ -167,17 +185,19 @@ public static class ModelReport
         long onnxBytes = manifest.Artifacts.FirstOrDefault(a => a.Target == nameof(TargetKind.Onnx))?.Bytes ?? 0;
         if (onnxBytes > initializerBytes) size.Add(new ReportSizePart("graph, names and metadata", onnxBytes - initializerBytes, 0));
 
-        var profiles = new List<DeviceProfile>(Measure.DeviceProfiles.Article);
+        var profiles = new List<DeviceProfile>(DeviceProfiles.All);
         var firstReference = measurement.Artifacts.Select(a => a.Result?.Reference).FirstOrDefault(r => r is not null);
-        if (firstReference is not null) profiles.Add(Measure.DeviceProfiles.LocalCpu(measurement.Machine, firstReference, measurement.Options.Threads));
+        if (firstReference is not null) profiles.Add(DeviceProfiles.LocalCpu(measurement.Machine, firstReference, measurement.Options.Threads));
 
         var artifacts = measurement.Artifacts.Select(a =>
         {
             string precision = a.Precision is "Int8" or "Int8Dynamic" or "Mixed" ? "Int8" : a.Precision;
             // A device that does not run the artifact's precision has no row (an FP32 artifact gets none on the Edge TPU).
-            var devices = profiles.Select(p => Measure.DeviceProfiles.Estimate(p, precision, macs, bytesMoved)).OfType<DeviceEstimate>().ToList();
+            // One artifact measured on several devices has one set of estimates: they depend on the file, not on where it ran.
+            var devices = !ReferenceEquals(measurement.Artifacts.First(m => m.Path == a.Path), a) ? []
+                : profiles.Select(p => DeviceProfiles.Estimate(p, precision, macs, bytesMoved)).OfType<DeviceEstimate>().ToList();
             long bytes = manifest.Artifacts.FirstOrDefault(m => m.Path == a.Path)?.Bytes ?? a.Result?.Bytes ?? 0;
-            return new ReportArtifact(a.Path, a.Target, a.Precision, a.Key, bytes, a.Result, a.Unavailable, a.AccuracyLossPercent, devices);
+            return new ReportArtifact(a.Path, a.Target, a.Precision, a.Key, bytes, a.Result, a.Unavailable, a.AccuracyLossPercent, devices) { Device = a.Device };
         }).ToList();
 
         var gateFindings = context.Quantization?.Judgement?.Findings ?? [];
@@ -206,6 +226,7 @@ public static class ModelReport
             Layers = layers,
             Size = size,
             DeviceProfiles = profiles,
+            Offload = OffloadAnalysis.Analyze(floatModel, tensorRt: TensorRtVersionOrDefault(context.Options.TensorRt.Version)),
             Accuracy = Accuracy(context.Quantization),
             Auto = context.Quantization?.Auto is { } a ? new ReportAuto(a.Choice, a.Summary, a.Race.Conditions, a.Race.Results) : null,
         };
@@ -279,8 +300,8 @@ public static class MarkdownReport
         s.Append("| artifact | size | P50 ms | P99 ms (95 % CI), budget clock and what was measured | fps | batched/s | load ms | memory MB | normalized P99 |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
         foreach (var a in d.Artifacts)
         {
-            if (a.Result is not { } r) { s.Append(ModelReport.Inv($"| {a.Path} | {ModelReport.Bytes(a.Bytes)} | not measured: {a.Unavailable} | | | | | | |\n")); continue; }
-            s.Append(ModelReport.Inv($"| {a.Path} | {ModelReport.Bytes(a.Bytes)} | {r.GateP50Ms.Value:F3} | {r.GateP99Ms.Value:F3} [{r.GateP99Ms.Low:F3}, {r.GateP99Ms.High:F3}] ({r.GateClock}; {r.Conditions}) | {r.Fps.Value:F1} | {(r.Batched.ItemsPerSecond is double b ? b.ToString("F1", CultureInfo.InvariantCulture) : "n/a")} | {r.SessionLoadMs:F1} | {r.Memory.ModelMB:F1} | {(r.NormalizedP99 is { } n ? n.Value.ToString("F3", CultureInfo.InvariantCulture) : "n/a")} |\n"));
+            if (a.Result is not { } r) { s.Append(ModelReport.Inv($"| {a.Label} | {ModelReport.Bytes(a.Bytes)} | not measured: {a.Unavailable} | | | | | | |\n")); continue; }
+            s.Append(ModelReport.Inv($"| {a.Label} | {ModelReport.Bytes(a.Bytes)} | {r.GateP50Ms.Value:F3} | {r.GateP99Ms.Value:F3} [{r.GateP99Ms.Low:F3}, {r.GateP99Ms.High:F3}] ({r.GateClock}; {r.Conditions}) | {r.Fps.Value:F1} | {(r.Batched.ItemsPerSecond is double b ? b.ToString("F1", CultureInfo.InvariantCulture) : "n/a")} | {r.SessionLoadMs:F1} | {r.Memory.ModelMB:F1} | {(r.NormalizedP99 is { } n ? n.Value.ToString("F3", CultureInfo.InvariantCulture) : "n/a")} |\n"));
         }
         if (d.Budgets.Count > 0)
         {
@@ -297,6 +318,24 @@ public static class MarkdownReport
         foreach (var a in d.Artifacts)
             foreach (var e in a.Devices)
                 s.Append(ModelReport.Inv($"| {a.Path} | {e.Device} | {e.Precision} | {e.LatencyMs:F3} | {e.Bound} | {ModelReport.Optional(e.EnergyMj)} | {ModelReport.Optional(e.PowerWAt30Fps)} |\n"));
+        AppendOffload(s, d.Offload);
         return s.ToString();
     }
+
+    /// <summary>The layers each device's runtimes would leave to the CPU, per precision, with the roofline there; at most <see cref="ListedLayers"/> layers named per row.</summary>
+    private static void AppendOffload(StringBuilder s, IReadOnlyList<OffloadResult> offload)
+    {
+        if (offload.Count == 0) return;
+        s.Append("\nOffload estimates per device profile (estimates from the runtimes' published operator lists, before anything is deployed; roofline lower bounds; not measurements; docs/devices.md):\n\n| device | runtime | precision | layers on the accelerator | fall back to the CPU | roofline ms (estimate) | energy mJ (estimate) |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+        foreach (var o in offload)
+        {
+            string fallBack = o.NotJudged is not null ? $"not judged: {o.NotJudged}"
+                : o.FallBack.Count == 0 ? "none"
+                : string.Join("; ", o.FallBack.Take(ListedLayers).Select(l => $"{l.Node} ({l.Op}): {l.Reason}")) + (o.FallBack.Count > ListedLayers ? ModelReport.Inv($"; and {o.FallBack.Count - ListedLayers} more (report.json)") : "");
+            string placed = o.NotJudged is not null ? "?" : ModelReport.Inv($"{o.Layers - o.FallBack.Count} of {o.Layers}");
+            s.Append(ModelReport.Inv($"| {o.Device} | {o.RuntimeName} | {o.Precision} | {placed} | {fallBack.Replace("|", "\\|", StringComparison.Ordinal)} | {(o.Estimate is { } e ? e.LatencyMs.ToString("F3", CultureInfo.InvariantCulture) : "n/a")} | {ModelReport.Optional(o.Estimate?.EnergyMj)} |\n"));
+        }
+    }
+
+    private const int ListedLayers = 5;
 }

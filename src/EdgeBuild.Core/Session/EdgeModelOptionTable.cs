@@ -209,7 +209,7 @@ public static class EdgeModelOptionTable
     public static readonly EdgeModelOption MaxSizeMB = new("MaxSizeMB", EdgeModelOptionKind.Number, "--max-size-mb",
         "Largest artifact, in MB.", check: EdgeModelOptionCheck.Number);
     public static readonly EdgeModelOption Device = new("Device", EdgeModelOptionKind.Text, "--device",
-        "Measure on this target device and judge the budgets there (a name from `edgebuild device add`, docs/devices.md); passed only when the build measures.",
+        "Measure on this target device and judge the budgets there (a name from `edgebuild device add`, docs/devices.md); several names, `;`-separated, are measured in parallel and each judged; passed only when the build measures.",
         docDefault: "`$(EdgeBuildDevice)`", props: "$(EdgeBuildDevice)", onlyWhenMeasuring: true);
     public static readonly EdgeModelOption LatencyTolerancePercent = new("LatencyTolerancePercent", EdgeModelOptionKind.Number, "--latency-tolerance",
         "How much the normalized P99 may grow against the committed baseline, percent.", docDefault: "(the baseline file's: 10)",

@@ -336,6 +336,7 @@ public sealed record ModelManifest(
             w.WriteString("target", a.Target);
             w.WriteString("precision", a.Precision);
             w.WriteString("key", a.Key);
+            if (a.Device is { } device) w.WriteString("device", device);
             if (a.Result is { } r)
             {
                 w.WriteBoolean("measured", true);

@@ -307,6 +307,14 @@ public sealed class MeasureCliTests : IDisposable
         Assert.Contains($"Net.onnx P99 {p99} ms (", stdout);
         Assert.Contains($"| {p99} [", md);
         Assert.Contains("input input=1x3x16x16, 1 thread(s), CPUExecutionProvider", stdout);
+
+        // The offload estimates: every profile, runtime and precision, labelled estimates in all three reports.
+        var offload = json.RootElement.GetProperty("offload").EnumerateArray().ToList();
+        Assert.Equal(EdgeBuild.Devices.DeviceProfiles.All.Sum(p => p.Runtimes.Count * p.Precisions.Count), offload.Count);
+        Assert.All(offload, o => Assert.True(o.GetProperty("estimate").GetProperty("latencyMs").GetDouble() > 0));
+        Assert.Contains("Offload estimates per device profile (estimates from the runtimes' published operator lists", md);
+        Assert.Contains("<table id=\"offload\">", html);
+        Assert.Contains("fall back to the CPU (estimate)", html);
     }
 
     [Fact]
