@@ -109,6 +109,38 @@ public sealed class OffloadAnalysisTests(ITestOutputHelper output)
         Assert.StartsWith("tensor 'x' [2,3,16,16]: only the 3 innermost dimensions may be larger than 1", batched.Reason, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Coral's table: Softmax takes a one-dimensional input of at most 16,000 elements; StridedSlice only steps of 1.
+    /// A softmax over the last axis of [1,4,10] and a slice with step 2 fall back; a [1,1000] softmax does not.
+    /// </summary>
+    [Fact]
+    public void EdgeTpuAppliesSoftmaxAndStridedSliceLimits()
+    {
+        var b = new ModelBuilder();
+        var x = b.Input("x", 1, 1000);
+        b.Output(b.Op("Softmax", [x], "flat_softmax", Attribute.Of("axis", -1L)));
+        Assert.Empty(Row(b.Model, "Edge TPU", "edgetpu", "Int8").FallBack);
+
+        b = new ModelBuilder();
+        x = b.Input("x", 1, 4, 10);
+        b.Output(b.Op("Softmax", [x], "grid_softmax", Attribute.Of("axis", -1L)));
+        var grid = Assert.Single(Row(b.Model, "Edge TPU", "edgetpu", "Int8").FallBack);
+        Assert.Equal("SOFTMAX input of shape [1,4,10]: the Edge TPU takes one-dimensional tensors only", grid.Reason);
+
+        b = new ModelBuilder();
+        x = b.Input("x", 1, 20000);
+        b.Output(b.Op("Softmax", [x], "wide_softmax", Attribute.Of("axis", -1L)));
+        var wide = Assert.Single(Row(b.Model, "Edge TPU", "edgetpu", "Int8").FallBack);
+        Assert.Equal("SOFTMAX input of 20000 elements: the Edge TPU takes at most 16000", wide.Reason);
+
+        b = new ModelBuilder();
+        x = b.Input("x", 1, 8, 16);
+        var sliced = b.Op("Slice", [x, b.ConstInts("starts", 0), b.ConstInts("ends", 16), b.ConstInts("axes", 2), b.ConstInts("steps", 2)], "strided");
+        b.Output(sliced);
+        var slice = Assert.Single(Row(b.Model, "Edge TPU", "edgetpu", "Int8").FallBack);
+        Assert.Equal(("strided_node", "slice steps [2]: the Edge TPU takes step 1 only"), (slice.Node, slice.Reason));
+    }
+
     /// <summary>The Hexagon delegate's README: depthwise filters of width 3 only, strides up to 3, tensors up to 4-D, INT8 only.</summary>
     [Fact]
     public void HexagonAppliesItsPublishedConstraints()

@@ -22,6 +22,15 @@ public static class OffloadRules
         // Coral: Mean "Supports reduction along x- and/or y-dimensions only"; Pad "Supports padding along x- and/or y-dimensions only".
         [("edgetpu", "MEAN")] = n => SpatialMean(n, requireKeepDims: false),
         [("edgetpu", "PAD")] = SpatialPadOnly,
+        // Coral: Softmax "Supports only 1D input tensor with a max of 16,000 elements"; StridedSlice "Supported only when all
+        // strides are equal to 1"; FullyConnected "Output tensor is one-dimensional". One-dimensional read as the TFLite
+        // converter leaves it: at most one dimension above 1 (a batch of 1 in front is kept).
+        [("edgetpu", "SOFTMAX")] = n => OneDimensional(n.Input(0), "SOFTMAX input", maxElements: 16_000),
+        [("edgetpu", "STRIDED_SLICE")] = n =>
+            n.Input(4)?.ConstantValue?.ToInt64s() is { } steps && steps.Any(x => x != 1) ? $"slice steps [{string.Join(",", steps)}]: the Edge TPU takes step 1 only"
+            : n.Inputs.Count > 4 && n.Input(4) is { ConstantValue: null } ? "slice steps computed at run time: the Edge TPU takes step 1 only"
+            : null,
+        [("edgetpu", "FULLY_CONNECTED")] = n => OneDimensional(n.Output0, "FULLY_CONNECTED output", maxElements: null),
         // Hexagon delegate README: Conv2D "stride width/height <= 3"; DepthwiseConv2D "Filter width == 3, depth_multiplier == 1,
         // stride <= 3"; Pad "Only supports 0 padding"; Resize Bilinear "Requested size <= 65"; TransposeConv2D "stride <= 3, dilation == 1".
         [("hexagon", "CONV_2D")] = n => StrideAbove(n, 3),
@@ -67,6 +76,16 @@ public static class OffloadRules
             if (axis < rank - 2 && (pads[axis] != 0 || pads[axis + rank] != 0))
                 return $"padding along axis {axis}: only height and width may be padded";
         return null;
+    }
+
+    private static string? OneDimensional(Value? value, string what, long? maxElements)
+    {
+        // An unknown size is judged by the fixed-size rule of the profile, not here.
+        if (value?.TensorType?.Shape?.Dims is not { } dims || dims.Any(d => d.Value is null)) return null;
+        var sizes = dims.Select(d => d.Value!.Value).ToArray();
+        if (sizes.Count(x => x > 1) > 1) return $"{what} of shape [{string.Join(",", sizes)}]: the Edge TPU takes one-dimensional tensors only";
+        long elements = sizes.Aggregate(1L, (a, x) => a * x);
+        return maxElements is long max && elements > max ? $"{what} of {elements} elements: the Edge TPU takes at most {max}" : null;
     }
 
     private static int? Rank(Value? v) => v?.TensorType?.Shape?.Rank;
