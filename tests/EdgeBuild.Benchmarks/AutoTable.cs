@@ -36,50 +36,69 @@ internal static class AutoTable
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var id in ids)
         {
-            var model = OnnxImporter.Load(Path.Combine(data, "models", id + ".onnx"));
-            ICalibrationDataSource heldOut, calibration;
-            TaskKind task;
-            if (ZooModelInputs.Ids.Contains(id))
+            try
             {
-                // The zoo's models as their packages feed them (speech frames, sentences, face crops, photos): the first
-                // inputs are held out, the next ones calibrate.
-                var zoo = ZooModelInputs.Build(id, data);
-                task = zoo.Task;
-                InputShapes.Apply(model, zoo.Shapes);
-                heldOut = new SampleList(zoo.Inputs.Take(heldOutCount).ToList());
-                calibration = new SampleList(zoo.Inputs.Skip(heldOutCount).Take(calibrationCount).ToList());
-            }
-            else
-            {
-                task = QuantizationTable.TaskOf(id);
-                var spec = RealModelSpec.Get(id);
-                var groups = spec.PhotoGroups.Concat(Directory.GetDirectories(Path.Combine(data, "photos")).Select(Path.GetFileName).Where(g => g is not null && !spec.PhotoGroups.Contains(g!)).Order(StringComparer.Ordinal)!);
-                var photos = groups.SelectMany(g => Directory.GetFiles(Path.Combine(data, "photos", g!)).Order(StringComparer.Ordinal)).ToList();
-                heldOut = new RealModelSamples(spec, photos.Take(heldOutCount), data);
-                calibration = new RealModelSamples(spec, photos.Skip(heldOutCount).Take(calibrationCount), data);
-            }
-            OptimizationPipeline.Run(model, new OptimizeOptions(), OptimizationPipeline.DefaultPasses);
-            byte[] fp32 = OnnxExporter.ToBytes(model);
-            AccuracyJudgement Judge(AccuracyReport a) => AccuracyGate.Judge(id, "Auto", a, budget, new OutputFloors(), null);
+                var model = OnnxImporter.Load(Path.Combine(data, "models", id + ".onnx"));
+                ICalibrationDataSource heldOut, calibration;
+                TaskKind task;
+                if (ZooModelInputs.Ids.Contains(id))
+                {
+                    // The zoo's models as their packages feed them (speech frames, sentences, face crops, photos): the first
+                    // inputs are held out, the next ones calibrate.
+                    var zoo = ZooModelInputs.Build(id, data);
+                    task = zoo.Task;
+                    InputShapes.Apply(model, zoo.Shapes);
+                    heldOut = new SampleList(zoo.Inputs.Take(heldOutCount).ToList());
+                    calibration = new SampleList(zoo.Inputs.Skip(heldOutCount).Take(calibrationCount).ToList());
+                }
+                else
+                {
+                    task = QuantizationTable.TaskOf(id);
+                    var spec = RealModelSpec.Get(id);
+                    var groups = spec.PhotoGroups.Concat(Directory.GetDirectories(Path.Combine(data, "photos")).Select(Path.GetFileName).Where(g => g is not null && !spec.PhotoGroups.Contains(g!)).Order(StringComparer.Ordinal)!);
+                    var photos = groups.SelectMany(g => Directory.GetFiles(Path.Combine(data, "photos", g!)).Order(StringComparer.Ordinal)).ToList();
+                    heldOut = new RealModelSamples(spec, photos.Take(heldOutCount), data);
+                    calibration = new RealModelSamples(spec, photos.Skip(heldOutCount).Take(calibrationCount), data);
+                }
+                OptimizationPipeline.Run(model, new OptimizeOptions(), OptimizationPipeline.DefaultPasses);
+                byte[] fp32 = OnnxExporter.ToBytes(model);
+                AccuracyJudgement Judge(AccuracyReport a) => AccuracyGate.Judge(id, "Auto", a, budget, new OutputFloors(), null);
 
-            // The peak RSS from here on is this model's: Linux resets VmHWM when "5" is written to clear_refs.
-            File.WriteAllText("/proc/self/clear_refs", "5");
-            var clock = Stopwatch.StartNew();
-            var auto = AutoPrecisionSearch.Run(fp32, new QuantizeOptions { Mode = QuantizationMode.Int8Static }, calibration, heldOut, task, budget, Judge,
-                line => Console.Error.WriteLine($"  {id}: {line}"));
-            double searchSeconds = clock.Elapsed.TotalSeconds;
-            Console.Error.WriteLine($"  {id}: {auto.Summary}");
-            byte[] chosen = OnnxExporter.ToBytes(auto.Model);
-            var race = LatencyRace.Run([("FP32", fp32), ("Auto", chosen)], heldOut.Samples().First(), seconds);
-            var check = race.Results[1];
-            var accuracy = AccuracyEvaluator.Compare(fp32, chosen, heldOut, task);
-            var judgement = Judge(accuracy);
-            string layers = string.Join("/", new[] { "Int8", "Fp16", "Fp32" }.Select(p => auto.Layers.Count(l => l.Precision == p)));
-            string metric = accuracy.Metric;
-            if (task == TaskKind.Embedding && id == "text-minilm-l6") metric += string.Create(CultureInfo.InvariantCulture, $"; sentence cosine {SentenceCosines(fp32, chosen, heldOut)}");
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {id} | {fp32.Length / 1048576.0:F1} | {task} | {auto.Choice} | {layers} | {searchSeconds:F0} | {race.Results[0].P50Ms:F3} | {check.Ratio:F3} [{check.RatioLow:F3}, {check.RatioHigh:F3}] | [{race.NoiseLow:F3}, {race.NoiseHigh:F3}] | " +
-                $"{accuracy.LossPercent:F3} [{accuracy.Loss.Low:F3}, {accuracy.Loss.High:F3}] ({metric}, {accuracy.Samples} samples) | {judgement.Verdict.ToString().ToLowerInvariant()} | {PeakRssMB():F0} |"));
+                if (args.Contains("--dynamic-only"))
+                {
+                    // What dynamic INT8 alone does on this model: the number the Auto search starts its dynamic branch from.
+                    var dyn = OnnxImporter.Parse(fp32);
+                    var dynReport = ModelQuantizer.Quantize(dyn, new QuantizeOptions { Mode = QuantizationMode.Int8Dynamic }, null);
+                    byte[] dynBytes = OnnxExporter.ToBytes(dyn);
+                    var dynAccuracy = AccuracyEvaluator.Compare(fp32, dynBytes, heldOut, task);
+                    Console.WriteLine($"{id}: dynamic INT8 on {dynReport.Layers.Count(l => l.Precision == "Int8")} of {dynReport.Layers.Count} layers: {dynAccuracy.Summary}" +
+                        (id == "text-minilm-l6" ? $"; sentence cosine {SentenceCosines(fp32, dynBytes, heldOut)}" : ""));
+                    continue;
+                }
+                // The peak RSS from here on is this model's: Linux resets VmHWM when "5" is written to clear_refs.
+                File.WriteAllText("/proc/self/clear_refs", "5");
+                var clock = Stopwatch.StartNew();
+                var auto = AutoPrecisionSearch.Run(fp32, new QuantizeOptions { Mode = QuantizationMode.Int8Static }, calibration, heldOut, task, budget, Judge,
+                    line => Console.Error.WriteLine($"  {id}: {line}"));
+                double searchSeconds = clock.Elapsed.TotalSeconds;
+                Console.Error.WriteLine($"  {id}: {auto.Summary}");
+                byte[] chosen = OnnxExporter.ToBytes(auto.Model);
+                var race = LatencyRace.Run([("FP32", fp32), ("Auto", chosen)], heldOut.Samples().First(), seconds);
+                var check = race.Results[1];
+                var accuracy = AccuracyEvaluator.Compare(fp32, chosen, heldOut, task);
+                var judgement = Judge(accuracy);
+                string layers = string.Join("/", new[] { "Int8", "Fp16", "Fp32" }.Select(p => auto.Layers.Count(l => l.Precision == p)));
+                string metric = accuracy.Metric;
+                if (task == TaskKind.Embedding && id == "text-minilm-l6") metric += string.Create(CultureInfo.InvariantCulture, $"; sentence cosine {SentenceCosines(fp32, chosen, heldOut)}");
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {id} | {fp32.Length / 1048576.0:F1} | {task} | {auto.Choice} | {layers} | {searchSeconds:F0} | {race.Results[0].P50Ms:F3} | {check.Ratio:F3} [{check.RatioLow:F3}, {check.RatioHigh:F3}] | [{race.NoiseLow:F3}, {race.NoiseHigh:F3}] | " +
+                    $"{accuracy.LossPercent:F3} [{accuracy.Loss.Low:F3}, {accuracy.Loss.High:F3}] ({metric}, {accuracy.Samples} samples) | {judgement.Verdict.ToString().ToLowerInvariant()} | {PeakRssMB():F0} |"));
+            }
+            catch (Exception e) when (e is Diagnostics.EdgeBuildException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException or InvalidOperationException)
+            {
+                // One model's failure is a row of the table, not the end of the run.
+                Console.WriteLine($"| {id} | failed: {e.Message.Split('\n')[0]} |||||||||||");
+            }
         }
         return 0;
     }

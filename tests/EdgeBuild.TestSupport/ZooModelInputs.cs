@@ -18,7 +18,7 @@ public sealed class SampleList(IReadOnlyList<IReadOnlyDictionary<string, Tensor>
 /// data gives, in a stable order: the line detectors on photos, the voice-activity and wake-word models on the
 /// alsa-utils speech recordings and their noise recording streamed frame by frame (0.25 s of silence around each,
 /// recurrent state carried by the FP32 model, as an app streams it), the sentence encoder on template sentences, the
-/// face-attribute models on face crops first, then whole face and people photos. Consecutive inputs come from the same
+/// face-attribute models on face crops first, then whole face, people, object and street photos (any photo is a valid input for agreement with FP32). Consecutive inputs come from the same
 /// recording or photo group, so a caller that takes the first N as held-out and the next ones for calibration keeps
 /// the two apart.
 /// </summary>
@@ -134,13 +134,13 @@ public static class ZooModelInputs
         return TemplateSentences.All().Select(s => (IReadOnlyDictionary<string, Tensor>)tokenizer.Feed(s, SentenceLength)).ToList();
     }
 
-    /// <summary>Face crops first, then the other face photos and the people photos, each resized whole to the model's square input, NCHW, (x / 255 - mean) / std.</summary>
+    /// <summary>Face crops first, then the other face photos, then people, object and street photos, each resized whole to the model's square input, NCHW, (x / 255 - mean) / std.</summary>
     private static List<IReadOnlyDictionary<string, Tensor>> FaceInputs(string testData, int size, float[] mean, float[] std)
     {
         var faces = Directory.GetFiles(Path.Combine(testData, "photos", "faces")).Order(StringComparer.Ordinal).ToList();
         var photos = faces.Where(f => f.EndsWith("_crop.jpg", StringComparison.Ordinal))
             .Concat(faces.Where(f => !f.EndsWith("_crop.jpg", StringComparison.Ordinal)))
-            .Concat(Directory.GetFiles(Path.Combine(testData, "photos", "people")).Order(StringComparer.Ordinal));
+            .Concat(new[] { "people", "objects", "street" }.SelectMany(g => Directory.GetFiles(Path.Combine(testData, "photos", g)).Order(StringComparer.Ordinal)));
         return photos.Select(photo =>
         {
             var rgb = PhotoPixels.Rgb(photo, size, size);

@@ -85,8 +85,7 @@ public static partial class AutoPrecisionSearch
         {
             var alone = LatencyRace.Run([("FP32", fp32)], feed, 0.5, 10);
             var layers = all.Report.Layers.Select(l => new AutoLayer(l.Node, l.OpType, null, null, "Fp32", "no INT8 rule covers this op")).ToList();
-            return new AutoPrecisionResult(floatModel, "Fp32", null, null, null, alone, layers, [], quantizations,
-                "Auto: no layer of this model can be quantized (no Conv, MatMul, Gemm or other op with an INT8 rule); the artifact is FP32");
+            return new AutoPrecisionResult(floatModel, "Fp32", null, null, null, alone, layers, [], quantizations, NothingToQuantize(floatModel));
         }
 
         progress?.Invoke($"auto: profiling FP32 and all-INT8 ({int8Layers.Count} layers) node by node");
@@ -217,6 +216,20 @@ public static partial class AutoPrecisionSearch
     }
 
     private const string DynamicName = "INT8 dynamic";
+
+    /// <summary>
+    /// Why a model has no INT8 layer, in one line. Compute ops inside If/Loop/Scan bodies (a recurrent net's branches per
+    /// sample rate) are named apart: the quantizer does not enter control-flow bodies, and "no Conv" would be untrue.
+    /// </summary>
+    internal static string NothingToQuantize(Model model)
+    {
+        var nested = model.Graph.SelfAndSubgraphs().Where(g => g != model.Graph).SelectMany(g => g.Nodes)
+            .Where(n => QuantizerRegistry.IsComputeOp(n) || n.OpType is "LSTM" or "GRU" or "RNN").ToList();
+        if (nested.Count == 0)
+            return "Auto: no layer of this model can be quantized (no Conv, MatMul, Gemm or other op with an INT8 rule); the artifact is FP32";
+        string ops = string.Join(", ", nested.GroupBy(n => n.OpType).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Count()}"));
+        return $"Auto: no layer of this model can be quantized: its {nested.Count} compute layers ({ops}) sit inside If/Loop/Scan bodies, which INT8 quantization does not enter, and none is in the main graph; the artifact is FP32";
+    }
 
     private sealed record Candidate(string Name, Model Model, QuantizationReport Report, byte[] Bytes, AccuracyReport Accuracy, AccuracyJudgement Judgement);
 

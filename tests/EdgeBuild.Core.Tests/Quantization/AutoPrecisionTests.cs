@@ -100,6 +100,38 @@ public class AutoPrecisionTests(ITestOutputHelper output)
         Assert.Equal(b.Model.Graph.Nodes.Select(n => n.OpType), auto.Model.Graph.Nodes.Select(n => n.OpType));
     }
 
+    /// <summary>
+    /// A recurrent net's pattern (Silero VAD): every weighted layer inside If branches, nothing in the main graph. The line
+    /// must not claim the model has no MatMul: it names the layers and that control-flow bodies are not quantized.
+    /// </summary>
+    [Fact]
+    public void LayersOnlyInsideIfBranchesStayFp32AndTheLineSaysWhere()
+    {
+        var b = new ModelBuilder(seed: 5);
+        var x = b.Input("x", 1, 8);
+        var cond = b.Graph.AddInitializer("cond", Tensor.FromRaw(DataType.Bool, [], [1]));
+        var thenBranch = new Graph("then", b.Graph);
+        var w = thenBranch.AddNode("Constant", [], ["w"], "", "w_node", [Ir.Attribute.Of("value", ModelBuilder.RandomInput([8, 8], seed: 3))]).Output0;
+        var product = thenBranch.AddNode("MatMul", [x, w], ["product"], "", "matmul").Output0;
+        product.Type = new TensorType(DataType.Float, Shape.Of(1, 8));
+        thenBranch.AddOutput(product);
+        var elseBranch = new Graph("else", b.Graph);
+        var rectified = elseBranch.AddNode("Relu", [x], ["rectified"]).Output0;
+        rectified.Type = new TensorType(DataType.Float, Shape.Of(1, 8));
+        elseBranch.AddOutput(rectified);
+        var branch = b.Graph.AddNode("If", [cond], ["branch"], "", "if",
+            [new Ir.Attribute("then_branch", AttributeKind.Graph) { Graph = thenBranch }, new Ir.Attribute("else_branch", AttributeKind.Graph) { Graph = elseBranch }]).Output0;
+        branch.Type = new TensorType(DataType.Float, Shape.Of(1, 8));
+        b.Output(b.Op("Sigmoid", [branch], "y"));
+        byte[] fp32 = OnnxExporter.ToBytes(b.Model);
+        var auto = AutoPrecisionSearch.Run(fp32, new QuantizeOptions(), ListDataSource.Random("x", [1, 8], 8), ListDataSource.Random("x", [1, 8], 30, seed: 500), TaskKind.Generic, 1.0, Judge);
+        output.WriteLine(auto.Summary);
+        Assert.Equal("Fp32", auto.Choice);
+        Assert.Contains("1 compute layers (MatMul 1) sit inside If/Loop/Scan bodies", auto.Summary);
+        Assert.DoesNotContain("no Conv, MatMul", auto.Summary);
+        Assert.DoesNotContain('\n', auto.Summary);
+    }
+
     [Fact]
     public void AComputeBoundConvStackShipsInt8ThatAnIndependentRaceFindsFaster()
     {
