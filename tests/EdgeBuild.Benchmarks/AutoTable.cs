@@ -14,7 +14,7 @@ namespace EdgeBuild.Benchmarks;
 /// independent check of the choice: a second interleaved race against the optimized FP32 model (single thread, thread
 /// CPU clock, with its A/A band) and the loss on the held-out photos with its 95 % interval.
 ///
-///   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- auto-table [--models a,b] [--held-out 40] [--calibration 16] [--budget 1] [--seconds 5]
+///   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- auto-table [--models a,b] [--held-out 40] [--calibration 16] [--budget 1] [--seconds 5] [--min-sqnr-db 20] [--dynamic-only]
 ///
 /// Held-out photos come from the model's own photo groups first, then the other groups (any photo is a valid input
 /// for agreement with FP32); calibration photos are the next ones, never held out.
@@ -29,9 +29,11 @@ internal static class AutoTable
         int calibrationCount = int.Parse(Arg("--calibration") ?? "16", CultureInfo.InvariantCulture);
         double budget = double.Parse(Arg("--budget") ?? "1", CultureInfo.InvariantCulture);
         double seconds = double.Parse(Arg("--seconds") ?? "5", CultureInfo.InvariantCulture);
+        // The output floors as a build sets them (MinSqnrDb): the default 20 dB unless the run names another.
+        var floors = Arg("--min-sqnr-db") is { } floor ? new OutputFloors { MinSqnrDb = double.Parse(floor, CultureInfo.InvariantCulture) } : new OutputFloors();
         Console.WriteLine($"cpu: {File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':')[1].Trim()}; " +
             $"flags: {string.Join(" ", new[] { "avx512_vnni", "avx_vnni", "avx2" }.Where(f => File.ReadAllText("/proc/cpuinfo").Contains(f, StringComparison.Ordinal)))}; MaxAccuracyLoss {budget} %; " +
-            $"{heldOutCount} held-out, {calibrationCount} calibration photos; check race {seconds} s");
+            $"{heldOutCount} held-out, {calibrationCount} calibration inputs; floors {floors.MinSqnrDb} dB SQNR, cosine {floors.MinCosine}; check race {seconds} s");
         Console.WriteLine("| model | FP32 MiB | task | Auto chose | layers INT8/FP16/FP32 | search s | FP32 P50 ms | check: P50 ratio to FP32 [95 % CI] | A/A band | loss % [95 % CI] (metric) | gate | peak RSS MB |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var id in ids)
@@ -62,7 +64,7 @@ internal static class AutoTable
                 }
                 OptimizationPipeline.Run(model, new OptimizeOptions(), OptimizationPipeline.DefaultPasses);
                 byte[] fp32 = OnnxExporter.ToBytes(model);
-                AccuracyJudgement Judge(AccuracyReport a) => AccuracyGate.Judge(id, "Auto", a, budget, new OutputFloors(), null);
+                AccuracyJudgement Judge(AccuracyReport a) => AccuracyGate.Judge(id, "Auto", a, budget, floors, null);
 
                 if (args.Contains("--dynamic-only"))
                 {

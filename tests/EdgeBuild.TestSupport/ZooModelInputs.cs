@@ -40,7 +40,9 @@ public static class ZooModelInputs
         "mlsd-tiny-320" or "mlsd-large-320" => new(id, TaskKind.Generic, new Dictionary<string, long[]>(), LineDetectorInputs(testData)),
         "vad-silero-v4" => new(id, TaskKind.Generic, new Dictionary<string, long[]> { ["input"] = [1, 1536], ["h"] = [2, 1, 64], ["c"] = [2, 1, 64] },
             VoiceActivityInputs(testData, id, 1536, 0, [("h", "hn", [2, 1, 64]), ("c", "cn", [2, 1, 64])])),
-        "vad-silero-v5" => new(id, TaskKind.Generic, new Dictionary<string, long[]> { ["input"] = [1, 576], ["state"] = [2, 1, 128] },
+        // Left dynamic: with the frame fixed at 576 samples, ONNX Runtime's type inference of the 8 kHz branch (an LSTM
+        // fed by a reshape on the frame length) refuses the model at load time.
+        "vad-silero-v5" => new(id, TaskKind.Generic, new Dictionary<string, long[]>(),
             VoiceActivityInputs(testData, id, 512, 64, [("state", "stateN", [2, 1, 128])])),
         "kws-oww-melspec" => new(id, TaskKind.Generic, new Dictionary<string, long[]> { ["input"] = [1, 1280] }, MelInputs(testData)),
         "kws-oww-embedding" => new(id, TaskKind.Generic, new Dictionary<string, long[]> { ["input_1"] = [1, 76, 32, 1] }, EmbeddingInputs(testData)),

@@ -137,6 +137,7 @@ public static partial class AutoPrecisionSearch
                 var search = MixedPrecisionSearch.Run(fp32, shared with { KeepFp32 = [.. shared.KeepFp32, .. slow.Select(MixedPrecisionSearch.Escape)] },
                     calibration, heldOut, budgetPercent, judge, score, progress, probeDeadline: started + probeTime.Value, worthGoingOn: WorthGoingOn);
                 quantizations += search.Quantizations;
+                gaveUp ??= search.GaveUp;
                 keptForAccuracy = search.KeptInFp32;
                 speed = (search.Model, search.Report, OnnxExporter.ToBytes(search.Model));
                 accuracy = search.Accuracy;
@@ -161,6 +162,7 @@ public static partial class AutoPrecisionSearch
             quantizations++;
             var dynamic = OnnxImporter.Parse(fp32);
             var dynamicReport = ModelQuantizer.Quantize(dynamic, options with { Mode = QuantizationMode.Int8Dynamic, CalibratedRanges = null }, null);
+            string? dynamicGaveUp = null;
             if (dynamicReport.Layers.Any(l => l.Precision == "Int8"))
             {
                 byte[] bytes = OnnxExporter.ToBytes(dynamic);
@@ -173,13 +175,14 @@ public static partial class AutoPrecisionSearch
                         budgetPercent, judge, score, progress, probeDeadline: DateTime.UtcNow + probeTime.Value / 2,
                         worthGoingOn: kept => kept.Count * 2 <= dynamicReport.Layers.Count(l => l.Precision == "Int8"));
                     quantizations += search.Quantizations;
+                    dynamicGaveUp = search.GaveUp;
                     (dynamic, dynamicReport, bytes, accuracy) = (search.Model, search.Report, OnnxExporter.ToBytes(search.Model), search.Accuracy);
                     judgement = search.Judgement ?? judge(accuracy);
                 }
                 if (judgement.AcceptableForSearch && dynamicReport.Layers.Any(l => l.Precision == "Int8"))
                     candidates.Add(new Candidate(DynamicName, dynamic, dynamicReport, bytes, accuracy, judgement));
                 else
-                    dynamicNote = string.Create(CultureInfo.InvariantCulture,
+                    dynamicNote = dynamicGaveUp is not null ? $"; dynamic INT8: {dynamicGaveUp}" : string.Create(CultureInfo.InvariantCulture,
                         $"; dynamic INT8 did not hold the budget or the output floors even with half its layers in FP32 (loss {accuracy.LossPercent:F2} %, lowest output SQNR {accuracy.Outputs.Select(o => o.SqnrDb).DefaultIfEmpty(double.NaN).Min():F1} dB)");
             }
         }
