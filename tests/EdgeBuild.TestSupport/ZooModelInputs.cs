@@ -45,7 +45,8 @@ public static class ZooModelInputs
         "vad-silero-v5" => new(id, TaskKind.Generic, new Dictionary<string, long[]>(),
             VoiceActivityInputs(testData, id, 512, 64, [("state", "stateN", [2, 1, 128])])),
         "kws-oww-melspec" => new(id, TaskKind.Generic, new Dictionary<string, long[]> { ["input"] = [1, 1280] }, MelInputs(testData)),
-        "kws-oww-embedding" => new(id, TaskKind.Generic, new Dictionary<string, long[]> { ["input_1"] = [1, 76, 32, 1] }, EmbeddingInputs(testData)),
+        // Its 96-d output is an embedding that openWakeWord's small per-word classifiers read: judged by cosine.
+        "kws-oww-embedding" => new(id, TaskKind.Embedding, new Dictionary<string, long[]> { ["input_1"] = [1, 76, 32, 1] }, EmbeddingInputs(testData)),
         "text-minilm-l6" => new(id, TaskKind.Embedding,
             new Dictionary<string, long[]> { ["input_ids"] = [1, SentenceLength], ["attention_mask"] = [1, SentenceLength], ["token_type_ids"] = [1, SentenceLength] },
             SentenceInputs(testData)),
