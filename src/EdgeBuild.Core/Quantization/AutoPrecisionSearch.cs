@@ -77,7 +77,6 @@ public static partial class AutoPrecisionSearch
         }
 
         var feed = (heldOut.Count > 0 ? heldOut : calibration).Samples().First();
-        var started = DateTime.UtcNow;
         var score = AccuracyEvaluator.CachedReference(fp32, heldOut, task);
         var all = Quantize([]);
         var int8Layers = all.Report.Layers.Where(l => l.Precision == "Int8").ToList();
@@ -135,7 +134,7 @@ public static partial class AutoPrecisionSearch
                     return false;
                 }
                 var search = MixedPrecisionSearch.Run(fp32, shared with { KeepFp32 = [.. shared.KeepFp32, .. slow.Select(MixedPrecisionSearch.Escape)] },
-                    calibration, heldOut, budgetPercent, judge, score, progress, probeDeadline: started + probeTime.Value, worthGoingOn: WorthGoingOn);
+                    calibration, heldOut, budgetPercent, judge, score, progress, probeDeadline: DateTime.UtcNow + probeTime.Value, worthGoingOn: WorthGoingOn);
                 quantizations += search.Quantizations;
                 gaveUp ??= search.GaveUp;
                 keptForAccuracy = search.KeptInFp32;
