@@ -17,7 +17,9 @@ namespace EdgeBuild.Benchmarks;
 ///   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- auto-table [--models a,b] [--held-out 40] [--calibration 16] [--budget 1] [--seconds 5] [--min-sqnr-db 20] [--dynamic-only]
 ///
 /// Held-out photos come from the model's own photo groups first, then the other groups (any photo is a valid input
-/// for agreement with FP32); calibration photos are the next ones, never held out.
+/// for agreement with FP32); calibration photos are the next ones, never held out. The zoo's models (MODELS-zoo.md)
+/// take what <see cref="ZooModelInputs"/> makes (speech frames with their carried state, mel windows, sentences, face
+/// crops, photos), split the same way. Each row also gives the model's own peak RSS (VmHWM reset before its search).
 /// </summary>
 internal static class AutoTable
 {
