@@ -14,78 +14,146 @@ namespace EdgeBuild.Benchmarks;
 /// independent check of the choice: a second interleaved race against the optimized FP32 model (single thread, thread
 /// CPU clock, with its A/A band) and the loss on the held-out photos with its 95 % interval.
 ///
-///   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- auto-table [--models a,b] [--held-out 40] [--calibration 16] [--budget 1] [--seconds 5]
+///   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- auto-table [--models a,b] [--held-out 40] [--calibration 16] [--budget 1] [--seconds 5] [--min-sqnr-db 20] [--dynamic-only]
 ///
 /// Held-out photos come from the model's own photo groups first, then the other groups (any photo is a valid input
-/// for agreement with FP32); calibration photos are the next ones, never held out.
+/// for agreement with FP32); calibration photos are the next ones, never held out. The zoo's models (MODELS-zoo.md)
+/// take what <see cref="ZooModelInputs"/> makes (speech frames with their carried state, mel windows, sentences, face
+/// crops, photos), split the same way. Each row also gives the model's own peak RSS (VmHWM reset before its search).
 /// </summary>
 internal static class AutoTable
 {
     public static int Run(string[] args, string data)
     {
         string? Arg(string name) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-        var ids = Arg("--models")?.Split(',') ?? [.. RealModelSpec.All.Where(s => s.Id != "resnet18-preprocess").Select(s => s.Id), Text];
+        var ids = Arg("--models")?.Split(',') ?? [.. RealModelSpec.All.Where(s => s.Id != "resnet18-preprocess").Select(s => s.Id), .. ZooModelInputs.Ids];
         int heldOutCount = int.Parse(Arg("--held-out") ?? "40", CultureInfo.InvariantCulture);
         int calibrationCount = int.Parse(Arg("--calibration") ?? "16", CultureInfo.InvariantCulture);
         double budget = double.Parse(Arg("--budget") ?? "1", CultureInfo.InvariantCulture);
         double seconds = double.Parse(Arg("--seconds") ?? "5", CultureInfo.InvariantCulture);
+        // The output floors as a build sets them (MinSqnrDb): the default 20 dB unless the run names another.
+        var floors = Arg("--min-sqnr-db") is { } floor ? new OutputFloors { MinSqnrDb = double.Parse(floor, CultureInfo.InvariantCulture) } : new OutputFloors();
         Console.WriteLine($"cpu: {File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':')[1].Trim()}; " +
             $"flags: {string.Join(" ", new[] { "avx512_vnni", "avx_vnni", "avx2" }.Where(f => File.ReadAllText("/proc/cpuinfo").Contains(f, StringComparison.Ordinal)))}; MaxAccuracyLoss {budget} %; " +
-            $"{heldOutCount} held-out, {calibrationCount} calibration photos; check race {seconds} s");
-        Console.WriteLine("| model | task | Auto chose | INT8 layers | search s | check: P50 ratio to FP32 [95 % CI] | A/A band | loss % [95 % CI] | gate | peak RSS MB |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|");
+            $"{heldOutCount} held-out, {calibrationCount} calibration inputs; floors {floors.MinSqnrDb} dB SQNR, cosine {floors.MinCosine}; check race {seconds} s");
+        Console.WriteLine("| model | FP32 MiB | task | Auto chose | layers INT8/FP16/FP32 | search s | FP32 P50 ms | check: P50 ratio to FP32 [95 % CI] | A/A band | loss % [95 % CI] (metric) | gate | peak RSS MB |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var id in ids)
         {
-            var task = id == Text ? TaskKind.Embedding : QuantizationTable.TaskOf(id);
-            var model = OnnxImporter.Load(Path.Combine(data, "models", id + ".onnx"));
-            ICalibrationDataSource heldOut, calibration;
-            if (id == Text)
+            try
             {
-                // The sentence encoder: sentences through its WordPiece vocabulary, padded to a fixed length.
-                InputShapes.Apply(model, new Dictionary<string, long[]> { ["input_ids"] = [1, SequenceLength], ["attention_mask"] = [1, SequenceLength], ["token_type_ids"] = [1, SequenceLength] });
-                var tokenizer = new WordPiece(Path.Combine(data, "text", "minilm-vocab.txt"));
-                var sentences = TemplateSentences.All().ToList();
-                heldOut = new SentenceSamples(sentences.Take(heldOutCount).Select(s => tokenizer.Feed(s, SequenceLength)).ToList());
-                calibration = new SentenceSamples(sentences.Skip(heldOutCount).Take(calibrationCount).Select(s => tokenizer.Feed(s, SequenceLength)).ToList());
-            }
-            else
-            {
-                var spec = RealModelSpec.Get(id);
-                var groups = spec.PhotoGroups.Concat(Directory.GetDirectories(Path.Combine(data, "photos")).Select(Path.GetFileName).Where(g => g is not null && !spec.PhotoGroups.Contains(g!)).Order(StringComparer.Ordinal)!);
-                var photos = groups.SelectMany(g => Directory.GetFiles(Path.Combine(data, "photos", g!)).Order(StringComparer.Ordinal)).ToList();
-                heldOut = new RealModelSamples(spec, photos.Take(heldOutCount), data);
-                calibration = new RealModelSamples(spec, photos.Skip(heldOutCount).Take(calibrationCount), data);
-            }
-            OptimizationPipeline.Run(model, new OptimizeOptions(), OptimizationPipeline.DefaultPasses);
-            byte[] fp32 = OnnxExporter.ToBytes(model);
-            AccuracyJudgement Judge(AccuracyReport a) => AccuracyGate.Judge(id, "Auto", a, budget, new OutputFloors(), null);
+                var model = OnnxImporter.Load(Path.Combine(data, "models", id + ".onnx"));
+                ICalibrationDataSource heldOut, calibration;
+                TaskKind task;
+                if (ZooModelInputs.Ids.Contains(id))
+                {
+                    // The zoo's models as their packages feed them (speech frames, sentences, face crops, photos): the first
+                    // inputs are held out, the next ones calibrate.
+                    var zoo = ZooModelInputs.Build(id, data);
+                    task = zoo.Task;
+                    InputShapes.Apply(model, zoo.Shapes);
+                    heldOut = new SampleList(zoo.Inputs.Take(heldOutCount).ToList());
+                    calibration = new SampleList(zoo.Inputs.Skip(heldOutCount).Take(calibrationCount).ToList());
+                }
+                else
+                {
+                    task = QuantizationTable.TaskOf(id);
+                    var spec = RealModelSpec.Get(id);
+                    var groups = spec.PhotoGroups.Concat(Directory.GetDirectories(Path.Combine(data, "photos")).Select(Path.GetFileName).Where(g => g is not null && !spec.PhotoGroups.Contains(g!)).Order(StringComparer.Ordinal)!);
+                    var photos = groups.SelectMany(g => Directory.GetFiles(Path.Combine(data, "photos", g!)).Order(StringComparer.Ordinal)).ToList();
+                    heldOut = new RealModelSamples(spec, photos.Take(heldOutCount), data);
+                    calibration = new RealModelSamples(spec, photos.Skip(heldOutCount).Take(calibrationCount), data);
+                }
+                OptimizationPipeline.Run(model, new OptimizeOptions(), OptimizationPipeline.DefaultPasses);
+                byte[] fp32 = OnnxExporter.ToBytes(model);
+                AccuracyJudgement Judge(AccuracyReport a) => AccuracyGate.Judge(id, "Auto", a, budget, floors, null);
 
-            var clock = Stopwatch.StartNew();
-            var auto = AutoPrecisionSearch.Run(fp32, new QuantizeOptions { Mode = QuantizationMode.Int8Static }, calibration, heldOut, task, budget, Judge,
-                line => Console.Error.WriteLine($"  {id}: {line}"));
-            double searchSeconds = clock.Elapsed.TotalSeconds;
-            Console.Error.WriteLine($"  {id}: {auto.Summary}");
-            byte[] chosen = OnnxExporter.ToBytes(auto.Model);
-            var race = LatencyRace.Run([("FP32", fp32), ("Auto", chosen)], heldOut.Samples().First(), seconds);
-            var check = race.Results[1];
-            var accuracy = AccuracyEvaluator.Compare(fp32, chosen, heldOut, task);
-            var judgement = Judge(accuracy);
-            int int8 = auto.Layers.Count(l => l.Precision == "Int8");
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {id} | {task} | {auto.Choice} | {int8}/{auto.Layers.Count} | {searchSeconds:F0} | {check.Ratio:F3} [{check.RatioLow:F3}, {check.RatioHigh:F3}] | [{race.NoiseLow:F3}, {race.NoiseHigh:F3}] | " +
-                $"{accuracy.LossPercent:F3} [{accuracy.Loss.Low:F3}, {accuracy.Loss.High:F3}] | {judgement.Verdict.ToString().ToLowerInvariant()} | {PeakRssMB():F0} |"));
+                if (args.Contains("--dynamic-only"))
+                {
+                    // What dynamic INT8 alone does on this model: the number the Auto search starts its dynamic branch from.
+                    var dyn = OnnxImporter.Parse(fp32);
+                    var dynReport = ModelQuantizer.Quantize(dyn, new QuantizeOptions { Mode = QuantizationMode.Int8Dynamic }, null);
+                    byte[] dynBytes = OnnxExporter.ToBytes(dyn);
+                    var dynAccuracy = AccuracyEvaluator.Compare(fp32, dynBytes, heldOut, task);
+                    Console.WriteLine($"{id}: dynamic INT8 on {dynReport.Layers.Count(l => l.Precision == "Int8")} of {dynReport.Layers.Count} layers: {dynAccuracy.Summary}" +
+                        (id == "text-minilm-l6" ? $"; sentence cosine {SentenceCosines(fp32, dynBytes, heldOut)}" : ""));
+                    continue;
+                }
+                // The peak RSS from here on is this model's: Linux resets VmHWM when "5" is written to clear_refs.
+                File.WriteAllText("/proc/self/clear_refs", "5");
+                var clock = Stopwatch.StartNew();
+                var auto = AutoPrecisionSearch.Run(fp32, new QuantizeOptions { Mode = QuantizationMode.Int8Static }, calibration, heldOut, task, budget, Judge,
+                    line => Console.Error.WriteLine($"  {id}: {line}"));
+                double searchSeconds = clock.Elapsed.TotalSeconds;
+                Console.Error.WriteLine($"  {id}: {auto.Summary}");
+                byte[] chosen = OnnxExporter.ToBytes(auto.Model);
+                var race = LatencyRace.Run([("FP32", fp32), ("Auto", chosen)], heldOut.Samples().First(), seconds);
+                var check = race.Results[1];
+                var accuracy = AccuracyEvaluator.Compare(fp32, chosen, heldOut, task);
+                var judgement = Judge(accuracy);
+                string layers = string.Join("/", new[] { "Int8", "Fp16", "Fp32" }.Select(p => auto.Layers.Count(l => l.Precision == p)));
+                string metric = accuracy.Metric;
+                if (task == TaskKind.Embedding && id == "text-minilm-l6") metric += string.Create(CultureInfo.InvariantCulture, $"; sentence cosine {SentenceCosines(fp32, chosen, heldOut)}");
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {id} | {fp32.Length / 1048576.0:F1} | {task} | {auto.Choice} | {layers} | {searchSeconds:F0} | {race.Results[0].P50Ms:F3} | {check.Ratio:F3} [{check.RatioLow:F3}, {check.RatioHigh:F3}] | [{race.NoiseLow:F3}, {race.NoiseHigh:F3}] | " +
+                    $"{accuracy.LossPercent:F3} [{accuracy.Loss.Low:F3}, {accuracy.Loss.High:F3}] ({metric}, {accuracy.Samples} samples) | {judgement.Verdict.ToString().ToLowerInvariant()} | {PeakRssMB():F0} |"));
+            }
+            catch (Exception e) when (e is Diagnostics.EdgeBuildException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException or InvalidOperationException)
+            {
+                // One model's failure is a row of the table, not the end of the run.
+                Console.WriteLine($"| {id} | failed: {e.Message.Split('\n')[0]} |||||||||||");
+            }
         }
         return 0;
     }
 
-    private const string Text = "text-minilm-l6";
-    private const int SequenceLength = 32;
-
-
-    private sealed class SentenceSamples(IReadOnlyList<IReadOnlyDictionary<string, Ir.Tensor>> samples) : ICalibrationDataSource
+    /// <summary>Mean and worst cosine of the mean-pooled sentence embeddings (last_hidden_state over the attention mask), candidate against FP32.</summary>
+    private static string SentenceCosines(byte[] fp32, byte[] candidate, ICalibrationDataSource sentences)
     {
-        public int Count => samples.Count;
-        public IEnumerable<IReadOnlyDictionary<string, Ir.Tensor>> Samples() => samples;
+        using var options = OrtSessions.ForEvaluation();
+        using var a = new Microsoft.ML.OnnxRuntime.InferenceSession(fp32, options);
+        using var b = new Microsoft.ML.OnnxRuntime.InferenceSession(candidate, options);
+        var cosines = new List<double>();
+        foreach (var sample in sentences.Samples())
+        {
+            long[] mask = sample["attention_mask"].ToInt64s();
+            var x = MeanPool(Hidden(a, sample), mask);
+            var y = MeanPool(Hidden(b, sample), mask);
+            double dot = 0, nx = 0, ny = 0;
+            for (int i = 0; i < x.Length; i++) { dot += x[i] * y[i]; nx += x[i] * x[i]; ny += y[i] * y[i]; }
+            cosines.Add(dot / Math.Sqrt(nx * ny));
+        }
+        return string.Create(CultureInfo.InvariantCulture, $"mean {cosines.Average():F4}, worst {cosines.Min():F4} over {cosines.Count}");
+    }
+
+    private static float[] Hidden(Microsoft.ML.OnnxRuntime.InferenceSession session, IReadOnlyDictionary<string, Ir.Tensor> sample)
+    {
+        var names = session.InputNames.ToArray();
+        var values = names.Select(n => OrtTensors.ToOrtValue(sample[n])).ToArray();
+        try
+        {
+            using var runOptions = new Microsoft.ML.OnnxRuntime.RunOptions();
+            using var outputs = session.Run(runOptions, names, values, ["last_hidden_state"]);
+            return OrtTensors.ToTensor(outputs[0])!.ToFloats();
+        }
+        finally
+        {
+            foreach (var v in values) v.Dispose();
+        }
+    }
+
+    private static double[] MeanPool(float[] hidden, long[] mask)
+    {
+        int width = hidden.Length / mask.Length;
+        var sum = new double[width];
+        int kept = 0;
+        for (int t = 0; t < mask.Length; t++)
+        {
+            if (mask[t] == 0) continue;
+            kept++;
+            for (int k = 0; k < width; k++) sum[k] += hidden[t * width + k];
+        }
+        return sum.Select(v => v / Math.Max(kept, 1)).ToArray();
     }
 
     private static double PeakRssMB() =>

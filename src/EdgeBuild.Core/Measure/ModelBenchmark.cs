@@ -66,8 +66,20 @@ public static class ModelBenchmark
         using var feed = new BoundFeed(session, batch: null);
         memory.Sample();
 
+        try
+        {
+            feed.Run();
+        }
+        catch (OnnxRuntimeException e)
+        {
+            // Generated data is all a measurement has: a model that refuses it (a reflect Pad on a free dim fed at 1, an
+            // index out of range) cannot be timed here, which is a reason to state, not a crash.
+            throw new MeasurementUnavailableException($"ONNX Runtime cannot run it on generated inputs ({string.Join(", ", feed.Shapes)}" +
+                (feed.FreeDimInputs.Count > 0 ? $"; free dims of {string.Join(", ", feed.FreeDimInputs)} fed at 1" : "") +
+                $"): {FirstLine(e.Message)}; fix the input sizes with Shapes (--shape NAME=dims) to ones the model takes");
+        }
         // Warm-up: first runs allocate the arena and page in weights.
-        int warmup = 0;
+        int warmup = 1;
         var warm = Stopwatch.StartNew();
         while (warmup < 2 || (warm.Elapsed.TotalSeconds < options.WarmupSeconds && warmup < 500))
         {

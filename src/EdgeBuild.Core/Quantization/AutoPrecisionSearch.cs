@@ -77,7 +77,6 @@ public static partial class AutoPrecisionSearch
         }
 
         var feed = (heldOut.Count > 0 ? heldOut : calibration).Samples().First();
-        var started = DateTime.UtcNow;
         var score = AccuracyEvaluator.CachedReference(fp32, heldOut, task);
         var all = Quantize([]);
         var int8Layers = all.Report.Layers.Where(l => l.Precision == "Int8").ToList();
@@ -85,8 +84,7 @@ public static partial class AutoPrecisionSearch
         {
             var alone = LatencyRace.Run([("FP32", fp32)], feed, 0.5, 10);
             var layers = all.Report.Layers.Select(l => new AutoLayer(l.Node, l.OpType, null, null, "Fp32", "no INT8 rule covers this op")).ToList();
-            return new AutoPrecisionResult(floatModel, "Fp32", null, null, null, alone, layers, [], quantizations,
-                "Auto: no layer of this model can be quantized (no Conv, MatMul, Gemm or other op with an INT8 rule); the artifact is FP32");
+            return new AutoPrecisionResult(floatModel, "Fp32", null, null, null, alone, layers, [], quantizations, NothingToQuantize(floatModel));
         }
 
         progress?.Invoke($"auto: profiling FP32 and all-INT8 ({int8Layers.Count} layers) node by node");
@@ -136,8 +134,9 @@ public static partial class AutoPrecisionSearch
                     return false;
                 }
                 var search = MixedPrecisionSearch.Run(fp32, shared with { KeepFp32 = [.. shared.KeepFp32, .. slow.Select(MixedPrecisionSearch.Escape)] },
-                    calibration, heldOut, budgetPercent, judge, score, progress, probeDeadline: started + probeTime.Value, worthGoingOn: WorthGoingOn);
+                    calibration, heldOut, budgetPercent, judge, score, progress, probeDeadline: DateTime.UtcNow + probeTime.Value, worthGoingOn: WorthGoingOn);
                 quantizations += search.Quantizations;
+                gaveUp ??= search.GaveUp;
                 keptForAccuracy = search.KeptInFp32;
                 speed = (search.Model, search.Report, OnnxExporter.ToBytes(search.Model));
                 accuracy = search.Accuracy;
@@ -162,6 +161,7 @@ public static partial class AutoPrecisionSearch
             quantizations++;
             var dynamic = OnnxImporter.Parse(fp32);
             var dynamicReport = ModelQuantizer.Quantize(dynamic, options with { Mode = QuantizationMode.Int8Dynamic, CalibratedRanges = null }, null);
+            string? dynamicGaveUp = null;
             if (dynamicReport.Layers.Any(l => l.Precision == "Int8"))
             {
                 byte[] bytes = OnnxExporter.ToBytes(dynamic);
@@ -174,13 +174,14 @@ public static partial class AutoPrecisionSearch
                         budgetPercent, judge, score, progress, probeDeadline: DateTime.UtcNow + probeTime.Value / 2,
                         worthGoingOn: kept => kept.Count * 2 <= dynamicReport.Layers.Count(l => l.Precision == "Int8"));
                     quantizations += search.Quantizations;
+                    dynamicGaveUp = search.GaveUp;
                     (dynamic, dynamicReport, bytes, accuracy) = (search.Model, search.Report, OnnxExporter.ToBytes(search.Model), search.Accuracy);
                     judgement = search.Judgement ?? judge(accuracy);
                 }
                 if (judgement.AcceptableForSearch && dynamicReport.Layers.Any(l => l.Precision == "Int8"))
                     candidates.Add(new Candidate(DynamicName, dynamic, dynamicReport, bytes, accuracy, judgement));
                 else
-                    dynamicNote = string.Create(CultureInfo.InvariantCulture,
+                    dynamicNote = dynamicGaveUp is not null ? $"; dynamic INT8: {dynamicGaveUp}" : string.Create(CultureInfo.InvariantCulture,
                         $"; dynamic INT8 did not hold the budget or the output floors even with half its layers in FP32 (loss {accuracy.LossPercent:F2} %, lowest output SQNR {accuracy.Outputs.Select(o => o.SqnrDb).DefaultIfEmpty(double.NaN).Min():F1} dB)");
             }
         }
@@ -217,6 +218,20 @@ public static partial class AutoPrecisionSearch
     }
 
     private const string DynamicName = "INT8 dynamic";
+
+    /// <summary>
+    /// Why a model has no INT8 layer, in one line. Compute ops inside If/Loop/Scan bodies (a recurrent net's branches per
+    /// sample rate) are named apart: the quantizer does not enter control-flow bodies, and "no Conv" would be untrue.
+    /// </summary>
+    internal static string NothingToQuantize(Model model)
+    {
+        var nested = model.Graph.SelfAndSubgraphs().Where(g => g != model.Graph).SelectMany(g => g.Nodes)
+            .Where(n => QuantizerRegistry.IsComputeOp(n) || n.OpType is "LSTM" or "GRU" or "RNN").ToList();
+        if (nested.Count == 0)
+            return "Auto: no layer of this model can be quantized (no Conv, MatMul, Gemm or other op with an INT8 rule); the artifact is FP32";
+        string ops = string.Join(", ", nested.GroupBy(n => n.OpType).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Count()}"));
+        return $"Auto: no layer of this model can be quantized: its {nested.Count} compute layers ({ops}) sit inside If/Loop/Scan bodies, which INT8 quantization does not enter, and none is in the main graph; the artifact is FP32";
+    }
 
     private sealed record Candidate(string Name, Model Model, QuantizationReport Report, byte[] Bytes, AccuracyReport Accuracy, AccuracyJudgement Judgement);
 

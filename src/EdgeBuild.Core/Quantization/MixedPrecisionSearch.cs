@@ -16,6 +16,9 @@ public sealed record MixedPrecisionResult(Model Model, QuantizationReport Report
 {
     /// <summary>The gate's verdict on <see cref="Accuracy"/>, when the search was given a judge.</summary>
     public AccuracyJudgement? Judgement { get; init; }
+
+    /// <summary>Why the search stopped before the budget was met, when it gave up because the loss did not fall; null otherwise.</summary>
+    public string? GaveUp { get; init; }
 }
 
 /// <summary>
@@ -93,6 +96,9 @@ public static class MixedPrecisionSearch
 
         var result = (Model: all, Report: allReport);
         var kept = new List<LayerSensitivity>();
+        double allInt8Loss = accuracy.LossPercent;
+        string? gaveUp = null;
+        int steps = 0;
         // 1, 2, 3, 4, 6, 8, 11, 16, ...: fine steps first, where most budgets are met.
         for (int count = 1; !judgement.AcceptableForSearch && kept.Count < ranking.Count; count = Math.Max(count + 1, (int)(count * 1.4)))
         {
@@ -103,9 +109,26 @@ public static class MixedPrecisionSearch
             result = Quantize(kept.Select(k => k.Node).ToList());
             accuracy = score(OnnxExporter.ToBytes(result.Model), heldOut.Count);
             judgement = judge(accuracy);
+            // The most sensitive layers are back in FP32 and the loss has not even halved while staying an order of
+            // magnitude over the budget: the error is not in a few layers but in a discrete step downstream of all of
+            // them (a peak mask comparing a map with its own MaxPool, an argmax), which any rounding flips. More
+            // layers in FP32 only repeat the evaluation; stop and say so.
+            if (!judgement.AcceptableForSearch && ++steps >= NoProgressSteps && accuracy.Loss.Low > NoProgressFactor * budgetPercent && accuracy.LossPercent > allInt8Loss / 2)
+            {
+                gaveUp = FormattableString.Invariant(
+                    $"with the {kept.Count} most sensitive layers in FP32 the loss is still {accuracy.LossPercent:F2} % (all-INT8 {allInt8Loss:F2} %) against a {budgetPercent} % budget: no small set of layers holds the error");
+                progress?.Invoke(gaveUp);
+                break;
+            }
         }
-        return new MixedPrecisionResult(result.Model, result.Report, accuracy, kept, ranking, quantizations) { Judgement = judgement };
+        return new MixedPrecisionResult(result.Model, result.Report, accuracy, kept, ranking, quantizations) { Judgement = judgement, GaveUp = gaveUp };
     }
+
+    /// <summary>Fallback steps taken before the search may give up for want of progress.</summary>
+    public const int NoProgressSteps = 4;
+
+    /// <summary>How many times the budget the loss's lower bound must still be, after those steps, for the search to give up.</summary>
+    public const double NoProgressFactor = 10;
 
     /// <summary>Node names as glob patterns: '*' and '?' in a name match themselves only through '?'.</summary>
     internal static string Escape(string name) => name.Replace('*', '?');

@@ -99,6 +99,24 @@ public sealed class MeasureCliTests : IDisposable
         Assert.DoesNotContain("   at ", stderr);
     }
 
+    /// <summary>
+    /// Silero VAD v5's pattern: a reflect Pad on a free dim, which generated data feeds at 1 and ONNX Runtime refuses
+    /// ("Pad reflect requires axis length >= 2"). The measurement is unavailable with that reason and what to do, not a crash.
+    /// </summary>
+    [Fact]
+    public void AModelThatRefusesItsGeneratedInputIsUnavailableWithTheReason()
+    {
+        var b = new ModelBuilder();
+        var x = b.InputSymbolic("frames", "1", "samples");
+        var pads = b.ConstInts("pads", 0, 2, 0, 2);
+        b.Output(b.Graph.AddNode("Pad", [x, pads], ["y"], "", "reflect_pad", [EdgeBuild.Ir.Attribute.Of("mode", "reflect")]).Output0);
+        string path = Path.Combine(dir, "reflect.onnx");
+        File.WriteAllBytes(path, EdgeBuild.Onnx.OnnxExporter.ToBytes(b.Model));
+        var e = Assert.Throws<MeasurementUnavailableException>(() => ModelBenchmark.Run(path, new BenchOptions { TimeCapSeconds = 1, BatchSize = 0 }));
+        Assert.Contains("cannot run it on generated inputs (frames=1x1; free dims of frames fed at 1)", e.Message);
+        Assert.Contains("--shape", e.Message);
+    }
+
     /// <summary>Mechanics, not speed: a model with an extra heavy layer is slower in reference units, measured in the same process.</summary>
     [Fact]
     public void ExtraHeavyLayerIsSlowerInReferenceUnits()

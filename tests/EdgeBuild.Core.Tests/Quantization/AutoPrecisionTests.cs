@@ -100,6 +100,66 @@ public class AutoPrecisionTests(ITestOutputHelper output)
         Assert.Equal(b.Model.Graph.Nodes.Select(n => n.OpType), auto.Model.Graph.Nodes.Select(n => n.OpType));
     }
 
+    /// <summary>
+    /// A recurrent net's pattern (Silero VAD): every weighted layer inside If branches, nothing in the main graph. The line
+    /// must not claim the model has no MatMul: it names the layers and that control-flow bodies are not quantized.
+    /// </summary>
+    [Fact]
+    public void LayersOnlyInsideIfBranchesStayFp32AndTheLineSaysWhere()
+    {
+        var b = new ModelBuilder(seed: 5);
+        var x = b.Input("x", 1, 8);
+        var cond = b.Graph.AddInitializer("cond", Tensor.FromRaw(DataType.Bool, [], [1]));
+        var thenBranch = new Graph("then", b.Graph);
+        var w = thenBranch.AddNode("Constant", [], ["w"], "", "w_node", [Ir.Attribute.Of("value", ModelBuilder.RandomInput([8, 8], seed: 3))]).Output0;
+        var product = thenBranch.AddNode("MatMul", [x, w], ["product"], "", "matmul").Output0;
+        product.Type = new TensorType(DataType.Float, Shape.Of(1, 8));
+        thenBranch.AddOutput(product);
+        var elseBranch = new Graph("else", b.Graph);
+        var rectified = elseBranch.AddNode("Relu", [x], ["rectified"]).Output0;
+        rectified.Type = new TensorType(DataType.Float, Shape.Of(1, 8));
+        elseBranch.AddOutput(rectified);
+        var branch = b.Graph.AddNode("If", [cond], ["branch"], "", "if",
+            [new Ir.Attribute("then_branch", AttributeKind.Graph) { Graph = thenBranch }, new Ir.Attribute("else_branch", AttributeKind.Graph) { Graph = elseBranch }]).Output0;
+        branch.Type = new TensorType(DataType.Float, Shape.Of(1, 8));
+        b.Output(b.Op("Sigmoid", [branch], "y"));
+        byte[] fp32 = OnnxExporter.ToBytes(b.Model);
+        var auto = AutoPrecisionSearch.Run(fp32, new QuantizeOptions(), ListDataSource.Random("x", [1, 8], 8), ListDataSource.Random("x", [1, 8], 30, seed: 500), TaskKind.Generic, 1.0, Judge);
+        output.WriteLine(auto.Summary);
+        Assert.Equal("Fp32", auto.Choice);
+        Assert.Contains("1 compute layers (MatMul 1) sit inside If/Loop/Scan bodies", auto.Summary);
+        Assert.DoesNotContain("no Conv, MatMul", auto.Summary);
+        Assert.DoesNotContain('\n', auto.Summary);
+    }
+
+    /// <summary>
+    /// M-LSD's output pattern: a score map multiplied by its own peak mask (map == MaxPool(map)). Any rounding upstream
+    /// moves peaks, so the loss stays far over the budget however many layers return to FP32; the search gives up after
+    /// a few steps with a line that says so instead of evaluating ever more layers.
+    /// </summary>
+    [Fact]
+    public void ALossThatDoesNotFallAsLayersReturnToFp32StopsTheSearchEarly()
+    {
+        var b = new ModelBuilder(seed: 11);
+        var x = b.Input("x", 1, 8, 24, 24);
+        var h = x;
+        for (int i = 0; i < 6; i++) h = b.Op("Relu", [b.Conv(h, $"c{i}", 16, i == 0 ? 8 : 16)], $"r{i}");
+        var map = b.Op("Sigmoid", [b.Conv(h, "head", 1, 16)], "map");
+        var pooled = b.Op("MaxPool", [map], "pooled", Ir.Attribute.Of("kernel_shape", [3L, 3L]), Ir.Attribute.Of("pads", [1L, 1L, 1L, 1L]));
+        var peaks = b.Op("Cast", [b.Op("Equal", [map, pooled], "is_peak")], "peak_mask", Ir.Attribute.Of("to", (long)DataType.Float));
+        b.Output(b.Op("Mul", [map, peaks], "scores"));
+        byte[] fp32 = OnnxExporter.ToBytes(b.Model);
+        var calibration = ListDataSource.Random("x", [1, 8, 24, 24], 8);
+        var heldOut = ListDataSource.Random("x", [1, 8, 24, 24], 30, seed: 900);
+        var search = MixedPrecisionSearch.Run(fp32, new QuantizeOptions { Mode = QuantizationMode.Int8Static }, calibration, heldOut, 1.0, Judge,
+            AccuracyEvaluator.CachedReference(fp32, heldOut, TaskKind.Generic), line => output.WriteLine(line));
+        output.WriteLine($"loss {search.Accuracy.LossPercent:F2} %, {search.KeptInFp32.Count} of {search.Ranking.Count} layers kept in FP32, {search.Quantizations} quantizations");
+        Assert.NotNull(search.GaveUp);
+        Assert.Contains("no small set of layers holds the error", search.GaveUp);
+        Assert.True(search.KeptInFp32.Count < search.Ranking.Count, "the search returned every layer to FP32 instead of stopping");
+        Assert.True(search.Quantizations <= 1 + search.Ranking.Count + MixedPrecisionSearch.NoProgressSteps, $"{search.Quantizations} quantizations");
+    }
+
     [Fact]
     public void AComputeBoundConvStackShipsInt8ThatAnIndependentRaceFindsFaster()
     {

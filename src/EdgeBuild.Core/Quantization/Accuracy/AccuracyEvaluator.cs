@@ -73,9 +73,10 @@ public static class AccuracyEvaluator
         using var a = new InferenceSession(reference, options);
         using var b = new InferenceSession(candidate, options);
         var names = a.OutputNames.ToArray();
+        var masks = PaddingMask.Inputs(reference);
         var pairs = new List<(Tensor[] Ref, Tensor[] Cand)>();
-        foreach (var sample in samples.Samples()) pairs.Add((Run(a, sample, names), Run(b, sample, names)));
-        return Score(names, pairs, task);
+        foreach (var sample in samples.Samples()) pairs.Add((PaddingMask.Apply(masks, sample, Run(a, sample, names)), PaddingMask.Apply(masks, sample, Run(b, sample, names))));
+        return Score(names, pairs, task, masks);
     }
 
     /// <summary>
@@ -86,13 +87,14 @@ public static class AccuracyEvaluator
     public static Func<byte[], int, AccuracyReport> CachedReference(byte[] reference, ICalibrationDataSource samples, TaskKind task)
     {
         var inputs = samples.Samples().ToList();
+        var masks = PaddingMask.Inputs(reference);
         string[] names;
         List<Tensor[]> outputs;
         using (var options = OrtSessions.ForEvaluation())
         using (var a = new InferenceSession(reference, options))
         {
             names = a.OutputNames.ToArray();
-            outputs = inputs.Select(sample => Run(a, sample, names)).ToList();
+            outputs = inputs.Select(sample => PaddingMask.Apply(masks, sample, Run(a, sample, names))).ToList();
         }
         return (candidate, count) =>
         {
@@ -100,8 +102,8 @@ public static class AccuracyEvaluator
             using var b = new InferenceSession(candidate, options);
             int n = Math.Min(count, inputs.Count);
             var pairs = new List<(Tensor[] Ref, Tensor[] Cand)>(n);
-            for (int i = 0; i < n; i++) pairs.Add((outputs[i], Run(b, inputs[i], names)));
-            return Score(names, pairs, task);
+            for (int i = 0; i < n; i++) pairs.Add((outputs[i], PaddingMask.Apply(masks, inputs[i], Run(b, inputs[i], names))));
+            return Score(names, pairs, task, masks);
         };
     }
 
@@ -114,15 +116,16 @@ public static class AccuracyEvaluator
         using var options = OrtSessions.ForEvaluation();
         using var a = new InferenceSession(reference, options);
         var names = a.OutputNames.ToArray();
+        var masks = PaddingMask.Inputs(reference);
         var pairs = new List<(Tensor[] Ref, Tensor[] Cand)>();
         int i = 0;
         foreach (var sample in samples.Samples())
         {
             var candidate = candidateOutputs[i++];
-            pairs.Add((Run(a, sample, names), names.Select(n => candidate[n]).ToArray()));
+            pairs.Add((PaddingMask.Apply(masks, sample, Run(a, sample, names)), PaddingMask.Apply(masks, sample, names.Select(n => candidate[n]).ToArray())));
         }
         if (i != candidateOutputs.Count) throw new ArgumentException($"{candidateOutputs.Count} candidate outputs for {i} samples", nameof(candidateOutputs));
-        return Score(names, pairs, task);
+        return Score(names, pairs, task, masks);
     }
 
     /// <summary>The same scoring on outputs computed elsewhere: reference and candidate per sample, by output name (in <paramref name="names"/> order).</summary>
@@ -134,7 +137,7 @@ public static class AccuracyEvaluator
         return Score(names.ToArray(), pairs, task);
     }
 
-    private static AccuracyReport Score(string[] names, List<(Tensor[] Ref, Tensor[] Cand)> pairs, TaskKind task)
+    private static AccuracyReport Score(string[] names, List<(Tensor[] Ref, Tensor[] Cand)> pairs, TaskKind task, IReadOnlyList<string>? masks = null)
     {
         var outputs = new List<OutputAgreement>();
         for (int k = 0; k < names.Length; k++)
@@ -169,6 +172,7 @@ public static class AccuracyEvaluator
             TaskKind.Embedding => Embedding(pairs, outputs),
             _ => Generic(pairs, outputs),
         };
+        if (masks is { Count: > 0 }) report = report with { Metric = $"{report.Metric}, padded positions ({string.Join(", ", masks)} 0) left out" };
         return report with { ReferenceProblems = [.. ReferenceProblems(names, pairs), .. report.ReferenceProblems] };
     }
 

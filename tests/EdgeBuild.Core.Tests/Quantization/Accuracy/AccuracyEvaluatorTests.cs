@@ -16,6 +16,56 @@ public class AccuracyEvaluatorTests
             Enumerable.Range(0, count).Select(i => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor> { [input] = ModelBuilder.RandomInput(dims, seed: i) });
     }
 
+    /// <summary>
+    /// A one-head attention over token embeddings with BERT's inputs: token ids (looked up by Gather), an attention mask
+    /// turned into an additive bias on the scores (Cast, Reshape, Sub, Mul, Add, then Softmax), and a float input.
+    /// </summary>
+    private static byte[] Attention()
+    {
+        var b = new ModelBuilder(seed: 8);
+        var x = b.Input("x", 1, 4, 8);
+        var ids = b.Graph.AddInput("ids", new TensorType(DataType.Int64, Shape.Of(1, 4)));
+        var mask = b.Graph.AddInput("mask", new TensorType(DataType.Int64, Shape.Of(1, 4)));
+        var h = b.Op("Add", [x, b.Op("Gather", [b.Weight("table", [10, 8]), ids], "embedded")], "h");
+        var scores = b.Op("MatMul", [h, b.Op("Transpose", [h], "ht", A.Of("perm", [0L, 2L, 1L]))], "scores");
+        var keep = b.Op("Reshape", [b.Op("Cast", [mask], "mask_float", A.Of("to", (long)DataType.Float)), b.ConstInts("bias_shape", 1, 1, 4)], "keep");
+        var bias = b.Op("Mul", [b.Op("Sub", [b.Const("one", [1], 1f), keep], "dropped"), b.Const("big", [1], -10000f)], "bias");
+        var weights = b.Op("Softmax", [b.Op("Add", [scores, bias], "biased")], "weights", A.Of("axis", -1L));
+        b.Output(b.Op("MatMul", [weights, h], "states"));
+        return OnnxExporter.ToBytes(b.Model);
+    }
+
+    /// <summary>
+    /// Token states at positions the attention mask marks as padding are read by nothing downstream: a candidate that
+    /// differs only there agrees with FP32, one that differs at a real token does not, and the metric says what was left out.
+    /// </summary>
+    [Fact]
+    public void PaddedPositionsOfAnAttentionMaskAreLeftOutOfTheComparison()
+    {
+        byte[] model = Attention();
+        var samples = Enumerable.Range(0, 12).Select(i => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor>
+        {
+            ["x"] = ModelBuilder.RandomInput([1, 4, 8], seed: i),
+            ["ids"] = Tensor.FromInt64s([1, 4], [1 + i % 5, 2, 3, 0]),
+            ["mask"] = Tensor.FromInt64s([1, 4], [1, 1, 1, 0]),
+        }).ToList();
+        var source = new Support.SampleList(samples);
+        var reference = samples.Select(s => Ort.Run(model, s)).ToList();
+        List<IReadOnlyDictionary<string, Tensor>> Garbage(int position) => reference.Select(r =>
+        {
+            var v = r["states"].ToFloats();
+            for (int k = 0; k < 8; k++) v[position * 8 + k] = 100f + k;
+            return (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor> { ["states"] = Tensor.FromFloats([1, 4, 8], v) };
+        }).ToList();
+
+        var atPadding = AccuracyEvaluator.Compare(model, source, Garbage(3), TaskKind.Embedding);
+        var atToken = AccuracyEvaluator.Compare(model, source, Garbage(1), TaskKind.Embedding);
+        Assert.Equal(0, atPadding.LossPercent, 6);
+        Assert.Contains("padded positions (mask 0) left out", atPadding.Metric);
+        Assert.DoesNotContain("ids", atPadding.Metric);
+        Assert.True(atToken.LossPercent > 10, $"garbage at a real token: loss {atToken.LossPercent:F2} %");
+    }
+
     /// <summary>A linear classifier [1,8] -> [1,K]; <paramref name="noise"/> perturbs the weights.</summary>
     private static byte[] Linear(int k, float noise, bool softmax = false)
     {
