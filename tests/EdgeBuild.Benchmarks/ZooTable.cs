@@ -15,7 +15,7 @@ namespace EdgeBuild.Benchmarks;
 /// recording with the recurrent state carried frame to frame, each model fed its own state), nodes (with subgraphs)
 /// original / ours / ONNX Runtime's basic optimizer (ORT_ENABLE_BASIC, its optimized model written with
 /// SessionOptions.OptimizedModelFilePath), and latency: ONNX Runtime 1 thread, sequential, ENABLE_ALL (as the runtime
-/// loads artifacts), original and optimized interleaved call by call (order alternating) with the original loaded a
+/// loads artifacts; <c>--ort-level basic</c> for ORT_ENABLE_BASIC, where ONNX Runtime fuses no LayerNorm or GELU itself), original and optimized interleaved call by call (order alternating) with the original loaded a
 /// second time as the A/A noise floor, P50 over the runs. <c>--variant NAME=PASS,PASS</c> adds a model optimized with
 /// those passes skipped to the same race (the fusions measured against the same pipeline without them).
 /// </summary>
@@ -29,18 +29,18 @@ internal static class ZooTable
     /// <summary>One stream of feeds: consecutive runs, with outputs fed back as inputs (name of output, name of input).</summary>
     private sealed record Stream(List<Dictionary<string, Tensor>> Feeds, (string From, string To)[] Carry);
 
-    public static int Run(string data, string[] ids, int runs, long? targetOpset, (string Name, string[] Skip)? variant)
+    public static int Run(string data, string[] ids, int runs, long? targetOpset, (string Name, string[] Skip)? variant, GraphOptimizationLevel level)
     {
-        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, load average {LoadAverage()}; ONNX Runtime 1 thread, sequential, ENABLE_ALL for latency, DISABLE_ALL for outputs; " +
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, load average {LoadAverage()}; ONNX Runtime 1 thread, sequential, {level} for latency, DISABLE_ALL for outputs; " +
             $"{runs} timed runs per model after 10 warm-up runs, interleaved; target opset {(targetOpset?.ToString() ?? "the model's")}");
-        Console.WriteLine($"{"model",-18} {"opset",5} {"nodes orig/ours/ORT basic",26} {"max rel err",11} {"worst output",-16} {"orig p50",9} {"opt p50",9} {"opt/orig",8} {"A/A",6}"
+        Console.WriteLine($"{"model",-18} {"opset",5} {"LN/GELU",7} {"nodes orig/ours/ORT basic",26} {"max rel err",11} {"worst output",-16} {"orig p50",9} {"opt p50",9} {"opt/orig",8} {"A/A",6}"
             + (variant is { } v ? $" {v.Name + " p50",12} {v.Name + "/orig",12} {"opt/" + v.Name,12}" : ""));
         foreach (var id in ids)
         {
             string path = Path.Combine(data, "models", id + ".onnx");
             byte[] original = File.ReadAllBytes(path);
             int nodesOriginal = OnnxImporter.Parse(original).Graph.AllNodes().Count();
-            var (optimized, nodesOurs, opset) = Optimize(original, targetOpset, []);
+            var (optimized, nodesOurs, opset, fused) = Optimize(original, targetOpset, []);
             byte[]? other = variant is { } va ? Optimize(original, targetOpset, va.Skip).Bytes : null;
             int nodesBasic = OrtBasicNodes(original);
             var streams = Inputs(id, data);
@@ -48,11 +48,11 @@ internal static class ZooTable
             using var exact = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL, IntraOpNumThreads = 1, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
             var (rel, worstOutput) = Agreement(original, optimized, streams, exact);
 
-            using var timed = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
+            using var timed = new SessionOptions { GraphOptimizationLevel = level, IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL, LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
             var models = new List<byte[]> { original, optimized, original };
             if (other is not null) models.Add(other);
             var p50 = Race(models, streams[0].Feeds[Math.Min(2, streams[0].Feeds.Count - 1)], runs, timed);
-            string line = $"{id,-18} {opset,5} {$"{nodesOriginal}/{nodesOurs}/{nodesBasic}",26} {rel,11:G3} {worstOutput,-16} {p50[0],9:F3} {p50[1],9:F3} {p50[1] / p50[0],8:F3} {p50[2] / p50[0],6:F3}";
+            string line = $"{id,-18} {opset,5} {fused,7} {$"{nodesOriginal}/{nodesOurs}/{nodesBasic}",26} {rel,11:G3} {worstOutput,-16} {p50[0],9:F3} {p50[1],9:F3} {p50[1] / p50[0],8:F3} {p50[2] / p50[0],6:F3}";
             if (other is not null) line += $" {p50[3],12:F3} {p50[3] / p50[0],12:F3} {p50[1] / p50[3],12:F3}";
             Console.WriteLine(line);
         }
@@ -60,12 +60,14 @@ internal static class ZooTable
         return 0;
     }
 
-    private static (byte[] Bytes, int Nodes, long Opset) Optimize(byte[] original, long? targetOpset, string[] skip)
+    /// <summary>The optimized model, its nodes, its opset and "LayerNorms fused/GELUs fused".</summary>
+    private static (byte[] Bytes, int Nodes, long Opset, string Fused) Optimize(byte[] original, long? targetOpset, string[] skip)
     {
         var model = OnnxImporter.Parse(original);
         var passes = OptimizationPipeline.DefaultPasses.Where(p => !skip.Contains(p.Name)).ToList();
-        OptimizationPipeline.Run(model, new OptimizeOptions { TargetOpset = targetOpset, VerifyAfterEachPass = false }, passes);
-        return (OnnxExporter.ToBytes(model), model.Graph.AllNodes().Count(), model.DefaultOpset);
+        var report = OptimizationPipeline.Run(model, new OptimizeOptions { TargetOpset = targetOpset, VerifyAfterEachPass = false }, passes);
+        long Sum(string pass) => report.Passes.Where(p => p.Name == pass).SelectMany(p => p.Counters).Where(c => c.Key.StartsWith("fused", StringComparison.Ordinal)).Sum(c => c.Value);
+        return (OnnxExporter.ToBytes(model), model.Graph.AllNodes().Count(), model.DefaultOpset, $"{Sum("layer-norm-fusion")}/{Sum("gelu-fusion")}");
     }
 
     private static int OrtBasicNodes(byte[] original)
