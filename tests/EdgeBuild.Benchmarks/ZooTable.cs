@@ -15,8 +15,9 @@ namespace EdgeBuild.Benchmarks;
 /// recording with the recurrent state carried frame to frame, each model fed its own state), nodes (with subgraphs)
 /// original / ours / ONNX Runtime's basic optimizer (ORT_ENABLE_BASIC, its optimized model written with
 /// SessionOptions.OptimizedModelFilePath), and latency: ONNX Runtime 1 thread, sequential, ENABLE_ALL (as the runtime
-/// loads artifacts; <c>--ort-level basic</c> for ORT_ENABLE_BASIC, where ONNX Runtime fuses no LayerNorm or GELU itself), original and optimized interleaved call by call (order alternating) with the original loaded a
-/// second time as the A/A noise floor, P50 over the runs. <c>--variant NAME=PASS,PASS</c> adds a model optimized with
+/// loads artifacts; <c>--ort-level basic</c> for ORT_ENABLE_BASIC, where ONNX Runtime fuses no LayerNorm or GELU
+/// itself), original and optimized interleaved call by call (the order rotating) with the original loaded a second
+/// time as the A/A noise floor, P50 over the runs. <c>--variant NAME=PASS,PASS</c> adds a model optimized with
 /// those passes skipped to the same race (the fusions measured against the same pipeline without them).
 /// </summary>
 internal static class ZooTable
