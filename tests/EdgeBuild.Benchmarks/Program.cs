@@ -3,6 +3,13 @@
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- latency [--runs N] [--models a,b]
 //       ONNX Runtime, 1 thread, sequential: original vs optimized model, interleaved run by run on the
 //       same real photo, so both see the same machine load. Prints mean, P50, P99 and the ratio.
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- zoo [--runs N] [--models a,b] [--target-opset N] [--variant NAME=pass,pass] [--ort-level basic]
+//       Issue 19's acceptance table for the nine MODELS-zoo.md models (ZooTable.cs): optimized vs original outputs on real
+//       inputs (VAD over whole recordings, state carried), nodes original/ours/ONNX Runtime basic, 1-thread P50 latency
+//       interleaved with an A/A pair; --variant adds the model optimized without the named passes to the same race.
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- fusion [--runs 500] [--tokens 128] [--blocks 12] [--passes layer-norm-fusion,gelu-fusion]
+//       The LayerNorm and GELU fusions alone (FusionBenchmark.cs): blocks of decomposed LayerNorm + Erf GELU on [1,T,384],
+//       unfused vs fused vs unfused again (A/A), 1 thread, interleaved P50, at ORT_ENABLE_BASIC and ORT_ENABLE_ALL.
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- optimize MODEL [--repeat N]
 //       Read + optimize + write in this process; prints wall time per phase and peak RSS (VmHWM).
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- noise MODEL
@@ -72,6 +79,12 @@ string? Arg(string name) => Array.IndexOf(args, name) is int i and >= 0 && i + 1
 
 switch (mode)
 {
+    case "fusion": return EdgeBuild.Benchmarks.FusionBenchmark.Run(int.Parse(Arg("--runs") ?? "500"), int.Parse(Arg("--tokens") ?? "128"), int.Parse(Arg("--blocks") ?? "12"),
+        (Arg("--passes") ?? "layer-norm-fusion,gelu-fusion").Split(','));
+    case "zoo": return EdgeBuild.Benchmarks.ZooTable.Run(data, Arg("--models")?.Split(',') ?? EdgeBuild.Benchmarks.ZooTable.Ids, int.Parse(Arg("--runs") ?? "200"),
+        Arg("--target-opset") is { } o ? long.Parse(o) : null,
+        Arg("--variant") is { } v && v.Split('=') is [var vName, var vPasses] ? (vName, vPasses.Split(',')) : null,
+        Arg("--ort-level") == "basic" ? GraphOptimizationLevel.ORT_ENABLE_BASIC : GraphOptimizationLevel.ORT_ENABLE_ALL);
     case "latency": return Latency(int.Parse(Arg("--runs") ?? "100"), Arg("--models")?.Split(',') ?? RealModelSpec.All.Select(s => s.Id).ToArray());
     case "optimize": return OptimizeOnce(args[1], int.Parse(Arg("--repeat") ?? "1"));
     case "noise": return Noise(args[1]);

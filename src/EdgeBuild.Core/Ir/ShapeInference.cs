@@ -105,7 +105,24 @@ public static class ShapeInference
             case "CastLike":
                 return One(ET(n, 1), S(n, 0));
             case "Constant":
-                return n.GetAttribute("value") is { Tensor: { } ct } ? [ct.Type] : [];
+                // value_float(s) and value_int(s) are opset 12's short forms.
+                if (n.GetAttribute("value") is { Tensor: { } ct }) return [ct.Type];
+                if (n.GetAttribute("value_float") is not null) return One(DataType.Float, Shape.Of());
+                if (n.GetAttribute("value_int") is not null) return One(DataType.Int64, Shape.Of());
+                if (n.GetAttribute("value_floats") is { Floats: { } fs }) return One(DataType.Float, Shape.Of(fs.Length));
+                if (n.GetAttribute("value_ints") is { Ints: { } ns }) return One(DataType.Int64, Shape.Of(ns.Length));
+                return [];
+            case "ScatterND" or "ScatterElements" or "Scatter":
+                return One(ET(n, 0), S(n, 0));
+            case "Col2Im":
+            {
+                // [N, C * prod(block_shape), L] -> [N, C, image_shape...].
+                var s = S(n, 0);
+                if (s is not { Rank: 3 } || ConstInts(n, 1) is not { } image || ConstInts(n, 2) is not { } block || block.Length != image.Length) return One(ET(n, 0), null);
+                long blocks = block.Aggregate(1L, (a, b) => a * b);
+                var channels = s[1].Value is long c && blocks > 0 && c % blocks == 0 ? Dim.Of(c / blocks) : Dim.Unknown;
+                return One(ET(n, 0), new Shape([s[0], channels, .. image.Select(Dim.Of)]));
+            }
             case "Shape":
             {
                 var s = S(n, 0);
@@ -298,7 +315,20 @@ public static class ShapeInference
                 var s = S(n, 0);
                 var pads = opset >= 11 ? ConstInts(n, 1) : n.GetInts(opset >= 2 ? "pads" : "paddings");
                 if (s is null || pads is null) return One(ET(n, 0), null);
-                if (opset >= 18 && n.Inputs.Count > 3 && n.Input(3) is not null) return One(ET(n, 0), null);
+                if (opset >= 18 && n.Inputs.Count > 3 && n.Input(3) is { } axesValue)
+                {
+                    // Pad-18: the pads name only these axes (begins, then ends); spread them over all axes.
+                    if (ConstInts(n, 3) is not { } axes || pads.Length != 2 * axes.Length) return One(ET(n, 0), null);
+                    var full = new long[2 * s.Rank];
+                    for (int i = 0; i < axes.Length; i++)
+                    {
+                        long axis = axes[i] < 0 ? axes[i] + s.Rank : axes[i];
+                        if (axis < 0 || axis >= s.Rank) return One(ET(n, 0), null);
+                        full[axis] += pads[i];
+                        full[s.Rank + axis] += pads[axes.Length + i];
+                    }
+                    pads = full;
+                }
                 if (pads.Length != 2 * s.Rank) return One(ET(n, 0), null);
                 return One(ET(n, 0), new Shape(s.Dims.Select((d, i) => d.Value is long v ? Dim.Of(v + pads[i] + pads[i + s.Rank]) : pads[i] + pads[i + s.Rank] == 0 ? d : Dim.Unknown)));
             }
@@ -564,10 +594,32 @@ public static class ShapeInference
                 if (sizes is { Length: 0 }) return null;
             }
         }
-        if (n.GetInts("axes") is not null) return null;
-        if (sizes is { Length: > 0 } && sizes.Length == s.Rank) return Shape.Of(sizes);
-        if (scales is { Length: > 0 } && scales.Length == s.Rank)
-            return new Shape(s.Dims.Select((d, i) => d.Value is long v ? Dim.Of((long)Math.Floor(v * (double)scales[i])) : scales[i] == 1 ? d : Dim.Unknown));
+        // Resize-18: scales and sizes may name only some axes.
+        var axes = (n.GetInts("axes") ?? Enumerable.Range(0, s.Rank).Select(i => (long)i).ToArray()).Select(a => a < 0 ? a + s.Rank : a).ToArray();
+        if (axes.Any(a => a < 0 || a >= s.Rank)) return null;
+        var dims = s.Dims.ToArray();
+        if (sizes is { Length: > 0 } && sizes.Length == axes.Length)
+        {
+            string policy = n.GetString("keep_aspect_ratio_policy") ?? "stretch";
+            if (policy == "stretch")
+            {
+                for (int i = 0; i < axes.Length; i++) dims[axes[i]] = Dim.Of(sizes[i]);
+                return new Shape(dims);
+            }
+            // not_larger / not_smaller: one scale for every named axis, the smallest or largest of sizes / input, each
+            // output round(scale * input) (half away from zero, as C's round).
+            if (axes.Any(a => dims[a].Value is null) || policy is not ("not_larger" or "not_smaller")) return null;
+            var ratios = axes.Select((a, i) => sizes[i] / (double)dims[a].Value!.Value).ToArray();
+            double scale = policy == "not_larger" ? ratios.Min() : ratios.Max();
+            foreach (var a in axes) dims[a] = Dim.Of((long)Math.Round(scale * dims[a].Value!.Value, MidpointRounding.AwayFromZero));
+            return new Shape(dims);
+        }
+        if (scales is { Length: > 0 } && scales.Length == axes.Length)
+        {
+            for (int i = 0; i < axes.Length; i++)
+                dims[axes[i]] = dims[axes[i]].Value is long v ? Dim.Of((long)Math.Floor(v * (double)scales[i])) : scales[i] == 1 ? dims[axes[i]] : Dim.Unknown;
+            return new Shape(dims);
+        }
         return null;
     }
 }

@@ -6,12 +6,13 @@ namespace EdgeBuild.Passes;
 /// Removes Reshape nodes whose output shape equals their input shape, and Cast nodes to the type the
 /// input already has. Only shapes known for certain (all dims numbers) are compared. Also arithmetic with the
 /// neutral constant (x + 0, x - 0, x * 1, x / 1) where the constant cannot broadcast x to a larger shape (a
-/// position-id export adds 0). Runs in If/Loop/Scan bodies too.
+/// position-id export adds 0), and a ReduceSum/Mean/Max/Min/Prod with noop_with_empty_axes and no axes. Runs in
+/// If/Loop/Scan bodies too.
 /// </summary>
 public sealed class NoOpElimination : IPass
 {
     public string Name => "noop-elimination";
-    public string Description => "Reshape to the same shape, Cast to the same type, and x+0, x-0, x*1, x/1 are removed";
+    public string Description => "Reshape to the same shape, Cast to the same type, x+0, x-0, x*1, x/1 and no-op reductions are removed";
 
     public PassResult Run(Model model, PassContext context)
     {
@@ -40,8 +41,22 @@ public sealed class NoOpElimination : IPass
             {
                 if (PassHelpers.Bypass(graph, node, kept)) result.Count("neutral_arithmetic_removed");
             }
+            else if (IsNoOpReduction(node))
+            {
+                if (PassHelpers.Bypass(graph, node, input)) result.Count("reduction_removed");
+            }
         }
     }
+
+    /// <summary>
+    /// A reduction told to do nothing: noop_with_empty_axes=1 (ReduceSum from opset 13, the rest from 18) and no axes, or
+    /// an empty constant list. Only those whose no-op is the input itself: the spec's reference returns |x|, x^2, log x,
+    /// ... for ReduceL1, ReduceSumSquare, ReduceLogSum, so they stay.
+    /// </summary>
+    private static bool IsNoOpReduction(Node node) =>
+        node.OpType is "ReduceSum" or "ReduceMean" or "ReduceMax" or "ReduceMin" or "ReduceProd" && node.IsStandardDomain
+        && node.GetInt("noop_with_empty_axes", 0) != 0 && node.GetAttribute("axes") is null
+        && (node.Input(1) is null || node.Input(1)!.ConstantValue is { ElementCount: 0 });
 
     /// <summary>The operand an Add/Sub/Mul/Div passes through unchanged because the other is 0 or 1 everywhere; null otherwise.</summary>
     private static Value? NeutralOperand(Node node)

@@ -49,6 +49,10 @@ public static class OptimizationPipeline
         new BatchNormFolding(),
         new ConvMulAddFolding(),
         new MatMulAddToGemm(),
+        // After CSE, which merges the two (x - mean) some exports compute, and after folding, which turns the epsilon,
+        // the 0.5 and the sqrt 2 into the constants these match. Each fuses only where the model's opset has the op.
+        new LayerNormFusion(),
+        new GeluFusion(),
         // Cleanup after the rewrites: the old weights of folded layers become unused here.
         new DeadCodeElimination(),
         // Sharing and flushing run on the final set of weights, so nothing new is created after them.

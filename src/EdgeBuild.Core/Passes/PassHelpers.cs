@@ -36,6 +36,24 @@ internal static class PassHelpers
         return true;
     }
 
+    /// <summary>The one number a constant of one element holds (any numeric type), or null.</summary>
+    public static double? ScalarConstant(Value? value) =>
+        value?.ConstantValue is { ElementCount: 1, Strings: null } t && t.ElementType is DataType.Float or DataType.Double or DataType.Float16
+            or DataType.Int64 or DataType.Int32 ? t.ToFloats()[0] : null;
+
+    /// <summary>True when <paramref name="actual"/> is <paramref name="expected"/> up to float32 rounding of a constant written in a few digits.</summary>
+    public static bool NearConstant(double? actual, double expected) =>
+        actual is double a && Math.Abs(a - expected) <= 1e-5 * Math.Abs(expected);
+
+    /// <summary>The input of a two-input node that is not <paramref name="known"/> (null when neither or both are).</summary>
+    public static Value? OtherOperand(Node node, Value known) =>
+        node.Inputs.Count != 2 || node.Input(0) == node.Input(1) ? null
+            : node.Input(0) == known ? node.Input(1) : node.Input(1) == known ? node.Input(0) : null;
+
+    /// <summary>The one node reading <paramref name="value"/> (once), when the value is not also a graph output; else null.</summary>
+    public static Node? SoleConsumer(Value? value) =>
+        value is { IsGraphOutput: false, Uses.Count: 1 } ? value.Uses[0].Node : null;
+
     /// <summary>A name hint for values derived from <paramref name="node"/>.</summary>
     public static string Hint(Node node, string suffix) =>
         (node.Name.Length > 0 ? node.Name : node.Outputs.FirstOrDefault(o => o is not null)?.Name ?? node.OpType) + "_" + suffix;

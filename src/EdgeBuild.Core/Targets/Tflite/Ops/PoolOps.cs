@@ -72,7 +72,13 @@ internal static class PoolOps
         c.Op(op, [input, c.Int32Const(n.Output0.Name + "/axes", [1, 2])], [o], new ReducerOptions(true));
     }
 
-    private static string? CheckReduce(Node n) => n.Input(1) is { } a && !IsConst(a) ? "axes must be a constant" : null;
+    private static string? CheckReduce(Node n)
+    {
+        if (n.Input(1) is { } a && !IsConst(a)) return "axes must be a constant";
+        // The pass pipeline removes such a node unless it writes a graph output (an input cannot be renamed onto it).
+        bool noAxes = n.GetAttribute("axes") is null && (n.Input(1) is null || n.Input(1)!.ConstantValue is { ElementCount: 0 });
+        return noAxes && n.GetInt("noop_with_empty_axes", 0) != 0 ? "noop_with_empty_axes with no axes (an identity; TFLite reads no axes as every axis)" : null;
+    }
 
     private static void Reduce(Node n, TflConverter c, BuiltinOperator op)
     {

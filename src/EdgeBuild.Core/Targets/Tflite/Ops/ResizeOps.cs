@@ -56,6 +56,10 @@ internal static class ResizeOps
         if (n.GetString("coordinate_transformation_mode") is "tf_crop_and_resize") return "tf_crop_and_resize";
         if (n.GetInt("exclude_outside", 0) != 0) return "exclude_outside";
         if (n.GetString("mode") is "cubic") return "cubic mode";
+        // Resize-18's antialias widens the filter on a downscale; TFLite's resize kernels have no such filter.
+        if (n.GetInt("antialias", 0) != 0 && (y[2] < x[2] || y[3] < x[3])) return "antialias on a downscale";
+        // With a kept aspect ratio the sampling grid follows the one chosen scale, not output / input per axis as TFLite's.
+        if (n.GetString("keep_aspect_ratio_policy") is { } policy && policy != "stretch") return $"keep_aspect_ratio_policy {policy}";
         if (Flags(n) is null)
             return $"mode {n.GetString("mode") ?? "nearest"} with {n.GetString("coordinate_transformation_mode") ?? "half_pixel"} / {n.GetString("nearest_mode") ?? "round_prefer_floor"} has no TFLite equivalent";
         return null;

@@ -16,7 +16,7 @@ internal static class TflOpRegistry
     private static Dictionary<string, OpRule> Build()
     {
         var rules = new Dictionary<string, OpRule>(StringComparer.Ordinal);
-        foreach (var family in new[] { ConvOps.Rules(), MatMulOps.Rules(), ElementwiseOps.Rules(), ActivationOps.Rules(), PoolOps.Rules(), ShapeOps.Rules(), ResizeOps.Rules(), IndexOps.Rules(), RecurrentOps.Rules(), ControlFlowOps.Rules() })
+        foreach (var family in new[] { ConvOps.Rules(), MatMulOps.Rules(), ElementwiseOps.Rules(), ActivationOps.Rules(), PoolOps.Rules(), ShapeOps.Rules(), ResizeOps.Rules(), NormalizationOps.Rules(), IndexOps.Rules(), RecurrentOps.Rules(), ControlFlowOps.Rules() })
             foreach (var (op, rule) in family) rules.Add(op, rule);
         return rules;
     }
@@ -63,13 +63,13 @@ internal static class TflOpRegistry
         ["Conv"] = 2, ["ConvTranspose"] = 2, ["Gemm"] = 2, ["MatMul"] = 2, ["PRelu"] = 2,
         ["Add"] = 2, ["Sub"] = 2, ["Mul"] = 2, ["Div"] = 2, ["Pow"] = 2,
         ["Equal"] = 2, ["Less"] = 2, ["LessOrEqual"] = 2, ["Greater"] = 2, ["GreaterOrEqual"] = 2,
-        ["Expand"] = 2, ["Tile"] = 2, ["Reshape"] = 2, ["Gather"] = 2, ["Where"] = 3, ["BatchNormalization"] = 5,
+        ["Expand"] = 2, ["Tile"] = 2, ["Reshape"] = 2, ["Gather"] = 2, ["Where"] = 3, ["BatchNormalization"] = 5, ["LayerNormalization"] = 2,
     };
 
     private static readonly HashSet<string> ShapePreserving = new(StringComparer.Ordinal)
     {
         "Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "Softmax", "LogSoftmax", "Exp", "Sqrt", "Log",
-        "Neg", "Abs", "Floor", "Ceil", "Round", "Gelu", "Elu", "Identity", "Dropout", "Cast",
+        "Neg", "Abs", "Floor", "Ceil", "Round", "Gelu", "Elu", "Identity", "Dropout", "Cast", "LayerNormalization",
     };
 
     private static readonly HashSet<string> WindowOps = new(StringComparer.Ordinal) { "Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool" };
