@@ -117,10 +117,10 @@ internal static class AutoTable
         foreach (var sample in sentences.Samples())
         {
             long[] mask = sample["attention_mask"].ToInt64s();
-            var x = MeanPool(Hidden(a, sample), mask);
-            var y = MeanPool(Hidden(b, sample), mask);
+            var x = WordPiece.MeanPool(Hidden(a, sample), mask);
+            var y = WordPiece.MeanPool(Hidden(b, sample), mask);
             double dot = 0, nx = 0, ny = 0;
-            for (int i = 0; i < x.Length; i++) { dot += x[i] * y[i]; nx += x[i] * x[i]; ny += y[i] * y[i]; }
+            for (int i = 0; i < x.Length; i++) { dot += (double)x[i] * y[i]; nx += (double)x[i] * x[i]; ny += (double)y[i] * y[i]; }
             cosines.Add(dot / Math.Sqrt(nx * ny));
         }
         return string.Create(CultureInfo.InvariantCulture, $"mean {cosines.Average():F4}, worst {cosines.Min():F4} over {cosines.Count}");
@@ -140,20 +140,6 @@ internal static class AutoTable
         {
             foreach (var v in values) v.Dispose();
         }
-    }
-
-    private static double[] MeanPool(float[] hidden, long[] mask)
-    {
-        int width = hidden.Length / mask.Length;
-        var sum = new double[width];
-        int kept = 0;
-        for (int t = 0; t < mask.Length; t++)
-        {
-            if (mask[t] == 0) continue;
-            kept++;
-            for (int k = 0; k < width; k++) sum[k] += hidden[t * width + k];
-        }
-        return sum.Select(v => v / Math.Max(kept, 1)).ToArray();
     }
 
     private static double PeakRssMB() =>

@@ -126,4 +126,19 @@ public sealed class WordPiece
             ["token_type_ids"] = EdgeBuild.Ir.Tensor.FromInt64s([1, sequenceLength], new long[sequenceLength]),
         };
     }
+
+    /// <summary>A sentence embedding: the encoder's last hidden state averaged over the positions the attention mask keeps.</summary>
+    public static float[] MeanPool(float[] hidden, long[] mask)
+    {
+        int width = hidden.Length / mask.Length;
+        var sum = new double[width];
+        int kept = 0;
+        for (int t = 0; t < mask.Length; t++)
+        {
+            if (mask[t] == 0) continue;
+            kept++;
+            for (int k = 0; k < width; k++) sum[k] += hidden[t * width + k];
+        }
+        return sum.Select(v => (float)(v / Math.Max(kept, 1))).ToArray();
+    }
 }

@@ -225,7 +225,7 @@ public class TfliteFamilyTests(ITestOutputHelper output)
         var errors = new Errors();
         var outputs = RunAll(tool, model, samples, errors);
         errors.Report(output, model.Id);
-        var embeddings = outputs.Select((o, i) => MeanPool(o["last_hidden_state"].ToFloats(), samples[i]["attention_mask"].ToInt64s())).ToList();
+        var embeddings = outputs.Select((o, i) => WordPiece.MeanPool(o["last_hidden_state"].ToFloats(), samples[i]["attention_mask"].ToInt64s())).ToList();
         var cosines = embeddings.Skip(1).Select(e => Cosine(embeddings[0], e)).ToList();
         output.WriteLine($"  TFLite cosines with '{sentences[0]}': {string.Join(", ", cosines.Select(v => v.ToString("F3")))}");
         Assert.True(cosines[0] > cosines.Skip(1).Max() + 0.3, "the paraphrase does not rank first in TFLite");
@@ -278,20 +278,6 @@ public class TfliteFamilyTests(ITestOutputHelper output)
         RunAll(tool, model, samples, errors);
         errors.Report(output, id);
         errors.AssertWithin(id);
-    }
-
-    private static float[] MeanPool(float[] hidden, long[] mask)
-    {
-        int width = hidden.Length / mask.Length;
-        var sum = new double[width];
-        int kept = 0;
-        for (int t = 0; t < mask.Length; t++)
-        {
-            if (mask[t] == 0) continue;
-            kept++;
-            for (int k = 0; k < width; k++) sum[k] += hidden[t * width + k];
-        }
-        return sum.Select(v => (float)(v / kept)).ToArray();
     }
 
     private static double Cosine(float[] a, float[] b)
