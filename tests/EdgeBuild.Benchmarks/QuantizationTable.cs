@@ -53,6 +53,7 @@ internal static class QuantizationTable
             ("INT8 placement", new QuantizeOptions { Mode = QuantizationMode.Int8Static, BiasCorrection = false }, null),
             ("INT8 Percentile", new QuantizeOptions { Mode = QuantizationMode.Int8Static, Calibrator = CalibratorKind.Percentile }, null),
             ("INT8 +equalization", new QuantizeOptions { Mode = QuantizationMode.Int8Static, CrossLayerEqualization = true }, null),
+            ("INT8 act-equal", new QuantizeOptions { Mode = QuantizationMode.Int8Static, ActivationEqualization = true }, null),
             ("INT8 Entropy", new QuantizeOptions { Mode = QuantizationMode.Int8Static, Calibrator = CalibratorKind.Entropy }, null),
             ("Mixed (1 %)", new QuantizeOptions { Mode = QuantizationMode.Int8Static, Calibrator = CalibratorKind.Percentile }, 1.0),
         };
