@@ -3,6 +3,7 @@ using EdgeBuild.Onnx;
 using EdgeBuild.Passes;
 using EdgeBuild.Quantization;
 using EdgeBuild.Tests.Support;
+using Xunit.Abstractions;
 using IrAttribute = EdgeBuild.Ir.Attribute;
 
 namespace EdgeBuild.Tests.Quantization;
