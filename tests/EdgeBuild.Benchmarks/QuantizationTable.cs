@@ -53,6 +53,7 @@ internal static class QuantizationTable
             ("INT8 placement", new QuantizeOptions { Mode = QuantizationMode.Int8Static, BiasCorrection = false }, null),
             ("INT8 Percentile", new QuantizeOptions { Mode = QuantizationMode.Int8Static, Calibrator = CalibratorKind.Percentile }, null),
             ("INT8 +equalization", new QuantizeOptions { Mode = QuantizationMode.Int8Static, CrossLayerEqualization = true }, null),
+            ("INT8 act-equal", new QuantizeOptions { Mode = QuantizationMode.Int8Static, ActivationEqualization = true }, null),
             ("INT8 Entropy", new QuantizeOptions { Mode = QuantizationMode.Int8Static, Calibrator = CalibratorKind.Entropy }, null),
             ("Mixed (1 %)", new QuantizeOptions { Mode = QuantizationMode.Int8Static, Calibrator = CalibratorKind.Percentile }, 1.0),
         };
@@ -91,7 +92,7 @@ internal static class QuantizationTable
                     double seconds = clock.Elapsed.TotalSeconds;
                     double ratio = LatencyRatio(fp32, bytes, spec, heldOutData, runs);
                     Console.WriteLine(FormattableString.Invariant(
-                        $"| {id} | {name} | {(double)bytes.Length / fp32.Length:F2}x | {ratio:F2} | {accuracy.Metric} {accuracy.Value:G4} | {accuracy.LossPercent:F2} | {accuracy.Outputs.Select(o => o.SqnrDb).Where(d => !double.IsNaN(d)).DefaultIfEmpty(double.NaN).Min():F1} | {(kept.Count == 0 ? "-" : kept.Count + ": " + string.Join(" ", kept.Take(4)))} | {seconds:F1} |"));
+                        $"| {id} | {name}{(report.ActivationEqualized > 0 ? $" ({report.ActivationEqualized} groups equalized)" : "")} | {(double)bytes.Length / fp32.Length:F2}x | {ratio:F2} | {accuracy.Metric} {accuracy.Value:G4} | {accuracy.LossPercent:F2} | {accuracy.Outputs.Select(o => o.SqnrDb).Where(d => !double.IsNaN(d)).DefaultIfEmpty(double.NaN).Min():F1} | {(kept.Count == 0 ? "-" : kept.Count + ": " + string.Join(" ", kept.Take(4)))} | {seconds:F1} |"));
                 }
                 catch (Exception e) when (e is Diagnostics.EdgeBuildException or OnnxRuntimeException or InvalidOperationException)
                 {

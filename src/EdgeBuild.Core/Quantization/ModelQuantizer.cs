@@ -47,6 +47,18 @@ public static class ModelQuantizer
             int pairs = CrossLayerEqualization.Apply(graph);
             progress?.Invoke($"cross-layer equalization: {pairs} Conv pair(s)");
         }
+        // The statistics of the model as given: what a later quantization of the same float model may take back (Mixed, Auto).
+        PostTrainingStatistics? givenStatistics = null;
+        int activationEqualized = 0;
+        if (options is { Mode: QuantizationMode.Int8Static, ActivationEqualization: true, CalibratedRanges: null, Placement: QdqPlacement.OnnxRuntime } && data is { Count: > 0 })
+        {
+            givenStatistics = options.Statistics ?? PostTrainingStatistics.Measure(model, data, QuantMath.SaturationFreeWeightMax, options.BiasCorrection, true, progress, ct);
+            activationEqualized = ActivationEqualization.Apply(graph, givenStatistics);
+            progress?.Invoke($"activation equalization: {activationEqualized} affine -> activation -> layer group(s)");
+            // A rescaled model has other weight shifts and channel ranges than the measured one: the static quantizer
+            // measures its own then (one more pass over the data); an unchanged one reuses the measurement.
+            options = options with { Statistics = activationEqualized > 0 ? null : givenStatistics };
+        }
         // Static quantization and the SQNR measurement run the model; nothing else here does.
         if (options.Mode == QuantizationMode.Int8Static || data is not null)
         {
@@ -150,7 +162,8 @@ public static class ModelQuantizer
         long bytesAfter = OnnxExporter.ToProto(model).CalculateSize();
         return new QuantizationReport(options.Mode, quantized, nodesBefore - quantized, report, calibrationTime, total.Elapsed, bytesBefore, bytesAfter)
         {
-            Statistics = staticResult?.Statistics,
+            Statistics = givenStatistics ?? staticResult?.Statistics,
+            ActivationEqualized = activationEqualized,
             BiasCorrected = staticResult?.BiasCorrected ?? 0,
             KeptFloatForPlacement = staticResult?.KeptFloat ?? [],
         };

@@ -110,6 +110,14 @@ public sealed record QuantizeOptions
     public bool CrossLayerEqualization { get; init; }
 
     /// <summary>
+    /// Static INT8 with ONNX Runtime placement: activation equalization of per-channel affine -> Relu/LeakyRelu/PRelu ->
+    /// Conv/Gemm/MatMul groups before quantizing (<see cref="Quantization.ActivationEqualization"/>), from the per-channel
+    /// ranges <see cref="Statistics"/> holds (measured first when not given). Like cross-layer equalization it changes the
+    /// activations it rescales, so it applies only where the quantization calibrates itself (no <see cref="CalibratedRanges"/>).
+    /// </summary>
+    public bool ActivationEqualization { get; init; }
+
+    /// <summary>
     /// Statistics of the float model measured once on the calibration data for the two rules above (a build's first
     /// quantization reports them in <see cref="QuantizationReport.Statistics"/>): later quantizations of the same float
     /// model take them instead of running the data again, as <see cref="CalibratedRanges"/> does for ranges.
@@ -151,6 +159,9 @@ public sealed record QuantizationReport(
 
     /// <summary>Layers whose bias the correction changed, and those it created a bias for.</summary>
     public int BiasCorrected { get; init; }
+
+    /// <summary>Affine -> activation -> reader groups that activation equalization rescaled.</summary>
+    public int ActivationEqualized { get; init; }
 
     /// <summary>Tensors the affine-input placement kept float, by name.</summary>
     public IReadOnlyList<string> KeptFloatForPlacement { get; init; } = [];
