@@ -37,6 +37,9 @@ internal sealed partial class ProgressOutput : IDisposable
         return style == ProgressStyle.Live && !quiet ? new ProgressOutput(stderr, quiet, new LiveBars(stderr)) : new ProgressOutput(stderr, quiet, null);
     }
 
+    /// <summary>Bars on <paramref name="stderr"/> whatever it is (tests; Spectre.Console draws what the writer supports).</summary>
+    internal static ProgressOutput Live(TextWriter stderr) => new(stderr, false, new LiveBars(stderr));
+
     /// <summary>A plain one for tests and callers that must have the task's line format.</summary>
     public static ProgressOutput Plain(TextWriter stderr, bool quiet = false) => new(stderr, quiet, null);
 

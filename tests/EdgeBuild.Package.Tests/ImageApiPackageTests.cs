@@ -12,6 +12,7 @@ namespace EdgeBuild.Tests.Package;
 /// with the hand-written path (decode, bilinear resize, normalize, NCHW loops, the span Run) and counts the bytes an image
 /// run allocates after warm-up.
 /// </summary>
+[Collection(PackCollection.Name)]
 public sealed class ImageApiPackageTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string work = Directory.CreateTempSubdirectory("edgebuild-image-pack-").FullName;

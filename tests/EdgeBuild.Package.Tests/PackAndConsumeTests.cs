@@ -16,6 +16,7 @@ namespace EdgeBuild.Tests.Package;
 /// have the layout docs/packaging.md promises (a private build-time package, ONNX Runtime as a minimum version, a
 /// publish with this platform's native library only).
 /// </summary>
+[Collection(PackCollection.Name)]
 public sealed class PackAndConsumeTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string work = Directory.CreateTempSubdirectory("edgebuild-pack-").FullName;

@@ -70,6 +70,32 @@ public sealed class ProgressOutputTests : IDisposable
     public void OtherLinesStayLines(string line) => Assert.Null(ProgressOutput.BarUpdate.Of(line));
 
     /// <summary>
+    /// The bars themselves: calibration counts up to its total, a measurement ends at 100 % when the next one starts,
+    /// and the other lines (progress without a count, warnings) still appear. Spectre.Console draws on a writer that is
+    /// no terminal as it would for a log, which is enough to read the bars' states from.
+    /// </summary>
+    [Fact]
+    public void LiveBarsFollowTheCountsAndKeepTheOtherLines()
+    {
+        var stderr = new StringWriter();
+        using (var progress = ProgressOutput.Live(stderr))
+        {
+            Assert.Equal(ProgressStyle.Live, progress.Style);
+            progress.Progress("calibrating 12 tensors with MinMax");
+            for (int i = 1; i <= 4; i++) progress.Progress($"calibrating {i}/4");
+            progress.Progress("measuring Net.onnx (1 thread(s), up to 0.2 s)");
+            progress.Message("warning: net.onnx: a warning");
+            progress.Progress("measuring Net.int8.onnx (1 thread(s), up to 0.2 s)");
+        }
+        string text = stderr.ToString();
+        Assert.Contains("edgebuild: calibrating 12 tensors with MinMax", text, StringComparison.Ordinal);
+        Assert.Contains("warning: net.onnx: a warning", text, StringComparison.Ordinal);
+        foreach (var bar in new[] { "calibration", "measuring Net.onnx", "measuring Net.int8.onnx" })
+            Assert.Matches(new Regex(Regex.Escape(bar) + @".*100\s*%"), text);
+        Assert.DoesNotContain("edgebuild: calibrating 1/4", text, StringComparison.Ordinal); // counts are bars, not lines
+    }
+
+    /// <summary>
     /// The real process with its output redirected, as the MSBuild task runs it (with --verbose): an INT8 compile with
     /// calibration and measurement, the phases that draw bars on a terminal. Every stderr line is one the task's
     /// patterns classify (progress, warning), the calibration and measurement lines the bars come from are there as
