@@ -34,11 +34,11 @@ internal sealed partial class ProgressOutput : IDisposable
     {
         bool terminal = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
         var style = Decide(terminal, Environment.GetEnvironmentVariable);
-        return style == ProgressStyle.Live && !quiet ? new ProgressOutput(stderr, quiet, new LiveBars(stderr)) : new ProgressOutput(stderr, quiet, null);
+        return style == ProgressStyle.Live && !quiet ? new ProgressOutput(stderr, quiet, new LiveBars(stderr, asTerminal: false)) : new ProgressOutput(stderr, quiet, null);
     }
 
-    /// <summary>Bars on <paramref name="stderr"/> whatever it is (tests; Spectre.Console draws what the writer supports).</summary>
-    internal static ProgressOutput Live(TextWriter stderr) => new(stderr, false, new LiveBars(stderr));
+    /// <summary>Bars on <paramref name="stderr"/> as if it were a terminal (tests read the frames Spectre.Console draws).</summary>
+    internal static ProgressOutput Live(TextWriter stderr) => new(stderr, false, new LiveBars(stderr, asTerminal: true));
 
     /// <summary>A plain one for tests and callers that must have the task's line format.</summary>
     public static ProgressOutput Plain(TextWriter stderr, bool quiet = false) => new(stderr, quiet, null);
@@ -124,9 +124,16 @@ internal sealed partial class ProgressOutput : IDisposable
         private readonly Timer clock;
         private ProgressContext? context;
 
-        public LiveBars(TextWriter stderr)
+        public LiveBars(TextWriter stderr, bool asTerminal)
         {
-            console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stderr) });
+            var settings = new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stderr) };
+            if (asTerminal)
+            {
+                settings.Ansi = AnsiSupport.Yes;
+                settings.Interactive = InteractionSupport.Yes;
+                settings.ColorSystem = ColorSystemSupport.NoColors;
+            }
+            console = AnsiConsole.Create(settings);
             using var ready = new ManualResetEventSlim();
             display = Task.Run(() => console.Progress()
                 .AutoClear(false)
