@@ -103,9 +103,11 @@ public static class Commands
             };
             options = measure.Apply(target.Apply(trt.Apply(quant.Apply(options, parse), parse), parse), parse);
             // Measurement warnings arrive as whole "warning EBnnnn: ..." lines (their code reaches MSBuild); others get the file.
-            var result = ModelCompiler.Compile(input, parse.GetValue(outDir)!, options,
-                silent ? null : line => stderr.WriteLine($"edgebuild: {line}"), w => stderr.WriteLine(w.StartsWith("warning EB", StringComparison.Ordinal) ? w : $"warning: {input}: {w}"),
-                lockTimeout: LockTimeout(parse.GetValue(lockTimeout)), passDetail: PassDetail(parse.GetValue(verbose) && !silent, stderr));
+            CompileResult result;
+            using (var progress = ProgressOutput.Create(stderr, silent))
+                result = ModelCompiler.Compile(input, parse.GetValue(outDir)!, options,
+                    silent ? null : progress.Progress, w => progress.Message(w.StartsWith("warning EB", StringComparison.Ordinal) ? w : $"warning: {input}: {w}"),
+                    lockTimeout: LockTimeout(parse.GetValue(lockTimeout)), passDetail: PassDetail(parse.GetValue(verbose) && !silent, progress));
             var m = result.Manifest;
             // Quantized: sizes, accuracy against FP32 and the least robust layers appear in the build log.
             if (m.Quantization is { } q) QuantizationPrinter.Print(q, q.Report.BytesBefore, m.Artifacts.FirstOrDefault()?.Bytes ?? 0, stdout);
@@ -122,8 +124,8 @@ public static class Commands
         new("--verbose", "-v") { Description = "Also print each optimization pass of each round" };
 
     /// <summary>Where the per-pass lines go: stderr with --verbose, nowhere without.</summary>
-    private static Action<string>? PassDetail(bool verbose, TextWriter stderr) =>
-        verbose ? line => stderr.WriteLine($"edgebuild: {line}") : null;
+    private static Action<string>? PassDetail(bool verbose, ProgressOutput progress) =>
+        verbose ? progress.Detail : null;
 
     private static Option<double?> LockTimeoutOption() =>
         new("--lock-timeout") { Description = "Seconds to wait for another edgebuild process writing the same output folder (default 600)" };
@@ -181,9 +183,10 @@ public static class Commands
                 CompileResult result;
                 try
                 {
+                    using var progress = ProgressOutput.Create(stderr, silent);
                     result = ModelCompiler.Compile(input, outputDir, options,
-                        silent ? null : line => stderr.WriteLine($"edgebuild: {line}"), w => stderr.WriteLine(w.StartsWith("warning EB", StringComparison.Ordinal) ? w : $"warning: {input}: {w}"), writeManifest: false,
-                        lockTimeout: LockTimeout(parse.GetValue(lockTimeout)), passDetail: PassDetail(parse.GetValue(verbose) && !silent, stderr));
+                        silent ? null : progress.Progress, w => progress.Message(w.StartsWith("warning EB", StringComparison.Ordinal) ? w : $"warning: {input}: {w}"), writeManifest: false,
+                        lockTimeout: LockTimeout(parse.GetValue(lockTimeout)), passDetail: PassDetail(parse.GetValue(verbose) && !silent, progress));
                 }
                 catch when (!outputExisted)
                 {
@@ -247,7 +250,6 @@ public static class Commands
         {
             string input = parse.GetValue(model)!;
             bool silent = parse.GetValue(quiet);
-            void Progress(string line) { if (!silent) stderr.WriteLine($"edgebuild: {line}"); }
             var options = quant.Apply(new CompileOptions
             {
                 Precision = CompileOptions.ParseEnum<Precision>("Precision", parse.GetValue(precision)!),
@@ -256,11 +258,16 @@ public static class Commands
             if (options.Precision == Precision.Fp32)
                 throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "Precision", "Fp32 is not a quantization; use 'edgebuild optimize'");
             var m = OnnxImporter.Load(input);
-            OptimizationPipeline.Run(m, new OptimizeOptions(), progress: PassDetail(parse.GetValue(verbose) && !silent, stderr), info: Progress);
-            long before = OnnxExporter.ToBytes(m).LongLength;
-            var result = QuantizeStep.Run(m, options, Progress, w => stderr.WriteLine(w), input);
+            long before;
+            QuantizeStepResult result;
             string outPath = parse.GetValue(output)!;
-            OnnxExporter.Save(result.Model, outPath);
+            using (var progress = ProgressOutput.Create(stderr, silent))
+            {
+                OptimizationPipeline.Run(m, new OptimizeOptions(), progress: PassDetail(parse.GetValue(verbose) && !silent, progress), info: progress.Progress);
+                before = OnnxExporter.ToBytes(m).LongLength;
+                result = QuantizeStep.Run(m, options, progress.Progress, progress.Message, input);
+                OnnxExporter.Save(result.Model, outPath);
+            }
             QuantizationPrinter.Print(result, before, new FileInfo(outPath).Length, stdout);
             return 0;
         }));
@@ -303,7 +310,9 @@ public static class Commands
             string input = parse.GetValue(model)!;
             string outPath = parse.GetValue(output)!;
             bool silent = parse.GetValue(quiet);
-            void Progress(string line) { if (!silent) stderr.WriteLine($"edgebuild: {line}"); }
+            // No bars here (the passes take milliseconds): the plain lines.
+            var progress = ProgressOutput.Plain(stderr, silent);
+            void Progress(string line) => progress.Progress(line);
 
             var selected = OptimizationPipeline.DefaultPasses;
             if (parse.GetValue(passes) is { } list) selected = OptimizationPipeline.Select(list.Split(','));
@@ -319,7 +328,7 @@ public static class Commands
             Progress($"reading {input} ({Bytes(size)})");
             var m = OnnxImporter.Load(input);
             var readTime = clock.Elapsed;
-            var result = OptimizationPipeline.Run(m, options, selected, progress: PassDetail(parse.GetValue(verbose) && !silent, stderr),
+            var result = OptimizationPipeline.Run(m, options, selected, progress: PassDetail(parse.GetValue(verbose) && !silent, progress),
                 warn: w => stderr.WriteLine($"warning: {input}: {w}"), info: Progress);
             Progress($"writing {outPath}");
             var writeClock = Stopwatch.StartNew();

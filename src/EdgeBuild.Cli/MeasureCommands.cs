@@ -33,7 +33,8 @@ internal static class MeasureCommands
                     path, parse.GetValue(runner), set.Bench(parse), ep, parse.GetValue(json), stdout, stderr);
             try
             {
-                r = ModelBenchmark.Run(path, set.Bench(parse), ep, line => stderr.WriteLine($"edgebuild: {line}"));
+                using var progress = ProgressOutput.Create(stderr, quiet: false);
+                r = ModelBenchmark.Run(path, set.Bench(parse), ep, progress.Progress);
             }
             catch (MeasurementUnavailableException e)
             {

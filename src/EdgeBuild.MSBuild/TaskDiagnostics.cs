@@ -44,9 +44,14 @@ internal static class TaskDiagnostics
     public static readonly TaskDiagnostic ToolNotFound = new("EB6006", "edgebuild compiler not found",
         "Restore the EdgeBuild package, or point EdgeBuildToolPath at edgebuild.dll (in this repository: build src/EdgeBuild.Cli first).");
 
+    /// <summary>Raised by the targets themselves (_EdgeBuildCheckRuntimeReference), with this help text.</summary>
+    public static readonly TaskDiagnostic RuntimeNotReferenced = new("EB6007", "EdgeBuild.Runtime not referenced",
+        "The classes the EdgeBuild source generator writes call EdgeBuild.Runtime; add a PackageReference to EdgeBuild.Runtime (the same version as EdgeBuild) to the project.");
+
     /// <summary>Every row (the consistency test reads this).</summary>
     public static IReadOnlyList<TaskDiagnostic> All { get; } =
     [
         CalibrationFileMissing, InvalidOption, ModelNotFound, CalibrationMatchedNothing, ToolFailed, DuplicateClassName, ToolNotFound,
+        RuntimeNotReferenced,
     ];
 }

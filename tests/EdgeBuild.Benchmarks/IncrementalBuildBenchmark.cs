@@ -107,12 +107,15 @@ internal static class IncrementalBuildBenchmark
 
     private static string Project(string repoRoot, string config, string items, bool imports) => $"""
         <Project Sdk="Microsoft.NET.Sdk">
+          <PropertyGroup>
+            <!-- Before the import: EdgeBuild.InRepo.props picks the tool and task paths from it. -->
+            <EdgeBuildConfiguration>{config}</EdgeBuildConfiguration>
+          </PropertyGroup>
         {(imports ? $"  <Import Project=\"{repoRoot}/build/EdgeBuild.InRepo.props\" />" : "")}
           <PropertyGroup>
             <OutputType>Exe</OutputType>
             <TargetFramework>net10.0</TargetFramework>
             <RootNamespace>App</RootNamespace>
-            <EdgeBuildConfiguration>{config}</EdgeBuildConfiguration>
           </PropertyGroup>
           <ItemGroup>
         {items}

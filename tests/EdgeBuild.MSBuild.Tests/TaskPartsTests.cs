@@ -79,9 +79,10 @@ public class TaskPartsTests
             Assert.Equal(row!.Title, d.Title);
             Assert.Equal(row.Help, d.Help);
         }
-        // EB6005 is raised by the targets themselves, with the same help text.
+        // EB6005 and EB6007 are raised by the targets themselves, with the same help text.
         string targets = File.ReadAllText(Path.Combine(Scenario.RepoRoot, "build", "EdgeBuild.targets"));
         Assert.Contains(TaskDiagnostics.DuplicateClassName.Help, targets, StringComparison.Ordinal);
+        Assert.Contains(TaskDiagnostics.RuntimeNotReferenced.Help, targets, StringComparison.Ordinal);
     }
 
     [Fact]

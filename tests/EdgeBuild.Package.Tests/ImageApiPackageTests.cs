@@ -12,6 +12,7 @@ namespace EdgeBuild.Tests.Package;
 /// with the hand-written path (decode, bilinear resize, normalize, NCHW loops, the span Run) and counts the bytes an image
 /// run allocates after warm-up.
 /// </summary>
+[Collection(PackCollection.Name)]
 public sealed class ImageApiPackageTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string work = Directory.CreateTempSubdirectory("edgebuild-image-pack-").FullName;
@@ -33,6 +34,7 @@ public sealed class ImageApiPackageTests(ITestOutputHelper output) : IDisposable
         string packages = Path.Combine(work, "packages");
         Directory.CreateDirectory(Path.Combine(app, "models"));
 
+        Run(repo, "dotnet", "pack", "src/EdgeBuild.MSBuild/EdgeBuild.MSBuild.csproj", "-c", "Release", "-o", feed, "-nodeReuse:false");
         Run(repo, "dotnet", "pack", "src/EdgeBuild.Runtime/EdgeBuild.Runtime.csproj", "-c", "Release", "-o", feed, "-nodeReuse:false");
         Run(repo, "dotnet", "pack", "src/EdgeBuild.SkiaSharp/EdgeBuild.SkiaSharp.csproj", "-c", "Release", "-o", feed, "-nodeReuse:false");
         var adapter = Assert.Single(Directory.GetFiles(feed, "EdgeBuild.SkiaSharp.*.nupkg"));
@@ -51,6 +53,7 @@ public sealed class ImageApiPackageTests(ITestOutputHelper output) : IDisposable
             </configuration>
             """);
         Run(app, "dotnet", "add", "package", "EdgeBuild");
+        Run(app, "dotnet", "add", "package", "EdgeBuild.Runtime");
         Run(app, "dotnet", "add", "package", "EdgeBuild.SkiaSharp");
         Run(app, "dotnet", "add", "package", "SkiaSharp.NativeAssets.Linux.NoDependencies", "--version", "3.119.0");
         File.Copy(model, Path.Combine(app, "models", "face-detect-rfb320.onnx"));

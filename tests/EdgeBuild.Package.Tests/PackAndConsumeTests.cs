@@ -10,10 +10,13 @@ using A = EdgeBuild.Ir.Attribute;
 namespace EdgeBuild.Tests.Package;
 
 /// <summary>
-/// Exactly what a user does: pack the one EdgeBuild package into a local folder, then in a fresh folder
-/// with its own, empty NuGet packages folder: dotnet new console, add the package, add one EdgeModel,
-/// build, run. The app's output must equal ONNX Runtime on the original model.
+/// Exactly what a user does: pack the build-time EdgeBuild package and the EdgeBuild.Runtime package into a local
+/// folder, then in a fresh folder with its own, empty NuGet packages folder: dotnet new console, add both packages, add
+/// one EdgeModel, build, run, publish. The app's output must equal ONNX Runtime on the original model; the packages
+/// have the layout docs/packaging.md promises (a private build-time package, ONNX Runtime as a minimum version, a
+/// publish with this platform's native library only).
 /// </summary>
+[Collection(PackCollection.Name)]
 public sealed class PackAndConsumeTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string work = Directory.CreateTempSubdirectory("edgebuild-pack-").FullName;
@@ -33,12 +36,25 @@ public sealed class PackAndConsumeTests(ITestOutputHelper output) : IDisposable
         string packages = Path.Combine(work, "packages");
         Directory.CreateDirectory(app);
 
+        Run(repo, "dotnet", "pack", "src/EdgeBuild.MSBuild/EdgeBuild.MSBuild.csproj", "-c", "Release", "-o", feed, "-nodeReuse:false");
         Run(repo, "dotnet", "pack", "src/EdgeBuild.Runtime/EdgeBuild.Runtime.csproj", "-c", "Release", "-o", feed, "-nodeReuse:false");
-        var nupkg = Assert.Single(Directory.GetFiles(feed, "EdgeBuild.*.nupkg"));
-        output.WriteLine($"package: {Path.GetFileName(nupkg)}, {new FileInfo(nupkg).Length / 1048576.0:F1} MiB");
+        foreach (var nupkg in Directory.GetFiles(feed, "*.nupkg"))
+            output.WriteLine($"package: {Path.GetFileName(nupkg)}, {new FileInfo(nupkg).Length / 1048576.0:F1} MiB");
+
+        // The build-time package: a development dependency with no lib/ and no dependencies.
+        var build = Nuspec(feed, "EdgeBuild");
+        Assert.Equal("true", build.Descendants(build.Root!.Name.Namespace + "developmentDependency").Single().Value);
+        Assert.Empty(build.Descendants(build.Root.Name.Namespace + "dependency"));
+        // The runtime package: ONNX Runtime as a minimum version ("1.31.1" is >= 1.31.1 in a nuspec; "[1.31.1]" would pin it).
+        var runtime = Nuspec(feed, "EdgeBuild.Runtime");
+        var ort = runtime.Descendants(runtime.Root!.Name.Namespace + "dependency").Single(d => (string?)d.Attribute("id") == "Microsoft.ML.OnnxRuntime");
+        string ortRange = (string)ort.Attribute("version")!;
+        Assert.True(Version.TryParse(ortRange, out var ortFloor), $"ONNX Runtime dependency '{ortRange}' is not a plain minimum version");
+        string pinned = System.Xml.Linq.XDocument.Load(Path.Combine(repo, "Directory.Packages.props")).Descendants("EdgeBuildOnnxRuntimeVersion").Single().Value;
+        Assert.Equal(pinned, ortFloor.ToString());
 
         Run(app, "dotnet", "new", "console", "-n", "MyApp", "-o", ".");
-        // The local folder beside nuget.org, which serves the package's dependency (ONNX Runtime).
+        // The local folder beside nuget.org, which serves the runtime package's dependency (ONNX Runtime).
         File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
@@ -51,7 +67,11 @@ public sealed class PackAndConsumeTests(ITestOutputHelper output) : IDisposable
             </configuration>
             """);
         Run(app, "dotnet", "add", "package", "EdgeBuild");
+        Run(app, "dotnet", "add", "package", "EdgeBuild.Runtime");
         Assert.True(Directory.Exists(Path.Combine(packages, "edgebuild")), "the package must come through the test's own packages folder");
+        // NuGet marks a development dependency private itself: nothing of the build-time package flows on.
+        var reference = System.Xml.Linq.XDocument.Load(Path.Combine(app, "MyApp.csproj")).Descendants("PackageReference").Single(e => (string?)e.Attribute("Include") == "EdgeBuild");
+        Assert.Equal("all", reference.Element("PrivateAssets")?.Value);
 
         string modelPath = Path.Combine(app, "models", "tiny-net.onnx");
         Directory.CreateDirectory(Path.GetDirectoryName(modelPath)!);
@@ -74,8 +94,8 @@ public sealed class PackAndConsumeTests(ITestOutputHelper output) : IDisposable
             Console.WriteLine("y " + string.Join(" ", y.Select(v => v.ToString("R", CultureInfo.InvariantCulture))));
             """);
 
-        var build = Run(app, "dotnet", "build", "-nodeReuse:false", "-v:n");
-        Assert.Contains("edgebuild.dll compile", build); // the ToolTask logs the command line it runs
+        var buildLog = Run(app, "dotnet", "build", "-nodeReuse:false", "-v:n");
+        Assert.Contains("edgebuild.dll compile", buildLog); // the ToolTask logs the command line it runs
         Assert.Single(Directory.GetFiles(Path.Combine(app, "obj"), "TinyNet.edgemodel.json", SearchOption.AllDirectories));
         Assert.True(File.Exists(Path.Combine(app, "bin", "Debug", "net10.0", "TinyNet.onnx")), "the artifact is copied next to the app");
         string stdout = Run(app, "dotnet", "run", "--no-build");
@@ -85,6 +105,27 @@ public sealed class PackAndConsumeTests(ITestOutputHelper output) : IDisposable
         var expected = Reference(modelPath);
         Assert.Equal(expected.Length, actual.Length);
         for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5f * Math.Max(1, Math.Abs(expected[i])), $"y[{i}]: {actual[i]} vs {expected[i]}");
+
+        // A publish for this machine's platform carries that platform's ONNX Runtime library and no other, and nothing
+        // of the build-time package (task, compiler, generator).
+        string publish = Path.Combine(work, "publish");
+        string rid = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
+        Run(app, "dotnet", "publish", "-r", rid, "--self-contained", "false", "-o", publish, "-nodeReuse:false");
+        var published = Directory.GetFiles(publish, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(publish, f).Replace('\\', '/')).ToList();
+        output.WriteLine($"publish -r {rid}: {published.Count} files, {published.Sum(f => new FileInfo(Path.Combine(publish, f)).Length) / 1048576.0:F1} MiB");
+        var natives = published.Where(f => Path.GetFileNameWithoutExtension(f) is "onnxruntime" or "libonnxruntime" && !f.EndsWith(".pdb", StringComparison.Ordinal)).ToList();
+        Assert.Equal([OperatingSystem.IsWindows() ? "onnxruntime.dll" : OperatingSystem.IsMacOS() ? "libonnxruntime.dylib" : "libonnxruntime.so"], natives);
+        Assert.DoesNotContain(published, f => f.StartsWith("runtimes/", StringComparison.Ordinal));
+        Assert.DoesNotContain(published, f => Path.GetFileName(f) is "edgebuild.dll" or "EdgeBuild.MSBuild.dll" or "EdgeBuild.Generator.dll" or "EdgeBuild.Core.dll");
+        Assert.Contains("TinyNet.onnx", published);
+    }
+
+    private static System.Xml.Linq.XDocument Nuspec(string feed, string id)
+    {
+        string nupkg = Assert.Single(Directory.GetFiles(feed, id + ".*.nupkg"), f => char.IsDigit(Path.GetFileName(f)[id.Length + 1]));
+        using var zip = System.IO.Compression.ZipFile.OpenRead(nupkg);
+        using var stream = zip.GetEntry(id + ".nuspec")!.Open();
+        return System.Xml.Linq.XDocument.Load(stream);
     }
 
     /// <summary>Conv + BatchNorm + Relu + Flatten + Gemm: the optimizer folds the BatchNorm on the way.</summary>

@@ -10,6 +10,7 @@ namespace EdgeBuild.Tests.Package;
 /// --tool-path DIR EdgeBuild.Tool` from that folder only (a nuget.config that clears every other source), then run
 /// the installed `edgebuild` command.
 /// </summary>
+[Collection(PackCollection.Name)]
 public sealed class ToolInstallTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string work = Directory.CreateTempSubdirectory("edgebuild-tool-").FullName;

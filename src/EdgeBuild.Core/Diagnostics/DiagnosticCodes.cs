@@ -164,6 +164,8 @@ public static class DiagnosticCodes
         "Each EdgeModel item compiles to its own class and artifact file; give one of them another ClassName.");
     public static readonly DiagnosticDescriptor ToolNotFound = new("EB6006", "edgebuild compiler not found",
         "Restore the EdgeBuild package, or point EdgeBuildToolPath at edgebuild.dll (in this repository: build src/EdgeBuild.Cli first).");
+    public static readonly DiagnosticDescriptor RuntimeNotReferenced = new("EB6007", "EdgeBuild.Runtime not referenced",
+        "The classes the EdgeBuild source generator writes call EdgeBuild.Runtime; add a PackageReference to EdgeBuild.Runtime (the same version as EdgeBuild) to the project.");
 
     public static readonly DiagnosticDescriptor PackageFolderInvalid = new("EB7001", "Not a compiled model folder",
         "Pass the folder edgebuild compile (or the build) wrote: exactly one <Name>.edgemodel.json and the artifacts it lists.");

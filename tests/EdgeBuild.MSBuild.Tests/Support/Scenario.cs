@@ -27,7 +27,7 @@ public sealed record BuildResult(int ExitCode, string Output, string Log, IReadO
 /// </summary>
 public sealed class Scenario : IDisposable
 {
-    private static readonly string Configuration =
+    internal static readonly string Configuration =
 #if DEBUG
         "Debug";
 #else
