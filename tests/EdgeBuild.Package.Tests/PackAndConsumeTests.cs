@@ -45,7 +45,7 @@ public sealed class PackAndConsumeTests(ITestOutputHelper output) : IDisposable
         var build = Nuspec(feed, "EdgeBuild");
         Assert.Equal("true", build.Descendants(build.Root!.Name.Namespace + "developmentDependency").Single().Value);
         Assert.Empty(build.Descendants(build.Root.Name.Namespace + "dependency"));
-        // The runtime package: ONNX Runtime as a minimum version ("1.31.1" is >= 1.31.1 in a nuspec; "[1.31.1]" would pin it).
+        // The runtime package: ONNX Runtime as a minimum version ("1.32.0" is >= 1.32.0 in a nuspec; "[1.32.0]" would pin it).
         var runtime = Nuspec(feed, "EdgeBuild.Runtime");
         var ort = runtime.Descendants(runtime.Root!.Name.Namespace + "dependency").Single(d => (string?)d.Attribute("id") == "Microsoft.ML.OnnxRuntime");
         string ortRange = (string)ort.Attribute("version")!;
