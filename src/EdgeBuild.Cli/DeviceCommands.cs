@@ -35,9 +35,13 @@ internal static class DeviceCommands
         {
             var store = DeviceStore.ForUser();
             var devices = store.Load();
-            if (devices.Count == 0) stdout.WriteLine($"no devices in {store.Path}: add one with 'edgebuild device add NAME ssh://user@host[:port]'");
-            foreach (var d in devices)
-                stdout.WriteLine($"{d.Name,-16} {d.Address}{(d.Identity is { } k ? $"  identity {k}" : "")}{(d.CacheDir is { } c ? $"  cache {c}" : "")}");
+            if (devices.Count == 0)
+            {
+                stdout.WriteLine($"no devices in {store.Path}: add one with 'edgebuild device add NAME ssh://user@host[:port]'");
+                return 0;
+            }
+            TextTable.Write([["device", "address", "identity", "cache"],
+                .. devices.Select(d => new[] { d.Name, d.Address, d.Identity ?? "(ssh default)", d.CacheDir ?? "(default)" })], stdout);
             return 0;
         }));
 

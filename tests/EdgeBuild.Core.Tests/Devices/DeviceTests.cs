@@ -79,6 +79,7 @@ public sealed class DeviceTests(LoopbackDevice loopback, ITestOutputHelper outpu
 
         var (exit, stdout, stderr) = Cli("device", "list");
         Assert.Equal(0, exit);
+        Assert.Matches(@"^device\s+address\s+identity\s+cache\r?\n-+", stdout);
         Assert.Contains($"lab-box", stdout, StringComparison.Ordinal);
         Assert.Contains(Server.Address, stdout, StringComparison.Ordinal);
 
