@@ -83,7 +83,7 @@ internal static class AutoTable
                 File.WriteAllText("/proc/self/clear_refs", "5");
                 var clock = Stopwatch.StartNew();
                 var auto = AutoPrecisionSearch.Run(fp32, new QuantizeOptions { Mode = QuantizationMode.Int8Static }, calibration, heldOut, task, budget, Judge,
-                    line => Console.Error.WriteLine($"  {id}: {line}"));
+                    line => Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {id} {clock.Elapsed.TotalSeconds,6:F1}s: {line}")));
                 double searchSeconds = clock.Elapsed.TotalSeconds;
                 Console.Error.WriteLine($"  {id}: {auto.Summary}");
                 byte[] chosen = OnnxExporter.ToBytes(auto.Model);

@@ -77,7 +77,7 @@ public static partial class AutoPrecisionSearch
         }
 
         var feed = (heldOut.Count > 0 ? heldOut : calibration).Samples().First();
-        var score = AccuracyEvaluator.CachedReference(fp32, heldOut, task);
+        var score = MixedPrecisionSearch.Screened(AccuracyEvaluator.CachedReference(fp32, heldOut, task), judge);
         var all = Quantize([]);
         var int8Layers = all.Report.Layers.Where(l => l.Precision == "Int8").ToList();
         if (int8Layers.Count == 0)
@@ -122,21 +122,12 @@ public static partial class AutoPrecisionSearch
             var judgement = judge(accuracy);
             if (!judgement.AcceptableForSearch)
             {
-                // Returning layers to FP32 gives back their INT8 gain: once what is left could not beat FP32 beyond the noise, stop.
-                double fp32Total = fp32Times.Values.Sum();
-                bool WorthGoingOn(IReadOnlyCollection<string> kept)
-                {
-                    double left = int8Layers.Where(l => !slow.Contains(l.Node) && !kept.Contains(l.Node))
-                        .Sum(l => Math.Max(0, fp32Times.GetValueOrDefault(l.Node) - int8Times.GetValueOrDefault(l.Node)));
-                    if (left >= MinWorthwhileGain * fp32Total) return true;
-                    gaveUp = string.Create(CultureInfo.InvariantCulture,
-                        $"the accuracy budget needs so many layers in FP32 that the INT8 kernels left would save {left:F0} µs of the FP32 model's {fp32Total:F0} µs (under {MinWorthwhileGain:P0})");
-                    return false;
-                }
+                var savings = Savings(int8Layers.Select(l => l.Node).Where(n => !slow.Contains(n)), fp32Times, int8Times);
                 var search = MixedPrecisionSearch.Run(fp32, shared with { KeepFp32 = [.. shared.KeepFp32, .. slow.Select(MixedPrecisionSearch.Escape)] },
-                    calibration, heldOut, budgetPercent, judge, score, progress, probeDeadline: DateTime.UtcNow + probeTime.Value, worthGoingOn: WorthGoingOn);
+                    calibration, heldOut, budgetPercent, judge, score, progress, probeDeadline: DateTime.UtcNow + probeTime.Value,
+                    worthGoingOn: kept => WorthGoingOn(savings, kept, fp32Times, ref gaveUp), allInt8Accuracy: accuracy, probeOrder: savings, provenOnly: true);
                 quantizations += search.Quantizations;
-                gaveUp ??= search.GaveUp;
+                gaveUp = Join(search.GaveUp, gaveUp);
                 keptForAccuracy = search.KeptInFp32;
                 speed = (search.Model, search.Report, OnnxExporter.ToBytes(search.Model));
                 accuracy = search.Accuracy;
@@ -156,25 +147,61 @@ public static partial class AutoPrecisionSearch
 
         // Dynamic INT8 (int8 weights, activations quantized at run time) where the caller's targets can take it: on
         // MatMul-heavy models (attention, fully connected heads) ONNX Runtime's MatMulInteger path is where INT8 gains.
+        IReadOnlyDictionary<string, double> dynamicTimes = new Dictionary<string, double>(StringComparer.Ordinal);
+        var dynamicSlow = new HashSet<string>(StringComparer.Ordinal);
+        var dynamicReasons = new Dictionary<string, string>(StringComparer.Ordinal);
         if (dynamicCandidate)
         {
             quantizations++;
+            var dynamicOptions = options with { Mode = QuantizationMode.Int8Dynamic, CalibratedRanges = null };
             var dynamic = OnnxImporter.Parse(fp32);
-            var dynamicReport = ModelQuantizer.Quantize(dynamic, options with { Mode = QuantizationMode.Int8Dynamic, CalibratedRanges = null }, null);
+            var dynamicReport = ModelQuantizer.Quantize(dynamic, dynamicOptions, null);
             string? dynamicGaveUp = null;
-            if (dynamicReport.Layers.Any(l => l.Precision == "Int8"))
+            var dynamicLayers = dynamicReport.Layers.Where(l => l.Precision == "Int8").Select(l => l.Node).ToList();
+            byte[] bytes = OnnxExporter.ToBytes(dynamic);
+            if (dynamicLayers.Count > 0)
             {
-                byte[] bytes = OnnxExporter.ToBytes(dynamic);
+                // Speed first, as for static INT8: a layer whose integer kernels (with the run-time quantization of its
+                // input) are not faster than its float kernel stays FP32 before any accuracy is spent on it. On
+                // convolution nets ONNX Runtime's ConvInteger has no fast kernel, and this ends the branch at once.
+                dynamicTimes = AttributeDynamic(dynamic, NodeProfile.Measure(bytes, feed), dynamicLayers);
+                foreach (var node in dynamicLayers)
+                    if (!Gains(node, fp32Times, dynamicTimes, out string why)) { dynamicSlow.Add(node); dynamicReasons[node] = why.Replace("INT8 kernel", "dynamic INT8 kernels", StringComparison.Ordinal); }
+                string? tooLittle = null;
+                if (dynamicSlow.Count == dynamicLayers.Count)
+                {
+                    dynamicNote = $"; dynamic INT8: no layer's integer kernels ran faster than its FP32 kernel ({dynamicLayers.Count} profiled)";
+                    dynamicLayers.Clear();
+                }
+                else if (!WorthGoingOn(Savings(dynamicLayers.Where(n => !dynamicSlow.Contains(n)), fp32Times, dynamicTimes), [], fp32Times, ref tooLittle, context: ""))
+                {
+                    // No accuracy is spent on a candidate whose faster kernels could not beat FP32 beyond the noise.
+                    dynamicNote = $"; dynamic INT8: {dynamicLayers.Count - dynamicSlow.Count} of {dynamicLayers.Count} layers ran faster, but {tooLittle}";
+                    dynamicLayers.Clear();
+                }
+                else if (dynamicSlow.Count > 0)
+                {
+                    quantizations++;
+                    dynamicOptions = dynamicOptions with { KeepFp32 = [.. dynamicOptions.KeepFp32, .. dynamicSlow.Select(MixedPrecisionSearch.Escape)] };
+                    dynamic = OnnxImporter.Parse(fp32);
+                    dynamicReport = ModelQuantizer.Quantize(dynamic, dynamicOptions, null);
+                    bytes = OnnxExporter.ToBytes(dynamic);
+                }
+            }
+            if (dynamicLayers.Count > 0 && dynamicReport.Layers.Any(l => l.Precision == "Int8"))
+            {
                 var accuracy = score(bytes, heldOut.Count);
                 var judgement = judge(accuracy);
                 if (!judgement.AcceptableForSearch)
                 {
                     // The same budget search, on the dynamic layers; the race below decides whether what is left still pays.
-                    var search = MixedPrecisionSearch.Run(fp32, options with { Mode = QuantizationMode.Int8Dynamic, CalibratedRanges = null }, calibration, heldOut,
+                    var savings = Savings(dynamicLayers.Where(n => !dynamicSlow.Contains(n)), fp32Times, dynamicTimes);
+                    string? notWorth = null;
+                    var search = MixedPrecisionSearch.Run(fp32, dynamicOptions, calibration, heldOut,
                         budgetPercent, judge, score, progress, probeDeadline: DateTime.UtcNow + probeTime.Value / 2,
-                        worthGoingOn: kept => kept.Count * 2 <= dynamicReport.Layers.Count(l => l.Precision == "Int8"));
+                        worthGoingOn: kept => WorthGoingOn(savings, kept, fp32Times, ref notWorth), allInt8Accuracy: accuracy, probeOrder: savings, provenOnly: true);
                     quantizations += search.Quantizations;
-                    dynamicGaveUp = search.GaveUp;
+                    dynamicGaveUp = Join(search.GaveUp, notWorth);
                     (dynamic, dynamicReport, bytes, accuracy) = (search.Model, search.Report, OnnxExporter.ToBytes(search.Model), search.Accuracy);
                     judgement = search.Judgement ?? judge(accuracy);
                 }
@@ -206,10 +233,10 @@ public static partial class AutoPrecisionSearch
         var chosen = winner.Candidate;
         bool isDynamic = chosen.Name == DynamicName;
         var precisions = chosen.Report.Layers.ToDictionary(l => l.Node, l => l.Precision, StringComparer.Ordinal);
-        var chosenLayers = Layers(all.Report, fp32Times, int8Times, n => precisions.GetValueOrDefault(n, "Fp32"),
+        var chosenLayers = Layers(all.Report, fp32Times, isDynamic ? dynamicTimes : int8Times, n => precisions.GetValueOrDefault(n, "Fp32"),
             n => precisions.GetValueOrDefault(n) == "Int8"
-                ? isDynamic ? "INT8 dynamic: int8 weights, activations quantized at run time" : string.Create(CultureInfo.InvariantCulture, $"INT8 kernel faster{Times(n, fp32Times, int8Times)}")
-                : isDynamic ? "no dynamic INT8 rule covers this op (MatMul, Gemm, Conv weights only)" : reasons.GetValueOrDefault(n) ?? "no INT8 rule covers this op here");
+                ? isDynamic ? "INT8 dynamic: int8 weights, activations quantized at run time" + Times(n, fp32Times, dynamicTimes) : string.Create(CultureInfo.InvariantCulture, $"INT8 kernel faster{Times(n, fp32Times, int8Times)}")
+                : isDynamic ? dynamicReasons.GetValueOrDefault(n) ?? "no dynamic INT8 rule covers this op (MatMul, Gemm, Conv weights only)" : reasons.GetValueOrDefault(n) ?? "no INT8 rule covers this op here");
         int int8 = chosenLayers.Count(l => l.Precision == "Int8");
         string summary = string.Create(CultureInfo.InvariantCulture,
             $"Auto: {chosen.Name} with {int8} of {chosenLayers.Count} layers in INT8, {winner.Result.Ratio:F2}x FP32 [{winner.Result.RatioLow:F2}, {winner.Result.RatioHigh:F2}] ({race.Conditions})");
@@ -218,6 +245,28 @@ public static partial class AutoPrecisionSearch
     }
 
     private const string DynamicName = "INT8 dynamic";
+
+    /// <summary>What each layer's INT8 kernels save against its FP32 kernel (µs, 0 where they do not).</summary>
+    private static Dictionary<string, double> Savings(IEnumerable<string> layers, IReadOnlyDictionary<string, double> fp32, IReadOnlyDictionary<string, double> int8) =>
+        layers.Distinct(StringComparer.Ordinal).ToDictionary(n => n, n => Math.Max(0, fp32.GetValueOrDefault(n) - int8.GetValueOrDefault(n)), StringComparer.Ordinal);
+
+    /// <summary>
+    /// Whether returning <paramref name="kept"/> to FP32 still leaves INT8 kernels that save <see cref="MinWorthwhileGain"/>
+    /// of the FP32 model's kernel time: returning layers gives back their gain, and once what is left could not beat FP32
+    /// beyond the noise the search stops (<paramref name="why"/> says so).
+    /// </summary>
+    private static bool WorthGoingOn(IReadOnlyDictionary<string, double> savings, IReadOnlyCollection<string> kept, IReadOnlyDictionary<string, double> fp32, ref string? why,
+        string context = "the accuracy budget needs so many layers in FP32 that ")
+    {
+        double total = fp32.Values.Sum();
+        double left = savings.Where(s => !kept.Contains(s.Key)).Sum(s => s.Value);
+        if (left >= MinWorthwhileGain * total) return true;
+        why = string.Create(CultureInfo.InvariantCulture,
+            $"{context}the INT8 kernels left would save {left:F0} µs of the FP32 model's {total:F0} µs (under {MinWorthwhileGain:P0})");
+        return false;
+    }
+
+    private static string? Join(string? first, string? second) => first is null ? second : second is null ? first : $"{first}: {second}";
 
     /// <summary>
     /// Why a model has no INT8 layer, in one line. Compute ops inside If/Loop/Scan bodies (a recurrent net's branches per
@@ -282,7 +331,7 @@ public static partial class AutoPrecisionSearch
             string name = t.Node;
             string stripped;
             while ((stripped = OrtSuffix().Replace(name, "")) != name) name = stripped;
-            if (!byName.TryGetValue(name, out var node)) continue;
+            if (!byName.TryGetValue(name, out var node) && !byName.TryGetValue(FusedFrom(name), out node)) continue;
             // Walk back over an activation fused into the layer before it (Conv+Relu named after the Relu's output).
             for (int step = 0; step < 3 && !QuantizerRegistry.IsComputeOp(node) && FusesIntoProducer.Contains(node.OpType) && node.Input(0)?.Producer is Node producer; step++)
                 node = producer;
@@ -292,6 +341,41 @@ public static partial class AutoPrecisionSearch
         }
         return result;
     }
+
+    /// <summary>
+    /// Profiled time per layer of a dynamically quantized model. A rewritten layer is a group of kernels named after it
+    /// (its integer kernel, Cast, scale Mul and bias Add, or ONNX Runtime's fused DynamicQuantizeMatMul); the
+    /// DynamicQuantizeLinear of an input serves every layer that reads it, so its time is shared among them.
+    /// </summary>
+    internal static Dictionary<string, double> AttributeDynamic(Model model, IReadOnlyList<NodeTime> times, IReadOnlyCollection<string> layers)
+    {
+        var byName = new Dictionary<string, Node>(StringComparer.Ordinal);
+        foreach (var n in model.Graph.Nodes)
+            if (n.Name.Length > 0) byName.TryAdd(n.Name, n);
+        var longestFirst = layers.OrderByDescending(l => l.Length).ToList();
+        string? LayerOf(string kernel) => longestFirst.FirstOrDefault(l => kernel == l || kernel.StartsWith(l + "_", StringComparison.Ordinal));
+        var result = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var t in times)
+        {
+            string name = t.Node;
+            string stripped;
+            while ((stripped = OrtSuffix().Replace(name, "")) != name) name = stripped;
+            if (byName.TryGetValue(name, out var node) && node.OpType == "DynamicQuantizeLinear" && node.Outputs[0] is { } quantized)
+            {
+                var readers = quantized.Consumers.Select(c => LayerOf(c.Name)).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+                foreach (var r in readers) result[r] = result.GetValueOrDefault(r) + t.Microseconds / readers.Count;
+                continue;
+            }
+            if ((LayerOf(name) ?? LayerOf(FusedFrom(name))) is { } layer) result[layer] = result.GetValueOrDefault(layer) + t.Microseconds;
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// The node a fused kernel came from: some of ONNX Runtime's fusions name their node "ORIGINAL/FusionName"
+    /// (MatMul + Add -> "MatMul_214/MatMulAddFusion"). Only the last segment goes: exporters put '/' in names too.
+    /// </summary>
+    private static string FusedFrom(string kernel) => kernel.LastIndexOf('/') is > 0 and int slash ? kernel[..slash] : kernel;
 
     /// <summary>Ops ONNX Runtime folds into the layer before them (activations, a residual Add or Sum), naming the kernel after their output.</summary>
     private static readonly HashSet<string> FusesIntoProducer = ["Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Add", "Sum"];

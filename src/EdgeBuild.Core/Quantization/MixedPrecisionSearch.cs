@@ -40,25 +40,56 @@ public static class MixedPrecisionSearch
     /// <summary>The search judged by <paramref name="judge"/> (the build's <see cref="AccuracyGate"/> with its budget and floors).</summary>
     public static MixedPrecisionResult Run(byte[] fp32, QuantizeOptions options, ICalibrationDataSource calibration, ICalibrationDataSource heldOut,
         TaskKind task, double budgetPercent, Func<AccuracyReport, AccuracyJudgement> judge, Action<string>? progress = null, int probeSamples = 8) =>
-        Run(fp32, options, calibration, heldOut, budgetPercent, judge, AccuracyEvaluator.CachedReference(fp32, heldOut, task), progress, probeSamples);
+        Run(fp32, options, calibration, heldOut, budgetPercent, judge, Screened(AccuracyEvaluator.CachedReference(fp32, heldOut, task), judge), progress, probeSamples);
+
+    /// <summary>Held-out samples a candidate is screened on before the whole held-out set is spent on it.</summary>
+    public const int ScreenSamples = 12;
+
+    /// <summary>
+    /// <paramref name="score"/> with a screen: a candidate is first scored on <see cref="ScreenSamples"/> samples, and
+    /// when the gate already calls that a miss (the whole interval past the budget or a floor) the short score stands.
+    /// Most fallback steps of a search are such misses, and a search only needs to know that they missed; a miss called
+    /// on too few samples only makes the search keep more layers in FP32, never ship a worse model, and a candidate the
+    /// screen lets through is judged on every sample.
+    /// </summary>
+    public static Func<byte[], int, AccuracyReport> Screened(Func<byte[], int, AccuracyReport> score, Func<AccuracyReport, AccuracyJudgement> judge) =>
+        (candidate, samples) =>
+        {
+            if (samples >= 2 * ScreenSamples)
+            {
+                var quick = score(candidate, ScreenSamples);
+                if (judge(quick).Verdict == AccuracyVerdict.Missed) return quick;
+            }
+            return score(candidate, samples);
+        };
 
     /// <summary>
     /// The search with a scorer of its own (<see cref="AccuracyEvaluator.CachedReference"/>: candidate bytes and sample
     /// count to loss). Single-layer probes stop at <paramref name="probeDeadline"/>; layers not probed by then follow the
     /// probed ones, ranked by their SQNR in the all-INT8 model (lowest first), and the growing fallback goes on while
     /// <paramref name="worthGoingOn"/> (given the next set of layers to keep in FP32) says it can still pay off.
+    /// <paramref name="allInt8Accuracy"/>: the caller's score of the model these options give with no layer kept, when
+    /// it has one (it is not scored again). <paramref name="probeOrder"/>: what each layer's INT8 kernel saves (µs), when
+    /// the caller profiled it: the layers that matter for speed are probed first, and once the layers that miss the
+    /// budget on their own leave too little to gain (<paramref name="worthGoingOn"/> given those), probing stops.
+    /// <paramref name="provenOnly"/>: once the fallback has started, go on past a model the gate finds acceptable but
+    /// unproven until every check is met (a build that ships it then passes without a warning); when no step gets there,
+    /// the first acceptable model is the result.
     /// </summary>
     public static MixedPrecisionResult Run(byte[] fp32, QuantizeOptions options, ICalibrationDataSource calibration, ICalibrationDataSource heldOut,
         double budgetPercent, Func<AccuracyReport, AccuracyJudgement> judge, Func<byte[], int, AccuracyReport> score, Action<string>? progress = null,
-        int probeSamples = 8, DateTime? probeDeadline = null, Func<IReadOnlyCollection<string>, bool>? worthGoingOn = null)
+        int probeSamples = 8, DateTime? probeDeadline = null, Func<IReadOnlyCollection<string>, bool>? worthGoingOn = null, AccuracyReport? allInt8Accuracy = null,
+        IReadOnlyDictionary<string, double>? probeOrder = null, bool provenOnly = false)
     {
         int quantizations = 0;
         (Model Model, QuantizationReport Report) Quantize(IReadOnlyList<string> keepFp32)
         {
             quantizations++;
             var m = OnnxImporter.Parse(fp32);
-            // With ranges calibrated beforehand the data only feeds the per-layer SQNR, which the first (all-INT8) model's report needs alone.
-            var data = options.CalibratedRanges is null || quantizations == 1 ? calibration : null;
+            // Static INT8 calibrates from the data unless its ranges were calibrated beforehand; otherwise (those ranges,
+            // or dynamic INT8) the data only feeds the per-layer SQNR, which the first (all-INT8) model's report needs alone.
+            bool calibrates = options.Mode != QuantizationMode.Int8Dynamic && options.CalibratedRanges is null;
+            var data = calibrates || quantizations == 1 ? calibration : null;
             var r = ModelQuantizer.Quantize(m, options with { KeepFp32 = [.. options.KeepFp32, .. keepFp32.Select(Escape)] }, data);
             // The post-training rules' statistics, measured on the first quantization, serve every later one.
             if (options.Statistics is null && r.Statistics is not null) options = options with { Statistics = r.Statistics };
@@ -66,13 +97,17 @@ public static class MixedPrecisionSearch
         }
 
         var (all, allReport) = Quantize([]);
-        var accuracy = score(OnnxExporter.ToBytes(all), heldOut.Count);
+        var accuracy = allInt8Accuracy ?? score(OnnxExporter.ToBytes(all), heldOut.Count);
         var judgement = judge(accuracy);
         if (judgement.AcceptableForSearch)
             return new MixedPrecisionResult(all, allReport, accuracy, [], [], quantizations) { Judgement = judgement };
 
         var layers = allReport.Layers.Where(l => l.Precision == "Int8").ToList();
+        if (probeOrder is not null) layers = [.. layers.OrderByDescending(l => probeOrder.GetValueOrDefault(l.Node))];
         var ranking = new List<LayerSensitivity>();
+        // Layers that miss the budget (or a floor) with only themselves in INT8: no set holding them can meet it, as
+        // adding INT8 layers adds error.
+        var missAlone = new HashSet<string>(StringComparer.Ordinal);
         foreach (var layer in layers)
         {
             if (probeDeadline is { } deadline && DateTime.UtcNow > deadline) break;
@@ -83,6 +118,13 @@ public static class MixedPrecisionSearch
             {
                 WorstOutputSqnrDb = probed.Outputs.Select(o => o.SqnrDb).Where(d => !double.IsNaN(d)).DefaultIfEmpty(double.PositiveInfinity).Min(),
             });
+            if (judge(probed).Verdict == AccuracyVerdict.Missed) missAlone.Add(layer.Node);
+            if (probeOrder is not null && worthGoingOn is not null && missAlone.Count > 0 && !worthGoingOn(missAlone))
+            {
+                string stop = $"{missAlone.Count} of the {ranking.Count} layers probed so far (the {ranking.Count} that save the most time in INT8) miss the budget with only themselves in INT8";
+                progress?.Invoke(stop);
+                return new MixedPrecisionResult(all, allReport, accuracy, [], ranking, quantizations) { Judgement = judgement, GaveUp = stop };
+            }
         }
         ranking = ranking.OrderByDescending(r => r.LossPercent).ThenBy(r => r.WorstOutputSqnrDb).ThenBy(r => r.Node, StringComparer.Ordinal).ToList();
         if (ranking.Count < layers.Count)
@@ -98,9 +140,12 @@ public static class MixedPrecisionSearch
         var kept = new List<LayerSensitivity>();
         double allInt8Loss = accuracy.LossPercent;
         string? gaveUp = null;
-        int steps = 0;
+        // The loss after each fallback step, the all-INT8 model's first.
+        var losses = new List<double> { accuracy.LossPercent };
+        bool Done(AccuracyJudgement j) => provenOnly ? j.Verdict == AccuracyVerdict.Met : j.AcceptableForSearch;
+        (Model Model, QuantizationReport Report, AccuracyReport Accuracy, AccuracyJudgement Judgement, List<LayerSensitivity> Kept)? firstAcceptable = null;
         // 1, 2, 3, 4, 6, 8, 11, 16, ...: fine steps first, where most budgets are met.
-        for (int count = 1; !judgement.AcceptableForSearch && kept.Count < ranking.Count; count = Math.Max(count + 1, (int)(count * 1.4)))
+        for (int count = 1; !Done(judgement) && kept.Count < ranking.Count; count = Math.Max(count + 1, (int)(count * 1.4)))
         {
             var next = ranking.Take(Math.Min(count, ranking.Count)).ToList();
             if (worthGoingOn is not null && !worthGoingOn(next.Select(k => k.Node).ToHashSet(StringComparer.Ordinal))) break;
@@ -109,11 +154,15 @@ public static class MixedPrecisionSearch
             result = Quantize(kept.Select(k => k.Node).ToList());
             accuracy = score(OnnxExporter.ToBytes(result.Model), heldOut.Count);
             judgement = judge(accuracy);
-            // The most sensitive layers are back in FP32 and the loss has not even halved while staying an order of
-            // magnitude over the budget: the error is not in a few layers but in a discrete step downstream of all of
-            // them (a peak mask comparing a map with its own MaxPool, an argmax), which any rounding flips. More
-            // layers in FP32 only repeat the evaluation; stop and say so.
-            if (!judgement.AcceptableForSearch && ++steps >= NoProgressSteps && accuracy.Loss.Low > NoProgressFactor * budgetPercent && accuracy.LossPercent > allInt8Loss / 2)
+            losses.Add(accuracy.LossPercent);
+            if (judgement.AcceptableForSearch) firstAcceptable ??= (result.Model, result.Report, accuracy, judgement, kept);
+            // Over the last steps the loss has not even halved (against the best before them) while staying an order
+            // of magnitude over the budget: the error is not in a few layers but in a discrete step downstream of all
+            // of them (a peak mask comparing a map with its own MaxPool, an argmax), which any rounding flips, or in
+            // every layer a little. More layers in FP32 only repeat the evaluation; stop and say so.
+            int steps = losses.Count - 1;
+            if (!judgement.AcceptableForSearch && steps >= NoProgressSteps && accuracy.Loss.Low > NoProgressFactor * budgetPercent
+                && accuracy.LossPercent > losses.Take(steps - NoProgressSteps + 2).Min() / 2)
             {
                 gaveUp = FormattableString.Invariant(
                     $"with the {kept.Count} most sensitive layers in FP32 the loss is still {accuracy.LossPercent:F2} % (all-INT8 {allInt8Loss:F2} %) against a {budgetPercent} % budget: no small set of layers holds the error");
@@ -121,6 +170,8 @@ public static class MixedPrecisionSearch
                 break;
             }
         }
+        if (!judgement.AcceptableForSearch && firstAcceptable is { } first)
+            return new MixedPrecisionResult(first.Model, first.Report, first.Accuracy, first.Kept, ranking, quantizations) { Judgement = first.Judgement };
         return new MixedPrecisionResult(result.Model, result.Report, accuracy, kept, ranking, quantizations) { Judgement = judgement, GaveUp = gaveUp };
     }
 

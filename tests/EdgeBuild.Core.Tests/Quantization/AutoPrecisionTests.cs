@@ -75,6 +75,85 @@ public class AutoPrecisionTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void AFusedKernelNamedOriginalSlashFusionBelongsToItsOriginalLayer()
+    {
+        // ONNX Runtime 1.32 names MatMul+Add fused into Gemm "MatMul_214/MatMulAddFusion"; the exporter's own '/' stays.
+        var b = new ModelBuilder();
+        var x = b.Input("x", 1, 16);
+        var first = b.Graph.AddNode("MatMul", [x, b.Weight("w1", [16, 16])], ["h"], "", "MatMul_214").Output0;
+        var second = b.Graph.AddNode("MatMul", [first, b.Weight("w2", [16, 4])], ["y"], "", "block/dense/MatMul").Output0;
+        b.Output(second);
+        var times = AutoPrecisionSearch.Attribute(b.Model,
+        [
+            new NodeTime("MatMul_214/MatMulAddFusion", "Gemm", "CPUExecutionProvider", 7),
+            new NodeTime("block/dense/MatMul", "MatMul", "CPUExecutionProvider", 3),
+        ]);
+        Assert.Equal(7, times["MatMul_214"]);
+        Assert.Equal(3, times["block/dense/MatMul"]);
+    }
+
+    [Fact]
+    public void DynamicKernelsAreTheirLayersAndTheSharedInputQuantizationIsSplitBetweenItsReaders()
+    {
+        // Two MatMuls read one input: dynamic INT8 quantizes that input once (one DynamicQuantizeLinear) for both.
+        var b = new ModelBuilder(seed: 5);
+        var x = b.Input("x", 1, 32);
+        var left = b.Graph.AddNode("MatMul", [x, b.Weight("wl", [32, 32])], ["left"], "", "left_mm").Output0;
+        var right = b.Graph.AddNode("MatMul", [x, b.Weight("wr", [32, 32])], ["right"], "", "right_mm").Output0;
+        b.Output(b.Op("Add", [left, right], "y"));
+        var model = b.Model;
+        var report = ModelQuantizer.Quantize(model, new QuantizeOptions { Mode = QuantizationMode.Int8Dynamic }, null);
+        Assert.Equal(2, report.Layers.Count(l => l.Precision == "Int8"));
+        var dql = Assert.Single(model.Graph.Nodes, n => n.OpType == "DynamicQuantizeLinear");
+        var scaled = model.Graph.Nodes.First(n => n.OpType == "Mul" && n.Name.StartsWith("left_mm_", StringComparison.Ordinal));
+        var times = AutoPrecisionSearch.AttributeDynamic(model,
+        [
+            new NodeTime(dql.Name, "DynamicQuantizeLinear", "CPUExecutionProvider", 10),
+            new NodeTime("left_mm_int32", "MatMulInteger", "CPUExecutionProvider", 5),
+            new NodeTime(scaled.Name, "Mul", "CPUExecutionProvider", 1),
+            new NodeTime("right_mm_int32_token_3", "DynamicQuantizeMatMul", "CPUExecutionProvider", 7),
+            new NodeTime("y", "Add", "CPUExecutionProvider", 2),   // the float Add is no layer's
+        ], ["left_mm", "right_mm"]);
+        Assert.Equal(11, times["left_mm"]);    // 5 + 1 + half of 10
+        Assert.Equal(12, times["right_mm"]);   // 7 + half of 10
+        Assert.Equal(2, times.Count);
+
+        // The real profile of the same model lands on the same two layers and nothing else.
+        var profiled = AutoPrecisionSearch.AttributeDynamic(model, NodeProfile.Measure(OnnxExporter.ToBytes(model), ListDataSource.Random("x", [1, 32], 1).Samples().First(), runs: 5), ["left_mm", "right_mm"]);
+        Assert.Equal(["left_mm", "right_mm"], profiled.Keys.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void TheScreenSpendsTheWholeHeldOutSetOnlyOnCandidatesItDoesNotAlreadyCallMissed()
+    {
+        var b = new ModelBuilder(seed: 3);
+        var x = b.Input("x", 1, 8);
+        b.Output(b.Op("Relu", [x], "y"));
+        byte[] fp32 = OnnxExporter.ToBytes(b.Model);
+        var heldOut = ListDataSource.Random("x", [1, 8], 40, seed: 4);
+        var exact = AccuracyEvaluator.CachedReference(fp32, heldOut, TaskKind.Generic);
+        var asked = new List<int>();
+        var screened = MixedPrecisionSearch.Screened((bytes, n) => { asked.Add(n); return exact(bytes, n); }, Judge);
+
+        var same = screened(fp32, 40);   // the reference itself: no loss, judged on all 40
+        Assert.Equal([MixedPrecisionSearch.ScreenSamples, 40], asked);
+        Assert.Equal(40, same.Samples);
+
+        // A candidate that negates the output misses on the first samples already: the full set is not spent on it.
+        asked.Clear();
+        var nb = new ModelBuilder(seed: 3);
+        nb.Output(nb.Op("Neg", [nb.Op("Relu", [nb.Input("x", 1, 8)], "r")], "y"));
+        var wrong = screened(OnnxExporter.ToBytes(nb.Model), 40);
+        Assert.Equal([MixedPrecisionSearch.ScreenSamples], asked);
+        Assert.Equal(AccuracyVerdict.Missed, Judge(wrong).Verdict);
+
+        // Too few samples to screen: scored once.
+        asked.Clear();
+        screened(fp32, 20);
+        Assert.Equal([20], asked);
+    }
+
+    [Fact]
     public void TheMedianIntervalHoldsTheMedianAndWidensWithFewerRuns()
     {
         var (median, low, high) = Quantiles.Of(Enumerable.Range(1, 101).Select(i => (double)i).ToList(), 0.5);
@@ -158,6 +237,43 @@ public class AutoPrecisionTests(ITestOutputHelper output)
         Assert.Contains("no small set of layers holds the error", search.GaveUp);
         Assert.True(search.KeptInFp32.Count < search.Ranking.Count, "the search returned every layer to FP32 instead of stopping");
         Assert.True(search.Quantizations <= 1 + search.Ranking.Count + MixedPrecisionSearch.NoProgressSteps, $"{search.Quantizations} quantizations");
+    }
+
+    /// <summary>
+    /// The same peak-mask pattern with the caller's profile: the layers that save the most are probed first, and once
+    /// those that miss the budget on their own leave too little to gain, probing stops with a line that says so; the
+    /// layers saving least are never probed.
+    /// </summary>
+    [Fact]
+    public void ProbingStopsOnceLayersThatMissAloneLeaveTooLittleToGain()
+    {
+        var b = new ModelBuilder(seed: 11);
+        var x = b.Input("x", 1, 8, 24, 24);
+        var h = x;
+        for (int i = 0; i < 6; i++) h = b.Op("Relu", [b.Conv(h, $"c{i}", 16, i == 0 ? 8 : 16)], $"r{i}");
+        var map = b.Op("Sigmoid", [b.Conv(h, "head", 1, 16)], "map");
+        var pooled = b.Op("MaxPool", [map], "pooled", Ir.Attribute.Of("kernel_shape", [3L, 3L]), Ir.Attribute.Of("pads", [1L, 1L, 1L, 1L]));
+        var peaks = b.Op("Cast", [b.Op("Equal", [map, pooled], "is_peak")], "peak_mask", Ir.Attribute.Of("to", (long)DataType.Float));
+        b.Output(b.Op("Mul", [map, peaks], "scores"));
+        byte[] fp32 = OnnxExporter.ToBytes(b.Model);
+        var calibration = ListDataSource.Random("x", [1, 8, 24, 24], 8);
+        var heldOut = ListDataSource.Random("x", [1, 8, 24, 24], 30, seed: 900);
+        var layers = OnnxImporter.Parse(fp32).Graph.Nodes.Where(n => n.OpType == "Conv").Select(NodePatterns.NameOf).ToList();
+        // A made-up profile: the later a layer, the more its INT8 kernel saves (the head saves most).
+        var savings = layers.Select((n, i) => (n, (double)(i + 1))).ToDictionary(p => p.n, p => p.Item2, StringComparer.Ordinal);
+        double total = savings.Values.Sum();
+        var probed = new List<string>();
+        var search = MixedPrecisionSearch.Run(fp32, new QuantizeOptions { Mode = QuantizationMode.Int8Static }, calibration, heldOut, 1.0, Judge,
+            AccuracyEvaluator.CachedReference(fp32, heldOut, TaskKind.Generic), line => output.WriteLine(line),
+            worthGoingOn: kept => savings.Where(s => !kept.Contains(s.Key)).Sum(s => s.Value) >= 0.5 * total, probeOrder: savings);
+        foreach (var r in search.Ranking) output.WriteLine($"{r.Node}: {r.LossPercent:F2} % alone");
+        Assert.NotNull(search.GaveUp);
+        Assert.Contains("miss the budget with only themselves in INT8", search.GaveUp);
+        Assert.Equal(layers[^1], search.Ranking[0].Node);
+        Assert.True(search.Ranking.Count < layers.Count, $"every one of the {layers.Count} layers was probed");
+        Assert.DoesNotContain(layers[0], search.Ranking.Select(r => r.Node));
+        Assert.Empty(search.KeptInFp32);
+        Assert.False(search.Judgement!.AcceptableForSearch);
     }
 
     [Fact]
