@@ -201,6 +201,59 @@ public sealed class PackAndConsumeTests(ITestOutputHelper output) : IDisposable
         AssertOutput(expected, RunPublished(publishOwn));
     }
 
+    /// <summary>
+    /// An app with the runtime package alone (no EdgeBuild package, no ONNX Runtime package: an app that uses a class
+    /// library package built with EdgeBuild): for a platform the native packages cover it restores that platform's
+    /// library and ONNX Runtime loads; portable, or for a platform ONNX Runtime has no CPU library for, the build stops
+    /// with one line naming what to do, not a DllNotFoundException at the first model load.
+    /// </summary>
+    [Fact]
+    public void TheRuntimeAloneLoadsOnItsPlatformAndStopsWithOneLineWhereNoLibraryWouldLoad()
+    {
+        string repo = RepoRoot();
+        string feed = Path.Combine(work, "feed");
+        string app = Path.Combine(work, "RuntimeOnly");
+        string packages = Path.Combine(work, "packages");
+        string rid = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier;
+        Directory.CreateDirectory(app);
+        Run(repo, "dotnet", "pack", "src/EdgeBuild.Runtime/EdgeBuild.Runtime.csproj", "-c", "Release", "-o", feed, "-nodeReuse:false");
+        Run(repo, "dotnet", "pack", "src/EdgeBuild.Runtime.Native/EdgeBuild.Runtime.Native.csproj", "-c", "Release", "-o", feed, "-nodeReuse:false");
+
+        Run(app, "dotnet", "new", "console", "-n", "RuntimeOnly", "-o", ".");
+        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <config><add key="globalPackagesFolder" value="{packages}" /></config>
+              <packageSources>
+                <clear />
+                <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
+                <add key="local" value="{feed}" />
+              </packageSources>
+            </configuration>
+            """);
+        Run(app, "dotnet", "add", "package", "EdgeBuild.Runtime");
+        File.WriteAllText(Path.Combine(app, "Program.cs"), """
+            Console.WriteLine("ort " + Microsoft.ML.OnnxRuntime.OrtEnv.Instance().GetVersionString());
+            """);
+
+        Assert.Contains("ort " + EdgeBuildOrtVersion(repo), Run(app, "dotnet", "run", "-r", rid, "--self-contained", "false"), StringComparison.Ordinal);
+
+        var (portableExit, portable) = Execute(app, "dotnet", "build", "-nodeReuse:false");
+        Assert.NotEqual(0, portableExit);
+        Assert.Contains("error EB6008: RuntimeOnly.csproj: a portable build (no RuntimeIdentifier) has EdgeBuild.Runtime but no ONNX Runtime native library", portable, StringComparison.Ordinal);
+        Assert.Contains("set RuntimeIdentifier, add the EdgeBuild package", portable, StringComparison.Ordinal);
+        Assert.DoesNotContain("error CS", portable, StringComparison.Ordinal);
+
+        // A platform ONNX Runtime ships no CPU library for (osx-x64 falls back to nothing in runtime.json).
+        var (otherExit, other) = Execute(app, "dotnet", "build", "-r", "osx-x64", "--self-contained", "false", "-nodeReuse:false");
+        Assert.NotEqual(0, otherExit);
+        Assert.Contains("error EB6009: RuntimeOnly.csproj: no ONNX Runtime native library for RuntimeIdentifier 'osx-x64'", other, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(packages, "edgebuild.runtime.native.osx-arm64")), "osx-x64 must not take another platform's library");
+    }
+
+    private static string EdgeBuildOrtVersion(string repo) =>
+        System.Xml.Linq.XDocument.Load(Path.Combine(repo, "Directory.Packages.props")).Descendants("EdgeBuildOnnxRuntimeVersion").Single().Value;
+
     private void AssertOutput(float[] expected, string stdout)
     {
         var line = stdout.Split('\n').Single(l => l.StartsWith("y ", StringComparison.Ordinal));
@@ -286,6 +339,13 @@ public sealed class PackAndConsumeTests(ITestOutputHelper output) : IDisposable
 
     private string Run(string directory, string file, params string[] args)
     {
+        var (exitCode, all) = Execute(directory, file, args);
+        Assert.True(exitCode == 0, $"{file} {string.Join(' ', args)} failed ({exitCode}):\n{Tail(all)}");
+        return all;
+    }
+
+    private (int ExitCode, string Output) Execute(string directory, string file, params string[] args)
+    {
         var psi = new ProcessStartInfo(file, args) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         psi.Environment["DOTNET_NOLOGO"] = "1";
@@ -297,8 +357,7 @@ public sealed class PackAndConsumeTests(ITestOutputHelper output) : IDisposable
         Assert.True(p.WaitForExit(TimeSpan.FromMinutes(8)), $"{file} {string.Join(' ', args)} timed out");
         string all = stdout.Result + stderr.Result;
         output.WriteLine($"$ {file} {string.Join(' ', args)}  (exit {p.ExitCode})");
-        Assert.True(p.ExitCode == 0, $"{file} {string.Join(' ', args)} failed ({p.ExitCode}):\n{Tail(all)}");
-        return all;
+        return (p.ExitCode, all);
     }
 
     private static string Tail(string s) => string.Join('\n', s.Split('\n').TakeLast(40));
