@@ -48,10 +48,18 @@ internal static class TaskDiagnostics
     public static readonly TaskDiagnostic RuntimeNotReferenced = new("EB6007", "EdgeBuild.Runtime not referenced",
         "The classes the EdgeBuild source generator writes call EdgeBuild.Runtime; add a PackageReference to EdgeBuild.Runtime (the same version as EdgeBuild) to the project.");
 
+    /// <summary>Raised by the runtime package's targets (build/EdgeBuild.Runtime.targets), with this help text.</summary>
+    public static readonly TaskDiagnostic PortableAppWithoutOnnxRuntimeNative = new("EB6008", "Portable app without an ONNX Runtime native library",
+        "EdgeBuild.Runtime brings ONNX Runtime's library per RuntimeIdentifier; set RuntimeIdentifier, add the EdgeBuild package (it gives a portable app its copies), or reference Microsoft.ML.OnnxRuntime.");
+
+    /// <summary>Raised by the runtime package's targets (build/EdgeBuild.Runtime.targets), with this help text.</summary>
+    public static readonly TaskDiagnostic NoOnnxRuntimeNativeForRid = new("EB6009", "No ONNX Runtime native library for the RuntimeIdentifier",
+        "EdgeBuild.Runtime carries ONNX Runtime's CPU library for win-x64, win-arm64, linux-x64, linux-arm64 and osx-arm64; build for one of those, or reference an ONNX Runtime package that has a library for the platform.");
+
     /// <summary>Every row (the consistency test reads this).</summary>
     public static IReadOnlyList<TaskDiagnostic> All { get; } =
     [
         CalibrationFileMissing, InvalidOption, ModelNotFound, CalibrationMatchedNothing, ToolFailed, DuplicateClassName, ToolNotFound,
-        RuntimeNotReferenced,
+        RuntimeNotReferenced, PortableAppWithoutOnnxRuntimeNative, NoOnnxRuntimeNativeForRid,
     ];
 }

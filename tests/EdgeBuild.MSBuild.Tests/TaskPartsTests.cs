@@ -83,6 +83,14 @@ public class TaskPartsTests
         string targets = File.ReadAllText(Path.Combine(Scenario.RepoRoot, "build", "EdgeBuild.targets"));
         Assert.Contains(TaskDiagnostics.DuplicateClassName.Help, targets, StringComparison.Ordinal);
         Assert.Contains(TaskDiagnostics.RuntimeNotReferenced.Help, targets, StringComparison.Ordinal);
+        // EB6008 and EB6009 by the runtime package's targets.
+        string runtimeTargets = File.ReadAllText(Path.Combine(Scenario.RepoRoot, "build", "EdgeBuild.Runtime.targets"));
+        Assert.Contains(TaskDiagnostics.PortableAppWithoutOnnxRuntimeNative.Help, runtimeTargets, StringComparison.Ordinal);
+        Assert.Contains(TaskDiagnostics.NoOnnxRuntimeNativeForRid.Help, runtimeTargets, StringComparison.Ordinal);
+        // EB6009 names exactly the platforms the native packages are packed for.
+        string rids = System.Xml.Linq.XDocument.Load(Path.Combine(Scenario.RepoRoot, "Directory.Packages.props")).Descendants("EdgeBuildOnnxRuntimeNativeRids").Single().Value;
+        var named = System.Text.RegularExpressions.Regex.Matches(TaskDiagnostics.NoOnnxRuntimeNativeForRid.Help, @"\b(?:win|linux|osx)-[a-z0-9]+\b").Select(m => m.Value);
+        Assert.Equal(rids.Split(';').Order(), named.Order());
     }
 
     [Fact]

@@ -166,6 +166,10 @@ public static class DiagnosticCodes
         "Restore the EdgeBuild package, or point EdgeBuildToolPath at edgebuild.dll (in this repository: build src/EdgeBuild.Cli first).");
     public static readonly DiagnosticDescriptor RuntimeNotReferenced = new("EB6007", "EdgeBuild.Runtime not referenced",
         "The classes the EdgeBuild source generator writes call EdgeBuild.Runtime; add a PackageReference to EdgeBuild.Runtime (the same version as EdgeBuild) to the project.");
+    public static readonly DiagnosticDescriptor PortableAppWithoutOnnxRuntimeNative = new("EB6008", "Portable app without an ONNX Runtime native library",
+        "EdgeBuild.Runtime brings ONNX Runtime's library per RuntimeIdentifier; set RuntimeIdentifier, add the EdgeBuild package (it gives a portable app its copies), or reference Microsoft.ML.OnnxRuntime.");
+    public static readonly DiagnosticDescriptor NoOnnxRuntimeNativeForRid = new("EB6009", "No ONNX Runtime native library for the RuntimeIdentifier",
+        "EdgeBuild.Runtime carries ONNX Runtime's CPU library for win-x64, win-arm64, linux-x64, linux-arm64 and osx-arm64; build for one of those, or reference an ONNX Runtime package that has a library for the platform.");
 
     public static readonly DiagnosticDescriptor PackageFolderInvalid = new("EB7001", "Not a compiled model folder",
         "Pass the folder edgebuild compile (or the build) wrote: exactly one <Name>.edgemodel.json and the artifacts it lists.");
