@@ -144,6 +144,7 @@ public static class MixedPrecisionSearch
         var losses = new List<double> { accuracy.LossPercent };
         bool Done(AccuracyJudgement j) => provenOnly ? j.Verdict == AccuracyVerdict.Met : j.AcceptableForSearch;
         (Model Model, QuantizationReport Report, AccuracyReport Accuracy, AccuracyJudgement Judgement, List<LayerSensitivity> Kept)? firstAcceptable = null;
+        int acceptableAt = 0;
         // 1, 2, 3, 4, 6, 8, 11, 16, ...: fine steps first, where most budgets are met.
         for (int count = 1; !Done(judgement) && kept.Count < ranking.Count; count = Math.Max(count + 1, (int)(count * 1.4)))
         {
@@ -155,12 +156,19 @@ public static class MixedPrecisionSearch
             accuracy = score(OnnxExporter.ToBytes(result.Model), heldOut.Count);
             judgement = judge(accuracy);
             losses.Add(accuracy.LossPercent);
-            if (judgement.AcceptableForSearch) firstAcceptable ??= (result.Model, result.Report, accuracy, judgement, kept);
+            int steps = losses.Count - 1;
+            if (judgement.AcceptableForSearch && firstAcceptable is null)
+            {
+                firstAcceptable = (result.Model, result.Report, accuracy, judgement, kept);
+                acceptableAt = steps;
+            }
+            // A verdict more layers in FP32 do not settle (an agreement rate at 0 flips, whose interval only more held-out
+            // samples narrow) is not pursued for long.
+            if (firstAcceptable is not null && !Done(judgement) && steps - acceptableAt >= NoProgressSteps) break;
             // Over the last steps the loss has not even halved (against the best before them) while staying an order
             // of magnitude over the budget: the error is not in a few layers but in a discrete step downstream of all
             // of them (a peak mask comparing a map with its own MaxPool, an argmax), which any rounding flips, or in
             // every layer a little. More layers in FP32 only repeat the evaluation; stop and say so.
-            int steps = losses.Count - 1;
             if (!judgement.AcceptableForSearch && steps >= NoProgressSteps && accuracy.Loss.Low > NoProgressFactor * budgetPercent
                 && accuracy.LossPercent > losses.Take(steps - NoProgressSteps + 2).Min() / 2)
             {
@@ -170,7 +178,7 @@ public static class MixedPrecisionSearch
                 break;
             }
         }
-        if (!judgement.AcceptableForSearch && firstAcceptable is { } first)
+        if (!Done(judgement) && firstAcceptable is { } first)
             return new MixedPrecisionResult(first.Model, first.Report, first.Accuracy, first.Kept, ranking, quantizations) { Judgement = first.Judgement };
         return new MixedPrecisionResult(result.Model, result.Report, accuracy, kept, ranking, quantizations) { Judgement = judgement, GaveUp = gaveUp };
     }
