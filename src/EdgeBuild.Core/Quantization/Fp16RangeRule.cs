@@ -112,17 +112,29 @@ internal static class Fp16RangeRule
         }
         if (extremes is null || extremes.Count == 0) return found;
 
+        // A dequantized tensor of an int8 build (KeepFp16 layers beside int8 ones) carries the float tensor's values:
+        // its extremes are those of the tensor its QuantizeLinear read.
+        bool TryExtremes(Value v, out ValueExtremes e)
+        {
+            for (var at = v; ;)
+            {
+                if (extremes.TryGetValue(at.Name, out e)) return true;
+                if (at.Producer is { OpType: "DequantizeLinear" } dq && dq.Input(0)?.Producer is { OpType: "QuantizeLinear" } q && q.Input(0) is { } source) at = source;
+                else return false;
+            }
+        }
+
         var values = graph.Inputs.Concat(graph.Nodes.SelectMany(n => n.Outputs).OfType<Value>()).Distinct().ToList();
         foreach (var v in values)
         {
-            if (!extremes.TryGetValue(v.Name, out var e) || !(e.AbsMax > HalfMax)) continue;
+            if (!TryExtremes(v, out var e) || !(e.AbsMax > HalfMax)) continue;
             if (v.Producer is { } producer) Keep(producer, v.Name, Fp16RangeKind.Overflow, e.AbsMax, HalfMax);
             foreach (var u in v.Uses) Keep(u.Node, v.Name, Fp16RangeKind.Overflow, e.AbsMax, HalfMax);
         }
 
         // Single-signed with values under the smallest normal, or signed but wholly under it (x * 1e-5: no value keeps full precision).
         bool Small(Value v, out ValueExtremes e) =>
-            extremes.TryGetValue(v.Name, out e) && e.SmallestNonZero < HalfMinNormal && (e.Min >= 0 || e.Max <= 0 || e.AbsMax < HalfMinNormal);
+            TryExtremes(v, out e) && e.SmallestNonZero < HalfMinNormal && (e.Min >= 0 || e.Max <= 0 || e.AbsMax < HalfMinNormal);
         foreach (var n in graph.Nodes)
         {
             foreach (int slot in ZeroSensitiveInputs(n))
