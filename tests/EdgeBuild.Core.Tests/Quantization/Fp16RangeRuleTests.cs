@@ -113,10 +113,42 @@ public sealed class Fp16RangeRuleTests : IDisposable
         var guarded = OnnxImporter.Parse(fp32);
         var report = ModelQuantizer.Quantize(guarded, new QuantizeOptions { Mode = QuantizationMode.Fp16 }, null);
         var finding = Assert.Single(report.RangeKeptFp32);
-        Assert.Equal(("clipped_node", Fp16RangeKind.ConstantUnderflow, "floor"), (finding.Node, finding.Kind, finding.Tensor));
+        Assert.Equal(("clipped_node", Fp16RangeKind.ConstantUnderflow, "floor", "Log 'log_node'"), (finding.Node, finding.Kind, finding.Tensor, finding.Reaches));
         Ort.AssertClose(Ort.Run(fp32, silence), Ort.Run(guarded, silence), relative: 1e-3);
         // The squaring that feeds the Clip still computes in float16: only the guard's reader moved.
         Assert.Equal(DataType.Float16, guarded.Graph.Nodes.Single(n => n.Name == "power_node").Outputs[0]!.TensorType!.ElementType);
+    }
+
+    /// <summary>
+    /// A decomposed LayerNorm, (x - mean) / Sqrt(var + 1e-12): on a constant row var is 0, and float16's eps is 0 too, so
+    /// 0 / 0 is NaN. The guard's reader, the Sqrt and the Div stay float32 together (the Add alone would hand the Sqrt a
+    /// float16 cast of var + eps, eps rounded away again).
+    /// </summary>
+    [Fact]
+    public void ALayerNormEpsilonKeepsItsPathToTheDivisionInFp32()
+    {
+        var b = new ModelBuilder(seed: 4);
+        var x = b.Input("x", Dims);
+        var axes = Ir.Attribute.Of("axes", [1L]);
+        var centred = b.Op("Sub", [x, b.Op("ReduceMean", [x], "mean", axes)], "centred");
+        var variance = b.Op("ReduceMean", [b.Op("Pow", [centred, b.Const("two", [], 2f)], "squared")], "variance", axes);
+        var std = b.Op("Sqrt", [b.Op("Add", [variance, b.Const("eps", [], 1e-12f)], "var_eps")], "std");
+        b.Output(b.Op("Div", [centred, std], "norm"));
+        ShapeInference.Infer(b.Model);
+        byte[] fp32 = OnnxExporter.ToBytes(b.Model);
+        var constantRow = new Dictionary<string, Tensor> { ["x"] = Tensor.FromFloats(Dims, Enumerable.Repeat(0.5f, 64).ToArray()) };
+
+        var plain = OnnxImporter.Parse(fp32);
+        ModelQuantizer.Quantize(plain, new QuantizeOptions { Mode = QuantizationMode.Fp16, Fp16RangeRule = false }, null);
+        Assert.True(AnyNonFinite(Ort.Run(plain, constantRow), "norm"));
+
+        var guarded = OnnxImporter.Parse(fp32);
+        var report = ModelQuantizer.Quantize(guarded, new QuantizeOptions { Mode = QuantizationMode.Fp16 }, null);
+        Assert.Equal(["norm_node", "std_node", "var_eps_node"], report.RangeKeptFp32.Select(f => f.Node).Order(StringComparer.Ordinal));
+        Assert.All(report.RangeKeptFp32, f => Assert.Equal((Fp16RangeKind.ConstantUnderflow, "Div 'norm_node'"), (f.Kind, f.Reaches)));
+        Ort.AssertClose(Ort.Run(fp32, constantRow), Ort.Run(guarded, constantRow));
+        var sample = new Dictionary<string, Tensor> { ["x"] = ModelBuilder.RandomInput(Dims, 8) };
+        Ort.AssertClose(Ort.Run(fp32, sample), Ort.Run(guarded, sample), relative: 5e-3);
     }
 
     /// <summary>KeepFp16 layers of an int8 build take the same rule, from the extremes the build's one calibration pass measured.</summary>
@@ -172,7 +204,7 @@ public sealed class Fp16RangeRuleTests : IDisposable
         var matmul = kept.Single(k => k.GetProperty("node").GetString() == "matmul_node");
         Assert.Equal("overflow", matmul.GetProperty("kind").GetString());
         Assert.True(matmul.GetProperty("value").GetDouble() > matmul.GetProperty("limit").GetDouble());
-        Assert.Equal(65504, matmul.GetProperty("limit").GetDouble());
+        Assert.Equal(65504 / 2, matmul.GetProperty("limit").GetDouble());
         Assert.StartsWith("range: ", matmul.GetProperty("reason").GetString(), StringComparison.Ordinal);
     }
 
