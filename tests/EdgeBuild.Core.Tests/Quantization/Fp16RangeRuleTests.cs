@@ -197,8 +197,13 @@ public sealed class Fp16RangeRuleTests : IDisposable
         string calibration = Path.Combine(dir, "calibration");
         Directory.CreateDirectory(calibration);
         for (int i = 0; i < 16; i++) NpyFile.Write(Path.Combine(calibration, $"x{i:D2}.npy"), ModelBuilder.RandomInput(Dims, 300 + i));
-        var fixedBuild = CliRunner.Run("compile", model, "--out", outDir, "--precision", "Fp16", "--calibration", calibration, "--no-measure", "-q");
+        var fixedBuild = CliRunner.Run("compile", model, "--out", outDir, "--precision", "Fp16", "--calibration", calibration, "-q",
+            "--measure-seconds", "0.5", "--batch-size", "0", "--measure-cache", Path.Combine(dir, "cache"));
         Assert.True(fixedBuild.Exit == 0, fixedBuild.Stderr);
+        string markdown = File.ReadAllText(Path.Combine(outDir, "report.md"));
+        Assert.Contains("FP16 range rule: 6 node(s) kept in FP32", markdown, StringComparison.Ordinal);
+        Assert.Contains("matmul_node (MatMul): range: max |x| of 'matmul'", markdown, StringComparison.Ordinal);
+        Assert.Contains("Kept in FP32 by the FP16 range rule (6)", File.ReadAllText(Path.Combine(outDir, "report.html")), StringComparison.Ordinal);
         using var manifest = JsonDocument.Parse(File.ReadAllText(Directory.GetFiles(outDir, "*.edgemodel.json").Single()));
         var kept = manifest.RootElement.GetProperty("quantization").GetProperty("keptInFp32ForRange").EnumerateArray().ToList();
         var matmul = kept.Single(k => k.GetProperty("node").GetString() == "matmul_node");
