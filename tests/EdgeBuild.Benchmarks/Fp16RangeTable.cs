@@ -18,6 +18,7 @@ namespace EdgeBuild.Benchmarks;
 /// magnitude of the model, which is what an overflow margin would be judged against.
 ///
 ///   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- fp16-range-table [--models a,b] [--held-out 30] [--calibration 16]
+/// (a zoo id with "@int16" feeds its inputs times 32768: 16-bit PCM values, as openWakeWord's Python package feeds audio)
 /// </summary>
 internal static class Fp16RangeTable
 {
@@ -36,16 +37,22 @@ internal static class Fp16RangeTable
         {
             try
             {
-                var model = OnnxImporter.Load(Path.Combine(data, "models", id + ".onnx"));
+                // "model@int16": the model's zoo inputs times 32768, as openWakeWord's Python package feeds its front end
+                // (16-bit PCM values as floats), where the web package feeds [-1, 1].
+                string file = id.Split('@')[0];
+                float scale = id.EndsWith("@int16", StringComparison.Ordinal) ? 32768f : 1f;
+                var model = OnnxImporter.Load(Path.Combine(data, "models", file + ".onnx"));
                 TaskKind task;
                 ICalibrationDataSource heldOut, calibration;
-                if (ZooModelInputs.Ids.Contains(id))
+                if (ZooModelInputs.Ids.Contains(file))
                 {
-                    var zoo = ZooModelInputs.Build(id, data);
+                    var zoo = ZooModelInputs.Build(file, data);
                     task = zoo.Task;
                     InputShapes.Apply(model, zoo.Shapes);
-                    heldOut = new SampleList(zoo.Inputs.Take(heldOutCount).ToList());
-                    calibration = new SampleList(zoo.Inputs.Skip(heldOutCount).Take(calibrationCount).ToList());
+                    var inputs = zoo.Inputs.Select(sample => scale == 1f ? sample : sample.ToDictionary(kv => kv.Key,
+                        kv => kv.Value.ElementType == Ir.DataType.Float ? Ir.Tensor.FromFloats(kv.Value.Dims, kv.Value.ToFloats().Select(v => v * scale).ToArray()) : kv.Value)).ToList();
+                    heldOut = new SampleList(inputs.Take(heldOutCount).ToList());
+                    calibration = new SampleList(inputs.Skip(heldOutCount).Take(calibrationCount).ToList());
                 }
                 else
                 {
