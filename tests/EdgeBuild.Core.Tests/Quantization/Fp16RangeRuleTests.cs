@@ -251,4 +251,45 @@ public sealed class Fp16RangeRuleTests : IDisposable
             Assert.True(worst >= 40, $"{name}: worst output SQNR {worst:F1} dB");
         }
     }
+
+    /// <summary>
+    /// The same front end fed as openWakeWord's Python package feeds it, 16-bit PCM values as floats: the STFT's power
+    /// passes 65504. An Fp16 compile with held-out files and no calibration files is EB3015 naming the output; with
+    /// calibration files the rule keeps the overflowing layers in FP32 and the build passes its held-out check.
+    /// </summary>
+    [SkippableFact]
+    public void TheFrontEndOnInt16ScaledAudioIsEB3015WithoutCalibrationAndFiniteWithIt()
+    {
+        string data = TestData.Require();
+        string model = TestData.Model("kws-oww-melspec");
+        var chunks = ZooModelInputs.Build("kws-oww-melspec", data).Inputs;
+        string Folder(string name, IEnumerable<IReadOnlyDictionary<string, Tensor>> samples)
+        {
+            string path = Path.Combine(dir, name);
+            Directory.CreateDirectory(path);
+            int i = 0;
+            foreach (var sample in samples)
+                NpyFile.Write(Path.Combine(path, $"chunk{i++:D3}.npy"), Tensor.FromFloats([1, 1280], sample["input"].ToFloats().Select(v => v * 32768f).ToArray()));
+            return path;
+        }
+        string heldOut = Folder("eval", chunks.Take(30));
+        string calibration = Folder("calibration", chunks.Skip(30).Take(16));
+        string outDir = Path.Combine(dir, "melspec");
+
+        var (exit, _, stderr) = CliRunner.Run("compile", model, "--out", outDir, "--precision", "Fp16", "--shape", "input=1,1280", "--eval", heldOut, "--no-measure", "-q");
+        Assert.Equal(1, exit);
+        var error = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error ", StringComparison.Ordinal));
+        Assert.StartsWith("error EB3015: ", error, StringComparison.Ordinal);
+        Assert.Contains("output 'output'", error, StringComparison.Ordinal);
+        Assert.Contains("held-out", error, StringComparison.Ordinal);
+        Assert.Contains("give Calibration files", error, StringComparison.Ordinal);
+
+        var calibrated = CliRunner.Run("compile", model, "--out", outDir, "--precision", "Fp16", "--shape", "input=1,1280", "--eval", heldOut,
+            "--calibration", calibration, "--no-measure", "-q");
+        Assert.True(calibrated.Exit == 0, calibrated.Stderr);
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Directory.GetFiles(outDir, "*.edgemodel.json").Single()));
+        var kept = manifest.RootElement.GetProperty("quantization").GetProperty("keptInFp32ForRange").EnumerateArray().ToList();
+        Assert.Contains(kept, k => k.GetProperty("op").GetString() == "MatMul" && k.GetProperty("kind").GetString() == "overflow");
+        Assert.Contains(kept, k => k.GetProperty("op").GetString() == "Conv" && k.GetProperty("kind").GetString() == "overflow");
+    }
 }
