@@ -42,26 +42,8 @@ internal static class Fp16RangeTable
                 string file = id.Split('@')[0];
                 float scale = id.EndsWith("@int16", StringComparison.Ordinal) ? 32768f : 1f;
                 var model = OnnxImporter.Load(Path.Combine(data, "models", file + ".onnx"));
-                TaskKind task;
-                ICalibrationDataSource heldOut, calibration;
-                if (ZooModelInputs.Ids.Contains(file))
-                {
-                    var zoo = ZooModelInputs.Build(file, data);
-                    task = zoo.Task;
-                    InputShapes.Apply(model, zoo.Shapes);
-                    var inputs = zoo.Inputs.Select(sample => scale == 1f ? sample : sample.ToDictionary(kv => kv.Key,
-                        kv => kv.Value.ElementType == Ir.DataType.Float ? Ir.Tensor.FromFloats(kv.Value.Dims, kv.Value.ToFloats().Select(v => v * scale).ToArray()) : kv.Value)).ToList();
-                    heldOut = new SampleList(inputs.Take(heldOutCount).ToList());
-                    calibration = new SampleList(inputs.Skip(heldOutCount).Take(calibrationCount).ToList());
-                }
-                else
-                {
-                    var spec = RealModelSpec.Get(id);
-                    task = QuantizationTable.TaskOf(id);
-                    var (calibrationFiles, heldOutFiles) = QuantizationTable.Photos(spec, data, heldOutCount, calibrationCount);
-                    heldOut = new RealModelSamples(spec, heldOutFiles, data);
-                    calibration = new RealModelSamples(spec, calibrationFiles, data);
-                }
+                var (task, heldOut, calibration) = QuantizationTable.Inputs(file, model, data, heldOutCount, calibrationCount);
+                if (scale != 1f) (heldOut, calibration) = (Scaled(heldOut, scale), Scaled(calibration, scale));
                 OptimizationPipeline.Run(model, new OptimizeOptions());
                 byte[] fp32 = OnnxExporter.ToBytes(model);
                 var clock = Stopwatch.StartNew();
@@ -94,4 +76,9 @@ internal static class Fp16RangeTable
         }
         return 0;
     }
+
+    /// <summary>Every float input of every sample times <paramref name="scale"/>.</summary>
+    private static SampleList Scaled(ICalibrationDataSource source, float scale) =>
+        new(source.Samples().Select(sample => (IReadOnlyDictionary<string, Ir.Tensor>)sample.ToDictionary(kv => kv.Key,
+            kv => kv.Value.ElementType == Ir.DataType.Float ? Ir.Tensor.FromFloats(kv.Value.Dims, kv.Value.ToFloats().Select(v => v * scale).ToArray()) : kv.Value)).ToList());
 }

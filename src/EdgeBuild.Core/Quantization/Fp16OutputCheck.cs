@@ -37,8 +37,8 @@ public static class Fp16OutputCheck
         if (outputs.Length == 0) return [];
         foreach (var input in inputs.Take(maxInputs))
         {
-            var a = Evaluate(reference, input, outputs);
-            var b = Evaluate(candidate, input, outputs);
+            var a = AccuracyEvaluator.Run(reference, input, outputs);
+            var b = AccuracyEvaluator.Run(candidate, input, outputs);
             tried++;
             for (int k = 0; k < outputs.Length; k++)
             {
@@ -77,21 +77,5 @@ public static class Fp16OutputCheck
             };
         }
         return feed;
-    }
-
-    private static Tensor[] Evaluate(InferenceSession session, IReadOnlyDictionary<string, Tensor> inputs, string[] outputs)
-    {
-        var names = session.InputMetadata.Keys.Where(inputs.ContainsKey).ToArray();
-        var values = names.Select(n => OrtTensors.ToOrtValue(inputs[n])).ToArray();
-        try
-        {
-            using var runOptions = new RunOptions(); // held in a local: an inline RunOptions can be finalized mid-Run
-            using var results = session.Run(runOptions, names, values, outputs);
-            return results.Select(r => OrtTensors.ToTensor(r) ?? throw new InvalidOperationException("non-tensor output")).ToArray();
-        }
-        finally
-        {
-            foreach (var v in values) v.Dispose();
-        }
     }
 }
