@@ -214,6 +214,29 @@ public sealed class Fp16RangeRuleTests : IDisposable
     }
 
     /// <summary>
+    /// Through a Mixed build with KeepFp16 layers: the build's one calibration pass measured the extremes, and the
+    /// float16 layers past the int8 MatMul that overflow stay FP32 in the artifact and in the manifest.
+    /// </summary>
+    [Fact]
+    public void AMixedBuildsKeepFp16LayersTakeTheRuleFromTheBuildsCalibration()
+    {
+        string model = Path.Combine(dir, "mixed.onnx");
+        OnnxExporter.Save(Model().Model, model);
+        string calibration = Path.Combine(dir, "mixed-calibration");
+        Directory.CreateDirectory(calibration);
+        for (int i = 0; i < 16; i++) NpyFile.Write(Path.Combine(calibration, $"x{i:D2}.npy"), ModelBuilder.RandomInput(Dims, 600 + i));
+        string outDir = Path.Combine(dir, "mixed");
+        var (exit, _, stderr) = CliRunner.Run("compile", model, "--out", outDir, "--precision", "Mixed", "--calibration", calibration,
+            "--keep-fp16", "matmul_t_node;mm_scale_node;mm_out_node", "--keep-fp32", "small_node;square_node;square_t_node;log_out_node",
+            "--min-sqnr-db", "0", "--min-cosine", "0", "--no-measure", "-q");
+        Assert.True(exit == 0, stderr);
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Directory.GetFiles(outDir, "*.edgemodel.json").Single()));
+        var kept = manifest.RootElement.GetProperty("quantization").GetProperty("keptInFp32ForRange").EnumerateArray()
+            .Select(k => (k.GetProperty("node").GetString(), k.GetProperty("kind").GetString())).ToList();
+        Assert.Equal([("matmul_t_node", "overflow"), ("mm_scale_node", "overflow")], kept.Order());
+    }
+
+    /// <summary>
     /// openWakeWord's front end on the recorded speech: plain float16 turns the silent chunks' log-mel into -infinity
     /// (the Clip floor 1e-10 is 0 in float16 and the power underflows before the Log); with the rule every held-out
     /// output is finite and close to FP32, from calibration ranges and, for this model, from the constant rule alone.
