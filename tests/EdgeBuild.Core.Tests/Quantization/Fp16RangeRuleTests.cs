@@ -200,6 +200,8 @@ public sealed class Fp16RangeRuleTests : IDisposable
         var fixedBuild = CliRunner.Run("compile", model, "--out", outDir, "--precision", "Fp16", "--calibration", calibration, "-q",
             "--measure-seconds", "0.5", "--batch-size", "0", "--measure-cache", Path.Combine(dir, "cache"));
         Assert.True(fixedBuild.Exit == 0, fixedBuild.Stderr);
+        Assert.Contains("kept in FP32 by the FP16 range rule (6): ", fixedBuild.Stdout, StringComparison.Ordinal);
+        Assert.Contains("summary: Ranges: Fp16 (0/1 layers INT8), 6 node(s) FP32 by the FP16 range rule;", fixedBuild.Stdout, StringComparison.Ordinal);
         string markdown = File.ReadAllText(Path.Combine(outDir, "report.md"));
         Assert.Contains("FP16 range rule: 6 node(s) kept in FP32", markdown, StringComparison.Ordinal);
         Assert.Contains("matmul_node (MatMul): range: max |x| of 'matmul'", markdown, StringComparison.Ordinal);
