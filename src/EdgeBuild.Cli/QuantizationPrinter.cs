@@ -34,6 +34,8 @@ internal static class QuantizationPrinter
         }
         else if (result.KeptInFloat.Count > 0)
             w.WriteLine($"kept in FP32 to meet the budget ({result.Attempts} quantizations): " + string.Join(", ", result.KeptInFloat.Select(l => string.Create(inv, $"{l.Node} ({l.OpType}, loss alone {l.LossPercent:F2} %)"))));
+        if (r.RangeKeptFp32.Count > 0)
+            w.WriteLine($"kept in FP32 by the FP16 range rule ({r.RangeKeptFp32.Count}): " + string.Join("; ", r.RangeKeptFp32.Select(f => $"{f.Node} ({f.OpType}, {f.Reason})")));
         var worst = r.Layers.Where(l => l.Sqnr is not null).OrderBy(l => l.Sqnr).Take(10).ToList();
         if (worst.Count == 0) return;
         var rows = new List<string[]> { new[] { "least robust layers", "op", "precision", "SQNR dB" } };

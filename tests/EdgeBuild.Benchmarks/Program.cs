@@ -33,6 +33,9 @@
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- auto-table [--models a,b] [--held-out 40] [--calibration 16] [--budget 1] [--seconds 5]
 //       Precision=Auto per real model: its choice and search time, then an independent interleaved race of the choice against
 //       FP32 (with the A/A band) and its loss on held-out photos with the 95 % interval (AutoTable.cs).
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- fp16-range-table [--models a,b] [--held-out 30] [--calibration 16]
+//       The FP16 range rule per real model (Fp16RangeTable.cs): FP16 without it, with its constant rules only, with ranges
+//       measured on calibration inputs: nodes kept in FP32, held-out inputs with non-finite outputs, worst output SQNR.
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- tensorrt-table [--models a,b] [--held-out N] [--calibration N] [--calibrator C]
 //       The TensorRT kit's .trt.onnx on the CPU in ONNX Runtime against FP32, next to the ONNX INT8 artifact: task-metric
 //       loss on held-out photos, same calibration photos and calibrator.
@@ -101,6 +104,7 @@ switch (mode)
     case "tflite-size": return EdgeBuild.Benchmarks.TfliteSizeTable.Run(args, data);
     case "quantize-table": return EdgeBuild.Benchmarks.QuantizationTable.Run(args, data);
     case "auto-table": return EdgeBuild.Benchmarks.AutoTable.Run(args, data);
+    case "fp16-range-table": return EdgeBuild.Benchmarks.Fp16RangeTable.Run(args, data);
     case "tensorrt-table": return EdgeBuild.Benchmarks.TensorRtAccuracyTable.Run(args, data);
     case "quantize": return QuantizeBenchmark.Run(data, int.Parse(Arg("--runs") ?? "20"), int.Parse(Arg("--calibration") ?? "10"),
         Arg("--models")?.Split(',') ?? ["resnet18-features", "ocr-det-ppocrv4", "face-detect-rfb320", "eye-state", "face-embedding"], args.Contains("--fusions"));

@@ -69,24 +69,7 @@ internal static class QuantizationTable
         foreach (var id in ids)
         {
             var model = OnnxImporter.Load(Path.Combine(data, "models", id + ".onnx"));
-            TaskKind task;
-            ICalibrationDataSource heldOutData, calibrationData;
-            if (ZooModelInputs.Ids.Contains(id))
-            {
-                var zoo = ZooModelInputs.Build(id, data);
-                task = zoo.Task;
-                InputShapes.Apply(model, zoo.Shapes);
-                heldOutData = new SampleList(zoo.Inputs.Take(heldOutCount).ToList());
-                calibrationData = new SampleList(zoo.Inputs.Skip(heldOutCount).Take(calibrationCount).ToList());
-            }
-            else
-            {
-                var spec = RealModelSpec.Get(id);
-                task = TaskOf(id);
-                var (calibration, heldOut) = Photos(spec, data, heldOutCount, calibrationCount);
-                heldOutData = new RealModelSamples(spec, heldOut, data);
-                calibrationData = new RealModelSamples(spec, calibration, data);
-            }
+            var (task, heldOutData, calibrationData) = Inputs(id, model, data, heldOutCount, calibrationCount);
             OptimizationPipeline.Run(model, new OptimizeOptions());
             byte[] fp32 = OnnxExporter.ToBytes(model);
             Console.WriteLine($"| {id} | FP32 | {fp32.Length / 1048576.0:F2} MiB | 1.00 | - | 0 | - | - | - |");
@@ -131,6 +114,23 @@ internal static class QuantizationTable
             }
         }
         return 0;
+    }
+
+    /// <summary>
+    /// A real model's task and its held-out and calibration inputs: the zoo's as <see cref="ZooModelInputs"/> makes them
+    /// (the first ones held out; the input shapes they need applied to <paramref name="model"/>), the others' photos.
+    /// </summary>
+    public static (TaskKind Task, ICalibrationDataSource HeldOut, ICalibrationDataSource Calibration) Inputs(string id, Ir.Model model, string data, int heldOutCount, int calibrationCount)
+    {
+        if (ZooModelInputs.Ids.Contains(id))
+        {
+            var zoo = ZooModelInputs.Build(id, data);
+            InputShapes.Apply(model, zoo.Shapes);
+            return (zoo.Task, new SampleList(zoo.Inputs.Take(heldOutCount).ToList()), new SampleList(zoo.Inputs.Skip(heldOutCount).Take(calibrationCount).ToList()));
+        }
+        var spec = RealModelSpec.Get(id);
+        var (calibration, heldOut) = Photos(spec, data, heldOutCount, calibrationCount);
+        return (TaskOf(id), new RealModelSamples(spec, heldOut, data), new RealModelSamples(spec, calibration, data));
     }
 
     /// <summary>The task metric each model is judged by.</summary>

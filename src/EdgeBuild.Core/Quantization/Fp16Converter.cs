@@ -1,9 +1,13 @@
 using EdgeBuild.Ir;
+using EdgeBuild.Quantization.Calibration;
 
 namespace EdgeBuild.Quantization;
 
-/// <summary>What <see cref="Fp16Converter.Convert"/> changed.</summary>
-internal sealed record Fp16Result(IReadOnlySet<Node> Fp16Nodes, int Casts, int ConvertedInitializers);
+/// <summary>What <see cref="Fp16Converter.Convert"/> changed, and the nodes the range rule kept in float32 with why.</summary>
+internal sealed record Fp16Result(IReadOnlySet<Node> Fp16Nodes, int Casts, int ConvertedInitializers)
+{
+    public IReadOnlyList<Fp16RangeFinding> RangeKept { get; init; } = [];
+}
 
 /// <summary>
 /// Float16 conversion of a chosen set of nodes (all of them in <see cref="QuantizationMode.Fp16"/>, the KeepFp16
@@ -21,7 +25,9 @@ internal sealed record Fp16Result(IReadOnlySet<Node> Fp16Nodes, int Casts, int C
 /// <item>their output type is not their input's (Cast, ConstantOfShape, random generators, (de)quantization and
 /// integer kernels);</item>
 /// <item>a type around them is unknown (shape inference does not cover the op), since converting them blind could
-/// hand a float16 tensor to a reader that expects float32.</item>
+/// hand a float16 tensor to a reader that expects float32;</item>
+/// <item>the values they meet leave float16's range (<see cref="Fp16RangeRule"/>): measured on calibration data where it
+/// is given, and for constants always.</item>
 /// </list>
 /// ONNX Runtime's CPU provider has float16 kernels for few operators (Conv, MatMul and most element-wise ops have
 /// none on x86). For the others its InsertCastTransformer wraps the node in Casts at session creation, so the model
@@ -71,13 +77,22 @@ internal static class Fp16Converter
         return anyFloat;
     }
 
-    public static Fp16Result Convert(Model model, Func<Node, bool> chosen, bool keepIoFp32)
+    /// <param name="model">Converted in place.</param>
+    /// <param name="chosen">The nodes asked to compute in float16.</param>
+    /// <param name="keepIoFp32">Casts at the model boundary keep its interface float32.</param>
+    /// <param name="extremes">Value ranges of the float model's tensors over calibration data, by name (null: the range rule judges constants only).</param>
+    /// <param name="rangeRule">Apply the range rule (off only to measure what it changes).</param>
+    public static Fp16Result Convert(Model model, Func<Node, bool> chosen, bool keepIoFp32, IReadOnlyDictionary<string, ValueExtremes>? extremes = null, bool rangeRule = true)
     {
         var graph = model.Graph;
         ShapeInference.ClearInferred(graph);
         ShapeInference.Infer(model);
         var fp16Nodes = graph.Nodes.Where(n => chosen(n) && CanRunInFp16(n)).ToHashSet();
-        if (fp16Nodes.Count == 0) return new Fp16Result(fp16Nodes, 0, 0);
+        // Decided before anything changes, while every tensor still has the float model's name the ranges are keyed by.
+        var rangeKept = rangeRule ? Fp16RangeRule.Find(graph, fp16Nodes, extremes) : new Dictionary<Node, Fp16RangeFinding>();
+        fp16Nodes.ExceptWith(rangeKept.Keys);
+        var findings = graph.Nodes.Where(rangeKept.ContainsKey).Select(n => rangeKept[n]).ToList();
+        if (fp16Nodes.Count == 0) return new Fp16Result(fp16Nodes, 0, 0) { RangeKept = findings };
 
         // Which slots want float16: float inputs of chosen nodes, except the signature's fixed float32 ones.
         bool WantsFp16(Use u) => u.Node.Graph == graph && fp16Nodes.Contains(u.Node) && !IsFixedFloat32Slot(u.Node, u.InputIndex);
@@ -154,6 +169,6 @@ internal static class Fp16Converter
         graph.SortTopologically();
         ShapeInference.ClearInferred(graph);
         ShapeInference.Infer(model);
-        return new Fp16Result(fp16Nodes, casts.Count, converted);
+        return new Fp16Result(fp16Nodes, casts.Count, converted) { RangeKept = findings };
     }
 }

@@ -79,6 +79,7 @@ public static class ModelQuantizer
         var calibrationTime = TimeSpan.Zero;
         List<IReadOnlyDictionary<string, Tensor>>? samples = null;
         StaticResult? staticResult = null;
+        IReadOnlyList<Fp16RangeFinding> rangeKept = [];
         bool IntEligible(Node n) => !keepFp32.Matches(n) && !keepFp16.Matches(n);
 
         switch (options.Mode)
@@ -86,7 +87,8 @@ public static class ModelQuantizer
             case QuantizationMode.Fp16:
             {
                 progress?.Invoke("converting to float16");
-                var fp16 = Fp16Converter.Convert(model, n => !keepFp32.Matches(n), options.KeepIoFp32);
+                var fp16 = Fp16Converter.Convert(model, n => !keepFp32.Matches(n), options.KeepIoFp32, options.ValueExtremes, options.Fp16RangeRule);
+                rangeKept = fp16.RangeKept;
                 foreach (var (n, output) in computeNodes)
                 {
                     precision[n] = fp16.Fp16Nodes.Contains(n) ? "Fp16" : "Fp32";
@@ -99,7 +101,7 @@ public static class ModelQuantizer
             {
                 progress?.Invoke("quantizing weights (int8 dynamic)");
                 var rewritten = DynamicQuantizer.Quantize(model, IntEligible);
-                var fp16 = ConvertKeptFp16(model, keepFp16, keepFp32, progress);
+                var fp16 = ConvertKeptFp16(model, keepFp16, keepFp32, options, progress, ref rangeKept);
                 foreach (var (n, output) in computeNodes)
                 {
                     precision[n] = rewritten.ContainsKey(n) ? "Int8" : fp16.Contains(n) ? "Fp16" : "Fp32";
@@ -114,7 +116,7 @@ public static class ModelQuantizer
                 staticResult = result;
                 calibrationTime = result.CalibrationTime;
                 samples = result.Samples;
-                var fp16 = ConvertKeptFp16(model, keepFp16, keepFp32, progress);
+                var fp16 = ConvertKeptFp16(model, keepFp16, keepFp32, options, progress, ref rangeKept);
                 foreach (var (n, output) in computeNodes)
                 {
                     if (result.Plan.QuantizedNodes.Contains(n))
@@ -166,17 +168,21 @@ public static class ModelQuantizer
             ActivationEqualized = activationEqualized,
             BiasCorrected = staticResult?.BiasCorrected ?? 0,
             KeptFloatForPlacement = staticResult?.KeptFloat ?? [],
+            RangeKeptFp32 = rangeKept,
         };
     }
 
     private static string Key(Node n) => NodePatterns.NameOf(n);
 
     /// <summary>KeepFp16 nodes in the int8 modes (KeepFp32 wins where both match): float16 with Casts around; returns the nodes converted.</summary>
-    private static IReadOnlySet<Node> ConvertKeptFp16(Model model, NodePatterns keepFp16, NodePatterns keepFp32, Action<string>? progress)
+    private static IReadOnlySet<Node> ConvertKeptFp16(Model model, NodePatterns keepFp16, NodePatterns keepFp32, QuantizeOptions options,
+        Action<string>? progress, ref IReadOnlyList<Fp16RangeFinding> rangeKept)
     {
         if (keepFp16.IsEmpty) return new HashSet<Node>();
         progress?.Invoke("converting KeepFp16 nodes to float16");
-        return Fp16Converter.Convert(model, n => keepFp16.Matches(n) && !keepFp32.Matches(n), keepIoFp32: true).Fp16Nodes;
+        var result = Fp16Converter.Convert(model, n => keepFp16.Matches(n) && !keepFp32.Matches(n), keepIoFp32: true, options.ValueExtremes, options.Fp16RangeRule);
+        rangeKept = result.RangeKept;
+        return result.Fp16Nodes;
     }
 
     /// <summary>The float weights that quantized copies replaced.</summary>

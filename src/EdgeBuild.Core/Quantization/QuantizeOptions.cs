@@ -83,6 +83,17 @@ public sealed record QuantizeOptions
     /// <summary>Glob patterns (<c>*</c>, <c>?</c>) on node names: matching nodes stay float32.</summary>
     public IReadOnlyList<string> KeepFp32 { get; init; } = [];
 
+    /// <summary>
+    /// Unclipped value ranges of the float model's tensors over the calibration data, by name
+    /// (<see cref="Calibration.CalibrationTable.Extremes"/>, or <see cref="Calibration.ValueExtremesCollector.Measure"/> where
+    /// nothing else calibrates): the FP16 range rule (<see cref="Fp16RangeRule"/>) keeps in float32 the nodes whose tensors
+    /// leave float16's range. Null: only constants are judged.
+    /// </summary>
+    public IReadOnlyDictionary<string, Calibration.ValueExtremes>? ValueExtremes { get; init; }
+
+    /// <summary>The FP16 range rule (<see cref="Quantization.Fp16RangeRule"/>); off only to measure what it changes.</summary>
+    public bool Fp16RangeRule { get; init; } = true;
+
     /// <summary>FP16: Cast nodes at the model boundary keep the inputs and outputs float32.</summary>
     public bool KeepIoFp32 { get; init; } = true;
 
@@ -165,4 +176,7 @@ public sealed record QuantizationReport(
 
     /// <summary>Tensors the affine-input placement kept float, by name.</summary>
     public IReadOnlyList<string> KeptFloatForPlacement { get; init; } = [];
+
+    /// <summary>Nodes the FP16 range rule kept in float32 (Fp16, and KeepFp16 nodes in the int8 modes), each with the tensor, value and limit.</summary>
+    public IReadOnlyList<Fp16RangeFinding> RangeKeptFp32 { get; init; } = [];
 }

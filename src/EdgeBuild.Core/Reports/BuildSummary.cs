@@ -25,6 +25,8 @@ public static class BuildSummary
             int total = share.Layers.Values.Sum();
             precision += string.Create(inv, $" ({share.Layers.GetValueOrDefault("Int8")}/{total} layers INT8)");
         }
+        if (q?.Report.RangeKeptFp32.Count is int ranged and > 0)
+            precision += string.Create(inv, $", {ranged} node(s) FP32 by the FP16 range rule");
         parts.Add(precision);
         parts.Add(string.Create(inv, $"{m.NodesAfter} nodes"));
         parts.Add(string.Join(", ", m.Artifacts.Select(a => $"{a.Path} {Size(a.Bytes)}")));

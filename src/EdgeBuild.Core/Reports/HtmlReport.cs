@@ -39,6 +39,12 @@ public static class HtmlReport
             foreach (var line in ModelReport.AccuracyLines(accuracy)) s.Append("<li>").Append(E(line)).Append("</li>\n");
             s.Append("</ul>\n<p class=\"note\">Met: the whole 95 % interval is on the good side of the limit; unproven: it contains the limit; missed: it is wholly on the wrong side. Top-1 agreement uses the Wilson score interval, the other figures a seeded bootstrap over the held-out samples.</p>\n");
         }
+        if (d.RangeKeptFp32.Count > 0)
+        {
+            s.Append(Inv($"<h2>Kept in FP32 by the FP16 range rule ({d.RangeKeptFp32.Count})</h2>\n<table id=\"range\"><tr><th>node</th><th>op</th><th>why</th></tr>\n"));
+            foreach (var f in d.RangeKeptFp32) s.Append("<tr><td>").Append(E(f.Node)).Append("</td><td>").Append(E(f.OpType)).Append("</td><td style=\"text-align:left\">").Append(E(f.Reason)).Append("</td></tr>\n");
+            s.Append("</table>\n");
+        }
 
         s.Append("<h2>Budgets</h2>\n");
         if (d.Budgets.Count == 0) s.Append("<p class=\"note\">No budgets set (LatencyBudgetMs, MinFps, MaxMemoryMB, MaxSizeMB).</p>\n");

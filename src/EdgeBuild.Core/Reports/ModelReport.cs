@@ -90,6 +90,8 @@ public sealed record ModelReportData
     public ReportAuto? Auto { get; init; }
     /// <summary>Per device profile, runtime and precision: the layers that would fall back to the CPU and the roofline there (estimates; docs/devices.md).</summary>
     public IReadOnlyList<OffloadResult> Offload { get; init; } = [];
+    /// <summary>Nodes the FP16 range rule kept in FP32, each with the tensor, the measured value and the limit (empty where it kept none).</summary>
+    public IReadOnlyList<Fp16RangeFinding> RangeKeptFp32 { get; init; } = [];
 }
 
 /// <summary>Builds a model's report data and writes report.json, report.md and report.html beside its artifacts.</summary>
@@ -147,6 +149,8 @@ public static class ModelReport
         var quantized = context.Quantization?.Report.Layers.ToDictionary(l => l.Node, StringComparer.Ordinal) ?? [];
         string defaultPrecision = context.Options.Precision == Precision.Fp16 ? "Fp16" : "Fp32";
         var auto = context.Quantization?.Auto?.Layers.ToDictionary(l => l.Node, StringComparer.Ordinal) ?? [];
+        var rangeKept = context.Quantization?.Report.RangeKeptFp32 ?? [];
+        var rangeReason = rangeKept.GroupBy(f => f.Node, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Reason, StringComparer.Ordinal);
         var layers = new List<ReportLayer>();
         long activationElements = 0, parameters = 0;
         foreach (var n in floatModel.Graph.Nodes)
@@ -165,7 +169,7 @@ public static class ModelReport
             {
                 Fp32Microseconds = chosen?.Fp32Microseconds,
                 Int8Microseconds = chosen?.Int8Microseconds,
-                Why = chosen?.Reason,
+                Why = chosen?.Reason ?? rangeReason.GetValueOrDefault(name),
             });
         }
         long macs = layers.Sum(l => l.Macs ?? 0);
@@ -229,6 +233,7 @@ public static class ModelReport
             Offload = OffloadAnalysis.Analyze(floatModel, tensorRt: TensorRtVersionOrDefault(context.Options.TensorRt.Version)),
             Accuracy = Accuracy(context.Quantization),
             Auto = context.Quantization?.Auto is { } a ? new ReportAuto(a.Choice, a.Summary, a.Race.Conditions, a.Race.Results) : null,
+            RangeKeptFp32 = rangeKept,
         };
     }
 
@@ -290,6 +295,12 @@ public static class MarkdownReport
         {
             s.Append("- ").Append(auto.Summary).Append('\n');
             foreach (var r in auto.Race) s.Append(ModelReport.Inv($"  - {r.Name}: P50 {r.P50Ms:F3} ms, {r.Ratio:F3}x FP32 [95 % CI {r.RatioLow:F3}, {r.RatioHigh:F3}]\n"));
+            s.Append('\n');
+        }
+        if (d.RangeKeptFp32.Count > 0)
+        {
+            s.Append(ModelReport.Inv($"- FP16 range rule: {d.RangeKeptFp32.Count} node(s) kept in FP32\n"));
+            foreach (var f in d.RangeKeptFp32) s.Append(ModelReport.Inv($"  - {f.Node} ({f.OpType}): {f.Reason}\n"));
             s.Append('\n');
         }
         if (d.Accuracy is { } accuracy)

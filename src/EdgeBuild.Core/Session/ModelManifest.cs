@@ -131,6 +131,24 @@ public sealed record ModelManifest(
                 w.WriteStartArray("keptInFp32ForBudget");
                 foreach (var l in q.KeptInFloat) w.WriteStringValue(l.Node);
                 w.WriteEndArray();
+                // Only where the FP16 range rule kept something, so the manifests of every other build keep their bytes.
+                if (q.Report.RangeKeptFp32.Count > 0)
+                {
+                    w.WriteStartArray("keptInFp32ForRange");
+                    foreach (var f in q.Report.RangeKeptFp32)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("node", f.Node);
+                        w.WriteString("op", f.OpType);
+                        w.WriteString("tensor", f.Tensor);
+                        w.WriteString("kind", JsonNamingPolicy.CamelCase.ConvertName(f.Kind.ToString()));
+                        w.WriteNumber("value", f.Value);
+                        w.WriteNumber("limit", f.Limit);
+                        w.WriteString("reason", f.Reason);
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
+                }
                 if (q.Auto is { } auto)
                 {
                     // Precision=Auto: what it chose, the race that decided, and every layer's precision with its measured kernel times and reason.

@@ -108,12 +108,22 @@ public static class QuantizeStep
         if (data is not null)
         {
             table = session.Calibration(symmetric: false);
-            quantizeOptions = quantizeOptions with { CalibratedRanges = table.Ranges };
+            // The same pass measured the unclipped ranges the FP16 range rule reads (KeepFp16 layers).
+            quantizeOptions = quantizeOptions with { CalibratedRanges = table.Ranges, ValueExtremes = table.Extremes };
+        }
+        else if (mode == QuantizationMode.Fp16 && calibration.Count > 0)
+        {
+            // Nothing else calibrates an Fp16 build: one pass over its calibration files for the range rule.
+            quantizeOptions = quantizeOptions with { ValueExtremes = ValueExtremesCollector.Measure(model, session.CalibrationData, progress) };
         }
         if (options.Precision == Precision.Auto)
             return RunAuto(model, fp32, options, quantizeOptions, data!, evaluation, task, calibration, heldOut, Judge, progress, warn) with { Calibration = table };
         var quantized = OnnxImporter.Parse(fp32);
         var report = ModelQuantizer.Quantize(quantized, quantizeOptions, data, progress);
+        if (report.RangeKeptFp32.Count > 0)
+            progress?.Invoke($"FP16 range rule: {report.RangeKeptFp32.Count} node(s) kept in FP32 ({string.Join("; ", report.RangeKeptFp32.Take(3).Select(f => $"{f.Node}: {f.Reason}"))}{(report.RangeKeptFp32.Count > 3 ? "; ..." : "")})");
+        if (mode == QuantizationMode.Fp16)
+            RequireFiniteOutputs(fp32, OnnxExporter.ToBytes(quantized), report, evaluation, calibration.Count > 0 ? session.CalibrationData : null, model, who, progress);
         AccuracyReport? accuracy = null;
         AccuracyJudgement? judgement = null;
         if (evaluation is not null)
@@ -150,6 +160,38 @@ public static class QuantizeStep
             }
         }
         return new QuantizeStepResult(quantized, report, accuracy, calibration, heldOut, kept, attempts) { Judgement = judgement, Share = share, Chosen = options.Precision, Calibration = table };
+    }
+
+    /// <summary>
+    /// EB3015 when the float16 model gives infinite or NaN outputs where the float32 model does not: such an artifact is
+    /// broken, not merely less accurate, so it is an error whether or not a budget or held-out data was given. Checked on
+    /// the held-out samples, else the calibration samples, else the input the latency measurement generates.
+    /// </summary>
+    private static void RequireFiniteOutputs(byte[] fp32, byte[] fp16, QuantizationReport report, ICalibrationDataSource? evaluation,
+        ICalibrationDataSource? calibration, Model model, string who, Action<string>? progress)
+    {
+        var (inputs, what) = evaluation is not null ? (evaluation.Samples(), "held-out")
+            : calibration is not null ? (calibration.Samples(), "calibration")
+            : ([Fp16OutputCheck.GeneratedInput(model)], "generated (uniform [-1, 1])");
+        IReadOnlyList<NonFiniteOutput> bad;
+        try
+        {
+            bad = Fp16OutputCheck.Run(fp32, fp16, inputs);
+        }
+        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e) when (evaluation is null && calibration is null)
+        {
+            // Generated data is all there is: a model that refuses it (a free dim fed at 1) cannot be checked this way.
+            progress?.Invoke($"FP16 outputs not checked for infinity: ONNX Runtime cannot run the model on generated input ({e.Message.Split('\n')[0].Trim()})");
+            return;
+        }
+        if (bad.Count == 0) return;
+        string outputs = string.Join(", ", bad.Select(b => $"'{b.Output}' ({b.Elements} values on {b.Inputs} of {b.Of} {what} input{(b.Of == 1 ? "" : "s")})"));
+        string why = "a tensor leaves float16's range (past 65504, or a small positive value rounded to 0 before a Log or a division)";
+        string todo = calibration is null
+            ? "give Calibration files (--calibration) so the FP16 range rule can measure which layers to keep in FP32, or use Precision Fp32"
+            : $"the range rule kept {report.RangeKeptFp32.Count} node(s) in FP32 from the calibration files, which did not reach these values: give Calibration files that cover such inputs, KeepFp32 the layers, or use Precision Fp32";
+        throw new EdgeBuildException(DiagnosticCodes.Fp16NonFiniteOutput, who,
+            $"the Fp16 model's output {outputs} is infinite or NaN where the FP32 model's is finite: {why}; {todo}");
     }
 
     /// <summary>The budget Precision=Auto holds the model to when MaxAccuracyLoss is not set, in percent.</summary>

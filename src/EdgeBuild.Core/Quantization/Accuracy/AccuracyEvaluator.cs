@@ -268,7 +268,8 @@ public static class AccuracyEvaluator
         }
     }
 
-    private static Tensor[] Run(InferenceSession session, IReadOnlyDictionary<string, Tensor> inputs, string[] outputNames)
+    /// <summary>One run of <paramref name="session"/> on <paramref name="inputs"/> (every one a model input), the named outputs as IR tensors.</summary>
+    internal static Tensor[] Run(InferenceSession session, IReadOnlyDictionary<string, Tensor> inputs, string[] outputNames)
     {
         var names = inputs.Keys.ToArray();
         var values = names.Select(n => OrtTensors.ToOrtValue(inputs[n])).ToArray();

@@ -11,12 +11,14 @@ namespace EdgeBuild.Quantization.Calibration;
 /// </summary>
 public sealed class CalibrationTable
 {
-    private CalibrationTable(CalibratorKind calibrator, bool symmetric, int samples, IReadOnlyDictionary<string, TensorRange> ranges)
+    private CalibrationTable(CalibratorKind calibrator, bool symmetric, int samples, IReadOnlyDictionary<string, TensorRange> ranges,
+        IReadOnlyDictionary<string, ValueExtremes> extremes)
     {
         Calibrator = calibrator;
         Symmetric = symmetric;
         Samples = samples;
         Ranges = ranges;
+        Extremes = extremes;
     }
 
     public CalibratorKind Calibrator { get; }
@@ -30,6 +32,12 @@ public sealed class CalibrationTable
     /// <summary>Range by tensor name.</summary>
     public IReadOnlyDictionary<string, TensorRange> Ranges { get; }
 
+    /// <summary>
+    /// The unclipped extremes of the same tensors, collected in the same pass: the FP16 range rule's input
+    /// (<see cref="Fp16RangeRule"/>) for layers kept in float16 next to int8 ones, so no build runs its data twice.
+    /// </summary>
+    public IReadOnlyDictionary<string, ValueExtremes> Extremes { get; }
+
     /// <summary>max(|min|, |max|) of a tensor's range: the amax of symmetric quantization (scale = amax / 127).</summary>
     public float AbsMax(string tensor) => Ranges[tensor] is var r ? Math.Max(Math.Abs(r.Min), Math.Abs(r.Max)) : 0f;
 
@@ -38,15 +46,12 @@ public sealed class CalibrationTable
     {
         ArgumentNullException.ThrowIfNull(floatModel);
         ArgumentNullException.ThrowIfNull(data);
-        var graph = floatModel.Graph;
         MemoryCeiling.Check(floatModel, "Calibration");
         ComputeCeiling.Check(floatModel, "Calibration");
         var inputs = TensorCapture.InputsOf(floatModel);
-        var inputNames = inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
-        var tensors = graph.Nodes.SelectMany(n => n.Outputs)
-            .Where(v => v is not null && v.TensorType?.ElementType is DataType.Float or null)
-            .Select(v => v!.Name).Where(n => n.Length > 0 && !inputNames.Contains(n)).Distinct(StringComparer.Ordinal).ToList();
+        var tensors = ValueExtremesCollector.FloatActivations(floatModel, inputs);
         var calibrator = CalibratorFactory.Create(options);
+        var extremes = new ValueExtremesCollector();
         var floatInputs = inputs.Where(i => i.Type == DataType.Float).Select(i => i.Name).ToList();
         int count = 0;
         using var capture = new TensorCapture(OnnxExporter.ToProto(floatModel), inputs, tensors);
@@ -56,14 +61,22 @@ public sealed class CalibrationTable
         {
             ct.ThrowIfCancellationRequested();
             foreach (var input in floatInputs)
-                if (sample.TryGetValue(input, out var t) && t.ElementType == DataType.Float) calibrator.Collect(input, t.AsSpan<float>());
-            capture.Run(sample, count, outputs => CalibrationRunner.Collect(calibrator, names, outputs, ct), ct);
+                if (sample.TryGetValue(input, out var t) && t.ElementType == DataType.Float)
+                {
+                    calibrator.Collect(input, t.AsSpan<float>());
+                    extremes.Collect(input, t.AsSpan<float>());
+                }
+            capture.Run(sample, count, outputs =>
+            {
+                CalibrationRunner.Collect(calibrator, names, outputs, ct);
+                extremes.CollectAll(names, outputs, ct);
+            }, ct);
             count++;
             progress?.Invoke($"calibrating {count}/{Math.Max(data.Count, count)}");
         }
         if (count < options.MinCalibrationSamples)
             throw new Diagnostics.EdgeBuildException(Diagnostics.DiagnosticCodes.NotEnoughCalibrationSamples, "calibration data",
                 $"calibration needs at least {options.MinCalibrationSamples} sample{(options.MinCalibrationSamples == 1 ? "" : "s")}; the data source gave {count}");
-        return new CalibrationTable(options.Calibrator, options.SymmetricActivations, count, calibrator.ComputeRanges());
+        return new CalibrationTable(options.Calibrator, options.SymmetricActivations, count, calibrator.ComputeRanges(), extremes.Result());
     }
 }

@@ -52,6 +52,19 @@ public sealed class TensorRtTargetWriter : ITargetWriter
         var keepFp32 = new NodePatterns(options.KeepFp32.Concat(context.FloatLayers.Select(k => k.Node)));
         var keepFp16 = new NodePatterns(options.KeepFp16);
         var keptFp32Nodes = floatModel.Graph.Nodes.Where(keepFp32.Matches).ToHashSet();
+        // An Fp16 kit computes every layer in float16 (--fp16): the FP16 range rule keeps those whose values leave
+        // float16's range in float32, from the build's calibration ranges where Calibration files are given.
+        if (options.Precision == Precision.Fp16)
+        {
+            var extremes = context.Split.Calibration.Count > 0 ? context.Calibration(symmetric: true).Extremes : null;
+            var candidates = floatModel.Graph.Nodes.Where(n => !keptFp32Nodes.Contains(n)).ToHashSet();
+            var rangeKept = Fp16RangeRule.Find(floatModel.Graph, candidates, extremes);
+            foreach (var (node, finding) in rangeKept)
+            {
+                keptFp32Nodes.Add(node);
+                context.Progress($"TensorRT kit: {NodePatterns.NameOf(node)} ({node.OpType}) stays FP32, {finding.Reason}");
+            }
+        }
         var keptFp16Nodes = options.Precision == Precision.Fp32 ? new HashSet<Node>() : floatModel.Graph.Nodes.Where(n => keepFp16.Matches(n) && !keptFp32Nodes.Contains(n)).ToHashSet();
         var names = LayerNames.Assign(floatModel.Graph);
         var keptFp32 = keptFp32Nodes.Select(n => names[n]).ToHashSet(StringComparer.Ordinal);

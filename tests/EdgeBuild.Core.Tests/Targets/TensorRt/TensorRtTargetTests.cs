@@ -282,6 +282,24 @@ public sealed class TensorRtTargetTests : IDisposable
 
     private static string Sha256(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path))).ToLowerInvariant();
 
+    /// <summary>
+    /// An Fp16 kit runs every layer in float16: the FP16 range rule's layers (here a Clip whose 1e-10 floor is 0 in
+    /// float16, and the Log it protects, which TensorRT too would run in float16) are set to FP32, and nothing else.
+    /// </summary>
+    [Fact]
+    public void AnFp16KitKeepsTheRangeRulesLayersInFp32()
+    {
+        var b = new ModelBuilder();
+        var x = b.Input("x", 1, 16);
+        var clipped = b.Op("Clip", [b.Op("Mul", [x, x], "power"), b.Const("floor", [], 1e-10f), null], "clipped");
+        b.Output(b.Op("Mul", [b.Op("Log", [clipped], "log"), b.Const("ten", [], 10f)], "db"));
+        ShapeInference.Infer(b.Model);
+        Compile(b, new CompileOptions { Precision = Precision.Fp16 });
+        using var json = JsonDocument.Parse(File.ReadAllText(Out("ResNet.trt.json")));
+        var fp32Layers = json.RootElement.GetProperty("layerPrecisions").EnumerateObject().Where(p => p.Value.GetString() == "fp32").Select(p => p.Name).ToList();
+        Assert.Equal(["clipped_node", "log_node"], fp32Layers.Order(StringComparer.Ordinal));
+    }
+
     [Fact]
     public void SymbolicDimensionsGetShapeProfilesAndFp16KitsHaveNoCache()
     {
