@@ -17,7 +17,18 @@ public sealed record NodeTime(string Node, string OpType, string Provider, doubl
 /// </summary>
 public static class NodeProfile
 {
-    /// <summary>Runs <paramref name="model"/> <paramref name="runs"/> times on <paramref name="feed"/> (after warm-up runs that are not counted) and returns each node's median time per run.</summary>
+    /// <summary>Fewest profiled runs of a slow model: the median per node still stands on a majority of 4 runs.</summary>
+    public const int MinRuns = 7;
+
+    /// <summary>Profiled time a model gets before its runs are cut toward <see cref="MinRuns"/>.</summary>
+    public static readonly TimeSpan RunTime = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Runs <paramref name="model"/> up to <paramref name="runs"/> times on <paramref name="feed"/> (after warm-up runs that
+    /// are not counted) and returns each node's median time per run. A model whose run takes long gets as many runs as
+    /// fit in <see cref="RunTime"/>, never fewer than <see cref="MinRuns"/>: a per-node median needs a few runs, not twenty
+    /// quarter-second ones.
+    /// </summary>
     public static IReadOnlyList<NodeTime> Measure(byte[] model, IReadOnlyDictionary<string, Tensor> feed, int runs = 20)
     {
         string directory = Directory.CreateTempSubdirectory("edgebuild-profile-").FullName;
@@ -32,7 +43,15 @@ public static class NodeProfile
             const int Warmup = 3;
             try
             {
-                for (int i = 0; i < Warmup + runs; i++) Run(session, runOptions, names, values);
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                for (int i = 0; i < Warmup; i++)
+                {
+                    clock.Restart();
+                    Run(session, runOptions, names, values);
+                }
+                double lastWarmup = clock.Elapsed.TotalSeconds;
+                if (lastWarmup > 0) runs = Math.Min(runs, Math.Max(MinRuns, (int)Math.Ceiling(RunTime.TotalSeconds / lastWarmup)));
+                for (int i = 0; i < runs; i++) Run(session, runOptions, names, values);
                 string file = session.EndProfiling();
                 return Parse(File.ReadAllText(file), Warmup);
             }
