@@ -211,13 +211,8 @@ public class AutoPrecisionTests(ITestOutputHelper output)
         Assert.DoesNotContain('\n', auto.Summary);
     }
 
-    /// <summary>
-    /// M-LSD's output pattern: a score map multiplied by its own peak mask (map == MaxPool(map)). Any rounding upstream
-    /// moves peaks, so the loss stays far over the budget however many layers return to FP32; the search gives up after
-    /// a few steps with a line that says so instead of evaluating ever more layers.
-    /// </summary>
-    [Fact]
-    public void ALossThatDoesNotFallAsLayersReturnToFp32StopsTheSearchEarly()
+    /// <summary>Six conv layers, a sigmoid score map and its peak mask (map == MaxPool(map)) multiplied in: M-LSD's output pattern.</summary>
+    private static (byte[] Fp32, ListDataSource Calibration, ListDataSource HeldOut) PeakMaskModel()
     {
         var b = new ModelBuilder(seed: 11);
         var x = b.Input("x", 1, 8, 24, 24);
@@ -230,6 +225,18 @@ public class AutoPrecisionTests(ITestOutputHelper output)
         byte[] fp32 = OnnxExporter.ToBytes(b.Model);
         var calibration = ListDataSource.Random("x", [1, 8, 24, 24], 8);
         var heldOut = ListDataSource.Random("x", [1, 8, 24, 24], 30, seed: 900);
+        return (fp32, calibration, heldOut);
+    }
+
+    /// <summary>
+    /// M-LSD's output pattern: a score map multiplied by its own peak mask (map == MaxPool(map)). Any rounding upstream
+    /// moves peaks, so the loss stays far over the budget however many layers return to FP32; the search gives up after
+    /// a few steps with a line that says so instead of evaluating ever more layers.
+    /// </summary>
+    [Fact]
+    public void ALossThatDoesNotFallAsLayersReturnToFp32StopsTheSearchEarly()
+    {
+        var (fp32, calibration, heldOut) = PeakMaskModel();
         var search = MixedPrecisionSearch.Run(fp32, new QuantizeOptions { Mode = QuantizationMode.Int8Static }, calibration, heldOut, 1.0, Judge,
             AccuracyEvaluator.CachedReference(fp32, heldOut, TaskKind.Generic), line => output.WriteLine(line));
         output.WriteLine($"loss {search.Accuracy.LossPercent:F2} %, {search.KeptInFp32.Count} of {search.Ranking.Count} layers kept in FP32, {search.Quantizations} quantizations");
@@ -247,17 +254,7 @@ public class AutoPrecisionTests(ITestOutputHelper output)
     [Fact]
     public void ProbingStopsOnceLayersThatMissAloneLeaveTooLittleToGain()
     {
-        var b = new ModelBuilder(seed: 11);
-        var x = b.Input("x", 1, 8, 24, 24);
-        var h = x;
-        for (int i = 0; i < 6; i++) h = b.Op("Relu", [b.Conv(h, $"c{i}", 16, i == 0 ? 8 : 16)], $"r{i}");
-        var map = b.Op("Sigmoid", [b.Conv(h, "head", 1, 16)], "map");
-        var pooled = b.Op("MaxPool", [map], "pooled", Ir.Attribute.Of("kernel_shape", [3L, 3L]), Ir.Attribute.Of("pads", [1L, 1L, 1L, 1L]));
-        var peaks = b.Op("Cast", [b.Op("Equal", [map, pooled], "is_peak")], "peak_mask", Ir.Attribute.Of("to", (long)DataType.Float));
-        b.Output(b.Op("Mul", [map, peaks], "scores"));
-        byte[] fp32 = OnnxExporter.ToBytes(b.Model);
-        var calibration = ListDataSource.Random("x", [1, 8, 24, 24], 8);
-        var heldOut = ListDataSource.Random("x", [1, 8, 24, 24], 30, seed: 900);
+        var (fp32, calibration, heldOut) = PeakMaskModel();
         var layers = OnnxImporter.Parse(fp32).Graph.Nodes.Where(n => n.OpType == "Conv").Select(NodePatterns.NameOf).ToList();
         // A made-up profile: the later a layer, the more its INT8 kernel saves (the head saves most).
         var savings = layers.Select((n, i) => (n, (double)(i + 1))).ToDictionary(p => p.n, p => p.Item2, StringComparer.Ordinal);
