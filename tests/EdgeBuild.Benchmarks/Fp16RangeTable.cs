@@ -57,7 +57,7 @@ internal static class Fp16RangeTable
                     var report = ModelQuantizer.Quantize(q, options, null);
                     kept = report.RangeKeptFp32;
                     byte[] bytes = OnnxExporter.ToBytes(q);
-                    int nonFinite = Fp16OutputCheck.Run(fp32, bytes, heldOut.Samples(), heldOut.Count).Select(o => o.Inputs).DefaultIfEmpty(0).Max();
+                    int nonFinite = NonFiniteOutputCheck.Run(fp32, bytes, heldOut.Samples(), heldOut.Count).Select(o => o.Inputs).DefaultIfEmpty(0).Max();
                     var accuracy = AccuracyEvaluator.Compare(fp32, bytes, heldOut, task);
                     double worst = accuracy.Outputs.Select(o => o.SqnrDb).Where(d => !double.IsNaN(d)).DefaultIfEmpty(double.NaN).Min();
                     return FormattableString.Invariant($"{nonFinite}/{heldOut.Count}, {AccuracyEvaluator.FormatDb(worst)}");

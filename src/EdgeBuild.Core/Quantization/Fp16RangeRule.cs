@@ -56,7 +56,7 @@ public sealed record Fp16RangeFinding(string Node, string OpType, string Tensor,
 /// float16 for one), and infinity minus infinity is NaN downstream (a power spectrum of int16-scaled audio, an
 /// unnormalized logit sum). So the writer and every reader of a tensor whose calibration maximum passes half of 65504
 /// (<see cref="OverflowLimit"/>: one bit of headroom over a sample's maximum) stay float32; the non-finite check after
-/// conversion (<see cref="Fp16OutputCheck"/>) catches what the calibration data did not reach.</item>
+/// conversion (<see cref="NonFiniteOutputCheck"/>) catches what the calibration data did not reach.</item>
 /// <item>Underflow before a zero-sensitive op: Log, Reciprocal, a division's divisor and a power with a negative
 /// exponent turn a small positive value into a large finite one, and 0 into infinity; their error is the input's
 /// relative error, which float16 bounds only above its smallest normal. The small values that matter are those of a

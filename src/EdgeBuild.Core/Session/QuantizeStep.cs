@@ -122,8 +122,6 @@ public static class QuantizeStep
         var report = ModelQuantizer.Quantize(quantized, quantizeOptions, data, progress);
         if (report.RangeKeptFp32.Count > 0)
             progress?.Invoke($"FP16 range rule: {report.RangeKeptFp32.Count} node(s) kept in FP32 ({string.Join("; ", report.RangeKeptFp32.Take(3).Select(f => $"{f.Node}: {f.Reason}"))}{(report.RangeKeptFp32.Count > 3 ? "; ..." : "")})");
-        if (mode == QuantizationMode.Fp16)
-            RequireFiniteOutputs(fp32, OnnxExporter.ToBytes(quantized), report, evaluation, calibration.Count > 0 ? session.CalibrationData : null, model, who, progress);
         AccuracyReport? accuracy = null;
         AccuracyJudgement? judgement = null;
         if (evaluation is not null)
@@ -147,6 +145,7 @@ public static class QuantizeStep
             kept = search.KeptInFp32;
             attempts = search.Quantizations;
         }
+        RequireFiniteOutputs(fp32, OnnxExporter.ToBytes(quantized), report, mode, evaluation, calibration.Count > 0 ? session.CalibrationData : null, model, who, progress);
         var share = PrecisionShare.Of(quantized, report);
         if (judgement is not null)
         {
@@ -163,35 +162,47 @@ public static class QuantizeStep
     }
 
     /// <summary>
-    /// EB3015 when the float16 model gives infinite or NaN outputs where the float32 model does not: such an artifact is
-    /// broken, not merely less accurate, so it is an error whether or not a budget or held-out data was given. Checked on
-    /// the held-out samples, else the calibration samples, else the input the latency measurement generates.
+    /// EB3015 when the quantized model (Fp16, Int8, Int8Dynamic, Mixed: the final one, after any budget search) gives
+    /// infinite or NaN outputs where the float32 model does not: such an artifact is broken, not merely less accurate, so
+    /// it is an error whether or not a budget or held-out data was given. Checked on the held-out samples, else the
+    /// calibration samples, else the input the latency measurement generates. (Auto always judges its candidates on
+    /// held-out data, where such an output fails the SQNR floor.)
     /// </summary>
-    private static void RequireFiniteOutputs(byte[] fp32, byte[] fp16, QuantizationReport report, ICalibrationDataSource? evaluation,
+    private static void RequireFiniteOutputs(byte[] fp32, byte[] quantizedBytes, QuantizationReport report, QuantizationMode mode, ICalibrationDataSource? evaluation,
         ICalibrationDataSource? calibration, Model model, string who, Action<string>? progress)
     {
         var (inputs, what) = evaluation is not null ? (evaluation.Samples(), "held-out")
             : calibration is not null ? (calibration.Samples(), "calibration")
-            : ([Fp16OutputCheck.GeneratedInput(model)], "generated (uniform [-1, 1])");
+            : ([NonFiniteOutputCheck.GeneratedInput(model)], "generated (uniform [-1, 1])");
         IReadOnlyList<NonFiniteOutput> bad;
         try
         {
-            bad = Fp16OutputCheck.Run(fp32, fp16, inputs);
+            bad = NonFiniteOutputCheck.Run(fp32, quantizedBytes, inputs);
         }
         catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e) when (evaluation is null && calibration is null)
         {
             // Generated data is all there is: a model that refuses it (a free dim fed at 1) cannot be checked this way.
-            progress?.Invoke($"FP16 outputs not checked for infinity: ONNX Runtime cannot run the model on generated input ({e.Message.Split('\n')[0].Trim()})");
+            progress?.Invoke($"quantized outputs not checked for infinity: ONNX Runtime cannot run the model on generated input ({e.Message.Split('\n')[0].Trim()})");
             return;
         }
         if (bad.Count == 0) return;
         string outputs = string.Join(", ", bad.Select(b => $"'{b.Output}' ({b.Elements} values on {b.Inputs} of {b.Of} {what} input{(b.Of == 1 ? "" : "s")})"));
-        string why = "a tensor leaves float16's range (past 65504, or a small positive value rounded to 0 before a Log or a division)";
-        string todo = calibration is null
-            ? "give Calibration files (--calibration) so the FP16 range rule can measure which layers to keep in FP32, or use Precision Fp32"
-            : $"the range rule kept {report.RangeKeptFp32.Count} node(s) in FP32 from the calibration files, which did not reach these values: give Calibration files that cover such inputs, KeepFp32 the layers, or use Precision Fp32";
-        throw new EdgeBuildException(DiagnosticCodes.Fp16NonFiniteOutput, who,
-            $"the Fp16 model's output {outputs} is infinite or NaN where the FP32 model's is finite: {why}; {todo}");
+        string why, todo;
+        if (mode == QuantizationMode.Fp16)
+        {
+            why = "a tensor leaves float16's range (past 65504, or a small positive value rounded to 0 before a Log or a division)";
+            todo = calibration is null
+                ? "give Calibration files (--calibration) so the FP16 range rule can measure which layers to keep in FP32, or use Precision Fp32"
+                : $"the range rule kept {report.RangeKeptFp32.Count} node(s) in FP32 from the calibration files, which did not reach these values: give Calibration files that cover such inputs, KeepFp32 the layers, or use Precision Fp32";
+        }
+        else
+        {
+            why = "an INT8 tensor rounds a small value to 0 (or a range to nothing) before a Log, a division or a power that needs it nonzero";
+            todo = "give held-out files (--eval) with MaxAccuracyLoss so Mixed returns the layers that cause it to FP32, KeepFp32 the layers before the Log or division, or use Precision Fp32";
+        }
+        string precision = mode switch { QuantizationMode.Fp16 => "Fp16", QuantizationMode.Int8Dynamic => "Int8Dynamic", _ => report.Layers.Any(l => l.Precision != "Int8") ? "INT8 (mixed)" : "Int8" };
+        throw new EdgeBuildException(DiagnosticCodes.QuantizedNonFiniteOutput, who,
+            $"the {precision} model's output {outputs} is infinite or NaN where the FP32 model's is finite: {why}; {todo}");
     }
 
     /// <summary>The budget Precision=Auto holds the model to when MaxAccuracyLoss is not set, in percent.</summary>

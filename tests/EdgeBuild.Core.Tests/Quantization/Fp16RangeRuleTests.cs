@@ -89,8 +89,8 @@ public sealed class Fp16RangeRuleTests : IDisposable
             var after = Ort.Run(rangedBytes, sample);
             Ort.AssertClose(reference, after, relative: 5e-3);
         }
-        Assert.Equal(2, Fp16OutputCheck.Run(fp32, plainBytes, Samples(2, 900).Samples()).Count);
-        Assert.Empty(Fp16OutputCheck.Run(fp32, rangedBytes, Samples(8, 900).Samples()));
+        Assert.Equal(2, NonFiniteOutputCheck.Run(fp32, plainBytes, Samples(2, 900).Samples()).Count);
+        Assert.Empty(NonFiniteOutputCheck.Run(fp32, rangedBytes, Samples(8, 900).Samples()));
     }
 
     /// <summary>Clip(x^2, 1e-10) -> Log: the clamp bound is 0 in float16, so silence (x = 0) would reach Log(0); judged without data.</summary>
@@ -263,14 +263,14 @@ public sealed class Fp16RangeRuleTests : IDisposable
         }
 
         var plain = Fp16(new QuantizeOptions { Fp16RangeRule = false }, out _);
-        Assert.NotEmpty(Fp16OutputCheck.Run(fp32, plain, heldOut.Samples(), heldOut.Count));
+        Assert.NotEmpty(NonFiniteOutputCheck.Run(fp32, plain, heldOut.Samples(), heldOut.Count));
 
         var extremes = ValueExtremesCollector.Measure(model, calibration);
         foreach (var (name, options) in new[] { ("ranges", new QuantizeOptions { ValueExtremes = extremes }), ("constants only", new QuantizeOptions()) })
         {
             var bytes = Fp16(options, out var report);
             Assert.Contains(report.RangeKeptFp32, f => f.Kind == Fp16RangeKind.ConstantUnderflow && f.OpType == "Clip");
-            Assert.Empty(Fp16OutputCheck.Run(fp32, bytes, heldOut.Samples(), heldOut.Count));
+            Assert.Empty(NonFiniteOutputCheck.Run(fp32, bytes, heldOut.Samples(), heldOut.Count));
             var accuracy = AccuracyEvaluator.Compare(fp32, bytes, heldOut, TaskKind.Generic);
             double worst = accuracy.Outputs.Min(o => o.SqnrDb);
             Assert.True(worst >= 40, $"{name}: worst output SQNR {worst:F1} dB");
@@ -316,5 +316,32 @@ public sealed class Fp16RangeRuleTests : IDisposable
         var kept = manifest.RootElement.GetProperty("quantization").GetProperty("keptInFp32ForRange").EnumerateArray().ToList();
         Assert.Contains(kept, k => k.GetProperty("op").GetString() == "MatMul" && k.GetProperty("kind").GetString() == "overflow");
         Assert.Contains(kept, k => k.GetProperty("op").GetString() == "Conv" && k.GetProperty("kind").GetString() == "overflow");
+    }
+
+    /// <summary>
+    /// Static INT8 of the same front end on its package's own scale: the quantized power spectrum rounds to 0 before the
+    /// Log. Built without held-out files or a budget, nothing judged it and the artifact shipped outputs of -infinity;
+    /// now the build fails with EB3015 naming the output and what to do.
+    /// </summary>
+    [SkippableFact]
+    public void AStaticInt8BuildWhoseOutputsGoInfiniteIsEB3015EvenWithoutHeldOutFiles()
+    {
+        string data = TestData.Require();
+        string model = TestData.Model("kws-oww-melspec");
+        string calibration = Path.Combine(dir, "calibration-int8");
+        Directory.CreateDirectory(calibration);
+        int i = 0;
+        foreach (var sample in ZooModelInputs.Build("kws-oww-melspec", data).Inputs.Skip(30).Take(16))
+            NpyFile.Write(Path.Combine(calibration, $"chunk{i++:D3}.npy"), sample["input"]);
+
+        var (exit, _, stderr) = CliRunner.Run("compile", model, "--out", Path.Combine(dir, "int8"), "--precision", "Int8", "--shape", "input=1,1280",
+            "--calibration", calibration, "--no-measure", "-q");
+        Assert.Equal(1, exit);
+        var error = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error ", StringComparison.Ordinal));
+        Assert.StartsWith("error EB3015: ", error, StringComparison.Ordinal);
+        Assert.Contains("Int8 model's output 'output'", error, StringComparison.Ordinal);
+        Assert.Contains("held-out input", error, StringComparison.Ordinal);   // the default split holds every 4th calibration file out
+        Assert.Contains("KeepFp32", error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(dir, "int8")) && Directory.EnumerateFiles(Path.Combine(dir, "int8"), "*.onnx").Any(), "a broken artifact was written");
     }
 }

@@ -13,11 +13,12 @@ namespace EdgeBuild.Quantization;
 public sealed record NonFiniteOutput(string Output, int Inputs, int Of, long Elements);
 
 /// <summary>
-/// The float16 model and its float32 original on the same inputs: a converted model whose output holds infinity or NaN
-/// where the original's is finite is a broken artifact (a tensor left float16's range on the way), whatever accuracy a
-/// budget would say. Run on every FP16 build, held-out data or not, so such a model is never shipped silently.
+/// A quantized model and its float32 original on the same inputs: a model whose output holds infinity or NaN where the
+/// original's is finite is a broken artifact (a tensor left float16's range on the way, or INT8 rounded a small positive
+/// value to 0 before a Log), whatever accuracy a budget would say. Run on every quantized build, held-out data or not,
+/// so such a model is never shipped silently.
 /// </summary>
-public static class Fp16OutputCheck
+public static class NonFiniteOutputCheck
 {
     /// <summary>Inputs tried at most: a range problem shows on the first input that reaches it, and each costs two runs.</summary>
     public const int MaxInputs = 8;
