@@ -209,12 +209,15 @@ public static partial class AutoPrecisionSearch
                     candidates.Add(new Candidate(DynamicName, dynamic, dynamicReport, bytes, accuracy, judgement));
                 else
                     dynamicNote = dynamicGaveUp is not null ? $"; dynamic INT8: {dynamicGaveUp}" : string.Create(CultureInfo.InvariantCulture,
-                        $"; dynamic INT8 did not hold the budget or the output floors even with half its layers in FP32 (loss {accuracy.LossPercent:F2} %, lowest output SQNR {accuracy.Outputs.Select(o => o.SqnrDb).DefaultIfEmpty(double.NaN).Min():F1} dB)");
+                        $"; dynamic INT8 did not hold the budget or the output floors (loss {accuracy.LossPercent:F2} %, lowest output SQNR {accuracy.Outputs.Select(o => o.SqnrDb).DefaultIfEmpty(double.NaN).Min():F1} dB)");
             }
         }
 
-        progress?.Invoke($"auto: racing FP32 against {candidates.Count} quantized candidate(s)");
-        var race = LatencyRace.Run([("FP32", fp32), .. candidates.Select(c => (c.Name, c.Bytes))], feed, raceSeconds);
+        progress?.Invoke(candidates.Count == 0 ? "auto: no quantized candidate left; timing FP32" : $"auto: racing FP32 against {candidates.Count} quantized candidate(s)");
+        // With no candidate left the race only reports FP32's own time and noise band: the short form, as for a model with nothing to quantize.
+        var race = candidates.Count == 0
+            ? LatencyRace.Run([("FP32", fp32)], feed, 0.5, 10)
+            : LatencyRace.Run([("FP32", fp32), .. candidates.Select(c => (c.Name, c.Bytes))], feed, raceSeconds);
         // A candidate wins only when its whole interval is under FP32's time: faster with confidence, not within noise.
         var winner = candidates.Select((c, i) => (Candidate: c, Result: race.Results[i + 1]))
             .Where(x => x.Result.RatioHigh < 1.0).OrderBy(x => x.Result.Ratio).FirstOrDefault();

@@ -46,18 +46,18 @@ public static class MixedPrecisionSearch
     public const int ScreenSamples = 12;
 
     /// <summary>
-    /// <paramref name="score"/> with a screen: a candidate is first scored on <see cref="ScreenSamples"/> samples, and
+    /// <paramref name="score"/> with a screen: a candidate is first scored on <paramref name="screenSamples"/> samples (default <see cref="ScreenSamples"/>), and
     /// when the gate already calls that a miss (the whole interval past the budget or a floor) the short score stands.
     /// Most fallback steps of a search are such misses, and a search only needs to know that they missed; a miss called
     /// on too few samples only makes the search keep more layers in FP32, never ship a worse model, and a candidate the
     /// screen lets through is judged on every sample.
     /// </summary>
-    public static Func<byte[], int, AccuracyReport> Screened(Func<byte[], int, AccuracyReport> score, Func<AccuracyReport, AccuracyJudgement> judge) =>
+    public static Func<byte[], int, AccuracyReport> Screened(Func<byte[], int, AccuracyReport> score, Func<AccuracyReport, AccuracyJudgement> judge, int screenSamples = ScreenSamples) =>
         (candidate, samples) =>
         {
-            if (samples >= 2 * ScreenSamples)
+            if (samples >= 2 * screenSamples)
             {
-                var quick = score(candidate, ScreenSamples);
+                var quick = score(candidate, screenSamples);
                 if (judge(quick).Verdict == AccuracyVerdict.Missed) return quick;
             }
             return score(candidate, samples);
@@ -108,12 +108,14 @@ public static class MixedPrecisionSearch
         // Layers that miss the budget (or a floor) with only themselves in INT8: no set holding them can meet it, as
         // adding INT8 layers adds error.
         var missAlone = new HashSet<string>(StringComparer.Ordinal);
+        // A probe that misses on half its samples is a miss: most probes of a model far over its budget are.
+        var probeScore = Screened(score, judge, probeSamples / 2);
         foreach (var layer in layers)
         {
             if (probeDeadline is { } deadline && DateTime.UtcNow > deadline) break;
             progress?.Invoke($"sensitivity {ranking.Count + 1}/{layers.Count}: {layer.Node}");
             var (alone, _) = Quantize(layers.Where(l => l.Node != layer.Node).Select(l => l.Node).ToList());
-            var probed = score(OnnxExporter.ToBytes(alone), probeSamples);
+            var probed = probeScore(OnnxExporter.ToBytes(alone), probeSamples);
             ranking.Add(new LayerSensitivity(layer.Node, layer.OpType, probed.LossPercent)
             {
                 WorstOutputSqnrDb = probed.Outputs.Select(o => o.SqnrDb).Where(d => !double.IsNaN(d)).DefaultIfEmpty(double.PositiveInfinity).Min(),
