@@ -41,17 +41,7 @@ public sealed class ImageApiPackageTests(ITestOutputHelper output) : IDisposable
         output.WriteLine($"adapter package: {Path.GetFileName(adapter)}, {new FileInfo(adapter).Length / 1024.0:F1} KiB");
 
         Run(app, "dotnet", "new", "console", "-n", "PhotoApp", "-o", ".");
-        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
-            <?xml version="1.0" encoding="utf-8"?>
-            <configuration>
-              <config><add key="globalPackagesFolder" value="{packages}" /></config>
-              <packageSources>
-                <clear />
-                <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
-                <add key="local" value="{feed}" />
-              </packageSources>
-            </configuration>
-            """);
+        LocalFeed.WriteNuGetConfig(app, feed, packages);
         Run(app, "dotnet", "add", "package", "EdgeBuild");
         Run(app, "dotnet", "add", "package", "EdgeBuild.Runtime");
         Run(app, "dotnet", "add", "package", "EdgeBuild.SkiaSharp");

@@ -100,18 +100,7 @@ public sealed class PackAndConsumeTests(ITestOutputHelper output) : IDisposable
         }
 
         Run(app, "dotnet", "new", "console", "-n", "MyApp", "-o", ".");
-        // The local folder beside nuget.org, which serves the runtime package's dependencies (ONNX Runtime's managed API).
-        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
-            <?xml version="1.0" encoding="utf-8"?>
-            <configuration>
-              <config><add key="globalPackagesFolder" value="{packages}" /></config>
-              <packageSources>
-                <clear />
-                <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
-                <add key="local" value="{feed}" />
-              </packageSources>
-            </configuration>
-            """);
+        LocalFeed.WriteNuGetConfig(app, feed, packages);
         // Built for this machine's platform from the first restore on, as an app that sets RuntimeIdentifier is.
         string csproj = Path.Combine(app, "MyApp.csproj");
         string ridProperty = $"<RuntimeIdentifier>{rid}</RuntimeIdentifier>";
@@ -220,17 +209,7 @@ public sealed class PackAndConsumeTests(ITestOutputHelper output) : IDisposable
         Run(repo, "dotnet", "pack", "src/EdgeBuild.Runtime.Native/EdgeBuild.Runtime.Native.csproj", "-c", "Release", "-o", feed, "-nodeReuse:false");
 
         Run(app, "dotnet", "new", "console", "-n", "RuntimeOnly", "-o", ".");
-        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
-            <?xml version="1.0" encoding="utf-8"?>
-            <configuration>
-              <config><add key="globalPackagesFolder" value="{packages}" /></config>
-              <packageSources>
-                <clear />
-                <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
-                <add key="local" value="{feed}" />
-              </packageSources>
-            </configuration>
-            """);
+        LocalFeed.WriteNuGetConfig(app, feed, packages);
         Run(app, "dotnet", "add", "package", "EdgeBuild.Runtime");
         File.WriteAllText(Path.Combine(app, "Program.cs"), """
             Console.WriteLine("ort " + Microsoft.ML.OnnxRuntime.OrtEnv.Instance().GetVersionString());

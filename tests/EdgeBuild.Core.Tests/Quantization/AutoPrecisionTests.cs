@@ -273,6 +273,37 @@ public class AutoPrecisionTests(ITestOutputHelper output)
         Assert.False(search.Judgement!.AcceptableForSearch);
     }
 
+    /// <summary>
+    /// A scorer that knows only how many convolutions a candidate left in float: with 0-1 the loss misses the 1 % budget,
+    /// with 2-3 it is acceptable but unproven (0.8 % [0.5, 1.2]), with 4 or more it is met (or, when
+    /// <paramref name="metFrom"/> is past the layer count, never). The search's steps are then exactly what is tested.
+    /// </summary>
+    private static Func<byte[], int, AccuracyReport> ScoreByFloatConvs(int metFrom) => (bytes, samples) =>
+    {
+        var graph = OnnxImporter.Parse(bytes).Graph;
+        int floatConvs = graph.Nodes.Count(n => n.OpType == "Conv" && n.Input(1)?.Producer?.OpType != "DequantizeLinear");
+        var loss = floatConvs < 2 ? new Estimate(5, 4, 6) : floatConvs < metFrom ? new Estimate(0.8, 0.5, 1.2) : new Estimate(0.3, 0.2, 0.5);
+        return new AccuracyReport(TaskKind.Generic, samples, "test loss", loss.Value, loss, "bootstrap", []);
+    };
+
+    [Theory]
+    [InlineData(false, 4, 2)]   // Mixed: the first acceptable model
+    [InlineData(true, 4, 4)]    // Auto: on to the first met one
+    [InlineData(true, 99, 2)]   // met never comes: the first acceptable one, after at most four more steps
+    public void AutoGoesOnPastAnUnprovenVerdictToAMetOneAndFallsBackToTheFirstAcceptable(bool provenOnly, int metFrom, int expectedFloat)
+    {
+        var (fp32, calibration, heldOut) = PeakMaskModel();
+        var search = MixedPrecisionSearch.Run(fp32, new QuantizeOptions { Mode = QuantizationMode.Int8Static }, calibration, heldOut, 1.0, Judge,
+            ScoreByFloatConvs(metFrom), line => output.WriteLine(line), provenOnly: provenOnly);
+        output.WriteLine($"{search.KeptInFp32.Count} kept, {search.Quantizations} quantizations, {search.Judgement!.Verdict}");
+        Assert.Equal(expectedFloat, search.KeptInFp32.Count);
+        Assert.True(search.Judgement.AcceptableForSearch);
+        Assert.Equal(expectedFloat >= metFrom ? AccuracyVerdict.Met : AccuracyVerdict.Unproven, search.Judgement.Verdict);
+        int layers = search.Ranking.Count;
+        // All-INT8, one probe per layer, then at most six steps (1, 2, 3, 4, 6, 8 layers).
+        Assert.True(search.Quantizations <= 1 + layers + 6, $"{search.Quantizations} quantizations for {layers} layers");
+    }
+
     [Fact]
     public void AComputeBoundConvStackShipsInt8ThatAnIndependentRaceFindsFaster()
     {
