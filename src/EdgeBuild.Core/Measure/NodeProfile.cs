@@ -29,41 +29,71 @@ public static class NodeProfile
     /// fit in <see cref="RunTime"/>, never fewer than <see cref="MinRuns"/>: a per-node median needs a few runs, not twenty
     /// quarter-second ones.
     /// </summary>
-    public static IReadOnlyList<NodeTime> Measure(byte[] model, IReadOnlyDictionary<string, Tensor> feed, int runs = 20)
+    public static IReadOnlyList<NodeTime> Measure(byte[] model, IReadOnlyDictionary<string, Tensor> feed, int runs = 20) =>
+        Measure([model], feed, runs)[0];
+
+    /// <summary>
+    /// Profiles several models of the same inputs run by run in turn (A, B, C, A, B, C, ...), each in its own session,
+    /// so a change of machine load during the profiles slows them all alike: per-node times of different models are then
+    /// compared on equal terms (a search that compares a layer's float kernel with its int8 one must not see the
+    /// machine's load instead). Runs as <see cref="Measure(byte[], IReadOnlyDictionary{string, Tensor}, int)"/>, the
+    /// slowest model setting the count; one result per model, in order.
+    /// </summary>
+    public static IReadOnlyList<IReadOnlyList<NodeTime>> Measure(IReadOnlyList<byte[]> models, IReadOnlyDictionary<string, Tensor> feed, int runs = 20)
     {
-        string directory = Directory.CreateTempSubdirectory("edgebuild-profile-").FullName;
+        ArgumentOutOfRangeException.ThrowIfZero(models.Count);
+        var directories = new List<string>();
+        var profiled = new List<(SessionOptions Options, InferenceSession Session, List<string> Names, List<OrtValue> Values)>();
         try
         {
-            using var options = ProfilingOptions(directory);
-            using var session = new InferenceSession(model, options);
-            var names = session.InputNames.ToList();
-            var values = names.Select(n => OrtTensors.ToOrtValue(feed[n])).ToList();
+            foreach (var model in models)
+            {
+                string directory = Directory.CreateTempSubdirectory("edgebuild-profile-").FullName;
+                directories.Add(directory);
+                var options = ProfilingOptions(directory);
+                InferenceSession session;
+                try
+                {
+                    session = new InferenceSession(model, options);
+                }
+                catch
+                {
+                    options.Dispose();
+                    throw;
+                }
+                var names = session.InputNames.ToList();
+                profiled.Add((options, session, names, names.Select(n => OrtTensors.ToOrtValue(feed[n])).ToList()));
+            }
             using var runOptions = new RunOptions();
             // The first runs allocate the arena and page in weights; they are profiled too and skipped when parsing.
             const int Warmup = 3;
-            try
-            {
-                var clock = System.Diagnostics.Stopwatch.StartNew();
-                for (int i = 0; i < Warmup; i++)
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            double slowest = 0;
+            for (int i = 0; i < Warmup; i++)
+                foreach (var p in profiled)
                 {
                     clock.Restart();
-                    Run(session, runOptions, names, values);
+                    Run(p.Session, runOptions, p.Names, p.Values);
+                    if (i == Warmup - 1) slowest = Math.Max(slowest, clock.Elapsed.TotalSeconds);
                 }
-                double lastWarmup = clock.Elapsed.TotalSeconds;
-                if (lastWarmup > 0) runs = Math.Min(runs, Math.Max(MinRuns, (int)Math.Ceiling(RunTime.TotalSeconds / lastWarmup)));
-                for (int i = 0; i < runs; i++) Run(session, runOptions, names, values);
-                string file = session.EndProfiling();
-                return Parse(File.ReadAllText(file), Warmup);
-            }
-            finally
-            {
-                foreach (var v in values) v.Dispose();
-            }
+            if (slowest > 0) runs = Math.Min(runs, Math.Max(MinRuns, (int)Math.Ceiling(RunTime.TotalSeconds / slowest)));
+            for (int i = 0; i < runs; i++)
+                foreach (var p in profiled) Run(p.Session, runOptions, p.Names, p.Values);
+            return profiled.Select(p => Parse(File.ReadAllText(p.Session.EndProfiling()), Warmup)).ToList();
         }
         finally
         {
-            try { Directory.Delete(directory, recursive: true); }
-            catch (IOException) { }
+            foreach (var p in profiled)
+            {
+                foreach (var v in p.Values) v.Dispose();
+                p.Session.Dispose();
+                p.Options.Dispose();
+            }
+            foreach (var directory in directories)
+            {
+                try { Directory.Delete(directory, recursive: true); }
+                catch (IOException) { }
+            }
         }
     }
 

@@ -57,20 +57,20 @@ public static partial class AutoPrecisionSearch
         probeTime ??= DefaultProbeTime;
         var floatModel = OnnxImporter.Parse(fp32);
         // Every quantization below takes one calibration of every activation (the caller's, or made here once).
-        var ranges = options.CalibratedRanges;
-        if (ranges is null)
+        var shared = options with { Mode = QuantizationMode.Int8Static };
+        if (shared.CalibratedRanges is null)
         {
             progress?.Invoke("auto: calibrating every activation once");
-            ranges = CalibrationTable.Compute(floatModel, calibration, options with { Mode = QuantizationMode.Int8Static }).Ranges;
+            var table = CalibrationTable.Compute(floatModel, calibration, shared, progress, statistics: true);
+            shared = shared with { CalibratedRanges = table.Ranges, Statistics = table.Statistics ?? shared.Statistics };
         }
-        var shared = options with { Mode = QuantizationMode.Int8Static, CalibratedRanges = ranges };
         int quantizations = 0;
         (Model Model, QuantizationReport Report, byte[] Bytes) Quantize(IEnumerable<string> keepFp32)
         {
             quantizations++;
             var m = OnnxImporter.Parse(fp32);
             // The data only feeds the per-layer SQNR (the ranges are calibrated): the all-INT8 model's report needs it, the others do not.
-            var r = ModelQuantizer.Quantize(m, shared with { KeepFp32 = [.. shared.KeepFp32, .. keepFp32.Select(MixedPrecisionSearch.Escape)] }, quantizations == 1 ? calibration : null);
+            var r = ModelQuantizer.Quantize(m, shared with { KeepFp32 = [.. shared.KeepFp32, .. keepFp32.Select(MixedPrecisionSearch.Escape)] }, quantizations == 1 ? calibration : null, quantizations == 1 ? progress : null);
             // The post-training rules' statistics, measured on the first quantization, serve every later one.
             if (shared.Statistics is null && r.Statistics is not null) shared = shared with { Statistics = r.Statistics };
             return (m, r, OnnxExporter.ToBytes(m));
@@ -87,9 +87,28 @@ public static partial class AutoPrecisionSearch
             return new AutoPrecisionResult(floatModel, "Fp32", null, null, null, alone, layers, [], quantizations, NothingToQuantize(floatModel));
         }
 
-        progress?.Invoke($"auto: profiling FP32 and all-INT8 ({int8Layers.Count} layers) node by node");
-        var fp32Times = Attribute(floatModel, NodeProfile.Measure(fp32, feed));
-        var int8Times = Attribute(all.Model, NodeProfile.Measure(all.Bytes, feed));
+        // Dynamic INT8 (int8 weights, activations quantized at run time) where the caller's targets can take it: on
+        // MatMul-heavy models (attention, fully connected heads) ONNX Runtime's MatMulInteger path is where INT8 gains.
+        // It needs no calibration, so it is made now and profiled with the others.
+        var dynamicOptions = options with { Mode = QuantizationMode.Int8Dynamic, CalibratedRanges = null };
+        Model? dynamic = null;
+        QuantizationReport? dynamicReport = null;
+        byte[] dynamicBytes = [];
+        var dynamicLayers = new List<string>();
+        if (dynamicCandidate)
+        {
+            quantizations++;
+            dynamic = OnnxImporter.Parse(fp32);
+            dynamicReport = ModelQuantizer.Quantize(dynamic, dynamicOptions, null);
+            dynamicLayers = dynamicReport.Layers.Where(l => l.Precision == "Int8").Select(l => l.Node).ToList();
+            dynamicBytes = OnnxExporter.ToBytes(dynamic);
+        }
+
+        // One interleaved profile of every variant: a layer's float and int8 kernels are compared under the same load.
+        progress?.Invoke($"auto: profiling FP32, all-INT8 ({int8Layers.Count} layers){(dynamicLayers.Count > 0 ? $" and dynamic INT8 ({dynamicLayers.Count} layers)" : "")} node by node, interleaved");
+        var profiles = NodeProfile.Measure(dynamicLayers.Count > 0 ? [fp32, all.Bytes, dynamicBytes] : [fp32, all.Bytes], feed);
+        var fp32Times = Attribute(floatModel, profiles[0]);
+        var int8Times = Attribute(all.Model, profiles[1]);
         var reasons = new Dictionary<string, string>(StringComparer.Ordinal);
         var slow = new HashSet<string>(StringComparer.Ordinal);
         foreach (var layer in int8Layers)
@@ -99,11 +118,14 @@ public static partial class AutoPrecisionSearch
         var speed = slow.Count == 0 ? all : Quantize(slow);
         if (slow.Count > 0 && speed.Report.Layers.Any(l => l.Precision == "Int8"))
         {
-            var again = Attribute(speed.Model, NodeProfile.Measure(speed.Bytes, feed));
-            var more = speed.Report.Layers.Where(l => l.Precision == "Int8" && !Gains(l.Node, fp32Times, again, out _)).ToList();
+            // FP32 again beside it, so this comparison too is under one load.
+            var pair = NodeProfile.Measure([fp32, speed.Bytes], feed);
+            var fp32Again = Attribute(floatModel, pair[0]);
+            var again = Attribute(speed.Model, pair[1]);
+            var more = speed.Report.Layers.Where(l => l.Precision == "Int8" && !Gains(l.Node, fp32Again, again, out _)).ToList();
             foreach (var l in more)
             {
-                Gains(l.Node, fp32Times, again, out string why);
+                Gains(l.Node, fp32Again, again, out string why);
                 slow.Add(l.Node);
                 reasons[l.Node] = why + " once its neighbours stayed FP32";
             }
@@ -145,26 +167,20 @@ public static partial class AutoPrecisionSearch
             if (judgement.AcceptableForSearch) candidates.Add(new Candidate("INT8", all.Model, all.Report, all.Bytes, accuracy, judgement));
         }
 
-        // Dynamic INT8 (int8 weights, activations quantized at run time) where the caller's targets can take it: on
-        // MatMul-heavy models (attention, fully connected heads) ONNX Runtime's MatMulInteger path is where INT8 gains.
+        // The dynamic INT8 branch.
         IReadOnlyDictionary<string, double> dynamicTimes = new Dictionary<string, double>(StringComparer.Ordinal);
         var dynamicSlow = new HashSet<string>(StringComparer.Ordinal);
         var dynamicReasons = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (dynamicCandidate)
+        if (dynamic is not null && dynamicReport is not null)
         {
-            quantizations++;
-            var dynamicOptions = options with { Mode = QuantizationMode.Int8Dynamic, CalibratedRanges = null };
-            var dynamic = OnnxImporter.Parse(fp32);
-            var dynamicReport = ModelQuantizer.Quantize(dynamic, dynamicOptions, null);
             string? dynamicGaveUp = null;
-            var dynamicLayers = dynamicReport.Layers.Where(l => l.Precision == "Int8").Select(l => l.Node).ToList();
-            byte[] bytes = OnnxExporter.ToBytes(dynamic);
+            byte[] bytes = dynamicBytes;
             if (dynamicLayers.Count > 0)
             {
                 // Speed first, as for static INT8: a layer whose integer kernels (with the run-time quantization of its
                 // input) are not faster than its float kernel stays FP32 before any accuracy is spent on it. On
                 // convolution nets ONNX Runtime's ConvInteger has no fast kernel, and this ends the branch at once.
-                dynamicTimes = AttributeDynamic(dynamic, NodeProfile.Measure(bytes, feed), dynamicLayers);
+                dynamicTimes = AttributeDynamic(dynamic, profiles[2], dynamicLayers);
                 foreach (var node in dynamicLayers)
                     if (!Gains(node, fp32Times, dynamicTimes, out string why)) { dynamicSlow.Add(node); dynamicReasons[node] = why.Replace("INT8 kernel", "dynamic INT8 kernels", StringComparison.Ordinal); }
                 string? tooLittle = null;

@@ -104,6 +104,16 @@ public static class MixedPrecisionSearch
 
         var layers = allReport.Layers.Where(l => l.Precision == "Int8").ToList();
         if (probeOrder is not null) layers = [.. layers.OrderByDescending(l => probeOrder.GetValueOrDefault(l.Node))];
+        // The all-INT8 model missed, so at least one layer must go back to FP32; when even the one that saves least
+        // leaves too little to gain, no probe can change the outcome.
+        if (probeOrder is not null && worthGoingOn is not null && layers.Count > 0
+            && !worthGoingOn(new HashSet<string>(StringComparer.Ordinal) { layers[^1].Node }))
+        {
+            string stop = FormattableString.Invariant(
+                $"all {layers.Count} INT8 layers together miss the budget (loss {accuracy.LossPercent:F2} %), and returning even the one that saves least ({layers[^1].Node}) to FP32");
+            progress?.Invoke(stop);
+            return new MixedPrecisionResult(all, allReport, accuracy, [], [], quantizations) { Judgement = judgement, GaveUp = stop };
+        }
         var ranking = new List<LayerSensitivity>();
         // Layers that miss the budget (or a floor) with only themselves in INT8: no set holding them can meet it, as
         // adding INT8 layers adds error.

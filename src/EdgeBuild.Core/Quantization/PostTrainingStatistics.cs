@@ -1,5 +1,6 @@
 using EdgeBuild.Ir;
 using EdgeBuild.Onnx;
+using EdgeBuild.Quantization.Calibration;
 using EdgeBuild.Quantization.Operators;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -57,85 +58,146 @@ public sealed class PostTrainingStatistics
     /// <summary>By tensor name: per-channel ranges of the inputs and outputs of per-channel affines.</summary>
     public IReadOnlyDictionary<string, ChannelRanges> Channels { get; }
 
+    /// <summary>Whether a static quantization with <paramref name="options"/> reads these statistics (the rules serve ONNX Runtime placement).</summary>
+    internal static bool WantedBy(QuantizeOptions options) =>
+        options is { Mode: QuantizationMode.Int8Static, Placement: QdqPlacement.OnnxRuntime } && (options.BiasCorrection || options.AffineInputPlacement);
+
     /// <summary>
-    /// Runs <paramref name="model"/> (float, not changed) over <paramref name="data"/>. The weight error of a layer is
-    /// computed as the layer itself applied to its float input with weights (int8 weights - float weights) and no bias,
-    /// a copy of the layer beside it in a scratch copy of the model: the exact shift, padding and strides included,
-    /// by linearity of the layer in its weights. <paramref name="weightMax"/> is the int8 weight range the artifact uses.
+    /// Runs <paramref name="model"/> (float, not changed) over <paramref name="data"/> in a pass of its own. A build that
+    /// calibrates runs the <see cref="Collector"/> inside its calibration pass instead (<see cref="Calibration.CalibrationTable.Compute"/>).
     /// </summary>
     internal static PostTrainingStatistics Measure(Model model, ICalibrationDataSource data, int weightMax, bool biasShifts, bool channelRanges,
         Action<string>? progress, CancellationToken ct)
     {
-        var copy = OnnxImporter.Parse(OnnxExporter.ToBytes(model));
-        var graph = copy.Graph;
-        ShapeInference.Infer(copy);
-        var deltas = new List<(string Layer, string Tensor, int Axis, long Channels)>();
-        var ranges = new Dictionary<string, int>(StringComparer.Ordinal);
-        // Layers are known by name; a name two nodes share (a malformed file) would hand one layer's shift to the other.
-        var ambiguous = graph.Nodes.GroupBy(NodePatterns.NameOf).Where(g => g.Count() > 1).Select(g => g.Key).ToHashSet(StringComparer.Ordinal);
-        foreach (var n in graph.Nodes.ToList())
+        var collector = Collector.Prepare(model, weightMax, biasShifts, channelRanges);
+        if (collector.Wanted.Count > 0)
         {
-            if (biasShifts && !ambiguous.Contains(NodePatterns.NameOf(n)) && BiasCorrection.Layer(n) is { } layer)
-            {
-                var w = n.Input(1)!.ConstantValue!;
-                var delta = WeightError(w, layer.WeightAxis, weightMax);
-                if (delta is null) continue;
-                var dw = graph.AddInitializer(graph.UniqueName(n.Input(1)!.Name + "_int8_error"), delta);
-                var copyNode = graph.AddNodeWithFreshOutputs(n.OpType, [n.Input(0), dw], 1, NodePatterns.NameOf(n) + "_int8_error", n.Attributes.ToList(), named: false);
-                deltas.Add((NodePatterns.NameOf(n), copyNode.Output0.Name, layer.OutputAxis, layer.Channels));
-            }
-            if (channelRanges && AffineInputPlacement.Affine(n) is { } affine)
-            {
-                ranges.TryAdd(affine.Input.Name, affine.Axis);
-                if (n.Outputs[0] is { } o) ranges.TryAdd(o.Name, affine.Axis);
-            }
-        }
-        var inputNames = graph.Inputs.Select(v => v.Name).ToHashSet(StringComparer.Ordinal);
-        var wanted = deltas.Select(d => d.Tensor).Concat(ranges.Keys.Where(r => !inputNames.Contains(r))).ToList();
-        var sums = deltas.ToDictionary(d => d.Tensor, d => new double[d.Channels], StringComparer.Ordinal);
-        var counts = deltas.ToDictionary(d => d.Tensor, _ => new long[1], StringComparer.Ordinal);
-        var axes = deltas.ToDictionary(d => d.Tensor, d => d.Axis, StringComparer.Ordinal);
-        foreach (var (name, axis) in ranges) axes.TryAdd(name, axis);
-        var minima = new Dictionary<string, float[]>(StringComparer.Ordinal);
-        var maxima = new Dictionary<string, float[]>(StringComparer.Ordinal);
-        int samples = 0;
-        if (wanted.Count > 0)
-        {
-            progress?.Invoke($"measuring {deltas.Count} layers' int8 weight shifts and {ranges.Count} tensors' channel ranges");
-            var inputs = TensorCapture.InputsOf(copy);
-            using var capture = new TensorCapture(OnnxExporter.ToProto(copy), inputs, wanted);
+            progress?.Invoke(collector.Describe());
+            using var capture = new TensorCapture(OnnxExporter.ToProto(collector.Model), TensorCapture.InputsOf(collector.Model), collector.Wanted);
             var names = capture.Outputs;
-            // Graph inputs feeding an affine come from the sample itself.
-            var inputRanges = ranges.Keys.Where(inputNames.Contains).ToList();
+            int index = 0;
             foreach (var sample in data.Samples())
             {
                 ct.ThrowIfCancellationRequested();
-                foreach (var input in inputRanges)
-                    if (sample.TryGetValue(input, out var t) && t.ElementType == DataType.Float)
-                        AddRange(input, ranges[input], t.AsSpan<float>(), t.Dims, minima, maxima);
-                capture.Run(sample, samples, outputs => Parallel.For(0, outputs.Count, new ParallelOptions { CancellationToken = ct }, k =>
-                {
-                    var value = outputs[k];
-                    if (value.OnnxType != OnnxValueType.ONNX_TYPE_TENSOR) return;
-                    var info = value.GetTensorTypeAndShape();
-                    if (info.ElementDataType != TensorElementType.Float) return;
-                    string name = names[k];
-                    var values = value.GetTensorDataAsSpan<float>();
-                    if (sums.TryGetValue(name, out var sum)) AddSum(sum, counts[name], axes[name], values, info.Shape);
-                    else AddRange(name, axes[name], values, info.Shape, minima, maxima);
-                }), ct);
-                samples++;
+                collector.CollectInputs(sample);
+                capture.Run(sample, index++, outputs => collector.Collect(names, outputs, ct), ct);
             }
         }
-        var shifts = new Dictionary<string, float[]>(StringComparer.Ordinal);
-        foreach (var d in deltas)
+        return collector.Result();
+    }
+
+    /// <summary>
+    /// The statistics as one pass over the data collects them. The weight error of a layer is computed as the layer
+    /// itself applied to its float input with weights (int8 weights - float weights) and no bias, a copy of the layer
+    /// beside it in a scratch copy of the model (<see cref="Model"/>): the exact shift, padding and strides included, by
+    /// linearity of the layer in its weights. The pass runs that copy and hands every sample's inputs and the
+    /// <see cref="Wanted"/> tensors here; it may fetch other tensors beside them, which are ignored.
+    /// </summary>
+    internal sealed class Collector
+    {
+        private readonly List<(string Layer, string Tensor, int Axis, long Channels)> deltas;
+        private readonly Dictionary<string, int> ranges;
+        private readonly List<string> inputRanges;
+        private readonly Dictionary<string, double[]> sums;
+        private readonly Dictionary<string, long[]> counts;
+        private readonly Dictionary<string, int> axes;
+        private readonly Dictionary<string, float[]> minima = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, float[]> maxima = new(StringComparer.Ordinal);
+        private int samples;
+
+        private Collector(Model model, List<(string Layer, string Tensor, int Axis, long Channels)> deltas, Dictionary<string, int> ranges)
         {
-            long perChannel = counts[d.Tensor][0];
-            if (perChannel > 0) shifts[d.Layer] = sums[d.Tensor].Select(s => (float)(s / perChannel)).ToArray();
+            Model = model;
+            this.deltas = deltas;
+            this.ranges = ranges;
+            var inputNames = model.Graph.Inputs.Select(v => v.Name).ToHashSet(StringComparer.Ordinal);
+            // Graph inputs feeding an affine come from the sample itself.
+            inputRanges = ranges.Keys.Where(inputNames.Contains).ToList();
+            Wanted = deltas.Select(d => d.Tensor).Concat(ranges.Keys.Where(r => !inputNames.Contains(r))).ToList();
+            sums = deltas.ToDictionary(d => d.Tensor, d => new double[d.Channels], StringComparer.Ordinal);
+            counts = deltas.ToDictionary(d => d.Tensor, _ => new long[1], StringComparer.Ordinal);
+            axes = deltas.ToDictionary(d => d.Tensor, d => d.Axis, StringComparer.Ordinal);
+            foreach (var (name, axis) in ranges) axes.TryAdd(name, axis);
         }
-        var channels = new Dictionary<string, ChannelRanges>(StringComparer.Ordinal);
-        foreach (var (name, min) in minima) channels[name] = new ChannelRanges(ranges[name], min, maxima[name]);
-        return new PostTrainingStatistics(samples, shifts, channels);
+
+        /// <summary>The scratch copy to run: the float model plus one weight-error layer beside each measured layer.</summary>
+        public Model Model { get; }
+
+        /// <summary>The tensors of <see cref="Model"/> the pass must fetch (the weight-error outputs and the affines' tensors).</summary>
+        public IReadOnlyList<string> Wanted { get; }
+
+        /// <summary>A copy of <paramref name="model"/> with the weight-error layers added; <paramref name="model"/> is not changed.</summary>
+        public static Collector Prepare(Model model, int weightMax, bool biasShifts, bool channelRanges)
+        {
+            var copy = OnnxImporter.Parse(OnnxExporter.ToBytes(model));
+            var graph = copy.Graph;
+            ShapeInference.Infer(copy);
+            var deltas = new List<(string Layer, string Tensor, int Axis, long Channels)>();
+            var ranges = new Dictionary<string, int>(StringComparer.Ordinal);
+            // Layers are known by name; a name two nodes share (a malformed file) would hand one layer's shift to the other.
+            var ambiguous = graph.Nodes.GroupBy(NodePatterns.NameOf).Where(g => g.Count() > 1).Select(g => g.Key).ToHashSet(StringComparer.Ordinal);
+            foreach (var n in graph.Nodes.ToList())
+            {
+                if (biasShifts && !ambiguous.Contains(NodePatterns.NameOf(n)) && BiasCorrection.Layer(n) is { } layer)
+                {
+                    var w = n.Input(1)!.ConstantValue!;
+                    var delta = WeightError(w, layer.WeightAxis, weightMax);
+                    if (delta is null) continue;
+                    var dw = graph.AddInitializer(graph.UniqueName(n.Input(1)!.Name + "_int8_error"), delta);
+                    var copyNode = graph.AddNodeWithFreshOutputs(n.OpType, [n.Input(0), dw], 1, NodePatterns.NameOf(n) + "_int8_error", n.Attributes.ToList(), named: false);
+                    deltas.Add((NodePatterns.NameOf(n), copyNode.Output0.Name, layer.OutputAxis, layer.Channels));
+                }
+                if (channelRanges && AffineInputPlacement.Affine(n) is { } affine)
+                {
+                    ranges.TryAdd(affine.Input.Name, affine.Axis);
+                    if (n.Outputs[0] is { } o) ranges.TryAdd(o.Name, affine.Axis);
+                }
+            }
+            return new Collector(copy, deltas, ranges);
+        }
+
+        /// <summary>The progress line of a pass that collects these statistics.</summary>
+        public string Describe() => $"measuring {deltas.Count} layers' int8 weight shifts and {ranges.Count} tensors' channel ranges";
+
+        /// <summary>One sample's graph inputs (an affine may read one directly).</summary>
+        public void CollectInputs(IReadOnlyDictionary<string, Tensor> sample)
+        {
+            foreach (var input in inputRanges)
+                if (sample.TryGetValue(input, out var t) && t.ElementType == DataType.Float)
+                    AddRange(input, ranges[input], t.AsSpan<float>(), t.Dims, minima, maxima);
+        }
+
+        /// <summary>One sample's fetched tensors (named by <paramref name="names"/>), in parallel; ends the sample.</summary>
+        public void Collect(IReadOnlyList<string> names, IReadOnlyList<OrtValue> outputs, CancellationToken ct)
+        {
+            Parallel.For(0, outputs.Count, new ParallelOptions { CancellationToken = ct }, k =>
+            {
+                var value = outputs[k];
+                string name = names[k];
+                if (!axes.TryGetValue(name, out int axis) || value.OnnxType != OnnxValueType.ONNX_TYPE_TENSOR) return;
+                var info = value.GetTensorTypeAndShape();
+                if (info.ElementDataType != TensorElementType.Float) return;
+                var values = value.GetTensorDataAsSpan<float>();
+                if (sums.TryGetValue(name, out var sum)) AddSum(sum, counts[name], axis, values, info.Shape);
+                // A weight-error tensor is never an affine's tensor: its name is fresh.
+                else AddRange(name, axis, values, info.Shape, minima, maxima);
+            });
+            samples++;
+        }
+
+        /// <summary>The statistics of the samples collected so far.</summary>
+        public PostTrainingStatistics Result()
+        {
+            var shifts = new Dictionary<string, float[]>(StringComparer.Ordinal);
+            foreach (var d in deltas)
+            {
+                long perChannel = counts[d.Tensor][0];
+                if (perChannel > 0) shifts[d.Layer] = sums[d.Tensor].Select(s => (float)(s / perChannel)).ToArray();
+            }
+            var channels = new Dictionary<string, ChannelRanges>(StringComparer.Ordinal);
+            foreach (var (name, min) in minima) channels[name] = new ChannelRanges(ranges[name], min, maxima[name]);
+            return new PostTrainingStatistics(Wanted.Count > 0 ? samples : 0, shifts, channels);
+        }
     }
 
     /// <summary>The int8 weights (as the artifact will hold them, dequantized) minus the float ones; null when they are equal.</summary>
@@ -179,12 +241,7 @@ public sealed class PostTrainingStatistics
         if (channels != sum.Length || inner == 0) return;
         int run = (int)inner, block = (int)(inner * channels);
         for (int start = 0; start + block <= values.Length; start += block)
-            for (int c = 0; c < channels; c++)
-            {
-                double s = 0;
-                foreach (float v in values.Slice(start + c * run, run)) s += v;
-                sum[c] += s;
-            }
+            for (int c = 0; c < channels; c++) sum[c] += SpanStatistics.Sum(values.Slice(start + c * run, run));
         count[0] += values.Length / channels;
     }
 

@@ -108,8 +108,8 @@ public static class QuantizeStep
         if (data is not null)
         {
             table = session.Calibration(symmetric: false);
-            // The same pass measured the unclipped ranges the FP16 range rule reads (KeepFp16 layers).
-            quantizeOptions = quantizeOptions with { CalibratedRanges = table.Ranges, ValueExtremes = table.Extremes };
+            // The same pass measured the unclipped ranges the FP16 range rule reads (KeepFp16 layers) and the bias-correction statistics.
+            quantizeOptions = quantizeOptions with { CalibratedRanges = table.Ranges, ValueExtremes = table.Extremes, Statistics = table.Statistics };
         }
         else if (mode == QuantizationMode.Fp16 && calibration.Count > 0)
         {

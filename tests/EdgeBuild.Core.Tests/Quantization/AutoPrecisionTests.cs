@@ -102,6 +102,7 @@ public class AutoPrecisionTests(ITestOutputHelper output)
         var right = b.Graph.AddNode("MatMul", [x, b.Weight("wr", [32, 32])], ["right"], "", "right_mm").Output0;
         b.Output(b.Op("Add", [left, right], "y"));
         var model = b.Model;
+        byte[] floatBytes = OnnxExporter.ToBytes(model);
         var report = ModelQuantizer.Quantize(model, new QuantizeOptions { Mode = QuantizationMode.Int8Dynamic }, null);
         Assert.Equal(2, report.Layers.Count(l => l.Precision == "Int8"));
         var dql = Assert.Single(model.Graph.Nodes, n => n.OpType == "DynamicQuantizeLinear");
@@ -119,8 +120,15 @@ public class AutoPrecisionTests(ITestOutputHelper output)
         Assert.Equal(2, times.Count);
 
         // The real profile of the same model lands on the same two layers and nothing else.
-        var profiled = AutoPrecisionSearch.AttributeDynamic(model, NodeProfile.Measure(OnnxExporter.ToBytes(model), ListDataSource.Random("x", [1, 32], 1).Samples().First(), runs: 5), ["left_mm", "right_mm"]);
+        var feed = ListDataSource.Random("x", [1, 32], 1).Samples().First();
+        var profiled = AutoPrecisionSearch.AttributeDynamic(model, NodeProfile.Measure(OnnxExporter.ToBytes(model), feed, runs: 5), ["left_mm", "right_mm"]);
         Assert.Equal(["left_mm", "right_mm"], profiled.Keys.Order(StringComparer.Ordinal));
+
+        // Profiled in turn with the float model (as Auto compares them), each model keeps its own kernels.
+        var both = NodeProfile.Measure([floatBytes, OnnxExporter.ToBytes(model)], feed, runs: 5);
+        Assert.Equal(2, both.Count);
+        Assert.DoesNotContain(both[0], t => t.OpType is "MatMulInteger" or "DynamicQuantizeLinear" or "DynamicQuantizeMatMul");
+        Assert.Equal(["left_mm", "right_mm"], AutoPrecisionSearch.AttributeDynamic(model, both[1], ["left_mm", "right_mm"]).Keys.Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -271,6 +279,31 @@ public class AutoPrecisionTests(ITestOutputHelper output)
         Assert.DoesNotContain(layers[0], search.Ranking.Select(r => r.Node));
         Assert.Empty(search.KeptInFp32);
         Assert.False(search.Judgement!.AcceptableForSearch);
+    }
+
+    [Fact]
+    public void NoProbeRunsWhenReturningEvenTheLayerThatSavesLeastLeavesTooLittleToGain()
+    {
+        var (fp32, calibration, heldOut) = PeakMaskModel();
+        var layers = OnnxImporter.Parse(fp32).Graph.Nodes.Where(n => n.OpType == "Conv").Select(NodePatterns.NameOf).ToList();
+        var savings = layers.Select((n, i) => (n, (double)(i + 1))).ToDictionary(p => p.n, p => p.Item2, StringComparer.Ordinal);
+        double total = savings.Values.Sum();
+        // Worth going on only while nothing is returned: the gain is in all the layers together.
+        bool WorthGoingOn(IReadOnlyCollection<string> kept) => savings.Where(s => !kept.Contains(s.Key)).Sum(s => s.Value) > total - 0.5;
+        var search = MixedPrecisionSearch.Run(fp32, new QuantizeOptions { Mode = QuantizationMode.Int8Static }, calibration, heldOut, 1.0, Judge,
+            ScoreByFloatConvs(4), line => output.WriteLine(line), worthGoingOn: WorthGoingOn, probeOrder: savings);
+        Assert.Contains($"returning even the one that saves least ({layers[0]})", search.GaveUp);
+        Assert.Empty(search.Ranking);
+        Assert.Equal(1, search.Quantizations);
+        Assert.Empty(search.KeptInFp32);
+        Assert.False(search.Judgement!.AcceptableForSearch);
+
+        // With a layer that saves nothing (its return costs no gain), the search goes on to probe.
+        savings[layers[0]] = 0;
+        var probing = MixedPrecisionSearch.Run(fp32, new QuantizeOptions { Mode = QuantizationMode.Int8Static }, calibration, heldOut, 1.0, Judge,
+            ScoreByFloatConvs(4), line => output.WriteLine(line), worthGoingOn: kept => savings.Where(s => !kept.Contains(s.Key)).Sum(s => s.Value) >= total - layers.Count - 1,
+            probeOrder: savings);
+        Assert.NotEmpty(probing.Ranking);
     }
 
     /// <summary>

@@ -116,6 +116,40 @@ public class PostTrainingRulesTests
         Assert.Equal(OnnxExporter.ToBytes(first.Model), OnnxExporter.ToBytes(later.Model));
     }
 
+    [Fact]
+    public void TheCalibrationPassCollectsTheSameStatisticsAsAPassOfTheirOwnAndTheModelIsTheSame()
+    {
+        // Bias shifts (the rounding conv) and affine channel ranges (the Concat into a BatchNorm) in one model each.
+        foreach (var (make, data) in new (Func<ModelBuilder>, ICalibrationDataSource)[] { (RoundingConv, Positive(6, 2)), (() => ConcatOfScalesIntoBatchNorm(1000), QuantModels.Data(6)) })
+        {
+            var options = new QuantizeOptions { Calibrator = CalibratorKind.MinMax, AffineInputPlacement = true };
+            var table = EdgeBuild.Quantization.Calibration.CalibrationTable.Compute(make().Model, data, options, statistics: true);
+            var separate = PostTrainingStatistics.Measure(make().Model, data, QuantMath.SaturationFreeWeightMax, biasShifts: true, channelRanges: true, null, default);
+            var together = table.Statistics!;
+            Assert.Equal(separate.Samples, together.Samples);
+            Assert.Equal(separate.BiasShifts.Keys.Order(), together.BiasShifts.Keys.Order());
+            Assert.NotEmpty(separate.BiasShifts);
+            foreach (var (layer, shift) in separate.BiasShifts) Assert.Equal(shift, together.BiasShifts[layer]);
+            Assert.Equal(separate.Channels.Keys.Order(), together.Channels.Keys.Order());
+            foreach (var (tensor, r) in separate.Channels)
+            {
+                Assert.Equal(r.Min, together.Channels[tensor].Min);
+                Assert.Equal(r.Max, together.Channels[tensor].Max);
+            }
+            // The weight-error layers the pass ran beside the model are no activations: the ranges are the plain calibration's.
+            var plain = EdgeBuild.Quantization.Calibration.CalibrationTable.Compute(make().Model, data, options);
+            Assert.Null(plain.Statistics);
+            Assert.Equal(plain.Ranges.OrderBy(r => r.Key), table.Ranges.OrderBy(r => r.Key));
+
+            // A quantization given the table's statistics is the one that measures its own.
+            var own = make();
+            ModelQuantizer.Quantize(own.Model, options with { CalibratedRanges = table.Ranges }, data);
+            var given = make();
+            ModelQuantizer.Quantize(given.Model, options with { CalibratedRanges = table.Ranges, Statistics = together }, null);
+            Assert.Equal(OnnxExporter.ToBytes(own.Model), OnnxExporter.ToBytes(given.Model));
+        }
+    }
+
     /// <summary>
     /// x -> Conv a (small outputs) and Conv b (outputs 1000x larger) -> Concat -> BatchNorm (scales each half back to
     /// about 1) -> Relu -> Conv c -> y. With <paramref name="spread"/> 1 both convs have the same scale.

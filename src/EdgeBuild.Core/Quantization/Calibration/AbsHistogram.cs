@@ -32,15 +32,7 @@ public sealed class AbsHistogram(int bins = AbsHistogram.DefaultBins)
             Counts[0] += values.Length;
             return;
         }
-        var counts = Counts;
-        int last = counts.Length - 1;
-        double perUnit = counts.Length / Range;
-        foreach (var v in values)
-        {
-            if (!float.IsFinite(v)) continue;
-            int b = (int)(Math.Abs(v) * perUnit);
-            counts[b > last ? last : b]++;
-        }
+        SpanStatistics.AddToAbsHistogram(values, Counts, Counts.Length / Range);
     }
 
     private void Widen(double range)

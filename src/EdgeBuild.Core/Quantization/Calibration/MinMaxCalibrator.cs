@@ -42,13 +42,7 @@ public sealed class MinMaxCalibrator(bool movingAverage = false, double averagin
     /// <summary>Smallest and largest finite value (NaN and infinities are ignored: they would make every scale useless).</summary>
     internal static (float Min, float Max) Extremes(ReadOnlySpan<float> values)
     {
-        float min = float.PositiveInfinity, max = float.NegativeInfinity;
-        foreach (var v in values)
-        {
-            if (!float.IsFinite(v)) continue;
-            if (v < min) min = v;
-            if (v > max) max = v;
-        }
+        var (min, max) = SpanStatistics.FiniteMinMax(values);
         return min > max ? (0f, 0f) : (min, max);
     }
 }

@@ -34,18 +34,10 @@ public sealed class ValueExtremesCollector
     public void Collect(string tensor, ReadOnlySpan<float> values)
     {
         var s = states.GetOrAdd(tensor, _ => [float.PositiveInfinity, float.NegativeInfinity, float.PositiveInfinity]);
-        float min = s[0], max = s[1], tiny = s[2];
-        foreach (float v in values)
-        {
-            if (!float.IsFinite(v)) continue;
-            if (v < min) min = v;
-            if (v > max) max = v;
-            float a = Math.Abs(v);
-            if (a != 0 && a < tiny) tiny = a;
-        }
-        s[0] = min;
-        s[1] = max;
-        s[2] = tiny;
+        var (min, max, tiny) = SpanStatistics.FiniteExtremes(values);
+        s[0] = Math.Min(s[0], min);
+        s[1] = Math.Max(s[1], max);
+        s[2] = Math.Min(s[2], tiny);
     }
 
     /// <summary>The extremes of every tensor that showed a finite value.</summary>
