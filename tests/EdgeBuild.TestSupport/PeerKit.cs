@@ -175,7 +175,7 @@ public static class PeerKit
         var described = new List<IReadOnlyList<PeerKitTensor>>();
         using (var file = System.IO.File.Create(Path.Combine(staging, archive)))
         using (var gzip = new GZipStream(file, CompressionLevel.Optimal))
-        using (var tar = new TarWriter(gzip, TarEntryFormat.Pax))
+        using (var tar = new TarWriter(gzip, TarEntryFormat.Ustar))
         {
             Add(tar, "model.onnx", model.Fp32);
             for (int s = 0; s < samples.Count; s++)
@@ -198,7 +198,8 @@ public static class PeerKit
     private static void Add(TarWriter tar, string name, byte[] bytes)
     {
         using var data = new MemoryStream(bytes, writable: false);
-        tar.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, name) { DataStream = data });
+        // Ustar with a fixed time (pax would add access and change times): the same kit packs to the same bytes.
+        tar.WriteEntry(new UstarTarEntry(TarEntryType.RegularFile, name) { DataStream = data, ModificationTime = DateTimeOffset.UnixEpoch });
     }
 
     /// <summary>First-fit decreasing: groups of model ids whose archives each fit in <paramref name="capacity"/> bytes.</summary>

@@ -8,7 +8,8 @@ using EdgeBuild.Quantization;
 namespace EdgeBuild.Tests.Support;
 
 /// <summary>One model of a peer run: what quantize_static made of it (a path under the run's folder) or its error, and the kit hashes it started from.</summary>
-public sealed record PeerRunModel(string Id, string Fp32Sha256, string CalibrationSha256, string? Peer, double? Seconds, string? Error, string? PreProcessError);
+public sealed record PeerRunModel(string Id, string Fp32Sha256, string CalibrationSha256, string? Peer, double? Seconds, string? Error, string? PreProcessError,
+    string? OpsetConverted = null);
 
 /// <summary>
 /// peer-run.json, written on the device by tests/EdgeBuild.Benchmarks/Peer/quantize_static_peer.py: the split of the kit
@@ -91,7 +92,9 @@ public static class PeerTable
                 {
                     using var options = OrtSessions.ForEvaluation();
                     using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(bytes, options);
-                    made.Add((PeerArtifact, bytes, peer.Seconds, peer.PreProcessError is { } pre ? "quant_pre_process failed, quantized as given: " + pre : null));
+                    string?[] notes = [peer.OpsetConverted is { } opset ? $"opset {opset} (per-channel QDQ needs 13)" : null,
+                        peer.PreProcessError is { } pre ? "quant_pre_process failed, quantized without it: " + pre : null];
+                    made.Add((PeerArtifact, bytes, peer.Seconds, notes.Any(n => n is not null) ? string.Join("; ", notes.Where(n => n is not null)) : null));
                 }
                 catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
                 {

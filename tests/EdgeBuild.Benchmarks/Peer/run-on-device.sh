@@ -9,7 +9,7 @@ kit=${1:-.peer-kit}
 work=$(mktemp -d)
 export PYTHONUNBUFFERED=1
 python3 -c 'import onnxruntime, onnx, numpy; print("onnxruntime", onnxruntime.__version__, "onnx", onnx.__version__, "numpy", numpy.__version__)'
-python3 tests/EdgeBuild.Benchmarks/Peer/quantize_static_peer.py run "$kit" "$work/out" --deadline "${PEER_DEADLINE:-360}"
+python3 tests/EdgeBuild.Benchmarks/Peer/quantize_static_peer.py run "$kit" "$work/out" --deadline "${PEER_DEADLINE:-240}"
 cp "$work/out/peer-run.json" "$OUT/"
 tar -C "$work/out" -czf "$work/peer-models.tar.gz" .
 size=$(stat -c %s "$work/peer-models.tar.gz")

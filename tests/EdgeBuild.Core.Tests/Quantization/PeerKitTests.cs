@@ -75,6 +75,8 @@ public sealed class PeerKitTests(ITestOutputHelper output) : IDisposable
 
         var partial = PeerKit.Export(Path.Combine(temp, "partial"), models, 40, 16, large - 1);
         Assert.Equal("eye-state", Assert.Single(partial.Models).Id);
+        // The limit is checked on exact sizes: the same model packs to the same bytes every time.
+        Assert.Equal(File.ReadAllBytes(Path.Combine(temp, "all", "eye-state.tar.gz")), File.ReadAllBytes(Path.Combine(temp, "partial", "eye-state.tar.gz")));
         var leftOut = Assert.Single(partial.LeftOut);
         Assert.Equal("ocr-angle-cls", leftOut.Id);
         Assert.Contains("over the", leftOut.Reason);
@@ -123,6 +125,7 @@ public sealed class PeerKitTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(int8.Accuracy!.Loss, standInRow.Accuracy!.Loss);
         Assert.Equal(int8.Verdict, standInRow.Verdict);
         Assert.Equal(12.5, standInRow.Seconds);
+        Assert.Equal("opset 9 -> 13 (per-channel QDQ needs 13)", standInRow.Note);
         Assert.StartsWith("| eye-state | ORT quantize_static | ", PeerTable.Markdown(standInRow));
     }
 
@@ -146,7 +149,7 @@ public sealed class PeerKitTests(ITestOutputHelper output) : IDisposable
           "quantizeStatic": {"quant_format": "QuantFormat.QDQ", "per_channel": "True", "activation_type": "<QuantType.QInt8: 0>", "calibrate_method": "<CalibrationMethod.MinMax: 0>"},
           "preProcess": "quant_pre_process(input, output) at its defaults", "leftOutOfKit": [],
           "models": [{"id": "eye-state", "fp32Sha256": "{{fp32Sha256}}", "calibrationSha256": "{{calibrationSha256}}",
-                      "peer": "models/eye-state.qdq.onnx", "seconds": 12.5, "error": null, "preProcessError": null}]
+                      "peer": "models/eye-state.qdq.onnx", "seconds": 12.5, "error": null, "preProcessError": null, "opsetConverted": "9 -> 13"}]
         }
         """);
 }
