@@ -104,8 +104,16 @@ public static class PeerKit
     {
         string path = Path.Combine(dir, ManifestFile);
         if (!File.Exists(path)) throw new PeerKitException($"{path}: not found. Export a kit with peer-table --export DIR first.");
-        var manifest = JsonSerializer.Deserialize<PeerKitManifest>(File.ReadAllBytes(path), Json)
-            ?? throw new PeerKitException($"{path}: empty. Export the kit again.");
+        PeerKitManifest? manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize<PeerKitManifest>(File.ReadAllBytes(path), Json);
+        }
+        catch (JsonException e)
+        {
+            throw new PeerKitException($"{path}: not a kit manifest ({e.Message}). Export the kit again.");
+        }
+        if (manifest is null) throw new PeerKitException($"{path}: empty. Export the kit again.");
         if (manifest.Format != Format) throw new PeerKitException($"{path}: format {manifest.Format}, this build reads {Format}. Export the kit again.");
         return manifest;
     }

@@ -27,7 +27,16 @@ public sealed record PeerRun(string Format, int HeldOut, int Calibration, string
         string path = Path.Combine(dir, FileName);
         if (!File.Exists(path))
             throw new PeerKitException($"{path}: not found. Unpack what the device command returned into this folder (docs/quantization.md, \"Peer table\").");
-        var run = JsonSerializer.Deserialize<PeerRun>(File.ReadAllBytes(path), PeerKit.Json) ?? throw new PeerKitException($"{path}: empty. Run the device command again.");
+        PeerRun? run;
+        try
+        {
+            run = JsonSerializer.Deserialize<PeerRun>(File.ReadAllBytes(path), PeerKit.Json);
+        }
+        catch (JsonException e)
+        {
+            throw new PeerKitException($"{path}: not a peer run ({e.Message}). Unpack every peer-models.tar.gz piece again, or run the device command again.");
+        }
+        if (run is null) throw new PeerKitException($"{path}: empty. Run the device command again.");
         if (run.Format != FormatName) throw new PeerKitException($"{path}: format {run.Format}, this build reads {FormatName}. Run the device command with this build's script.");
         return run;
     }
@@ -52,6 +61,8 @@ public static class PeerTable
     public static List<PeerTableRow> Measure(string peerDir, PeerRun run, string data, IReadOnlyCollection<string>? only, double budget, OutputFloors floors,
         double raceSeconds, Action<string>? progress = null)
     {
+        if (only?.Where(id => !run.Models.Any(m => m.Id == id)).ToList() is { Count: > 0 } unknown)
+            throw new PeerKitException($"{string.Join(", ", unknown)}: not in this peer run (it holds {string.Join(", ", run.Models.Select(m => m.Id))}). Name models of the kit, or export a kit with them.");
         var rows = new List<PeerTableRow>();
         foreach (var peer in run.Models.Where(m => only is null || only.Contains(m.Id)))
         {

@@ -139,6 +139,10 @@ public sealed class PeerKitTests(ITestOutputHelper output) : IDisposable
         Assert.StartsWith("eye-state: the peer model was made from an FP32 model (sha256 000000000000) this build no longer makes", error.Message);
         Assert.EndsWith("Export a new kit and run the device command again.", error.Message);
         Assert.Throws<PeerKitException>(() => PeerRun.Read(temp));
+        var unknown = Assert.Throws<PeerKitException>(() => PeerTable.Measure(peer, PeerRun.Read(peer), data, ["face-x"], 1.0, new OutputFloors(), 0.5));
+        Assert.Equal("face-x: not in this peer run (it holds eye-state). Name models of the kit, or export a kit with them.", unknown.Message);
+        File.WriteAllText(Path.Combine(peer, PeerRun.FileName), "{ \"format\": ");
+        Assert.Contains("not a peer run", Assert.Throws<PeerKitException>(() => PeerRun.Read(peer)).Message);
     }
 
     /// <summary>peer-run.json as quantize_static_peer.py writes it (its keys, Python's values).</summary>
