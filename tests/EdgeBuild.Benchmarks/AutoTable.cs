@@ -16,17 +16,15 @@ namespace EdgeBuild.Benchmarks;
 ///
 ///   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- auto-table [--models a,b] [--held-out 40] [--calibration 16] [--budget 1] [--seconds 5] [--min-sqnr-db 20] [--dynamic-only]
 ///
-/// Held-out photos come from the model's own photo groups first, then the other groups (any photo is a valid input
-/// for agreement with FP32); calibration photos are the next ones, never held out. The zoo's models (MODELS-zoo.md)
-/// take what <see cref="ZooModelInputs"/> makes (speech frames with their carried state, mel windows, sentences, face
-/// crops, photos), split the same way. Each row also gives the model's own peak RSS (VmHWM reset before its search).
+/// The held-out / calibration split and the optimized FP32 model are <see cref="BenchmarkModel"/>'s (shared with
+/// peer-table). Each row also gives the model's own peak RSS (VmHWM reset before its search).
 /// </summary>
 internal static class AutoTable
 {
     public static int Run(string[] args, string data)
     {
         string? Arg(string name) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-        var ids = Arg("--models")?.Split(',') ?? [.. RealModelSpec.All.Where(s => s.Id != "resnet18-preprocess").Select(s => s.Id), .. ZooModelInputs.Ids];
+        var ids = Arg("--models")?.Split(',') ?? [.. BenchmarkModel.AllIds];
         int heldOutCount = int.Parse(Arg("--held-out") ?? "40", CultureInfo.InvariantCulture);
         int calibrationCount = int.Parse(Arg("--calibration") ?? "16", CultureInfo.InvariantCulture);
         double budget = double.Parse(Arg("--budget") ?? "1", CultureInfo.InvariantCulture);
@@ -42,31 +40,9 @@ internal static class AutoTable
         {
             try
             {
-                var model = OnnxImporter.Load(Path.Combine(data, "models", id + ".onnx"));
-                ICalibrationDataSource heldOut, calibration;
-                TaskKind task;
-                if (ZooModelInputs.Ids.Contains(id))
-                {
-                    // The zoo's models as their packages feed them (speech frames, sentences, face crops, photos): the first
-                    // inputs are held out, the next ones calibrate.
-                    var zoo = ZooModelInputs.Build(id, data);
-                    task = zoo.Task;
-                    InputShapes.Apply(model, zoo.Shapes);
-                    heldOut = new SampleList(zoo.Inputs.Take(heldOutCount).ToList());
-                    calibration = new SampleList(zoo.Inputs.Skip(heldOutCount).Take(calibrationCount).ToList());
-                }
-                else
-                {
-                    task = QuantizationTable.TaskOf(id);
-                    var spec = RealModelSpec.Get(id);
-                    var groups = spec.PhotoGroups.Concat(Directory.GetDirectories(Path.Combine(data, "photos")).Select(Path.GetFileName).Where(g => g is not null && !spec.PhotoGroups.Contains(g!)).Order(StringComparer.Ordinal)!);
-                    var photos = groups.SelectMany(g => Directory.GetFiles(Path.Combine(data, "photos", g!)).Order(StringComparer.Ordinal)).ToList();
-                    heldOut = new RealModelSamples(spec, photos.Take(heldOutCount), data);
-                    calibration = new RealModelSamples(spec, photos.Skip(heldOutCount).Take(calibrationCount), data);
-                }
-                OptimizationPipeline.Run(model, new OptimizeOptions(), OptimizationPipeline.DefaultPasses);
-                byte[] fp32 = OnnxExporter.ToBytes(model);
-                AccuracyJudgement Judge(AccuracyReport a) => AccuracyGate.Judge(id, "Auto", a, budget, floors, null);
+                var m = BenchmarkModel.Load(id, data, heldOutCount, calibrationCount);
+                var (task, heldOut, fp32) = (m.Task, m.HeldOut, m.Fp32);
+                AccuracyJudgement Judge(AccuracyReport a) => m.Judge("Auto", a, budget, floors);
 
                 if (args.Contains("--dynamic-only"))
                 {
@@ -82,7 +58,7 @@ internal static class AutoTable
                 // The peak RSS from here on is this model's: Linux resets VmHWM when "5" is written to clear_refs.
                 File.WriteAllText("/proc/self/clear_refs", "5");
                 var clock = Stopwatch.StartNew();
-                var auto = AutoPrecisionSearch.Run(fp32, new QuantizeOptions { Mode = QuantizationMode.Int8Static }, calibration, heldOut, task, budget, Judge,
+                var auto = m.Auto(budget, floors,
                     line => Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {id} {clock.Elapsed.TotalSeconds,6:F1}s: {line}")));
                 double searchSeconds = clock.Elapsed.TotalSeconds;
                 Console.Error.WriteLine($"  {id}: {auto.Summary}");
@@ -95,8 +71,8 @@ internal static class AutoTable
                 string metric = accuracy.Metric;
                 if (task == TaskKind.Embedding && id == "text-minilm-l6") metric += string.Create(CultureInfo.InvariantCulture, $"; sentence cosine {SentenceCosines(fp32, chosen, heldOut)}");
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {id} | {fp32.Length / 1048576.0:F1} | {task} | {auto.Choice} | {layers} | {searchSeconds:F0} | {race.Results[0].P50Ms:F3} | {check.Ratio:F3} [{check.RatioLow:F3}, {check.RatioHigh:F3}] | [{race.NoiseLow:F3}, {race.NoiseHigh:F3}] | " +
-                    $"{accuracy.LossPercent:F3} [{accuracy.Loss.Low:F3}, {accuracy.Loss.High:F3}] ({metric}, {accuracy.Samples} samples) | {judgement.Verdict.ToString().ToLowerInvariant()} | {PeakRssMB():F0} |"));
+                    $"| {id} | {fp32.Length / 1048576.0:F1} | {task} | {auto.Choice} | {layers} | {searchSeconds:F0} | {race.Results[0].P50Ms:F3} | {BenchmarkModel.Ratio(check)} | {BenchmarkModel.Band(race)} | " +
+                    $"{BenchmarkModel.Loss(accuracy, metric)} | {judgement.Verdict.ToString().ToLowerInvariant()} | {PeakRssMB():F0} |"));
             }
             catch (Exception e) when (e is Diagnostics.EdgeBuildException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException or InvalidOperationException)
             {

@@ -33,6 +33,9 @@
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- auto-table [--models a,b] [--held-out 40] [--calibration 16] [--budget 1] [--seconds 5]
 //       Precision=Auto per real model: its choice and search time, then an independent interleaved race of the choice against
 //       FP32 (with the A/A band) and its loss on held-out photos with the 95 % interval (AutoTable.cs).
+//   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- peer-table --export DIR [--models a,b] | --peer DIR [--models a,b] [--seconds 5]
+//       Issue 13's peer side by side (PeerTableMode.cs): --export writes the kit a device machine runs ONNX Runtime's
+//       quantize_static on; --peer races and scores FP32, our Int8 and Auto and the peer model here (docs/quantization.md, "Peer table").
 //   dotnet run -c Release --project tests/EdgeBuild.Benchmarks -- fp16-range-table [--models a,b] [--held-out 30] [--calibration 16]
 //       The FP16 range rule per real model (Fp16RangeTable.cs): FP16 without it, with its constant rules only, with ranges
 //       measured on calibration inputs: nodes kept in FP32, held-out inputs with non-finite outputs, worst output SQNR.
@@ -104,6 +107,7 @@ switch (mode)
     case "tflite-size": return EdgeBuild.Benchmarks.TfliteSizeTable.Run(args, data);
     case "quantize-table": return EdgeBuild.Benchmarks.QuantizationTable.Run(args, data);
     case "auto-table": return EdgeBuild.Benchmarks.AutoTable.Run(args, data);
+    case "peer-table": return EdgeBuild.Benchmarks.PeerTableMode.Run(args, data, root);
     case "fp16-range-table": return EdgeBuild.Benchmarks.Fp16RangeTable.Run(args, data);
     case "tensorrt-table": return EdgeBuild.Benchmarks.TensorRtAccuracyTable.Run(args, data);
     case "quantize": return QuantizeBenchmark.Run(data, int.Parse(Arg("--runs") ?? "20"), int.Parse(Arg("--calibration") ?? "10"),

@@ -26,20 +26,6 @@ namespace EdgeBuild.Benchmarks;
 /// </summary>
 internal static class QuantizationTable
 {
-    private static readonly Dictionary<string, TaskKind> Tasks = new()
-    {
-        ["eye-state"] = TaskKind.Classification,
-        ["ocr-angle-cls"] = TaskKind.Classification,
-        ["face-detect-rfb320"] = TaskKind.Detection,
-        ["face-landmark68"] = TaskKind.Regression,
-        ["face-embedding"] = TaskKind.Embedding,
-        ["resnet18-features"] = TaskKind.Embedding,
-        ["ocr-det-ppocrv4"] = TaskKind.Regression,
-        ["blazeface-front128"] = TaskKind.Generic,
-        ["blazeface-back256"] = TaskKind.Generic,
-        ["resnet18-preprocess"] = TaskKind.Generic,
-    };
-
     public static int Run(string[] args, string data)
     {
         string? Arg(string name) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
@@ -130,11 +116,8 @@ internal static class QuantizationTable
         }
         var spec = RealModelSpec.Get(id);
         var (calibration, heldOut) = Photos(spec, data, heldOutCount, calibrationCount);
-        return (TaskOf(id), new RealModelSamples(spec, heldOut, data), new RealModelSamples(spec, calibration, data));
+        return (BenchmarkModel.TaskOf(id), new RealModelSamples(spec, heldOut, data), new RealModelSamples(spec, calibration, data));
     }
-
-    /// <summary>The task metric each model is judged by.</summary>
-    public static TaskKind TaskOf(string id) => Tasks.GetValueOrDefault(id, TaskKind.Generic);
 
     /// <summary>Held-out photos are the model's own groups; calibration photos come after them, then from other groups.</summary>
     public static (List<string> Calibration, List<string> HeldOut) Photos(RealModelSpec spec, string data, int heldOutCount, int calibrationCount)

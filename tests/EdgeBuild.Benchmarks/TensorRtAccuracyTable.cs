@@ -35,7 +35,7 @@ internal static class TensorRtAccuracyTable
         foreach (var id in ids)
         {
             var spec = RealModelSpec.Get(id);
-            var task = QuantizationTable.TaskOf(id);
+            var task = BenchmarkModel.TaskOf(id);
             var model = OnnxImporter.Load(Path.Combine(data, "models", id + ".onnx"));
             OptimizationPipeline.Run(model, new OptimizeOptions());
             byte[] fp32 = OnnxExporter.ToBytes(model);
