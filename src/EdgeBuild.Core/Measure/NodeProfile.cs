@@ -17,8 +17,14 @@ public sealed record NodeTime(string Node, string OpType, string Provider, doubl
 /// </summary>
 public static class NodeProfile
 {
-    /// <summary>Fewest profiled runs of a slow model: the median per node still stands on a majority of 4 runs.</summary>
-    public const int MinRuns = 7;
+    /// <summary>
+    /// Fewest profiled runs of a slow model: the median per node stands on a majority of 3 runs, and the variants a
+    /// search compares are profiled in turn, so a change of load moves them alike.
+    /// </summary>
+    public const int MinRuns = 5;
+
+    /// <summary>A run this long or longer needs one warm-up run only.</summary>
+    public static readonly TimeSpan SlowRun = TimeSpan.FromSeconds(0.1);
 
     /// <summary>Profiled time a model gets before its runs are cut toward <see cref="MinRuns"/>.</summary>
     public static readonly TimeSpan RunTime = TimeSpan.FromSeconds(2);
@@ -66,20 +72,25 @@ public static class NodeProfile
             }
             using var runOptions = new RunOptions();
             // The first runs allocate the arena and page in weights; they are profiled too and skipped when parsing.
-            const int Warmup = 3;
+            // A slow model is warm after one (its first run's setup is a small part of it); a fast one gets three.
             var clock = System.Diagnostics.Stopwatch.StartNew();
             double slowest = 0;
-            for (int i = 0; i < Warmup; i++)
+            int warmup = 0;
+            for (int i = 0; i < 3 && (i == 0 || slowest < SlowRun.TotalSeconds); i++)
+            {
+                slowest = 0;
                 foreach (var p in profiled)
                 {
                     clock.Restart();
                     Run(p.Session, runOptions, p.Names, p.Values);
-                    if (i == Warmup - 1) slowest = Math.Max(slowest, clock.Elapsed.TotalSeconds);
+                    slowest = Math.Max(slowest, clock.Elapsed.TotalSeconds);
                 }
+                warmup++;
+            }
             if (slowest > 0) runs = Math.Min(runs, Math.Max(MinRuns, (int)Math.Ceiling(RunTime.TotalSeconds / slowest)));
             for (int i = 0; i < runs; i++)
                 foreach (var p in profiled) Run(p.Session, runOptions, p.Names, p.Values);
-            return profiled.Select(p => Parse(File.ReadAllText(p.Session.EndProfiling()), Warmup)).ToList();
+            return profiled.Select(p => Parse(File.ReadAllText(p.Session.EndProfiling()), warmup)).ToList();
         }
         finally
         {

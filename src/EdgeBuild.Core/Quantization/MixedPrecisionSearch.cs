@@ -46,18 +46,20 @@ public static class MixedPrecisionSearch
     public const int ScreenSamples = 12;
 
     /// <summary>
-    /// <paramref name="score"/> with a screen: a candidate is first scored on <paramref name="screenSamples"/> samples (default <see cref="ScreenSamples"/>), and
-    /// when the gate already calls that a miss (the whole interval past the budget or a floor) the short score stands.
-    /// Most fallback steps of a search are such misses, and a search only needs to know that they missed; a miss called
-    /// on too few samples only makes the search keep more layers in FP32, never ship a worse model, and a candidate the
-    /// screen lets through is judged on every sample.
+    /// <paramref name="score"/> with a screen: a candidate is first scored on <paramref name="screenSamples"/> samples (default <see cref="ScreenSamples"/>),
+    /// then on twice as many while that leaves at least as many again to the full score (12, 24 of 40), and when the gate already
+    /// calls a stage a miss (the whole interval past the budget or a floor) the short score stands. Most fallback steps
+    /// of a search are such misses, and a search only needs to know that they missed; a miss called on too few samples
+    /// only makes the search keep more layers in FP32, never ship a worse model, and a candidate the screen lets through
+    /// is judged on every sample. (<see cref="AccuracyEvaluator.CachedReference"/> runs a candidate on each sample once
+    /// across the stages.)
     /// </summary>
     public static Func<byte[], int, AccuracyReport> Screened(Func<byte[], int, AccuracyReport> score, Func<AccuracyReport, AccuracyJudgement> judge, int screenSamples = ScreenSamples) =>
         (candidate, samples) =>
         {
-            if (samples >= 2 * screenSamples)
+            for (int stage = screenSamples; stage > 0 && stage + screenSamples <= samples; stage *= 2)
             {
-                var quick = score(candidate, screenSamples);
+                var quick = score(candidate, stage);
                 if (judge(quick).Verdict == AccuracyVerdict.Missed) return quick;
             }
             return score(candidate, samples);

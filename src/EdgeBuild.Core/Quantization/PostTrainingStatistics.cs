@@ -144,7 +144,10 @@ public sealed class PostTrainingStatistics
                     var delta = WeightError(w, layer.WeightAxis, weightMax);
                     if (delta is null) continue;
                     var dw = graph.AddInitializer(graph.UniqueName(n.Input(1)!.Name + "_int8_error"), delta);
-                    var copyNode = graph.AddNodeWithFreshOutputs(n.OpType, [n.Input(0), dw], 1, NodePatterns.NameOf(n) + "_int8_error", n.Attributes.ToList(), named: false);
+                    List<Value?> errorInputs = [n.Input(0), dw];
+                    // Gemm's C is optional from opset 11 only, and a build calibrates the model before any opset conversion: a zero C.
+                    if (n.OpType == "Gemm") errorInputs.Add(graph.AddInitializer(graph.UniqueName(n.Input(1)!.Name + "_int8_error_c"), Tensor.FromFloats([1], [0f])));
+                    var copyNode = graph.AddNodeWithFreshOutputs(n.OpType, errorInputs, 1, NodePatterns.NameOf(n) + "_int8_error", n.Attributes.ToList(), named: false);
                     deltas.Add((NodePatterns.NameOf(n), copyNode.Output0.Name, layer.OutputAxis, layer.Channels));
                 }
                 if (channelRanges && AffineInputPlacement.Affine(n) is { } affine)

@@ -143,8 +143,8 @@ public class AutoPrecisionTests(ITestOutputHelper output)
         var asked = new List<int>();
         var screened = MixedPrecisionSearch.Screened((bytes, n) => { asked.Add(n); return exact(bytes, n); }, Judge);
 
-        var same = screened(fp32, 40);   // the reference itself: no loss, judged on all 40
-        Assert.Equal([MixedPrecisionSearch.ScreenSamples, 40], asked);
+        var same = screened(fp32, 40);   // the reference itself: no loss, judged at 12, 24, then on all 40
+        Assert.Equal([MixedPrecisionSearch.ScreenSamples, 2 * MixedPrecisionSearch.ScreenSamples, 40], asked);
         Assert.Equal(40, same.Samples);
 
         // A candidate that negates the output misses on the first samples already: the full set is not spent on it.
@@ -154,6 +154,16 @@ public class AutoPrecisionTests(ITestOutputHelper output)
         var wrong = screened(OnnxExporter.ToBytes(nb.Model), 40);
         Assert.Equal([MixedPrecisionSearch.ScreenSamples], asked);
         Assert.Equal(AccuracyVerdict.Missed, Judge(wrong).Verdict);
+
+        // The scorer keeps the last candidate's outputs for its next, longer score: another candidate's never mix in.
+        byte[] negated = OnnxExporter.ToBytes(nb.Model);
+        exact(fp32, 12);
+        var afterOther = exact(negated, 40);
+        var fresh = AccuracyEvaluator.CachedReference(fp32, heldOut, TaskKind.Generic)(negated, 40);
+        Assert.Equal(fresh.LossPercent, afterOther.LossPercent);
+        Assert.Equal(fresh.Loss, afterOther.Loss);
+        exact(negated, 12);
+        Assert.Equal(fresh.LossPercent, exact(negated, 40).LossPercent);
 
         // Too few samples to screen: scored once.
         asked.Clear();

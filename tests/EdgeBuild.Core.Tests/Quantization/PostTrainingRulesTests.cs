@@ -150,6 +150,21 @@ public class PostTrainingRulesTests
         }
     }
 
+    [Fact]
+    public void AGemmOfAnOpset9ModelGetsItsShiftMeasuredInTheCalibrationPass()
+    {
+        // Gemm's C is required before opset 11; the calibration pass runs the model before any opset conversion.
+        var b = new ModelBuilder(opset: 9);
+        var x = b.Input("x", 1, 16);
+        var gemm = b.Op("Gemm", [x, b.Weight("W", [16, 8]), b.Weight("C", [8])], "y");
+        b.Output(gemm);
+        var data = ListDataSource.Random("x", [1, 16], 6, seed: 3);
+        var table = EdgeBuild.Quantization.Calibration.CalibrationTable.Compute(b.Model, data, new QuantizeOptions(), statistics: true);
+        var shift = Assert.Single(table.Statistics!.BiasShifts);
+        Assert.Equal(8, shift.Value.Length);
+        Assert.Contains(shift.Value, v => v != 0);
+    }
+
     /// <summary>
     /// x -> Conv a (small outputs) and Conv b (outputs 1000x larger) -> Concat -> BatchNorm (scales each half back to
     /// about 1) -> Relu -> Conv c -> y. With <paramref name="spread"/> 1 both convs have the same scale.

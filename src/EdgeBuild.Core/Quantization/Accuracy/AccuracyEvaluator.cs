@@ -80,31 +80,63 @@ public static class AccuracyEvaluator
     }
 
     /// <summary>
-    /// The reference's outputs on <paramref name="samples"/>, computed once, and a scorer for candidates against them:
+    /// The reference's outputs on <paramref name="samples"/>, each computed once, and a scorer for candidates against them:
     /// a search that judges many candidates runs the reference once instead of once per candidate. The scorer takes the
-    /// candidate's bytes and how many of the first samples to use.
+    /// candidate's bytes and how many of the first samples to use. The reference runs on a sample when a candidate is
+    /// first scored on it: a search whose candidates are all screened out on the first samples never pays for the rest
+    /// (40 runs of a 230 ms line detector would be 9 s). The same candidate (the same byte array) scored again on more
+    /// samples runs only on the new ones.
     /// </summary>
     public static Func<byte[], int, AccuracyReport> CachedReference(byte[] reference, ICalibrationDataSource samples, TaskKind task)
     {
         var inputs = samples.Samples().ToList();
         var masks = PaddingMask.Inputs(reference);
-        string[] names;
-        List<Tensor[]> outputs;
-        using (var options = OrtSessions.ForEvaluation())
-        using (var a = new InferenceSession(reference, options))
+        // The graph's outputs in their order, as a session names them, without loading one.
+        string[] names = EdgeBuild.Onnx.Proto.ModelProto.Parser.ParseFrom(reference).Graph.Output.Select(o => o.Name).ToArray();
+        var outputs = new List<Tensor[]>();
+        void Reference(int count)
         {
-            names = a.OutputNames.ToArray();
-            outputs = inputs.Select(sample => PaddingMask.Apply(masks, sample, Run(a, sample, names))).ToList();
+            if (outputs.Count >= count) return;
+            using var options = OrtSessions.ForEvaluation();
+            using var a = new InferenceSession(reference, options);
+            outputs.AddRange(RunEach(a, inputs, outputs.Count, count, names, masks));
         }
+        // The last candidate's outputs: a screen scores it on its first samples, then on more (Screened), and the
+        // samples it already ran on are not run again.
+        byte[]? lastCandidate = null;
+        var lastOutputs = new List<Tensor[]>();
         return (candidate, count) =>
         {
-            using var options = OrtSessions.ForEvaluation();
-            using var b = new InferenceSession(candidate, options);
             int n = Math.Min(count, inputs.Count);
-            var pairs = new List<(Tensor[] Ref, Tensor[] Cand)>(n);
-            for (int i = 0; i < n; i++) pairs.Add((outputs[i], PaddingMask.Apply(masks, inputs[i], Run(b, inputs[i], names))));
-            return Score(names, pairs, task, masks);
+            lock (outputs)
+            {
+                Reference(n);
+                if (!ReferenceEquals(candidate, lastCandidate))
+                {
+                    lastCandidate = candidate;
+                    lastOutputs.Clear();
+                }
+                if (lastOutputs.Count < n)
+                {
+                    using var options = OrtSessions.ForEvaluation();
+                    using var b = new InferenceSession(candidate, options);
+                    lastOutputs.AddRange(RunEach(b, inputs, lastOutputs.Count, n, names, masks));
+                }
+                return Score(names, Enumerable.Range(0, n).Select(i => (outputs[i], lastOutputs[i])).ToList(), task, masks);
+            }
         };
+    }
+
+    /// <summary>
+    /// Runs samples [<paramref name="from"/>, <paramref name="to"/>) concurrently on one session (ONNX Runtime's Run is
+    /// thread-safe). Each run keeps its single intra-op thread, so every sample's outputs are the ones a sequential
+    /// loop gives; the samples only spread over the cores.
+    /// </summary>
+    private static Tensor[][] RunEach(InferenceSession session, List<IReadOnlyDictionary<string, Tensor>> inputs, int from, int to, string[] names, IReadOnlyList<string> masks)
+    {
+        var results = new Tensor[Math.Max(0, to - from)][];
+        Parallel.For(from, to, i => results[i - from] = PaddingMask.Apply(masks, inputs[i], Run(session, inputs[i], names)));
+        return results;
     }
 
     /// <summary>
