@@ -43,6 +43,12 @@ public static partial class AutoPrecisionSearch
     /// <summary>The budget search stops once the INT8 layers it has left would save less than this share of the FP32 model's kernel time.</summary>
     public const double MinWorthwhileGain = 0.03;
 
+    /// <summary>
+    /// Rounds of the race when FP32 is the only contestant left: it decides nothing, it only reports FP32's time and its
+    /// A/A band in the summary (the build's own measurement of the artifact follows), so it is kept short.
+    /// </summary>
+    public const int FloatOnlyRounds = 6;
+
     /// <summary>How long single-layer accuracy probes may run before the rest of the layers are ranked by their SQNR instead.</summary>
     public static readonly TimeSpan DefaultProbeTime = TimeSpan.FromSeconds(30);
 
@@ -82,7 +88,7 @@ public static partial class AutoPrecisionSearch
         var int8Layers = all.Report.Layers.Where(l => l.Precision == "Int8").ToList();
         if (int8Layers.Count == 0)
         {
-            var alone = LatencyRace.Run([("FP32", fp32)], feed, 0.5, 10);
+            var alone = LatencyRace.Run([("FP32", fp32)], feed, 0.5, FloatOnlyRounds);
             var layers = all.Report.Layers.Select(l => new AutoLayer(l.Node, l.OpType, null, null, "Fp32", "no INT8 rule covers this op")).ToList();
             return new AutoPrecisionResult(floatModel, "Fp32", null, null, null, alone, layers, [], quantizations, NothingToQuantize(floatModel));
         }
@@ -232,7 +238,7 @@ public static partial class AutoPrecisionSearch
         progress?.Invoke(candidates.Count == 0 ? "auto: no quantized candidate left; timing FP32" : $"auto: racing FP32 against {candidates.Count} quantized candidate(s)");
         // With no candidate left the race only reports FP32's own time and noise band: the short form, as for a model with nothing to quantize.
         var race = candidates.Count == 0
-            ? LatencyRace.Run([("FP32", fp32)], feed, 0.5, 10)
+            ? LatencyRace.Run([("FP32", fp32)], feed, 0.5, FloatOnlyRounds)
             : LatencyRace.Run([("FP32", fp32), .. candidates.Select(c => (c.Name, c.Bytes))], feed, raceSeconds);
         // A candidate wins only when its whole interval is under FP32's time: faster with confidence, not within noise.
         var winner = candidates.Select((c, i) => (Candidate: c, Result: race.Results[i + 1]))
