@@ -75,8 +75,10 @@ public static partial class AutoPrecisionSearch
         {
             quantizations++;
             var m = OnnxImporter.Parse(fp32);
-            // The data only feeds the per-layer SQNR (the ranges are calibrated): the all-INT8 model's report needs it, the others do not.
-            var r = ModelQuantizer.Quantize(m, shared with { KeepFp32 = [.. shared.KeepFp32, .. keepFp32.Select(MixedPrecisionSearch.Escape)] }, quantizations == 1 ? calibration : null, quantizations == 1 ? progress : null);
+            // The ranges are calibrated and the statistics came with them: the data would only feed the per-layer SQNR,
+            // which the budget search measures if its probes run out of time. Without the statistics the first quantization measures them.
+            var data = quantizations == 1 && shared.Statistics is null && PostTrainingStatistics.WantedBy(shared) ? calibration : null;
+            var r = ModelQuantizer.Quantize(m, shared with { KeepFp32 = [.. shared.KeepFp32, .. keepFp32.Select(MixedPrecisionSearch.Escape)] }, data, quantizations == 1 ? progress : null);
             // The post-training rules' statistics, measured on the first quantization, serve every later one.
             if (shared.Statistics is null && r.Statistics is not null) shared = shared with { Statistics = r.Statistics };
             return (m, r, OnnxExporter.ToBytes(m));

@@ -88,10 +88,11 @@ public static class MixedPrecisionSearch
         {
             quantizations++;
             var m = OnnxImporter.Parse(fp32);
-            // Static INT8 calibrates from the data unless its ranges were calibrated beforehand; otherwise (those ranges,
-            // or dynamic INT8) the data only feeds the per-layer SQNR, which the first (all-INT8) model's report needs alone.
-            bool calibrates = options.Mode != QuantizationMode.Int8Dynamic && options.CalibratedRanges is null;
-            var data = calibrates || quantizations == 1 ? calibration : null;
+            // Static INT8 calibrates from the data unless its ranges were calibrated beforehand, and measures the
+            // post-training statistics on the first quantization unless they were given; otherwise (those ranges and
+            // statistics, or dynamic INT8) the data would only feed the per-layer SQNR, which is measured when needed.
+            bool calibrates = options.Mode != QuantizationMode.Int8Dynamic && (options.CalibratedRanges is null || (options.Statistics is null && PostTrainingStatistics.WantedBy(options)));
+            var data = calibrates ? calibration : null;
             var r = ModelQuantizer.Quantize(m, options with { KeepFp32 = [.. options.KeepFp32, .. keepFp32.Select(Escape)] }, data);
             // The post-training rules' statistics, measured on the first quantization, serve every later one.
             if (options.Statistics is null && r.Statistics is not null) options = options with { Statistics = r.Statistics };
@@ -145,9 +146,19 @@ public static class MixedPrecisionSearch
         {
             // Out of time for probes: the rest by their own SQNR in the all-INT8 model, the layer's error as it lands there.
             var probedNames = ranking.Select(r => r.Node).ToHashSet(StringComparer.Ordinal);
-            var rest = layers.Where(l => !probedNames.Contains(l.Node)).OrderBy(l => l.Sqnr ?? double.PositiveInfinity).ToList();
+            var sqnr = layers.Where(l => l.Sqnr is not null).ToDictionary(l => l.Node, l => l.Sqnr!.Value, StringComparer.Ordinal);
+            if (sqnr.Count < layers.Count)
+            {
+                // Measured now, on the model the probes started from: a search whose probes finish in time never pays for it.
+                quantizations++;
+                progress?.Invoke($"measuring the per-layer SQNR of the {layers.Count - ranking.Count} layers not probed");
+                var measured = ModelQuantizer.Quantize(OnnxImporter.Parse(fp32), options, calibration);
+                foreach (var l in measured.Layers)
+                    if (l.Sqnr is double db) sqnr[l.Node] = db;
+            }
+            var rest = layers.Where(l => !probedNames.Contains(l.Node)).OrderBy(l => sqnr.TryGetValue(l.Node, out var db) ? db : double.PositiveInfinity).ToList();
             progress?.Invoke($"probe time is up after {ranking.Count} of {layers.Count} layers: the other {rest.Count} follow by their SQNR");
-            ranking.AddRange(rest.Select(l => new LayerSensitivity(l.Node, l.OpType, double.NaN) { WorstOutputSqnrDb = l.Sqnr ?? double.PositiveInfinity }));
+            ranking.AddRange(rest.Select(l => new LayerSensitivity(l.Node, l.OpType, double.NaN) { WorstOutputSqnrDb = sqnr.TryGetValue(l.Node, out var db) ? db : double.PositiveInfinity }));
         }
 
         var result = (Model: all, Report: allReport);

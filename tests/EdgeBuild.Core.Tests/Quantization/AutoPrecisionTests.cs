@@ -316,6 +316,24 @@ public class AutoPrecisionTests(ITestOutputHelper output)
         Assert.NotEmpty(probing.Ranking);
     }
 
+    [Fact]
+    public void LayersNotProbedInTimeFollowTheProbedOnesByTheirSqnrMeasuredThen()
+    {
+        var (fp32, calibration, heldOut) = PeakMaskModel();
+        var table = EdgeBuild.Quantization.Calibration.CalibrationTable.Compute(OnnxImporter.Parse(fp32), calibration, new QuantizeOptions(), statistics: true);
+        var options = new QuantizeOptions { Mode = QuantizationMode.Int8Static, CalibratedRanges = table.Ranges, Statistics = table.Statistics };
+        var lines = new List<string>();
+        // The deadline has passed before the first probe: every layer is ranked by the SQNR measured for the purpose.
+        var search = MixedPrecisionSearch.Run(fp32, options, calibration, heldOut, 1.0, Judge, ScoreByFloatConvs(4), lines.Add,
+            probeDeadline: DateTime.UtcNow.AddDays(-1));
+        int convs = OnnxImporter.Parse(fp32).Graph.Nodes.Count(n => n.OpType == "Conv");
+        Assert.Equal(convs, search.Ranking.Count);
+        Assert.All(search.Ranking, r => Assert.True(double.IsNaN(r.LossPercent)));
+        Assert.All(search.Ranking, r => Assert.True(double.IsFinite(r.WorstOutputSqnrDb), $"{r.Node}: no SQNR"));
+        Assert.Equal(search.Ranking.Select(r => r.WorstOutputSqnrDb).Order(), search.Ranking.Select(r => r.WorstOutputSqnrDb));
+        Assert.Contains(lines, l => l.StartsWith("measuring the per-layer SQNR", StringComparison.Ordinal));
+    }
+
     /// <summary>
     /// A scorer that knows only how many convolutions a candidate left in float: with 0-1 the loss misses the 1 % budget,
     /// with 2-3 it is acceptable but unproven (0.8 % [0.5, 1.2]), with 4 or more it is met (or, when
