@@ -16,6 +16,14 @@ public sealed record RaceResult(string Name, double P50Ms, double Ratio, double 
 /// <summary>What a race measured and how: the figures per contestant, the A/A noise band, the clock and the run count.</summary>
 public sealed record RaceReport(IReadOnlyList<RaceResult> Results, string Clock, int Rounds, double NoiseLow, double NoiseHigh, string Shapes)
 {
+    /// <summary>
+    /// The ratio a contestant's whole interval must stay under to be faster than the reference beyond the noise: 1 less
+    /// the A/A band's larger deviation from 1. Two sessions of one model differ by that much (arena placement, caches),
+    /// so a candidate within it may be slower in the next process: a 0.7 ms landmark model raced 0.98x [0.98, 0.99]
+    /// against an A/A band of [0.983, 1.000] in one race and 1.015x [1.008, 1.021] in the next.
+    /// </summary>
+    public double FasterBelow => 1 - Math.Max(1 - NoiseLow, NoiseHigh - 1);
+
     /// <summary>"1 thread, thread CPU clock, 120 interleaved rounds, input x=1x3x224x224, A/A band [0.98, 1.02]".</summary>
     public string Conditions => string.Create(CultureInfo.InvariantCulture,
         $"ONNX Runtime CPU, 1 thread, {Clock}, {Rounds} interleaved rounds, input {Shapes}, A/A band [{NoiseLow:F3}, {NoiseHigh:F3}]");

@@ -242,9 +242,10 @@ public static partial class AutoPrecisionSearch
         var race = candidates.Count == 0
             ? LatencyRace.Run([("FP32", fp32)], feed, 0.5, FloatOnlyRounds)
             : LatencyRace.Run([("FP32", fp32), .. candidates.Select(c => (c.Name, c.Bytes))], feed, raceSeconds);
-        // A candidate wins only when its whole interval is under FP32's time: faster with confidence, not within noise.
+        // A candidate wins only when its whole interval is under FP32's time by more than two sessions of FP32 differ
+        // (RaceReport.FasterBelow): faster with confidence, not within noise.
         var winner = candidates.Select((c, i) => (Candidate: c, Result: race.Results[i + 1]))
-            .Where(x => x.Result.RatioHigh < 1.0).OrderBy(x => x.Result.Ratio).FirstOrDefault();
+            .Where(x => x.Result.RatioHigh < race.FasterBelow).OrderBy(x => x.Result.Ratio).FirstOrDefault();
         string raced = string.Join("; ", race.Results.Skip(1).Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Name} {r.Ratio:F2}x [{r.RatioLow:F2}, {r.RatioHigh:F2}]")));
         if (winner.Candidate is null)
         {

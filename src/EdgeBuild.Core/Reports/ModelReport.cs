@@ -23,7 +23,12 @@ public sealed record ReportLayer(string Node, string Op, string OutputShape, lon
 }
 
 /// <summary>Precision=Auto's decision: what it chose, the interleaved race of FP32 against the quantized candidates, and the one-line reason.</summary>
-public sealed record ReportAuto(string Chosen, string Summary, string Conditions, IReadOnlyList<RaceResult> Race);
+/// <param name="Chosen">The precision Auto chose.</param>
+/// <param name="Summary">Its one-line reason.</param>
+/// <param name="Conditions">How the race measured.</param>
+/// <param name="Race">FP32 and each candidate, with its ratio to FP32.</param>
+/// <param name="FasterBelow">The ratio a candidate's whole interval had to stay under (<see cref="RaceReport.FasterBelow"/>).</param>
+public sealed record ReportAuto(string Chosen, string Summary, string Conditions, IReadOnlyList<RaceResult> Race, double FasterBelow);
 
 /// <summary>A part of the artifact's bytes: weights of one element type, or the graph itself.</summary>
 public sealed record ReportSizePart(string Part, long Bytes, int Tensors);
@@ -232,7 +237,7 @@ public static class ModelReport
             DeviceProfiles = profiles,
             Offload = OffloadAnalysis.Analyze(floatModel, tensorRt: TensorRtVersionOrDefault(context.Options.TensorRt.Version)),
             Accuracy = Accuracy(context.Quantization),
-            Auto = context.Quantization?.Auto is { } a ? new ReportAuto(a.Choice, a.Summary, a.Race.Conditions, a.Race.Results) : null,
+            Auto = context.Quantization?.Auto is { } a ? new ReportAuto(a.Choice, a.Summary, a.Race.Conditions, a.Race.Results, a.Race.FasterBelow) : null,
             RangeKeptFp32 = rangeKept,
         };
     }

@@ -171,6 +171,16 @@ public class AutoPrecisionTests(ITestOutputHelper output)
         Assert.Equal([20], asked);
     }
 
+    [Theory]
+    [InlineData(0.983, 1.000, 0.983)]   // the A/A pair 1.7 % apart: a candidate must be more than 1.7 % faster
+    [InlineData(0.998, 1.006, 0.994)]   // the band's larger side counts, whichever way it leans
+    [InlineData(1.000, 1.000, 1.000)]
+    public void ACandidateIsFasterOnlyBeyondTheAaBandMirroredUnder1(double noiseLow, double noiseHigh, double fasterBelow)
+    {
+        var race = new RaceReport([], "thread CPU clock", 100, noiseLow, noiseHigh, "x=1x8");
+        Assert.Equal(fasterBelow, race.FasterBelow, 9);
+    }
+
     [Fact]
     public void TheMedianIntervalHoldsTheMedianAndWidensWithFewerRuns()
     {
