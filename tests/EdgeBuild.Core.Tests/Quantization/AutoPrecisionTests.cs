@@ -274,6 +274,14 @@ public class AutoPrecisionTests(ITestOutputHelper output)
         Assert.True(search.Quantizations <= 1 + search.Ranking.Count + MixedPrecisionSearch.NoProgressSteps, $"{search.Quantizations} quantizations");
     }
 
+    /// <summary>A made-up profile of the model's convolutions: the later a layer, the more its INT8 kernel saves (the head saves most).</summary>
+    private static (List<string> Layers, Dictionary<string, double> Savings, double Total) MadeUpProfile(byte[] fp32)
+    {
+        var layers = OnnxImporter.Parse(fp32).Graph.Nodes.Where(n => n.OpType == "Conv").Select(NodePatterns.NameOf).ToList();
+        var savings = layers.Select((n, i) => (n, (double)(i + 1))).ToDictionary(p => p.n, p => p.Item2, StringComparer.Ordinal);
+        return (layers, savings, savings.Values.Sum());
+    }
+
     /// <summary>
     /// The same peak-mask pattern with the caller's profile: the layers that save the most are probed first, and once
     /// those that miss the budget on their own leave too little to gain, probing stops with a line that says so; the
@@ -283,11 +291,7 @@ public class AutoPrecisionTests(ITestOutputHelper output)
     public void ProbingStopsOnceLayersThatMissAloneLeaveTooLittleToGain()
     {
         var (fp32, calibration, heldOut) = PeakMaskModel();
-        var layers = OnnxImporter.Parse(fp32).Graph.Nodes.Where(n => n.OpType == "Conv").Select(NodePatterns.NameOf).ToList();
-        // A made-up profile: the later a layer, the more its INT8 kernel saves (the head saves most).
-        var savings = layers.Select((n, i) => (n, (double)(i + 1))).ToDictionary(p => p.n, p => p.Item2, StringComparer.Ordinal);
-        double total = savings.Values.Sum();
-        var probed = new List<string>();
+        var (layers, savings, total) = MadeUpProfile(fp32);
         var search = MixedPrecisionSearch.Run(fp32, new QuantizeOptions { Mode = QuantizationMode.Int8Static }, calibration, heldOut, 1.0, Judge,
             AccuracyEvaluator.CachedReference(fp32, heldOut, TaskKind.Generic), line => output.WriteLine(line),
             worthGoingOn: kept => savings.Where(s => !kept.Contains(s.Key)).Sum(s => s.Value) >= 0.5 * total, probeOrder: savings);
@@ -305,9 +309,7 @@ public class AutoPrecisionTests(ITestOutputHelper output)
     public void NoProbeRunsWhenReturningEvenTheLayerThatSavesLeastLeavesTooLittleToGain()
     {
         var (fp32, calibration, heldOut) = PeakMaskModel();
-        var layers = OnnxImporter.Parse(fp32).Graph.Nodes.Where(n => n.OpType == "Conv").Select(NodePatterns.NameOf).ToList();
-        var savings = layers.Select((n, i) => (n, (double)(i + 1))).ToDictionary(p => p.n, p => p.Item2, StringComparer.Ordinal);
-        double total = savings.Values.Sum();
+        var (layers, savings, total) = MadeUpProfile(fp32);
         // Worth going on only while nothing is returned: the gain is in all the layers together.
         bool WorthGoingOn(IReadOnlyCollection<string> kept) => savings.Where(s => !kept.Contains(s.Key)).Sum(s => s.Value) > total - 0.5;
         var search = MixedPrecisionSearch.Run(fp32, new QuantizeOptions { Mode = QuantizationMode.Int8Static }, calibration, heldOut, 1.0, Judge,
