@@ -175,7 +175,7 @@ public static partial class AutoPrecisionSearch
             if (judgement.AcceptableForSearch) candidates.Add(new Candidate("INT8", all.Model, all.Report, all.Bytes, accuracy, judgement));
         }
 
-        // The dynamic INT8 branch.
+        // The dynamic INT8 branch (made and profiled above).
         IReadOnlyDictionary<string, double> dynamicTimes = new Dictionary<string, double>(StringComparer.Ordinal);
         var dynamicSlow = new HashSet<string>(StringComparer.Ordinal);
         var dynamicReasons = new Dictionary<string, string>(StringComparer.Ordinal);

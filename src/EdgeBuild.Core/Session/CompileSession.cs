@@ -120,8 +120,7 @@ public sealed class CompileSession
         if (calibration.TryGetValue(symmetric, out var table)) return table;
         var options = QuantizeStep.EngineOptions(Requested) with { SymmetricActivations = symmetric };
         // The asymmetric table serves the ONNX artifact, whose quantizer reads the post-training statistics: the same pass collects them.
-        table = CalibrationTable.Compute(floatModel, CalibrationData, options with { Mode = QuantizationMode.Int8Static }, Progress,
-            statistics: !symmetric && Requested.Targets.Contains(TargetKind.Onnx));
+        table = CalibrationTable.Compute(floatModel, CalibrationData, options, Progress, statistics: !symmetric && Requested.Targets.Contains(TargetKind.Onnx));
         calibration[symmetric] = table;
         return table;
     }

@@ -4,8 +4,9 @@ namespace EdgeBuild.Quantization.Calibration;
 
 /// <summary>
 /// The per-sample reductions calibration runs over every activation (tens of millions of values per sample on a
-/// 320x320 detector), in SIMD registers of the machine's width (<see cref="Vector{T}"/>) with a scalar tail. Each gives
-/// exactly what the plain loop over the values gives: extremes are order-free, and the sum adds in double precision.
+/// 320x320 detector), in SIMD registers of the machine's width (<see cref="Vector{T}"/>) with a scalar tail. The extremes
+/// and the histogram give exactly what the plain loop over the values gives (they do not depend on order); the sum adds
+/// in double precision in another order than the plain loop, so its last bits may differ.
 /// </summary>
 internal static class SpanStatistics
 {
