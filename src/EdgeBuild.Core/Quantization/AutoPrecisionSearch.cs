@@ -246,7 +246,9 @@ public static partial class AutoPrecisionSearch
         // (RaceReport.FasterBelow): faster with confidence, not within noise.
         var winner = candidates.Select((c, i) => (Candidate: c, Result: race.Results[i + 1]))
             .Where(x => x.Result.RatioHigh < race.FasterBelow).OrderBy(x => x.Result.Ratio).FirstOrDefault();
-        string raced = string.Join("; ", race.Results.Skip(1).Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Name} {r.Ratio:F2}x [{r.RatioLow:F2}, {r.RatioHigh:F2}]")));
+        // The verdict names the bound it applied, not only the A/A band it came from.
+        string raced = string.Join("; ", race.Results.Skip(1).Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.Name} {r.Ratio:F3}x [{r.RatioLow:F3}, {r.RatioHigh:F3}]")))
+            + string.Create(CultureInfo.InvariantCulture, $"; a winner's whole interval must be under {race.FasterBelow:F3}x");
         if (winner.Candidate is null)
         {
             var layers = Layers(all.Report, fp32Times, int8Times, _ => "Fp32", n => reasons.GetValueOrDefault(n) is { } r ? r : "INT8 did not make the model faster than FP32 in the race");
