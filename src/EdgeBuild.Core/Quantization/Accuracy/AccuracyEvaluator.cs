@@ -44,9 +44,12 @@ public sealed record AccuracyReport(TaskKind Task, int Samples, string Metric, d
 public static class AccuracyEvaluator
 {
     /// <summary>
-    /// The task from the outputs when the user did not say: two outputs shaped like boxes ([...,N,4]) and
-    /// scores ([...,N,C]) are Detection; one [1,K] output from a Softmax, or with K &lt;= 10, is
-    /// Classification; anything else is Generic (Regression and Embedding must be named).
+    /// The task from the outputs' op patterns when the user did not say: two outputs shaped like boxes ([...,N,4]) and
+    /// scores ([...,N,C]) are Detection; one output made by a Softmax or LogSoftmax (through reshapes and transposes), of
+    /// any rank, is Classification (per position when it has several: a sequence recognizer's [1,T,C], a segmenter's
+    /// [1,C,H,W]); one [1,K] output with K &lt;= 10 is Classification; one output divided by its own L2 norm
+    /// (LpNormalization, or a Div by a ReduceL2 or by the Sqrt of a sum of squares) is Embedding; anything else is Generic
+    /// (Regression must be named).
     /// </summary>
     public static TaskKind Infer(Model model)
     {
@@ -59,12 +62,39 @@ public static class AccuracyEvaluator
             bool boxesFirst = a[a.Rank - 1].Value == 4, boxesSecond = b[b.Rank - 1].Value == 4;
             if ((boxesFirst || boxesSecond) && a.Rank == b.Rank && a[a.Rank - 2].Equals(b[b.Rank - 2])) return TaskKind.Detection;
         }
-        if (outputs.Count == 1 && shapes[0] is { Rank: 2 } s && s[1].Value is long k && k >= 2)
-        {
-            bool softmax = outputs[0].Producer is { } p && (p.Is("Softmax") || p.Is("LogSoftmax"));
-            if (softmax || k <= 10) return TaskKind.Classification;
-        }
+        if (outputs.Count != 1) return TaskKind.Generic;
+        var maker = ThroughLayoutOps(outputs[0].Producer);
+        if (maker is not null && (maker.Is("Softmax") || maker.Is("LogSoftmax")) && shapes[0] is not { Rank: < 2 }) return TaskKind.Classification;
+        if (shapes[0] is { Rank: 2 } s && s[1].Value is long k && k is >= 2 and <= 10) return TaskKind.Classification;
+        if (maker is not null && IsL2Normalization(maker)) return TaskKind.Embedding;
         return TaskKind.Generic;
+    }
+
+    /// <summary>The node that made a value's numbers, looking back through ops that only move or relabel them.</summary>
+    private static Node? ThroughLayoutOps(Node? node)
+    {
+        for (int hops = 0; node is not null && hops < 8 && node.OpType is "Reshape" or "Transpose" or "Squeeze" or "Unsqueeze" or "Flatten" or "Identity"; hops++)
+            node = node.Inputs.Count > 0 ? node.Inputs[0]?.Producer : null;
+        return node;
+    }
+
+    /// <summary>LpNormalization with p = 2, or x / f(‖x‖₂) where the divisor's chain (clamps, broadcasts) reaches ReduceL2 or the Sqrt of a sum of squares.</summary>
+    private static bool IsL2Normalization(Node node)
+    {
+        if (node.Is("LpNormalization")) return node.GetInt("p", 2) == 2;
+        if (!node.Is("Div") || node.Inputs.Count < 2) return false;
+        var divisor = node.Inputs[1]?.Producer;
+        for (int hops = 0; divisor is not null && hops < 6; hops++)
+        {
+            if (divisor.Is("ReduceL2")) return true;
+            if (divisor.Is("Sqrt"))
+                return ThroughLayoutOps(divisor.Inputs[0]?.Producer) is { } sum && (sum.Is("ReduceSumSquare") || (sum.Is("ReduceSum") &&
+                    sum.Inputs[0]?.Producer is { } square && (square.Is("Mul") && square.Inputs.Count == 2 && square.Inputs[0] == square.Inputs[1] || square.Is("Pow"))));
+            if (divisor.OpType is not ("Clip" or "Max" or "Add" or "Expand" or "Reshape" or "Unsqueeze" or "Identity")) return false;
+            // The norm, not the epsilon beside it (Max(eps, norm) as often as Max(norm, eps)).
+            divisor = divisor.Inputs.Select(i => i?.Producer).FirstOrDefault(p => p is not null && !p.Is("Constant"));
+        }
+        return false;
     }
 
     public static AccuracyReport Compare(byte[] reference, byte[] candidate, ICalibrationDataSource samples, TaskKind task)
@@ -317,26 +347,109 @@ public static class AccuracyEvaluator
         }
     }
 
+    /// <summary>
+    /// Top-1 agreement of the first output at every position: argmax along the class axis, compared. The class axis is the
+    /// one along which the reference's values are probabilities (each position's values in [0, 1] summing to 1, or their
+    /// exponentials for a LogSoftmax), else the last axis. One position per sample (a [1,K] classifier) is the classic
+    /// top-1 with a Wilson interval over samples; several ([1,T,C] sequences, [1,C,H,W] maps) are scored over all positions
+    /// with a bootstrap over samples (a sample's positions are not independent), its upper bound at least Wilson's over positions.
+    /// </summary>
     private static AccuracyReport Classification(List<(Tensor[] Ref, Tensor[] Cand)> pairs, List<OutputAgreement> outputs)
     {
-        int top1 = 0, top5 = 0;
+        var dims = pairs[0].Ref[0].Dims;
+        int axis = ClassAxis(pairs.Select(p => p.Ref[0]).ToList());
+        long classes = dims.Length == 0 ? 1 : dims[axis];
+        long inner = 1;
+        for (int d = axis + 1; d < dims.Length; d++) inner *= dims[d];
+        long top1 = 0, top5 = 0, positions = 0;
+        var perSample = new List<double[]>();
         foreach (var (r, c) in pairs)
         {
             var x = r[0].ToFloats();
             var y = c[0].ToFloats();
-            int best = ArgMax(x);
-            if (best == ArgMax(y)) top1++;
-            var five = y.Select((v, i) => (v, i)).OrderByDescending(t => t.v).Take(5).Select(t => t.i);
-            if (five.Contains(best)) top5++;
+            long count = classes == 0 ? 0 : x.Length / classes, agree = 0, agree5 = 0;
+            for (long p = 0; p < count; p++)
+            {
+                long start = p / inner * classes * inner + p % inner;
+                int best = ArgMax(x, start, classes, inner), candidate = ArgMax(y, start, classes, inner);
+                if (best == candidate) agree++;
+                if (InTopFive(y, start, classes, inner, best)) agree5++;
+            }
+            top1 += agree;
+            top5 += agree5;
+            positions += count;
+            perSample.Add([count - agree, count]);
         }
-        double agreement = 100.0 * top1 / pairs.Count;
-        var (low, high) = Wilson(pairs.Count - top1, pairs.Count);
-        return new AccuracyReport(TaskKind.Classification, pairs.Count, $"top-1 agreement % (top-5 {100.0 * top5 / pairs.Count:F1} %)", agreement,
-            new Estimate(100 - agreement, 100 * low, 100 * high), WilsonMethod, outputs);
+        double agreement = positions == 0 ? 100 : 100.0 * top1 / positions;
+        string metric = $"top-1 agreement % (top-5 {(positions == 0 ? 100 : 100.0 * top5 / positions):F1} %)";
+        if (positions == pairs.Count)
+        {
+            var (low, high) = Wilson(pairs.Count - top1, pairs.Count);
+            return new AccuracyReport(TaskKind.Classification, pairs.Count, metric, agreement, new Estimate(100 - agreement, 100 * low, 100 * high), WilsonMethod, outputs);
+        }
+        var bootstrap = Bootstrap(perSample, s => s[1] == 0 ? 0 : 100 * s[0] / s[1]);
+        var (_, positionsHigh) = Wilson(positions - top1, positions);
+        return new AccuracyReport(TaskKind.Classification, pairs.Count,
+            FormattableString.Invariant($"{metric} at {positions / pairs.Count} positions per sample, classes along axis {axis}"),
+            agreement, bootstrap with { High = Math.Max(bootstrap.High, 100 * positionsHigh) }, BootstrapPositionsMethod, outputs);
+    }
+
+    /// <summary>
+    /// The axis along which every position of the reference holds a probability distribution (a Softmax's: values in
+    /// [0, 1] summing to 1; a LogSoftmax's: exponentials summing to 1), the first such of several; else the last axis.
+    /// </summary>
+    internal static int ClassAxis(IReadOnlyList<Tensor> reference)
+    {
+        var dims = reference[0].Dims;
+        if (dims.Length == 0) return 0;
+        for (int axis = 0; axis < dims.Length; axis++)
+        {
+            if (dims[axis] < 2) continue;
+            if (reference.All(t => SumsToOne(t.ToFloats(), dims, axis, log: false)) || reference.All(t => SumsToOne(t.ToFloats(), dims, axis, log: true))) return axis;
+        }
+        return dims.Length - 1;
+    }
+
+    private static bool SumsToOne(float[] values, long[] dims, int axis, bool log)
+    {
+        long classes = dims[axis], inner = 1;
+        for (int d = axis + 1; d < dims.Length; d++) inner *= dims[d];
+        if (classes == 0 || values.Length == 0) return false;
+        long count = values.Length / classes;
+        for (long p = 0; p < count; p++)
+        {
+            long start = p / inner * classes * inner + p % inner;
+            double sum = 0;
+            for (long k = 0; k < classes; k++)
+            {
+                float v = values[start + k * inner];
+                if (log ? !(v <= 0) : !(v >= 0 && v <= 1)) return false;
+                sum += log ? Math.Exp(v) : v;
+            }
+            // float32 softmaxes over thousands of classes sum to 1 within a few 1e-4.
+            if (Math.Abs(sum - 1) > 1e-3) return false;
+        }
+        return true;
+    }
+
+    private static int ArgMax(float[] v, long start, long count, long stride)
+    {
+        int best = 0;
+        for (int k = 1; k < count; k++) if (v[start + k * stride] > v[start + best * stride]) best = k;
+        return best;
+    }
+
+    private static bool InTopFive(float[] v, long start, long count, long stride, int index)
+    {
+        float value = v[start + index * stride];
+        int above = 0;
+        for (int k = 0; k < count && above < 5; k++) if (v[start + k * stride] > value) above++;
+        return above < 5;
     }
 
     /// <summary>The interval methods as reports name them.</summary>
-    public const string WilsonMethod = "Wilson score", BootstrapMethod = "bootstrap", BootstrapWilsonMethod = "bootstrap over photos, upper bound at least Wilson over boxes";
+    public const string WilsonMethod = "Wilson score", BootstrapMethod = "bootstrap", BootstrapWilsonMethod = "bootstrap over photos, upper bound at least Wilson over boxes",
+        BootstrapPositionsMethod = "bootstrap over samples, upper bound at least Wilson over positions";
 
     private static AccuracyReport Regression(List<(Tensor[] Ref, Tensor[] Cand)> pairs, List<OutputAgreement> outputs)
     {
@@ -486,10 +599,4 @@ public static class AccuracyEvaluator
         return nx == 0 || ny == 0 ? (nx == ny ? 1 : 0) : dot / Math.Sqrt(nx * ny);
     }
 
-    private static int ArgMax(float[] v)
-    {
-        int best = 0;
-        for (int i = 1; i < v.Length; i++) if (v[i] > v[best]) best = i;
-        return best;
-    }
 }
