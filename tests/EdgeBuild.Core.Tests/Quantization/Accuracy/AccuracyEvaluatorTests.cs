@@ -121,6 +121,101 @@ public class AccuracyEvaluatorTests
         Assert.Equal(TaskKind.Generic, AccuracyEvaluator.Infer(wide));
     }
 
+    /// <summary>A model [1,4,6] -> <paramref name="tail"/>(x): one output made by the given chain.</summary>
+    private static Model Headed(Func<ModelBuilder, Value, Value> tail)
+    {
+        var b = new ModelBuilder(seed: 3);
+        var x = b.Input("x", 1, 4, 6);
+        b.Output(tail(b, b.Op("MatMul", [x, b.Weight("w", [6, 6])], "h")));
+        ShapeInference.Infer(b.Model);
+        return b.Model;
+    }
+
+    /// <summary>
+    /// The task comes from op patterns, never from names: a Softmax or LogSoftmax output of any rank (also behind a
+    /// Transpose, as a CTC recognizer's [T,N,C]) is Classification; a division by the output's own L2 norm, written any of
+    /// the usual ways, is Embedding; a plain wide tensor stays Generic.
+    /// </summary>
+    [Fact]
+    public void SequenceSoftmaxesAreClassificationAndL2NormalizedOutputsAreEmbeddings()
+    {
+        Assert.Equal(TaskKind.Classification, AccuracyEvaluator.Infer(Headed((b, h) => b.Op("Softmax", [h], "p", A.Of("axis", -1L)))));
+        Assert.Equal(TaskKind.Classification, AccuracyEvaluator.Infer(Headed((b, h) =>
+            b.Op("Transpose", [b.Op("LogSoftmax", [h], "lp", A.Of("axis", 2L))], "tnc", A.Of("perm", [1L, 0L, 2L])))));
+        Assert.Equal(TaskKind.Embedding, AccuracyEvaluator.Infer(Headed((b, h) => b.Op("LpNormalization", [h], "e", A.Of("axis", -1L), A.Of("p", 2L)))));
+        Assert.Equal(TaskKind.Embedding, AccuracyEvaluator.Infer(Headed((b, h) =>
+            b.Op("Div", [h, b.Op("Clip", [b.Op("ReduceL2", [h], "n", A.Of("axes", [-1L]), A.Of("keepdims", 1L)), b.Const("eps", [], 1e-12f)], "nc")], "e"))));
+        Assert.Equal(TaskKind.Embedding, AccuracyEvaluator.Infer(Headed((b, h) =>
+            b.Op("Div", [h, b.Op("Max", [b.Const("eps", [], 1e-12f),
+                b.Op("Sqrt", [b.Op("ReduceSum", [b.Op("Mul", [h, h], "sq"), b.ConstInts("axes", -1)], "ss", A.Of("keepdims", 1L))], "n")], "nm")], "e"))));
+        Assert.Equal(TaskKind.Generic, AccuracyEvaluator.Infer(Headed((b, h) => b.Op("Div", [h, b.Op("ReduceMax", [h], "m", A.Of("axes", [-1L]))], "scaled"))));
+        Assert.Equal(TaskKind.Generic, AccuracyEvaluator.Infer(Headed((b, h) => b.Op("Relu", [h], "r"))));
+    }
+
+    /// <summary>Softmax along <paramref name="axis"/> of a [dims] tensor of seeded logits.</summary>
+    private static float[] Probabilities(long[] dims, int axis, int seed, bool log = false)
+    {
+        var logits = ModelBuilder.RandomInput(dims, seed).ToFloats();
+        long classes = dims[axis], inner = 1;
+        for (int d = axis + 1; d < dims.Length; d++) inner *= dims[d];
+        for (long p = 0; p < logits.Length / classes; p++)
+        {
+            long start = p / inner * classes * inner + p % inner;
+            double sum = 0;
+            for (long k = 0; k < classes; k++) sum += Math.Exp(4 * logits[start + k * inner]);
+            for (long k = 0; k < classes; k++)
+            {
+                double v = Math.Exp(4 * logits[start + k * inner]) / sum;
+                logits[start + k * inner] = (float)(log ? Math.Log(v) : v);
+            }
+        }
+        return logits;
+    }
+
+    /// <summary>
+    /// A [1,T,C] sequence and a [1,C,H,W] map are scored at every position along the axis that holds the distributions
+    /// (found from the reference: the last one for the sequence, axis 1 for the map, also for log-probabilities): a
+    /// candidate with known positions' winners swapped loses exactly that share, with an interval that contains it.
+    /// </summary>
+    [Theory]
+    [InlineData(new long[] { 1, 40, 12 }, 2, false)]
+    [InlineData(new long[] { 1, 5, 6, 7 }, 1, false)]
+    [InlineData(new long[] { 1, 5, 6, 7 }, 1, true)]
+    public void PositionsAreScoredAlongTheAxisThatHoldsTheDistributions(long[] dims, int axis, bool log)
+    {
+        long classes = dims[axis], inner = 1, total = 1;
+        for (int d = axis + 1; d < dims.Length; d++) inner *= dims[d];
+        foreach (var d in dims) total *= d;
+        long positions = total / classes;
+        const int samples = 30;
+        var reference = new List<IReadOnlyDictionary<string, Tensor>>();
+        var candidate = new List<IReadOnlyDictionary<string, Tensor>>();
+        int swapped = 0;
+        for (int i = 0; i < samples; i++)
+        {
+            var x = Probabilities(dims, axis, seed: 100 + i, log);
+            var y = (float[])x.Clone();
+            // Every 7th position of every 3rd sample: the winner and the runner-up trade values.
+            for (long p = 0; i % 3 == 0 && p < positions; p += 7)
+            {
+                long start = p / inner * classes * inner + p % inner;
+                var order = Enumerable.Range(0, (int)classes).OrderByDescending(k => x[start + k * inner]).ToArray();
+                (y[start + order[0] * inner], y[start + order[1] * inner]) = (x[start + order[1] * inner], x[start + order[0] * inner]);
+                swapped++;
+            }
+            reference.Add(new Dictionary<string, Tensor> { ["p"] = Tensor.FromFloats(dims, x) });
+            candidate.Add(new Dictionary<string, Tensor> { ["p"] = Tensor.FromFloats(dims, y) });
+        }
+        var r = AccuracyEvaluator.Compare(["p"], reference, candidate, TaskKind.Classification);
+        double expected = 100.0 * swapped / (positions * samples);
+        Assert.Equal(expected, r.LossPercent, 6);
+        Assert.InRange(expected, r.Loss.Low, r.Loss.High);
+        Assert.Contains($"{positions} positions per sample, classes along axis {axis}", r.Metric);
+        Assert.Equal(axis, AccuracyEvaluator.ClassAxis(reference.Select(s => s["p"]).ToList()));
+        // The same logits unnormalized hold no distribution: the last axis is the class axis.
+        Assert.Equal(dims.Length - 1, AccuracyEvaluator.ClassAxis([ModelBuilder.RandomInput(dims, seed: 1)]));
+    }
+
     [SkippableFact]
     public void DetectorAgreesWithItselfAndTheTaskIsDetection()
     {
