@@ -258,6 +258,7 @@ public static class Commands
             if (options.Precision == Precision.Fp32)
                 throw new EdgeBuildException(DiagnosticCodes.InvalidCompileOption, "Precision", "Fp32 is not a quantization; use 'edgebuild optimize'");
             var m = OnnxImporter.Load(input);
+            SourcePrecision.Require(m, options.Precision, input);
             long before;
             QuantizeStepResult result;
             string outPath = parse.GetValue(output)!;

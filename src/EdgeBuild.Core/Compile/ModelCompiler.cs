@@ -48,6 +48,7 @@ public static class ModelCompiler
         {
             progress?.Invoke($"reading {modelPath}");
             var model = OnnxImporter.Load(modelPath);
+            SourcePrecision.Require(model, options.Precision, modelPath);
             byte[] source = File.ReadAllBytes(modelPath);
             InputShapes.Apply(model, options.Shapes);
 

@@ -87,6 +87,10 @@ public static class DiagnosticCodes
         "Static quantization runs the model in ONNX Runtime on the calibration data, and ONNX Runtime refused to load it (an attribute or type it does not accept); check the model with 'edgebuild bench' or onnx.checker, or use Fp16 or Int8Dynamic, which do not run it.");
     public static readonly DiagnosticDescriptor QuantizedNonFiniteOutput = new("EB3015", "Quantized model gives infinite or NaN outputs",
         "The Fp16, Int8, Int8Dynamic or Mixed model's output is infinite or NaN on an input where the float32 model's is finite: a tensor left float16's range (past 65504, or a small positive value rounded to 0 before a Log or a division), or an INT8 tensor rounded such a value to 0. For Fp16 give Calibration files that reach such inputs (the FP16 range rule then keeps those layers in float32); for INT8 give held-out files with MaxAccuracyLoss so Mixed returns those layers to FP32, or KeepFp32 them; or use Precision=\"Fp32\".");
+    public static readonly DiagnosticDescriptor SourceAlreadyQuantized = new("EB3016", "Model is quantized already",
+        "EdgeBuild quantizes float32 models and labels every artifact by the precision it made; a model with QuantizeLinear/DequantizeLinear, QLinear* or *Integer nodes already has its exporter's quantization. Give the float32 export of the model (before quantization).");
+    public static readonly DiagnosticDescriptor SourceIsFloat16 = new("EB3017", "Model is float16",
+        "Quantization calibrates a float32 model and compares against it, and Precision=\"Fp32\" would label float16 arithmetic float32. Give the float32 export of the model, or set Precision=\"Fp16\" to ship this one as it is.");
 
     // Retired when the last writer (TFLite, TensorRT) landed: every Targets value has a writer; kept so the code is never reused.
     public static readonly DiagnosticDescriptor TargetNotAvailable = new("EB4001", "Target not available (retired)",
