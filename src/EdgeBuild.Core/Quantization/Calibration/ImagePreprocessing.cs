@@ -132,7 +132,8 @@ public sealed record ImageInputSpec(string Name, ImageLayout Layout, int Channel
         if (layout == ImageLayout.Auto) throw NotImage(input, subject, "neither dimension 1 nor dimension 3 is a channel count (1 or 3)");
         var (c, h, w) = layout == ImageLayout.Nchw ? (shape[1], shape[2], shape[3]) : (shape[3], shape[1], shape[2]);
         if (c.Value is not (1 or 3)) throw NotImage(input, subject, $"its channel dimension is {c}, not 1 or 3");
-        if (h.Value is not long hv || w.Value is not long wv) throw NotImage(input, subject, $"its height and width ({h}, {w}) are not fixed");
+        if (h.Value is not long hv || w.Value is not long wv) throw NotImage(input, subject,
+            $"its height and width ({h}, {w}) are not fixed; fix them at the size the images should have with Shapes (--shape {input.Name}={string.Join(",", Enumerable.Range(0, shape.Rank).Select(i => shape[i].Value is long v ? v.ToString(System.Globalization.CultureInfo.InvariantCulture) : i == 0 ? "1" : "SIZE"))})");
         return new ImageInputSpec(input.Name, layout, (int)c.Value!, (int)hv, (int)wv);
     }
 
