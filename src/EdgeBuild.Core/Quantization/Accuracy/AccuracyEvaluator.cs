@@ -45,9 +45,9 @@ public static class AccuracyEvaluator
 {
     /// <summary>
     /// The task from the outputs' op patterns when the user did not say: two outputs shaped like boxes ([...,N,4]) and
-    /// scores ([...,N,C]) are Detection; one output made by a Softmax or LogSoftmax (through reshapes and transposes), of
-    /// any rank, is Classification (per position when it has several: a sequence recognizer's [1,T,C], a segmenter's
-    /// [1,C,H,W]); one [1,K] output with K &lt;= 10 is Classification; one output divided by its own L2 norm
+    /// scores ([...,N,C]) are Detection; outputs all made by Softmax or LogSoftmax (through reshapes and transposes), of
+    /// any rank, are Classification (per position when there are several: a sequence recognizer's [1,T,C], a segmenter's
+    /// [1,C,H,W], a head per angle); one [1,K] output with K &lt;= 10 is Classification; one output divided by its own L2 norm
     /// (LpNormalization, or a Div by a ReduceL2 or by the Sqrt of a sum of squares) is Embedding; anything else is Generic
     /// (Regression must be named).
     /// </summary>
@@ -62,9 +62,10 @@ public static class AccuracyEvaluator
             bool boxesFirst = a[a.Rank - 1].Value == 4, boxesSecond = b[b.Rank - 1].Value == 4;
             if ((boxesFirst || boxesSecond) && a.Rank == b.Rank && a[a.Rank - 2].Equals(b[b.Rank - 2])) return TaskKind.Detection;
         }
+        if (outputs.All(o => ThroughLayoutOps(o.Producer) is { } m && (m.Is("Softmax") || m.Is("LogSoftmax")) && o.TensorType?.Shape is not { Rank: < 2 }))
+            return TaskKind.Classification;
         if (outputs.Count != 1) return TaskKind.Generic;
         var maker = ThroughLayoutOps(outputs[0].Producer);
-        if (maker is not null && (maker.Is("Softmax") || maker.Is("LogSoftmax")) && shapes[0] is not { Rank: < 2 }) return TaskKind.Classification;
         if (shapes[0] is { Rank: 2 } s && s[1].Value is long k && k is >= 2 and <= 10) return TaskKind.Classification;
         if (maker is not null && IsL2Normalization(maker)) return TaskKind.Embedding;
         return TaskKind.Generic;
@@ -348,35 +349,40 @@ public static class AccuracyEvaluator
     }
 
     /// <summary>
-    /// Top-1 agreement of the first output at every position: argmax along the class axis, compared. The class axis is the
-    /// one along which the reference's values are probabilities (each position's values in [0, 1] summing to 1, or their
-    /// exponentials for a LogSoftmax), else the last axis. One position per sample (a [1,K] classifier) is the classic
-    /// top-1 with a Wilson interval over samples; several ([1,T,C] sequences, [1,C,H,W] maps) are scored over all positions
-    /// with a bootstrap over samples (a sample's positions are not independent), its upper bound at least Wilson's over positions.
+    /// Top-1 agreement at every position of every output: argmax along each output's class axis, compared. The class axis
+    /// is the one along which the reference's values are probabilities (each position's values in [0, 1] summing to 1, or
+    /// their exponentials for a LogSoftmax), else the last axis. One position per sample (a [1,K] classifier) is the classic
+    /// top-1 with a Wilson interval over samples; several ([1,T,C] sequences, [1,C,H,W] maps, a head per angle) are scored
+    /// over all positions with a bootstrap over samples (a sample's positions are not independent), its upper bound at
+    /// least Wilson's over positions.
     /// </summary>
     private static AccuracyReport Classification(List<(Tensor[] Ref, Tensor[] Cand)> pairs, List<OutputAgreement> outputs)
     {
-        var dims = pairs[0].Ref[0].Dims;
-        int axis = ClassAxis(pairs.Select(p => p.Ref[0]).ToList());
-        long classes = dims.Length == 0 ? 1 : dims[axis];
-        long inner = 1;
-        for (int d = axis + 1; d < dims.Length; d++) inner *= dims[d];
+        int heads = pairs[0].Ref.Length;
+        var axes = Enumerable.Range(0, heads).Select(k => ClassAxis(pairs.Select(p => p.Ref[k]).ToList())).ToArray();
         long top1 = 0, top5 = 0, positions = 0;
         var perSample = new List<double[]>();
         foreach (var (r, c) in pairs)
         {
-            var x = r[0].ToFloats();
-            var y = c[0].ToFloats();
-            long count = classes == 0 ? 0 : x.Length / classes, agree = 0, agree5 = 0;
-            for (long p = 0; p < count; p++)
+            long count = 0, agree = 0;
+            for (int k = 0; k < heads; k++)
             {
-                long start = p / inner * classes * inner + p % inner;
-                int best = ArgMax(x, start, classes, inner), candidate = ArgMax(y, start, classes, inner);
-                if (best == candidate) agree++;
-                if (InTopFive(y, start, classes, inner, best)) agree5++;
+                var dims = r[k].Dims;
+                long classes = dims.Length == 0 ? 1 : dims[axes[k]], inner = 1;
+                for (int d = axes[k] + 1; d < dims.Length; d++) inner *= dims[d];
+                var x = r[k].ToFloats();
+                var y = c[k].ToFloats();
+                long here = classes == 0 ? 0 : x.Length / classes;
+                for (long p = 0; p < here; p++)
+                {
+                    long start = p / inner * classes * inner + p % inner;
+                    int best = ArgMax(x, start, classes, inner);
+                    if (best == ArgMax(y, start, classes, inner)) agree++;
+                    if (InTopFive(y, start, classes, inner, best)) top5++;
+                }
+                count += here;
             }
             top1 += agree;
-            top5 += agree5;
             positions += count;
             perSample.Add([count - agree, count]);
         }
@@ -389,8 +395,9 @@ public static class AccuracyEvaluator
         }
         var bootstrap = Bootstrap(perSample, s => s[1] == 0 ? 0 : 100 * s[0] / s[1]);
         var (_, positionsHigh) = Wilson(positions - top1, positions);
+        string where = heads == 1 ? $"classes along axis {axes[0]}" : $"{heads} outputs, classes along axes {string.Join(", ", axes)}";
         return new AccuracyReport(TaskKind.Classification, pairs.Count,
-            FormattableString.Invariant($"{metric} at {positions / pairs.Count} positions per sample, classes along axis {axis}"),
+            FormattableString.Invariant($"{metric} at {positions / pairs.Count} positions per sample, {where}"),
             agreement, bootstrap with { High = Math.Max(bootstrap.High, 100 * positionsHigh) }, BootstrapPositionsMethod, outputs);
     }
 

@@ -216,6 +216,39 @@ public class AccuracyEvaluatorTests
         Assert.Equal(dims.Length - 1, AccuracyEvaluator.ClassAxis([ModelBuilder.RandomInput(dims, seed: 1)]));
     }
 
+    /// <summary>
+    /// A head per angle ([1,66] bins each, as a head-pose regressor by classification has): every head counts, so a flip
+    /// in the third head is a loss though the first agrees everywhere; several Softmax outputs are inferred Classification.
+    /// </summary>
+    [Fact]
+    public void EveryHeadOfAMultiHeadClassifierIsScored()
+    {
+        var reference = new List<IReadOnlyDictionary<string, Tensor>>();
+        var candidate = new List<IReadOnlyDictionary<string, Tensor>>();
+        for (int i = 0; i < 40; i++)
+        {
+            var heads = Enumerable.Range(0, 3).Select(h => Probabilities([1, 66], 1, seed: 10 * i + h)).ToArray();
+            var changed = heads.Select(h => (float[])h.Clone()).ToArray();
+            if (i % 4 == 0)
+            {
+                // The third head's winner trades places with the runner-up.
+                var order = Enumerable.Range(0, 66).OrderByDescending(k => heads[2][k]).ToArray();
+                (changed[2][order[0]], changed[2][order[1]]) = (heads[2][order[1]], heads[2][order[0]]);
+            }
+            reference.Add(Enumerable.Range(0, 3).ToDictionary(h => $"head{h}", h => Tensor.FromFloats([1, 66], heads[h])));
+            candidate.Add(Enumerable.Range(0, 3).ToDictionary(h => $"head{h}", h => Tensor.FromFloats([1, 66], changed[h])));
+        }
+        var r = AccuracyEvaluator.Compare(["head0", "head1", "head2"], reference, candidate, TaskKind.Classification);
+        Assert.Equal(100.0 * 10 / 120, r.LossPercent, 6);
+        Assert.Contains("3 positions per sample, 3 outputs, classes along axes 1, 1, 1", r.Metric);
+
+        var b = new ModelBuilder(seed: 2);
+        var x = b.Input("x", 1, 8);
+        b.Output(Enumerable.Range(0, 3).Select(h => b.Op("Softmax", [b.Op("MatMul", [x, b.Weight($"w{h}", [8, 66])], $"logits{h}")], $"p{h}", A.Of("axis", -1L))).ToArray());
+        ShapeInference.Infer(b.Model);
+        Assert.Equal(TaskKind.Classification, AccuracyEvaluator.Infer(b.Model));
+    }
+
     [SkippableFact]
     public void DetectorAgreesWithItselfAndTheTaskIsDetection()
     {
