@@ -18,7 +18,7 @@ public sealed class SampleList(IReadOnlyList<IReadOnlyDictionary<string, Tensor>
 /// data gives, in a stable order: the line detectors on photos, the voice-activity and wake-word models on the
 /// alsa-utils speech recordings and their noise recording streamed frame by frame (0.25 s of silence around each,
 /// recurrent state carried by the FP32 model, as an app streams it), the sentence encoder on template sentences, the
-/// face-attribute models on face crops first, then whole face, people, object and street photos (any photo is a valid input for agreement with FP32). Consecutive inputs come from the same
+/// text recognizer on those sentences rendered as text lines (TextLines), the face-attribute models on face crops first, then whole face, people, object and street photos (any photo is a valid input for agreement with FP32). Consecutive inputs come from the same
 /// recording or photo group, so a caller that takes the first N as held-out and the next ones for calibration keeps
 /// the two apart.
 /// </summary>
@@ -28,7 +28,7 @@ public static class ZooModelInputs
     public sealed record Zoo(string Id, TaskKind Task, IReadOnlyDictionary<string, long[]> Shapes, IReadOnlyList<IReadOnlyDictionary<string, Tensor>> Inputs);
 
     public static IReadOnlyList<string> Ids { get; } =
-        ["mlsd-tiny-320", "mlsd-large-320", "vad-silero-v4", "vad-silero-v5", "kws-oww-melspec", "kws-oww-embedding", "text-minilm-l6", "face-age-ssrnet", "face-liveness"];
+        ["mlsd-tiny-320", "mlsd-large-320", "vad-silero-v4", "vad-silero-v5", "kws-oww-melspec", "kws-oww-embedding", "text-minilm-l6", "face-age-ssrnet", "face-liveness", "ocr-rec-ppocrv4"];
 
     /// <summary>The token length sentences are padded to for the encoder.</summary>
     public const int SentenceLength = 32;
@@ -55,6 +55,9 @@ public static class ZooModelInputs
             FaceInputs(testData, 64, [0.485f, 0.456f, 0.406f], [0.229f, 0.224f, 0.225f])),
         "face-liveness" => new(id, TaskKind.Classification, new Dictionary<string, long[]> { ["input"] = [1, 3, 128, 128] },
             FaceInputs(testData, 128, [0, 0, 0], [1f / 255, 1f / 255, 1f / 255])),
+        // CTC over 6625 characters at 40 steps: every step's character counts (Classification per position).
+        "ocr-rec-ppocrv4" => new(id, TaskKind.Classification, new Dictionary<string, long[]> { ["x"] = [1, 3, TextLines.Height, TextLines.Width] },
+            TextLines.Render(testData).Select(l => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor> { ["x"] = TextLines.Input(l) }).ToList()),
         _ => throw new ArgumentException($"{id} is not a zoo model ({string.Join(", ", Ids)})", nameof(id)),
     };
 
