@@ -53,14 +53,32 @@ public static partial class AutoPrecisionSearch
     public static readonly TimeSpan DefaultProbeTime = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// How long the search may judge candidates (profiles, probes, budget steps, the dynamic branch) before it races what
+    /// it has: a build's time does not depend on how a model's noise steers the branches (PP-OCRv4's detector took 37 to
+    /// 67 s by which convolutions profiled faster). A branch cut by it says so in the summary; the race and the gate
+    /// still judge whatever ships. The compile's quantize step counts its calibration in it (QuantizeStep.AutoSearchTime).
+    /// </summary>
+    public static readonly TimeSpan DefaultSearchTime = TimeSpan.FromSeconds(45);
+
+    /// <summary>
     /// Runs the search on <paramref name="fp32"/> (optimized float model bytes). <paramref name="dynamicCandidate"/>: race
     /// dynamic INT8 too (only ONNX Runtime runs it; the TFLite and TensorRT targets cannot take it).
     /// </summary>
     public static AutoPrecisionResult Run(byte[] fp32, QuantizeOptions options, ICalibrationDataSource calibration, ICalibrationDataSource heldOut,
         TaskKind task, double budgetPercent, Func<AccuracyReport, AccuracyJudgement> judge, Action<string>? progress = null, double raceSeconds = 3,
-        TimeSpan? probeTime = null, bool dynamicCandidate = true)
+        TimeSpan? probeTime = null, bool dynamicCandidate = true, DateTime? deadline = null)
     {
         probeTime ??= DefaultProbeTime;
+        var searchDeadline = deadline ?? DateTime.UtcNow + DefaultSearchTime;
+        var searchStarted = DateTime.UtcNow;
+        DateTime ProbeDeadline(TimeSpan time) => DateTime.UtcNow + time < searchDeadline ? DateTime.UtcNow + time : searchDeadline;
+        // Whether the search may judge one more candidate; once not, why, for the summary.
+        bool InTime(ref string? why)
+        {
+            if (DateTime.UtcNow <= searchDeadline) return true;
+            why = string.Create(CultureInfo.InvariantCulture, $"the search's time was spent ({(DateTime.UtcNow - searchStarted).TotalSeconds:F0} s of a {Math.Max(0, (searchDeadline - searchStarted).TotalSeconds):F0} s budget)");
+            return false;
+        }
         var floatModel = OnnxImporter.Parse(fp32);
         // Every quantization below takes one calibration of every activation (the caller's, or made here once).
         var shared = options with { Mode = QuantizationMode.Int8Static };
@@ -150,12 +168,15 @@ public static partial class AutoPrecisionSearch
             progress?.Invoke($"auto: accuracy of INT8 on {speed.Report.Layers.Count(l => l.Precision == "Int8")} layers against FP32 on {heldOut.Count} held-out samples");
             var accuracy = score(speed.Bytes, heldOut.Count);
             var judgement = judge(accuracy);
-            if (!judgement.AcceptableForSearch)
+            string? late = null;
+            if (!judgement.AcceptableForSearch && !InTime(ref late))
+                gaveUp = string.Create(CultureInfo.InvariantCulture, $"INT8 on {speed.Report.Layers.Count(l => l.Precision == "Int8")} layers misses the budget (loss {accuracy.LossPercent:F2} %), and {late}");
+            else if (!judgement.AcceptableForSearch)
             {
                 var savings = Savings(int8Layers.Select(l => l.Node).Where(n => !slow.Contains(n)), fp32Times, int8Times);
                 var search = MixedPrecisionSearch.Run(fp32, shared with { KeepFp32 = [.. shared.KeepFp32, .. slow.Select(MixedPrecisionSearch.Escape)] },
-                    calibration, heldOut, budgetPercent, judge, score, progress, probeDeadline: DateTime.UtcNow + probeTime.Value,
-                    worthGoingOn: kept => WorthGoingOn(savings, kept, fp32Times, ref gaveUp), allInt8Accuracy: accuracy, probeOrder: savings, provenOnly: true);
+                    calibration, heldOut, budgetPercent, judge, score, progress, probeDeadline: ProbeDeadline(probeTime.Value),
+                    worthGoingOn: kept => InTime(ref gaveUp) && WorthGoingOn(savings, kept, fp32Times, ref gaveUp), allInt8Accuracy: accuracy, probeOrder: savings, provenOnly: true);
                 quantizations += search.Quantizations;
                 gaveUp = Join(search.GaveUp, gaveUp);
                 keptForAccuracy = search.KeptInFp32;
@@ -212,6 +233,12 @@ public static partial class AutoPrecisionSearch
                     bytes = OnnxExporter.ToBytes(dynamic);
                 }
             }
+            string? outOfTime = null;
+            if (dynamicLayers.Count > 0 && !InTime(ref outOfTime))
+            {
+                dynamicNote = $"; dynamic INT8: not judged, {outOfTime}";
+                dynamicLayers.Clear();
+            }
             if (dynamicLayers.Count > 0 && dynamicReport.Layers.Any(l => l.Precision == "Int8"))
             {
                 var accuracy = score(bytes, heldOut.Count);
@@ -222,8 +249,8 @@ public static partial class AutoPrecisionSearch
                     var savings = Savings(dynamicLayers.Where(n => !dynamicSlow.Contains(n)), fp32Times, dynamicTimes);
                     string? notWorth = null;
                     var search = MixedPrecisionSearch.Run(fp32, dynamicOptions, calibration, heldOut,
-                        budgetPercent, judge, score, progress, probeDeadline: DateTime.UtcNow + probeTime.Value / 2,
-                        worthGoingOn: kept => WorthGoingOn(savings, kept, fp32Times, ref notWorth), allInt8Accuracy: accuracy, probeOrder: savings, provenOnly: true);
+                        budgetPercent, judge, score, progress, probeDeadline: ProbeDeadline(probeTime.Value / 2),
+                        worthGoingOn: kept => InTime(ref notWorth) && WorthGoingOn(savings, kept, fp32Times, ref notWorth), allInt8Accuracy: accuracy, probeOrder: savings, provenOnly: true);
                     quantizations += search.Quantizations;
                     dynamicGaveUp = Join(search.GaveUp, notWorth);
                     (dynamic, dynamicReport, bytes, accuracy) = (search.Model, search.Report, OnnxExporter.ToBytes(search.Model), search.Accuracy);

@@ -78,6 +78,7 @@ public static class QuantizeStep
     /// </summary>
     public static QuantizeStepResult Run(CompileSession session)
     {
+        var started = DateTime.UtcNow;
         var options = session.Requested;
         var progress = session.Progress;
         var warn = session.Warn;
@@ -120,7 +121,7 @@ public static class QuantizeStep
             quantizeOptions = quantizeOptions with { ValueExtremes = ValueExtremesCollector.Measure(model, session.CalibrationData, progress) };
         }
         if (options.Precision == Precision.Auto)
-            return RunAuto(model, fp32, options, quantizeOptions, data!, evaluation, task, calibration, heldOut, Judge, progress, warn) with { Calibration = table };
+            return RunAuto(model, fp32, options, quantizeOptions, data!, evaluation, task, calibration, heldOut, Judge, progress, warn, started) with { Calibration = table };
         var quantized = OnnxImporter.Parse(fp32);
         var report = ModelQuantizer.Quantize(quantized, quantizeOptions, data, progress);
         if (report.RangeKeptFp32.Count > 0)
@@ -211,16 +212,23 @@ public static class QuantizeStep
     /// <summary>The budget Precision=Auto holds the model to when MaxAccuracyLoss is not set, in percent.</summary>
     public const double AutoDefaultMaxAccuracyLoss = 1.0;
 
+    /// <summary>
+    /// Time from the start of the quantize step (its calibration pass included) after which Auto's search judges no more
+    /// candidates and races what it has; a search whose calibration took most of it still gets <see cref="AutoMinSearchTime"/>.
+    /// With the race and the writes after it, Auto stays near a minute on this project's 2-core machine.
+    /// </summary>
+    public static readonly TimeSpan AutoSearchTime = TimeSpan.FromSeconds(50), AutoMinSearchTime = TimeSpan.FromSeconds(15);
+
     private static QuantizeStepResult RunAuto(Model model, byte[] fp32, CompileOptions options, QuantizeOptions quantizeOptions, ICalibrationDataSource data,
         ICalibrationDataSource? evaluation, TaskKind task, IReadOnlyList<string> calibration, IReadOnlyList<string> heldOut,
-        Func<AccuracyReport, AccuracyJudgement> judge, Action<string>? progress, Action<string>? warn)
+        Func<AccuracyReport, AccuracyJudgement> judge, Action<string>? progress, Action<string>? warn, DateTime started)
     {
         // RequireHeldOut made sure there is something held out: Auto decides by measured loss.
         ArgumentNullException.ThrowIfNull(evaluation);
         // Dynamic INT8 runs in ONNX Runtime only: it is a candidate when every target is an ONNX artifact.
         bool onnxOnly = options.Targets.All(t => t == TargetKind.Onnx);
         var auto = AutoPrecisionSearch.Run(fp32, quantizeOptions, data, evaluation, task, options.MaxAccuracyLoss ?? AutoDefaultMaxAccuracyLoss, judge, progress,
-            dynamicCandidate: onnxOnly);
+            dynamicCandidate: onnxOnly, deadline: started + AutoSearchTime > DateTime.UtcNow + AutoMinSearchTime ? started + AutoSearchTime : DateTime.UtcNow + AutoMinSearchTime);
         progress?.Invoke(auto.Summary);
         var chosen = auto.Choice switch { "Int8" => Precision.Int8, "Mixed" => Precision.Mixed, "Int8Dynamic" => Precision.Int8Dynamic, _ => Precision.Fp32 };
         // The float layers for every target: those the speed rule and the accuracy search left in FP32.

@@ -274,6 +274,28 @@ public class AutoPrecisionTests(ITestOutputHelper output)
         Assert.True(search.Quantizations <= 1 + search.Ranking.Count + MixedPrecisionSearch.NoProgressSteps, $"{search.Quantizations} quantizations");
     }
 
+    /// <summary>
+    /// A search whose time is spent judges no more candidates: the peak-mask model's budget search (which would probe
+    /// every layer and step through fallbacks) stops at once, ships FP32, and the summary says why; the same model with
+    /// time goes through its probes.
+    /// </summary>
+    [Fact]
+    public void ASearchWhoseTimeIsSpentRacesWhatItHasAndSaysSo()
+    {
+        var (fp32, calibration, heldOut) = PeakMaskModel();
+        var lines = new List<string>();
+        var spent = AutoPrecisionSearch.Run(fp32, new QuantizeOptions(), calibration, heldOut, TaskKind.Generic, 1.0, Judge, lines.Add, deadline: DateTime.UtcNow);
+        output.WriteLine(spent.Summary);
+        Assert.Equal("Fp32", spent.Choice);
+        Assert.Contains("the search's time was spent", spent.Summary);
+        Assert.DoesNotContain(lines, l => l.StartsWith("sensitivity ", StringComparison.Ordinal));
+        Assert.DoesNotContain('\n', spent.Summary);
+
+        var timely = AutoPrecisionSearch.Run(fp32, new QuantizeOptions(), calibration, heldOut, TaskKind.Generic, 1.0, Judge, lines.Add);
+        Assert.DoesNotContain("the search's time was spent", timely.Summary);
+        Assert.Contains(lines, l => l.StartsWith("sensitivity ", StringComparison.Ordinal));
+    }
+
     /// <summary>A made-up profile of the model's convolutions: the later a layer, the more its INT8 kernel saves (the head saves most).</summary>
     private static (List<string> Layers, Dictionary<string, double> Savings, double Total) MadeUpProfile(byte[] fp32)
     {
