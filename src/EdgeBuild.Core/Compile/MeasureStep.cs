@@ -66,6 +66,8 @@ public static class MeasureStep
         var measured = perPlace.SelectMany(m => m.Measured).ToList();
         // An artifact no place can run (a .tflite file) gets the same warning from each: said once.
         findings.AddRange(perPlace.SelectMany(m => m.Findings).DistinctBy(f => (f.Descriptor.Code, f.Message)));
+        // Raced here, on this machine's CPU: a device's build is judged by its own figures.
+        if (places is [null] && !sizeUnknown && AgainstFp32(context, machine, settings.Remeasure ? null : cache, cache, progress) is { } slower) findings.Add(slower);
 
         for (int i = 0; i < places.Length; i++)
         {
@@ -278,6 +280,75 @@ public static class MeasureStep
         {
             ("LatencyTolerancePercent", s.LatencyTolerancePercent), ("AccuracyTolerancePoints", s.AccuracyTolerancePoints), ("SizeTolerancePercent", s.SizeTolerancePercent),
         }.Where(t => t.Value is not null).Select(t => FormattableString.Invariant($"{t.Name}={t.Value:G}")).ToList();
+
+    /// <summary>
+    /// An explicit Int8, Mixed, Int8Dynamic or Fp16 build's ONNX artifact raced against the optimized FP32 model on this
+    /// machine (interleaved, one thread, beside the A/A band of two FP32 sessions; <see cref="LatencyRace"/>): the figure
+    /// goes to progress, and an artifact slower beyond the band is EB5024. Wave 1 shipped INT8 models 1.3x to 2x slower
+    /// than FP32 under a passing build. Auto raced its own choice already; Fp32 has nothing to race.
+    /// </summary>
+    private static Finding? AgainstFp32(CompileSession context, MachineFingerprint machine, MeasurementCache? read, MeasurementCache write, Action<string>? progress)
+    {
+        var precision = context.Requested.Precision;
+        if (precision is Precision.Fp32 or Precision.Auto || context.Options.ExecutionProvider != ExecutionProviderKind.Cpu) return null;
+        var onnx = context.Artifacts.FirstOrDefault(a => a.Runtime == ArtifactRuntime.OnnxRuntime && a.Target == nameof(TargetKind.Onnx));
+        if (onnx is null) return null;
+        var floatModel = context.CloneFloatModel();
+        if (Feed(context, floatModel) is not { } feed) return null;
+        byte[] reference = OnnxExporter.ToBytes(floatModel);
+        string key = MeasurementCache.RaceKey(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(reference)), onnx.Sha256, machine, EdgeBuildVersion.Current);
+        var race = read?.GetRace(key);
+        if (race is null)
+        {
+            progress?.Invoke($"racing the {precision} artifact against the optimized FP32 model");
+            race = LatencyRace.Run([("FP32", reference), (precision.ToString(), File.ReadAllBytes(context.PathOf(onnx.Path)))], feed, seconds: 2);
+            write.PutRace(key, race);
+        }
+        var r = race.Results[1];
+        string figure = string.Create(CultureInfo.InvariantCulture,
+            $"{onnx.Path} ({precision}) runs {r.Ratio:F3}x the optimized FP32 model's P50 [95 % CI {r.RatioLow:F3}, {r.RatioHigh:F3}] ({race.Conditions})");
+        progress?.Invoke(figure);
+        return r.RatioLow > race.SlowerAbove
+            ? new Finding(FindingSeverity.Warning, DiagnosticCodes.QuantizedSlowerThanFp32, context.Name,
+                string.Create(CultureInfo.InvariantCulture, $"{figure}: slower than FP32 beyond the noise (its whole interval is over {race.SlowerAbove:F3}x)"))
+            : null;
+    }
+
+    /// <summary>One input for the race: the first held-out or calibration sample, else zeros at the model's fixed shape (a free leading dim at 1); null when that is not possible.</summary>
+    private static IReadOnlyDictionary<string, Tensor>? Feed(CompileSession context, Model floatModel)
+    {
+        try
+        {
+            if (context.Evaluation?.Samples().FirstOrDefault() is { } heldOut) return heldOut;
+            if (context.Split.Calibration.Count > 0) return context.CalibrationData.Samples().First();
+        }
+        catch (EdgeBuildException)
+        {
+            // Files that do not fit the model were reported by the quantization; zeros below still race.
+        }
+        var feed = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var input in floatModel.Graph.Inputs.Where(i => i.Initializer is null))
+        {
+            if (input.TensorType is not { Shape: { } shape } type) return null;
+            var dims = new long[shape.Rank];
+            for (int i = 0; i < shape.Rank; i++)
+            {
+                if (shape[i].Value is long v) dims[i] = v;
+                else if (i == 0) dims[i] = 1;
+                else return null;
+            }
+            long count = Tensor.CountElements(dims);
+            Tensor? zeros = type.ElementType switch
+            {
+                DataType.Float => Tensor.FromFloats(dims, new float[count]),
+                DataType.Int64 => Tensor.FromInt64s(dims, new long[count]),
+                _ => null,
+            };
+            if (zeros is null) return null;
+            feed[input.Name] = zeros;
+        }
+        return feed;
+    }
 
     private static bool HasPerformanceBudget(CompileOptions o) =>
         o.LatencyBudgetMs is not null || o.Measurement.MinFps is not null || o.Measurement.MaxMemoryMB is not null || o.Measurement.MaxSizeMB is not null;

@@ -114,7 +114,7 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor TensorRtNoDynamicInt8 = new("EB4203", "TensorRT has no dynamic INT8",
         "TensorRT quantizes with calibrated scales only; use Precision=Int8 (or Mixed) with Calibration images, or Fp16/Fp32, for the TensorRT target.");
 
-    // Measurement, budgets and baselines (docs/measurement.md). EB5006, EB5007, EB5009, EB5014 to EB5018 and EB5021 to EB5023 are warnings.
+    // Measurement, budgets and baselines (docs/measurement.md). EB5006, EB5007, EB5009, EB5014 to EB5018 and EB5021 to EB5024 are warnings.
     public static readonly DiagnosticDescriptor MeasurementFailed = new("EB5001", "Artifact cannot be measured",
         "ONNX Runtime could not load or run the artifact for measurement; check it with 'edgebuild bench', or build with EdgeBuildMeasure=false (--no-measure) to skip measurement.");
     public static readonly DiagnosticDescriptor LatencyBudgetExceeded = new("EB5002", "Latency budget exceeded",
@@ -155,6 +155,8 @@ public static class DiagnosticCodes
         "LatencyTolerancePercent, AccuracyTolerancePoints or SizeTolerancePercent is set, but there is no baseline file to compare with, so nothing was checked; run 'edgebuild baseline update' (or EdgeBuildUpdateBaseline=true) and commit the file, or remove the tolerances.");
     public static readonly DiagnosticDescriptor FloorsNotJudged = new("EB5022", "Accuracy floors not checked: no held-out samples (warning)",
         "MinSqnrDb or MinCosine is set, but the quantized artifact was never compared with FP32 (no Evaluation or Calibration files to hold out, or a target that only calibrates), so the floor was not checked; give Evaluation files (--eval) or Calibration files, or remove the floor.");
+    public static readonly DiagnosticDescriptor QuantizedSlowerThanFp32 = new("EB5024", "Quantized artifact slower than FP32 (warning)",
+        "The Int8, Mixed, Int8Dynamic or Fp16 ONNX artifact ran slower than the optimized FP32 model on this machine, raced interleaved on one thread beyond the A/A band of two FP32 sessions: the precision costs accuracy and buys no speed here (per-tensor boundaries, kernels without a fast integer path on this CPU). Use Precision=\"Auto\", which keeps INT8 only where it is faster and ships FP32 otherwise, or Precision=\"Fp32\".");
     public static readonly DiagnosticDescriptor AccuracyToleranceNotChecked = new("EB5023", "Accuracy tolerance not checked: no loss to compare (warning)",
         "AccuracyTolerancePoints is set, but this build or the baseline has no accuracy loss against FP32 (an Fp32 artifact, or no held-out samples), so the accuracy was not compared; build a quantized artifact with Evaluation files, update the baseline, or remove the tolerance.");
 

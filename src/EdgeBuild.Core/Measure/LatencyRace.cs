@@ -24,6 +24,9 @@ public sealed record RaceReport(IReadOnlyList<RaceResult> Results, string Clock,
     /// </summary>
     public double FasterBelow => 1 - Math.Max(1 - NoiseLow, NoiseHigh - 1);
 
+    /// <summary>The ratio a contestant's whole interval must stay over to be slower than the reference beyond the noise: <see cref="FasterBelow"/> mirrored over 1.</summary>
+    public double SlowerAbove => 1 + Math.Max(1 - NoiseLow, NoiseHigh - 1);
+
     /// <summary>"1 thread, thread CPU clock, 120 interleaved rounds, input x=1x3x224x224, A/A band [0.98, 1.02]".</summary>
     public string Conditions => string.Create(CultureInfo.InvariantCulture,
         $"ONNX Runtime CPU, 1 thread, {Clock}, {Rounds} interleaved rounds, input {Shapes}, A/A band [{NoiseLow:F3}, {NoiseHigh:F3}]");

@@ -36,13 +36,29 @@ public sealed class MeasurementCache(string directory)
         Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(
             string.Join("\n", Format, artifactSha256, machine.Id, machine.ExecutionProvider, options.CacheKey(), toolVersion, ReferenceWorkload.Name))))[..32].ToLowerInvariant();
 
-    public BenchResult? Get(string key)
+    /// <summary>
+    /// The cache key of a race of an artifact against its float reference (MeasureStep's EB5024 check): cached like a
+    /// measurement, so a rebuild writes the same reports and costs no race.
+    /// </summary>
+    public static string RaceKey(string referenceSha256, string artifactSha256, MachineFingerprint machine, string toolVersion) =>
+        Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(
+            string.Join("\n", "race-1", referenceSha256, artifactSha256, machine.Id, machine.ExecutionProvider, toolVersion))))[..32].ToLowerInvariant();
+
+    public BenchResult? Get(string key) => Read<BenchResult>(key);
+
+    public void Put(string key, BenchResult result) => Write(key, result);
+
+    public RaceReport? GetRace(string key) => Read<RaceReport>(key);
+
+    public void PutRace(string key, RaceReport race) => Write(key, race);
+
+    private T? Read<T>(string key) where T : class
     {
         string path = Path.Combine(Directory, key + ".json");
         if (!File.Exists(path)) return null;
         try
         {
-            return JsonSerializer.Deserialize<BenchResult>(File.ReadAllText(path), MeasureJson.Options);
+            return JsonSerializer.Deserialize<T>(File.ReadAllText(path), MeasureJson.Options);
         }
         catch (Exception e) when (e is JsonException or IOException or NotSupportedException or InvalidOperationException)
         {
@@ -50,7 +66,7 @@ public sealed class MeasurementCache(string directory)
         }
     }
 
-    public void Put(string key, BenchResult result)
+    private void Write<T>(string key, T result)
     {
         try
         {
