@@ -59,7 +59,16 @@ public static class CalibrationFiles
         // FileSystemGlobbing knows * and ** but takes ? literally: it walks the folders for ? as * and the pattern then decides.
         var matcher = new Matcher(comparison);
         matcher.AddInclude(pattern.Replace('?', '*'));
-        var result = matcher.Execute(new DirectoryInfoWrapper(new DirectoryInfo(root)));
+        PatternMatchingResult result;
+        try
+        {
+            result = matcher.Execute(new DirectoryInfoWrapper(new DirectoryInfo(root)));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A folder below the root that cannot be listed (no permission, removed while walking): one line, not a stack trace.
+            throw new EdgeBuildException(DiagnosticCodes.CalibrationNoMatch, argument, $"a folder it walks cannot be read ({e.Message})");
+        }
         var exact = pattern.Contains('?') ? ToRegex(pattern, comparison) : null;
         return result.Files.Select(f => f.Path)
             .Where(p => exact is null || exact.IsMatch(p))
