@@ -158,6 +158,36 @@ public sealed class CalibrationInputTests : IDisposable
         }
     }
 
+    [Fact]
+    public void FilesDecodeIntoSamplesInTheirOrderAndTheFirstBadFileInThatOrderIsTheOneReported()
+    {
+        var files = Enumerable.Range(0, 40).Select(i =>
+        {
+            string path = Path.Combine(dir, $"s{i:D2}.npy");
+            NpyFile.Write(path, Tensor.FromFloats([1, 3, 2, 4], Enumerable.Repeat((float)i, 24).ToArray()));
+            return path;
+        }).ToList();
+        files.Insert(20, Png("middle.png"));
+        var source = new FileCalibrationSource(ImageModel(1, 3, 2, 4), files, new ImagePreprocessing());
+        var firsts = source.Samples().Select(s => s["image"].ToFloats()[0]).ToList();
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => (float)i), firsts.Take(20));
+        Assert.Equal(255f, firsts[20]);
+        Assert.Equal(Enumerable.Range(20, 20).Select(i => (float)i), firsts.Skip(21));
+
+        string early = Path.Combine(dir, "early.jpg"), late = Path.Combine(dir, "late.jpg");
+        File.WriteAllText(early, "this is text, not a JPEG");
+        File.WriteAllText(late, "neither is this");
+        files.Insert(35, late);
+        files.Insert(5, early);
+        // Decoded in parallel, the files may fail in any order; the error is always the first bad file's.
+        for (int run = 0; run < 5; run++)
+        {
+            var e = Assert.Throws<EdgeBuildException>(() => new FileCalibrationSource(ImageModel(1, 3, 2, 4), files, new ImagePreprocessing()));
+            Assert.Equal("EB3007", e.Code);
+            Assert.Equal(early, e.Subject);
+        }
+    }
+
     private static void AssertCode(string code, Action action) => Assert.Equal(code, Assert.Throws<EdgeBuildException>(action).Code);
 
     [Fact]
