@@ -13,7 +13,7 @@ namespace EdgeBuild.Cli;
 /// </summary>
 internal sealed class QuantizationOptionSet
 {
-    public Option<string[]> Calibration { get; } = new("--calibration") { Description = "Calibration images or .npy files: files, folders or wildcards (repeatable)", AllowMultipleArgumentsPerToken = true };
+    public Option<string[]> Calibration { get; } = new("--calibration") { Description = "Calibration images or .npy files: files, folders or wildcards, ** for any folders below (\"photos/**/*.jpg\"; repeatable)", AllowMultipleArgumentsPerToken = true };
     public Option<string[]> Evaluation { get; } = new("--eval") { Description = "Held-out images for the accuracy check (default: every 4th calibration file)", AllowMultipleArgumentsPerToken = true };
     public Option<string> Calibrator { get; } = new("--calibrator") { Description = "MinMax, Percentile or Entropy", DefaultValueFactory = _ => "Percentile" };
     public Option<double> Percentile { get; } = new("--percentile") { Description = "Percentile calibrator's percentile", DefaultValueFactory = _ => 99.999 };

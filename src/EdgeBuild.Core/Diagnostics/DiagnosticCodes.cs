@@ -70,7 +70,7 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor CalibrationFileUnreadable = new("EB3007", "Calibration file unreadable",
         "Calibration files must be images SkiaSharp can decode (jpg, png, bmp, gif, webp) or .npy arrays matching the model input; remove or replace the file.");
     public static readonly DiagnosticDescriptor CalibrationNoMatch = new("EB3008", "Calibration pattern matched nothing",
-        "The calibration folder or wildcard matched no files; check the path and the pattern.");
+        "Check the folder and the pattern: `*` and `?` match within one name, `**` any folders below; a folder gives its .jpg, .jpeg, .png, .bmp, .gif, .webp, .npy and .npz files.");
 
     public static readonly DiagnosticDescriptor AccuracyBudgetExceeded = new("EB3009", "Accuracy budget exceeded",
         "The quantized model loses more than MaxAccuracyLoss against FP32 on the held-out photos, with 95 % confidence (the whole interval is over it); use Precision=\"Mixed\" to return sensitive layers to FP32, keep layers with KeepFp16/KeepFp32, try another Calibrator, or raise the budget.");

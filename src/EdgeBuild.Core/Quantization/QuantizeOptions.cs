@@ -151,8 +151,12 @@ public sealed record LayerQuantization(string Node, string OpType, string Precis
 /// <param name="QuantizedNodes">Nodes of the input model that run in the lower precision (folded activations included).</param>
 /// <param name="KeptNodes">Nodes of the input model left in float32.</param>
 /// <param name="Layers">Every compute node of the input model, in graph order.</param>
-/// <param name="CalibrationTime">Time spent running the model over the calibration data and choosing ranges (Int8Static).</param>
-/// <param name="TotalTime">Wall time of the whole call, SQNR measurement included.</param>
+/// <param name="CalibrationTime">
+/// Time spent running the model over the calibration data and choosing ranges (Int8Static). From a compile's quantize step
+/// (<c>Session.QuantizeStep</c>), also the build's shared calibration the engine only received the ranges of: decoding
+/// the calibration files and the calibration table's pass (or the FP16 range rule's pass).
+/// </param>
+/// <param name="TotalTime">Wall time of the whole call, SQNR measurement included; from a compile's quantize step, the whole step (calibration, searches, accuracy verdict).</param>
 /// <param name="BytesBefore">Serialized size of the model before quantization.</param>
 /// <param name="BytesAfter">Serialized size after.</param>
 public sealed record QuantizationReport(

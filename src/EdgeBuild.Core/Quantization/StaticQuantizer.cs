@@ -54,9 +54,10 @@ internal static class StaticQuantizer
         if (corrected > 0) progress?.Invoke($"bias correction: {corrected} layer(s)");
 
         var tensors = plan.Activations.Where(m => m.Fixed is null && m.SameAs is null && m.RescaleOf is null).Select(m => m.CalibrationName).Distinct(StringComparer.Ordinal).ToList();
-        var started = System.Diagnostics.Stopwatch.StartNew();
         IReadOnlyDictionary<string, TensorRange> ranges;
         List<IReadOnlyDictionary<string, Tensor>> samples;
+        // Only a calibration of its own counts here: given ranges cost the caller, whose report states them (QuantizeStep).
+        var calibrationTime = TimeSpan.Zero;
         if (options.CalibratedRanges is { } shared)
         {
             // The build calibrated every activation once; taking its ranges keeps this artifact's scales identical to the others'.
@@ -65,11 +66,12 @@ internal static class StaticQuantizer
         }
         else
         {
+            var started = System.Diagnostics.Stopwatch.StartNew();
             progress?.Invoke($"calibrating {tensors.Count} tensors with {options.Calibrator}");
             (ranges, samples) = CalibrationRunner.Run(floatModel, inputs, tensors, data!, CalibratorFactory.Create(options),
                 Math.Max(1, options.MinCalibrationSamples), keepSamples, progress, ct);
+            calibrationTime = started.Elapsed;
         }
-        var calibrationTime = started.Elapsed;
 
         progress?.Invoke("inserting QuantizeLinear/DequantizeLinear");
         var dequantized = QdqInserter.Insert(plan, ranges, weightMax);

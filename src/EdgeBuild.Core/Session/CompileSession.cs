@@ -92,9 +92,20 @@ public sealed class CompileSession
             if (Split.Calibration.Count == 0)
                 throw new EdgeBuildException(DiagnosticCodes.NotEnoughCalibrationSamples, "Calibration",
                     $"precision {Requested.Precision} needs calibration images or .npy files (Calibration metadata, --calibration)");
-            return calibrationData = new FileCalibrationSource(floatModel, Split.Calibration, Requested.Preprocessing, Requested.MinCalibrationSamples);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            calibrationData = new FileCalibrationSource(floatModel, Split.Calibration, Requested.Preprocessing, Requested.MinCalibrationSamples);
+            CalibrationTime += clock.Elapsed;
+            return calibrationData;
         }
     }
+
+    /// <summary>
+    /// Wall time this build has spent calibrating the ONNX artifact's quantization so far: decoding the calibration files
+    /// and the asymmetric table's pass over them (not TensorRT's symmetric table, which only its kit uses). The
+    /// quantization's report states it (<see cref="QuantizationReport.CalibrationTime"/>), since the engine no longer
+    /// calibrates itself when the session hands it the table's ranges.
+    /// </summary>
+    public TimeSpan CalibrationTime { get; internal set; }
 
     /// <summary>The held-out files as model inputs, for every accuracy verdict of this build; null when nothing is held out.</summary>
     public ICalibrationDataSource? Evaluation
@@ -120,7 +131,11 @@ public sealed class CompileSession
         if (calibration.TryGetValue(symmetric, out var table)) return table;
         var options = QuantizeStep.EngineOptions(Requested) with { SymmetricActivations = symmetric };
         // The asymmetric table serves the ONNX artifact, whose quantizer reads the post-training statistics: the same pass collects them.
-        table = CalibrationTable.Compute(floatModel, CalibrationData, options, Progress, statistics: !symmetric && Requested.Targets.Contains(TargetKind.Onnx));
+        var data = CalibrationData;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        table = CalibrationTable.Compute(floatModel, data, options, Progress, statistics: !symmetric && Requested.Targets.Contains(TargetKind.Onnx));
+        // The symmetric table is TensorRT's own; the quantization of the ONNX artifact (and its searches) runs on the asymmetric one.
+        if (!symmetric) CalibrationTime += clock.Elapsed;
         calibration[symmetric] = table;
         return table;
     }

@@ -78,7 +78,16 @@ public static class QuantizeStep
     /// </summary>
     public static QuantizeStepResult Run(CompileSession session)
     {
-        var started = DateTime.UtcNow;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        // Calibration another target asked for first (the TFLite writer's ranges) happened before this clock started.
+        var calibratedBefore = session.CalibrationTime;
+        // Auto's time budget counts that calibration too.
+        var started = DateTime.UtcNow - calibratedBefore;
+        QuantizeStepResult Timed(QuantizeStepResult r) => r with
+        {
+            // The engine's own calibration (a search that calibrated again) plus the session's, which the engine never saw.
+            Report = r.Report with { CalibrationTime = r.Report.CalibrationTime + session.CalibrationTime, TotalTime = clock.Elapsed + calibratedBefore },
+        };
         var options = session.Requested;
         var progress = session.Progress;
         var warn = session.Warn;
@@ -118,10 +127,13 @@ public static class QuantizeStep
         else if (mode == QuantizationMode.Fp16 && calibration.Count > 0)
         {
             // Nothing else calibrates an Fp16 build: one pass over its calibration files for the range rule.
-            quantizeOptions = quantizeOptions with { ValueExtremes = ValueExtremesCollector.Measure(model, session.CalibrationData, progress) };
+            var data16 = session.CalibrationData;
+            var measuring = System.Diagnostics.Stopwatch.StartNew();
+            quantizeOptions = quantizeOptions with { ValueExtremes = ValueExtremesCollector.Measure(model, data16, progress) };
+            session.CalibrationTime += measuring.Elapsed;
         }
         if (options.Precision == Precision.Auto)
-            return RunAuto(model, fp32, options, quantizeOptions, data!, evaluation, task, calibration, heldOut, Judge, progress, warn, started) with { Calibration = table };
+            return Timed(RunAuto(model, fp32, options, quantizeOptions, data!, evaluation, task, calibration, heldOut, Judge, progress, warn, started) with { Calibration = table });
         var quantized = OnnxImporter.Parse(fp32);
         var report = ModelQuantizer.Quantize(quantized, quantizeOptions, data, progress);
         if (report.RangeKeptFp32.Count > 0)
@@ -162,7 +174,7 @@ public static class QuantizeStep
                     $"; least robust layers: {string.Join(", ", report.Layers.Where(l => l.Sqnr is not null).OrderBy(l => l.Sqnr).Take(5).Select(l => FormattableString.Invariant($"{l.Node} {l.Sqnr:F1} dB")))}");
             }
         }
-        return new QuantizeStepResult(quantized, report, accuracy, calibration, heldOut, kept, attempts) { Judgement = judgement, Share = share, Chosen = options.Precision, Calibration = table };
+        return Timed(new QuantizeStepResult(quantized, report, accuracy, calibration, heldOut, kept, attempts) { Judgement = judgement, Share = share, Chosen = options.Precision, Calibration = table });
     }
 
     /// <summary>

@@ -98,6 +98,96 @@ public sealed class CalibrationInputTests : IDisposable
         Assert.Equal(["b.png"], CalibrationFiles.Expand([Path.Combine(dir, "b*.png")]).Select(Path.GetFileName));
     }
 
+    /// <summary>photos/2024/x.png, photos/2024/day1/y.png, photos/2025/z.jpg, photos/top.png and a text file: a tree to glob.</summary>
+    private void PhotoTree()
+    {
+        foreach (var folder in new[] { "photos/2024/day1", "photos/2025" }) Directory.CreateDirectory(Path.Combine(dir, folder));
+        Png("photos/2024/x.png");
+        Png("photos/2024/day1/y.png");
+        Png("photos/2025/z.jpg");
+        Png("photos/top.png");
+        File.WriteAllText(Path.Combine(dir, "photos", "2024", "notes.txt"), "not calibration data");
+    }
+
+    private static string Rel(string path, string root) => Path.GetRelativePath(root, path).Replace('\\', '/');
+
+    [Fact]
+    public void TwoStarsMatchAnyFoldersBelowAndWildcardsWorkInFolderNames()
+    {
+        PhotoTree();
+        Assert.Equal(["photos/2024/day1/y.png", "photos/2024/x.png", "photos/top.png"],
+            CalibrationFiles.Expand([Path.Combine(dir, "photos", "**", "*.png")]).Select(f => Rel(f, dir)));
+        Assert.Equal(["photos/2024/x.png", "photos/2025/z.jpg"],
+            CalibrationFiles.Expand([Path.Combine(dir, "photos", "20*", "*.*g")]).Select(f => Rel(f, dir)));
+        // ? is one character of a name, in a folder as in the file name (FileSystemGlobbing alone would take it literally).
+        Assert.Equal(["photos/2024/day1/y.png"], CalibrationFiles.Expand([Path.Combine(dir, "photos", "*", "day?", "?.png")]).Select(f => Rel(f, dir)));
+        // A file named by a pattern and by itself is calibrated on once.
+        Assert.Equal(["photos/2024/day1/y.png", "photos/2024/x.png"],
+            CalibrationFiles.Expand([Path.Combine(dir, "photos", "**", "?.png"), Path.Combine(dir, "photos", "2024", "x.png")]).Select(f => Rel(f, dir)));
+    }
+
+    [Fact]
+    public void ARelativePatternGivesRelativePathsInTheSameOrderEveryTime()
+    {
+        PhotoTree();
+        string before = Directory.GetCurrentDirectory();
+        try
+        {
+            Directory.SetCurrentDirectory(dir);
+            var first = CalibrationFiles.Expand(["photos/**/*.png"]);
+            Assert.Equal(["photos/2024/day1/y.png", "photos/2024/x.png", "photos/top.png"], first.Select(f => f.Replace('\\', '/')));
+            Assert.Equal(first, CalibrationFiles.Expand(["photos/**/*.png"]));
+            Assert.All(first, f => Assert.True(File.Exists(f), f));
+        }
+        finally
+        {
+            Directory.SetCurrentDirectory(before);
+        }
+    }
+
+    [Fact]
+    public void APatternWhoseFoldersMatchNothingIsOneClearError()
+    {
+        PhotoTree();
+        foreach (var pattern in new[] { Path.Combine(dir, "photos", "**", "*.bmp"), Path.Combine(dir, "videos", "**", "*.png"), Path.Combine(dir, "photos", "19*", "*.png") })
+        {
+            var e = Assert.Throws<EdgeBuildException>(() => CalibrationFiles.Expand([pattern]));
+            Assert.Equal("EB3008", e.Code);
+            Assert.Equal(pattern, e.Subject);
+            Assert.Equal($"error EB3008: {pattern}: no file matches it. {DiagnosticCodes.CalibrationNoMatch.Help}", e.Format());
+        }
+    }
+
+    [Fact]
+    public void FilesDecodeIntoSamplesInTheirOrderAndTheFirstBadFileInThatOrderIsTheOneReported()
+    {
+        var files = Enumerable.Range(0, 40).Select(i =>
+        {
+            string path = Path.Combine(dir, $"s{i:D2}.npy");
+            NpyFile.Write(path, Tensor.FromFloats([1, 3, 2, 4], Enumerable.Repeat((float)i, 24).ToArray()));
+            return path;
+        }).ToList();
+        files.Insert(20, Png("middle.png"));
+        var source = new FileCalibrationSource(ImageModel(1, 3, 2, 4), files, new ImagePreprocessing());
+        var firsts = source.Samples().Select(s => s["image"].ToFloats()[0]).ToList();
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => (float)i), firsts.Take(20));
+        Assert.Equal(255f, firsts[20]);
+        Assert.Equal(Enumerable.Range(20, 20).Select(i => (float)i), firsts.Skip(21));
+
+        string early = Path.Combine(dir, "early.jpg"), late = Path.Combine(dir, "late.jpg");
+        File.WriteAllText(early, "this is text, not a JPEG");
+        File.WriteAllText(late, "neither is this");
+        files.Insert(35, late);
+        files.Insert(5, early);
+        // Decoded in parallel, the files may fail in any order; the error is always the first bad file's.
+        for (int run = 0; run < 5; run++)
+        {
+            var e = Assert.Throws<EdgeBuildException>(() => new FileCalibrationSource(ImageModel(1, 3, 2, 4), files, new ImagePreprocessing()));
+            Assert.Equal("EB3007", e.Code);
+            Assert.Equal(early, e.Subject);
+        }
+    }
+
     private static void AssertCode(string code, Action action) => Assert.Equal(code, Assert.Throws<EdgeBuildException>(action).Code);
 
     [Fact]

@@ -43,4 +43,44 @@ public class CalibrationTableTests
             CalibrationTable.Compute(b.Model, QuantModels.Data(2), new QuantizeOptions { MinCalibrationSamples = 4 }));
         Assert.Equal("EB3003", e.Descriptor.Code);
     }
+
+    /// <summary>
+    /// The shared table reads each tensor's extremes once for both the calibrator and the FP16 rule's extremes; the
+    /// engine's own calibration (its pass over the tensors it marked) lets the calibrator read them itself. Either way a
+    /// quantized model is the same byte for byte, with every calibrator, and the extremes are those of a pass of their own.
+    /// </summary>
+    [Theory]
+    [InlineData(CalibratorKind.Percentile)]
+    [InlineData(CalibratorKind.MinMax)]
+    [InlineData(CalibratorKind.Entropy)]
+    public void TheTablesPassQuantizesAModelBuiltHereByteForByteAsTheEnginesOwnCalibration(CalibratorKind calibrator) =>
+        AssertTheTableQuantizesAsTheEngine(() => QuantModels.EveryOpFamily().Model, QuantModels.Data(12), calibrator);
+
+    [SkippableTheory]
+    [InlineData("eye-state", CalibratorKind.Percentile)]
+    [InlineData("face-detect-rfb320", CalibratorKind.MinMax)]
+    public void TheTablesPassQuantizesARealModelByteForByteAsTheEnginesOwnCalibration(string id, CalibratorKind calibrator)
+    {
+        string testData = TestData.Require();
+        var spec = RealModelSpec.Get(id);
+        var model = OnnxImporter.Load(TestData.Model(id));
+        EdgeBuild.Passes.OptimizationPipeline.Run(model, new EdgeBuild.Passes.OptimizeOptions { VerifyAfterEachPass = false });
+        byte[] optimized = OnnxExporter.ToBytes(model);
+        AssertTheTableQuantizesAsTheEngine(() => OnnxImporter.Parse(optimized), new RealModelSamples(spec, spec.Photos(testData, 8), testData), calibrator);
+    }
+
+    private static void AssertTheTableQuantizesAsTheEngine(Func<EdgeBuild.Ir.Model> make, ICalibrationDataSource data, CalibratorKind calibrator)
+    {
+        var options = new QuantizeOptions { Calibrator = calibrator };
+        var table = CalibrationTable.Compute(make(), data, options);
+        var own = make();
+        ModelQuantizer.Quantize(own, options, data);
+        var given = make();
+        ModelQuantizer.Quantize(given, options with { CalibratedRanges = table.Ranges, ValueExtremes = table.Extremes }, data);
+        Assert.Equal(OnnxExporter.ToBytes(own), OnnxExporter.ToBytes(given));
+        Assert.Contains(own.Graph.Nodes, n => n.OpType == "QuantizeLinear");
+
+        var extremes = ValueExtremesCollector.Measure(make(), data);
+        Assert.Equal(extremes.OrderBy(e => e.Key, StringComparer.Ordinal), table.Extremes.Where(e => extremes.ContainsKey(e.Key)).OrderBy(e => e.Key, StringComparer.Ordinal));
+    }
 }

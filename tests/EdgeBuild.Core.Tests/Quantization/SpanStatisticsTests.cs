@@ -56,4 +56,38 @@ public class SpanStatisticsTests
         expected[5] += 2.5;
         Assert.Equal(expected, counts);
     }
+
+    /// <summary>
+    /// Values on bin edges (where a product rounded in float instead of double, or truncated in another way, lands one
+    /// bin off), values past the range the bins cover (clamped into the last bin), products that overflow to infinity
+    /// and tiny values, at lengths that leave tails: every bin as the plain loop puts it.
+    /// </summary>
+    [Theory]
+    [InlineData(2048, 3.0, 1)]
+    [InlineData(2048, 0.001, 2)]
+    [InlineData(128, 7.5, 3)]
+    [InlineData(2048, 1e-30, 4)]
+    public void HistogramBinsOnEdgesAndPastTheRangeAreThoseOfThePlainLoop(int bins, double range, int seed)
+    {
+        var random = new Random(seed);
+        double perUnit = bins / range;
+        var values = new List<float>();
+        for (int k = 0; k <= bins + 3; k++)
+        {
+            float edge = (float)(k / perUnit);
+            values.AddRange([edge, -edge, MathF.BitIncrement(edge), MathF.BitDecrement(edge)]);
+        }
+        values.AddRange([(float)(range * 3), float.MaxValue, -float.MaxValue, float.Epsilon, -float.Epsilon, float.NaN, float.NegativeInfinity]);
+        values.AddRange(Enumerable.Range(0, 1001).Select(_ => (float)((random.NextDouble() * 2.2 - 1.1) * range)));
+        foreach (int length in new[] { values.Count, values.Count - 3, 15, 16, 17 })
+        {
+            var slice = values.Take(length).ToArray();
+            var expected = new double[bins];
+            foreach (float v in slice)
+                if (float.IsFinite(v)) expected[Math.Min(bins - 1, (int)(Math.Abs(v) * perUnit))]++;
+            var counts = new double[bins];
+            SpanStatistics.AddToAbsHistogram(slice, counts, perUnit);
+            Assert.Equal(expected, counts);
+        }
+    }
 }

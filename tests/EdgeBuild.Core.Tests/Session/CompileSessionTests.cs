@@ -89,6 +89,49 @@ public sealed class CompileSessionTests
         }
     }
 
+    /// <summary>
+    /// The engine no longer calibrates when the session hands it the table's ranges, so its own clock read 0.0 s while
+    /// the build spent seconds decoding files and running them through the model: the report states the session's
+    /// calibration, and its total the whole step, calibration included, whether the quantize step or another target
+    /// (TFLite asks for the table first) made it. Auto counts it too, also where it ships FP32 (nothing to quantize).
+    /// </summary>
+    [Theory]
+    [InlineData(Precision.Int8, false)]
+    [InlineData(Precision.Int8, true)]
+    [InlineData(Precision.Mixed, false)]
+    [InlineData(Precision.Auto, false)]
+    public void The_quantization_report_states_the_calibration_the_build_spent(Precision precision, bool tableFirst)
+    {
+        string dir = Directory.CreateTempSubdirectory("edgebuild-session-time-").FullName;
+        try
+        {
+            var files = Samples(dir, 46);
+            var options = new CompileOptions
+            {
+                Precision = precision,
+                Calibration = files.Take(16).ToList(),
+                Evaluation = files.Skip(16).ToList(),
+                KeepFp32 = precision == Precision.Mixed ? ["c2"] : [],
+                Task = TaskKind.Embedding,
+                OutputFloors = new OutputFloors { MinSqnrDb = 0, MinCosine = 0 },
+                Measurement = new MeasureSettings { Enabled = false },
+            };
+            var session = new CompileSession("Net", dir, options, precision == Precision.Auto ? NothingToQuantize() : SmallNet());
+            var calibratedFirst = tableFirst ? session.Calibration(symmetric: false) : null;
+            var result = session.Quantization!;
+            if (precision == Precision.Auto) Assert.Equal(Precision.Fp32, result.Chosen);
+            Assert.True(session.CalibrationTime > TimeSpan.Zero);
+            // Every calibration pass this build made ran on the session's table: the engine's own clock adds nothing.
+            Assert.Equal(session.CalibrationTime, result.Report.CalibrationTime);
+            Assert.True(result.Report.TotalTime >= result.Report.CalibrationTime, $"total {result.Report.TotalTime} < calibration {result.Report.CalibrationTime}");
+            if (calibratedFirst is not null) Assert.Same(calibratedFirst, result.Calibration);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     private static List<string> Compile(Precision precision, IReadOnlyList<TargetKind> targets, out JsonElement manifest, double? maxAccuracyLoss = null)
     {
         string dir = Directory.CreateTempSubdirectory("edgebuild-session-").FullName;
@@ -124,6 +167,14 @@ public sealed class CompileSessionTests
         var b = new ModelBuilder(seed: 11);
         var x = b.Input("x", 1, 8, 16, 16);
         b.Output(b.Conv(b.Op("Relu", [b.Conv(x, "c1", 8, 8)], "r1"), "c2", 8, 8));
+        return b.Model;
+    }
+
+    /// <summary>Softplus only: no op of the model has an INT8 rule.</summary>
+    private static Ir.Model NothingToQuantize()
+    {
+        var b = new ModelBuilder(seed: 12);
+        b.Output(b.Op("Softplus", [b.Input("x", 1, 8, 16, 16)], "y"));
         return b.Model;
     }
 

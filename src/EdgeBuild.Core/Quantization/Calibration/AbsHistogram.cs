@@ -21,7 +21,14 @@ public sealed class AbsHistogram(int bins = AbsHistogram.DefaultBins)
 
     public void Add(ReadOnlySpan<float> values)
     {
-        var (min, max) = MinMaxCalibrator.Extremes(values);
+        var (min, max) = SpanStatistics.FiniteMinMax(values);
+        Add(values, min, max);
+    }
+
+    /// <summary>Adds values whose smallest and largest finite value the caller measured already (+inf and -inf when none is finite).</summary>
+    public void Add(ReadOnlySpan<float> values, float finiteMin, float finiteMax)
+    {
+        var (min, max) = MinMaxCalibrator.Extremes(finiteMin, finiteMax);
         if (values.Length == 0) return;
         Min = Math.Min(Min, min);
         Max = Math.Max(Max, max);
@@ -73,6 +80,7 @@ public abstract class HistogramCalibrator(int bins) : Calibrator<AbsHistogram>
 {
     protected override AbsHistogram NewState() => new(bins);
     protected override void Update(AbsHistogram state, ReadOnlySpan<float> values) => state.Add(values);
+    protected override void Update(AbsHistogram state, ReadOnlySpan<float> values, float finiteMin, float finiteMax) => state.Add(values, finiteMin, finiteMax);
 
     protected override TensorRange RangeOf(AbsHistogram state)
     {

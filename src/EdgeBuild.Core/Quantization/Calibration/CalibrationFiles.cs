@@ -1,4 +1,8 @@
+using System.Text;
+using System.Text.RegularExpressions;
 using EdgeBuild.Diagnostics;
+using Microsoft.Extensions.FileSystemGlobbing;
+using Microsoft.Extensions.FileSystemGlobbing.Abstractions;
 
 namespace EdgeBuild.Quantization.Calibration;
 
@@ -8,8 +12,9 @@ public static class CalibrationFiles
     private static readonly HashSet<string> Known = new(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".npy", ".npz" };
 
     /// <summary>
-    /// A folder gives its image, .npy and .npz files; a wildcard (* or ? in the file name) the files it matches;
-    /// a plain path must exist (EB3002). Nothing at all is EB3006. Order is by path, so runs repeat.
+    /// A folder gives its image, .npy and .npz files; a wildcard (<c>*</c> and <c>?</c> within a name, <c>**</c> for any
+    /// folders below, in the file name or in folder names: <c>photos/**/*.jpg</c>, <c>runs/day*/*.png</c>) the files it
+    /// matches, EB3008 when none; a plain path must exist (EB3002). Nothing at all is EB3008. Order is by path, so runs repeat.
     /// </summary>
     public static IReadOnlyList<string> Expand(IEnumerable<string> arguments)
     {
@@ -21,12 +26,11 @@ public static class CalibrationFiles
                 files.AddRange(Directory.GetFiles(argument).Where(f => Known.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal));
                 continue;
             }
-            string name = Path.GetFileName(argument);
-            if (name.Contains('*') || name.Contains('?'))
+            if (argument.IndexOfAny(Wildcards) >= 0)
             {
-                string dir = Path.GetDirectoryName(argument) is { Length: > 0 } d ? d : ".";
-                var matched = Directory.Exists(dir) ? Directory.GetFiles(dir, name).Order(StringComparer.Ordinal).ToList() : [];
-                if (matched.Count == 0) throw new EdgeBuildException(DiagnosticCodes.CalibrationNoMatch, argument, "the pattern matched no files");
+                var matched = Match(argument);
+                if (matched.Count == 0)
+                    throw new EdgeBuildException(DiagnosticCodes.CalibrationNoMatch, argument, "no file matches it");
                 files.AddRange(matched);
                 continue;
             }
@@ -34,7 +38,66 @@ public static class CalibrationFiles
             files.Add(argument);
         }
         if (files.Count == 0)
-            throw new EdgeBuildException(DiagnosticCodes.CalibrationNoMatch, string.Join(";", arguments), "no calibration files were found");
+            throw new EdgeBuildException(DiagnosticCodes.CalibrationNoMatch, string.Join(";", arguments), "the folders hold no image, .npy or .npz file");
         return files.Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>
+    /// The files a wildcard argument matches, sorted by path: the folders before the first wildcard are the root
+    /// (kept as written, so relative arguments give relative paths), the rest the pattern.
+    /// </summary>
+    private static List<string> Match(string argument)
+    {
+        int cut = argument.LastIndexOfAny(Separators, argument.IndexOfAny(Wildcards));
+        string root = cut < 0 ? "." : cut == 0 ? argument[..1] : argument[..cut];
+        // "C:\*.png": "C:" alone would be the drive's current folder, not its root.
+        if (root.EndsWith(':')) root += Path.DirectorySeparatorChar;
+        string pattern = string.Join('/', argument[(cut + 1)..].Split(Separators));
+        if (!Directory.Exists(root)) return [];
+        // Windows and macOS file systems ignore case by default, as Directory.GetFiles does there; Linux's do not.
+        var comparison = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        // FileSystemGlobbing knows * and ** but takes ? literally: it walks the folders for ? as * and the pattern then decides.
+        var matcher = new Matcher(comparison);
+        matcher.AddInclude(pattern.Replace('?', '*'));
+        PatternMatchingResult result;
+        try
+        {
+            result = matcher.Execute(new DirectoryInfoWrapper(new DirectoryInfo(root)));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A folder below the root that cannot be listed (no permission, removed while walking): one line, not a stack trace.
+            throw new EdgeBuildException(DiagnosticCodes.CalibrationNoMatch, argument, $"a folder it walks cannot be read ({e.Message})");
+        }
+        var exact = pattern.Contains('?') ? ToRegex(pattern, comparison) : null;
+        return result.Files.Select(f => f.Path)
+            .Where(p => exact is null || exact.IsMatch(p))
+            .Select(p => Path.Combine(root, p.Replace('/', Path.DirectorySeparatorChar)))
+            .Order(StringComparer.Ordinal).ToList();
+    }
+
+    private static readonly char[] Wildcards = ['*', '?'];
+    private static readonly char[] Separators = Path.DirectorySeparatorChar == '/' ? ['/'] : [Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar];
+
+    /// <summary>A '/' pattern as a regular expression over '/' relative paths: <c>**/</c> any folders, <c>*</c> and <c>?</c> within one name.</summary>
+    private static Regex ToRegex(string pattern, StringComparison comparison)
+    {
+        var sb = new StringBuilder("^");
+        for (int i = 0; i < pattern.Length; i++)
+        {
+            char c = pattern[i];
+            if (c == '*' && i + 1 < pattern.Length && pattern[i + 1] == '*')
+            {
+                bool slash = i + 2 < pattern.Length && pattern[i + 2] == '/';
+                sb.Append(slash ? "(?:[^/]*/)*" : ".*");
+                i += slash ? 2 : 1;
+            }
+            else if (c == '*') sb.Append("[^/]*");
+            else if (c == '?') sb.Append("[^/]");
+            else sb.Append(Regex.Escape(c.ToString()));
+        }
+        sb.Append('$');
+        var options = RegexOptions.CultureInvariant | (comparison == StringComparison.OrdinalIgnoreCase ? RegexOptions.IgnoreCase : RegexOptions.None);
+        return new Regex(sb.ToString(), options);
     }
 }

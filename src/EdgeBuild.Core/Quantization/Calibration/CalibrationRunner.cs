@@ -23,6 +23,27 @@ internal static class CalibrationRunner
             calibrator.Collect(names[k], value.GetTensorDataAsSpan<float>());
         });
 
+    /// <summary>
+    /// Shows the calibrator and <paramref name="extremes"/> one sample's float tensors, in parallel: one pass of each
+    /// tensor measures its extremes for both, and the calibrator reads the values once more only to histogram them.
+    /// </summary>
+    public static void Collect(Calibrator calibrator, ValueExtremesCollector extremes, IReadOnlyList<string> names, IReadOnlyList<OrtValue> outputs, CancellationToken ct) =>
+        Parallel.For(0, outputs.Count, new ParallelOptions { CancellationToken = ct }, k =>
+        {
+            var value = outputs[k];
+            if (value.OnnxType != OnnxValueType.ONNX_TYPE_TENSOR) return;
+            if (value.GetTensorTypeAndShape().ElementDataType != TensorElementType.Float) return;
+            Collect(calibrator, extremes, names[k], value.GetTensorDataAsSpan<float>());
+        });
+
+    /// <summary>One tensor's values of one sample to the calibrator and the extremes, from one pass of extremes.</summary>
+    public static void Collect(Calibrator calibrator, ValueExtremesCollector extremes, string name, ReadOnlySpan<float> values)
+    {
+        var sample = SpanStatistics.FiniteExtremes(values);
+        extremes.Add(name, sample);
+        calibrator.Collect(name, values, sample.Min, sample.Max);
+    }
+
     /// <summary>Calibrated ranges by tensor name, and the first <paramref name="keep"/> samples (for the SQNR comparison).</summary>
     public static (IReadOnlyDictionary<string, TensorRange> Ranges, List<IReadOnlyDictionary<string, Tensor>> Kept) Run(
         P.ModelProto floatModel, IReadOnlyList<TensorCapture.InputSpec> inputs, IReadOnlyList<string> tensors, ICalibrationDataSource data,

@@ -83,16 +83,12 @@ public sealed class CalibrationTable
             ct.ThrowIfCancellationRequested();
             foreach (var input in floatInputs)
                 if (sample.TryGetValue(input, out var t) && t.ElementType == DataType.Float)
-                {
-                    calibrator.Collect(input, t.AsSpan<float>());
-                    extremes.Collect(input, t.AsSpan<float>());
-                }
+                    CalibrationRunner.Collect(calibrator, extremes, input, t.AsSpan<float>());
             collector?.CollectInputs(sample);
             capture.Run(sample, count, outputs =>
             {
                 var activationOutputs = activations.Length == outputs.Count ? outputs : activations.Select(i => outputs[i]).ToList();
-                CalibrationRunner.Collect(calibrator, activationNames, activationOutputs, ct);
-                extremes.CollectAll(activationNames, activationOutputs, ct);
+                CalibrationRunner.Collect(calibrator, extremes, activationNames, activationOutputs, ct);
                 collector?.Collect(names, outputs, ct);
             }, ct);
             count++;

@@ -18,6 +18,12 @@ public abstract class Calibrator
     /// <summary>Adds one sample's values of <paramref name="tensor"/>.</summary>
     public abstract void Collect(string tensor, ReadOnlySpan<float> values);
 
+    /// <summary>
+    /// Adds one sample's values of <paramref name="tensor"/> whose smallest and largest finite value the caller measured
+    /// already (<c>SpanStatistics.FiniteExtremes</c>; +inf and -inf when none is finite), so the values are read once fewer.
+    /// </summary>
+    public virtual void Collect(string tensor, ReadOnlySpan<float> values, float finiteMin, float finiteMax) => Collect(tensor, values);
+
     /// <summary>The range of every tensor seen.</summary>
     public abstract IReadOnlyDictionary<string, TensorRange> ComputeRanges();
 }
@@ -31,7 +37,13 @@ public abstract class Calibrator<TState> : Calibrator where TState : class
     protected abstract void Update(TState state, ReadOnlySpan<float> values);
     protected abstract TensorRange RangeOf(TState state);
 
+    /// <summary>As <see cref="Update(TState, ReadOnlySpan{float})"/>, with the values' finite extremes measured by the caller.</summary>
+    protected virtual void Update(TState state, ReadOnlySpan<float> values, float finiteMin, float finiteMax) => Update(state, values);
+
     public override void Collect(string tensor, ReadOnlySpan<float> values) => Update(states.GetOrAdd(tensor, _ => NewState()), values);
+
+    public override void Collect(string tensor, ReadOnlySpan<float> values, float finiteMin, float finiteMax) =>
+        Update(states.GetOrAdd(tensor, _ => NewState()), values, finiteMin, finiteMax);
 
     public override IReadOnlyDictionary<string, TensorRange> ComputeRanges()
     {

@@ -56,14 +56,16 @@ public sealed record ImagePreprocessing
         using var rgba = bitmap.Copy(SKColorType.Rgba8888)
             ?? throw new EdgeBuildException(DiagnosticCodes.CalibrationFileUnreadable, path, "the image cannot be converted to RGBA");
 
+        // SKBitmap's Width and Height are native calls: read once, not ten times per pixel (most of a small image's decode time).
+        int width = rgba.Width, height = rgba.Height;
         // Source rectangle (crop) and destination rectangle (letterbox) in pixels.
-        float sx = 0, sy = 0, sw = rgba.Width, sh = rgba.Height;
+        float sx = 0, sy = 0, sw = width, sh = height;
         float dx = 0, dy = 0, dw = input.Width, dh = input.Height;
         float srcAspect = sw / sh, dstAspect = (float)input.Width / input.Height;
         if (Resize == ResizePolicy.CenterCrop)
         {
-            if (srcAspect > dstAspect) { sw = sh * dstAspect; sx = (rgba.Width - sw) / 2; }
-            else { sh = sw / dstAspect; sy = (rgba.Height - sh) / 2; }
+            if (srcAspect > dstAspect) { sw = sh * dstAspect; sx = (width - sw) / 2; }
+            else { sh = sw / dstAspect; sy = (height - sh) / 2; }
         }
         else if (Resize == ResizePolicy.Letterbox)
         {
@@ -83,14 +85,14 @@ public sealed record ImagePreprocessing
                 {
                     // Bilinear sample at the destination pixel's centre.
                     float fx = sx + ((x - dx) + 0.5f) * sw / dw - 0.5f, fy = sy + ((y - dy) + 0.5f) * sh / dh - 0.5f;
-                    fx = Math.Clamp(fx, 0, rgba.Width - 1);
-                    fy = Math.Clamp(fy, 0, rgba.Height - 1);
-                    int x0 = (int)fx, y0 = (int)fy, x1 = Math.Min(x0 + 1, rgba.Width - 1), y1 = Math.Min(y0 + 1, rgba.Height - 1);
+                    fx = Math.Clamp(fx, 0, width - 1);
+                    fy = Math.Clamp(fy, 0, height - 1);
+                    int x0 = (int)fx, y0 = (int)fy, x1 = Math.Min(x0 + 1, width - 1), y1 = Math.Min(y0 + 1, height - 1);
                     float ax = fx - x0, ay = fy - y0;
                     for (int k = 0; k < 3; k++)
                     {
-                        float top = pixels[(y0 * rgba.Width + x0) * 4 + k] * (1 - ax) + pixels[(y0 * rgba.Width + x1) * 4 + k] * ax;
-                        float bottom = pixels[(y1 * rgba.Width + x0) * 4 + k] * (1 - ax) + pixels[(y1 * rgba.Width + x1) * 4 + k] * ax;
+                        float top = pixels[(y0 * width + x0) * 4 + k] * (1 - ax) + pixels[(y0 * width + x1) * 4 + k] * ax;
+                        float bottom = pixels[(y1 * width + x0) * 4 + k] * (1 - ax) + pixels[(y1 * width + x1) * 4 + k] * ax;
                         rgb[k] = top * (1 - ay) + bottom * ay;
                     }
                 }

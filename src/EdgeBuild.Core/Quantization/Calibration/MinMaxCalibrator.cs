@@ -19,8 +19,14 @@ public sealed class MinMaxCalibrator(bool movingAverage = false, double averagin
 
     protected override void Update(State state, ReadOnlySpan<float> values)
     {
+        var (min, max) = SpanStatistics.FiniteMinMax(values);
+        Update(state, values, min, max);
+    }
+
+    protected override void Update(State state, ReadOnlySpan<float> values, float finiteMin, float finiteMax)
+    {
         if (values.Length == 0) return;
-        var (min, max) = Extremes(values);
+        var (min, max) = Extremes(finiteMin, finiteMax);
         if (!state.Seen)
         {
             (state.Min, state.Max, state.Seen) = (min, max, true);
@@ -43,6 +49,9 @@ public sealed class MinMaxCalibrator(bool movingAverage = false, double averagin
     internal static (float Min, float Max) Extremes(ReadOnlySpan<float> values)
     {
         var (min, max) = SpanStatistics.FiniteMinMax(values);
-        return min > max ? (0f, 0f) : (min, max);
+        return Extremes(min, max);
     }
+
+    /// <summary>The finite extremes a pass measured, as a range: (0, 0) when no value was finite.</summary>
+    internal static (float Min, float Max) Extremes(float finiteMin, float finiteMax) => finiteMin > finiteMax ? (0f, 0f) : (finiteMin, finiteMax);
 }

@@ -1,4 +1,7 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace EdgeBuild.Quantization.Calibration;
 
@@ -91,7 +94,60 @@ internal static class SpanStatistics
         // One slot past the last bin takes the values that are not finite; it is dropped.
         int stride = bins + 1;
         var partial = new int[4 * stride];
+        int i = Avx.IsSupported ? AbsBinsAvx(values, partial, stride, binsPerUnit) : AbsBinsVector(values, partial, stride, binsPerUnit);
+        int lastBin = bins - 1;
+        for (; i < values.Length; i++)
+        {
+            float v = values[i];
+            if (!float.IsFinite(v)) continue;
+            int bin = (int)(Math.Abs(v) * binsPerUnit);
+            partial[bin > lastBin ? lastBin : bin]++;
+        }
+        for (int b = 0; b < bins; b++) counts[b] += partial[b] + partial[stride + b] + partial[2 * stride + b] + partial[3 * stride + b];
+    }
+
+    /// <summary>
+    /// The histogram's bins of the leading multiple of 8 values on x86: the double product truncated to int32 in one
+    /// instruction (vcvttpd2dq). Vector.ConvertToInt64 has no AVX2 instruction and runs element by element, which made
+    /// the histogram 5 to 8 times the cost of a min/max pass over the same values. Clamping the product to the last bin
+    /// before truncating gives the scalar loop's bin: both are the last bin from a product of bins - 1 up, infinity included.
+    /// </summary>
+    private static int AbsBinsAvx(ReadOnlySpan<float> values, int[] partial, int stride, double binsPerUnit)
+    {
         int i = 0;
+        if (values.Length < 2 * Vector256<float>.Count) return 0;
+        var infinity = Vector256.Create(float.PositiveInfinity);
+        var scale = Vector256.Create(binsPerUnit);
+        var last = Vector256.Create((double)(stride - 2));
+        var dropped = Vector256.Create(stride - 1);
+        ref float start = ref MemoryMarshal.GetReference(values);
+        Span<int> lanes = stackalloc int[Vector256<int>.Count];
+        for (; i <= values.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+        {
+            var abs = Vector256.Abs(Vector256.LoadUnsafe(ref start, (nuint)i));
+            // |NaN| < inf is false, as is |inf| < inf: one comparison keeps the finite lanes.
+            var finite = Vector256.LessThan(abs, infinity);
+            var clean = Vector256.ConditionalSelect(finite, abs, Vector256<float>.Zero);
+            var low = Avx.ConvertToVector128Int32WithTruncation(Vector256.Min(Avx.ConvertToVector256Double(clean.GetLower()) * scale, last));
+            var high = Avx.ConvertToVector128Int32WithTruncation(Vector256.Min(Avx.ConvertToVector256Double(clean.GetUpper()) * scale, last));
+            Vector256.ConditionalSelect(finite.AsInt32(), Vector256.Create(low, high), dropped).CopyTo(lanes);
+            partial[lanes[0]]++;
+            partial[stride + lanes[1]]++;
+            partial[2 * stride + lanes[2]]++;
+            partial[3 * stride + lanes[3]]++;
+            partial[lanes[4]]++;
+            partial[stride + lanes[5]]++;
+            partial[2 * stride + lanes[6]]++;
+            partial[3 * stride + lanes[7]]++;
+        }
+        return i;
+    }
+
+    /// <summary>The same bins in <see cref="Vector{T}"/> registers (other CPUs); returns how many values it took.</summary>
+    private static int AbsBinsVector(ReadOnlySpan<float> values, int[] partial, int stride, double binsPerUnit)
+    {
+        int i = 0;
+        int bins = stride - 1;
         if (Vector.IsHardwareAccelerated && values.Length >= 2 * Vector<float>.Count)
         {
             var infinity = new Vector<float>(float.PositiveInfinity);
@@ -113,14 +169,6 @@ internal static class SpanStatistics
                 for (int k = 0; k < lanes.Length; k++) partial[(k & 3) * stride + (int)lanes[k]]++;
             }
         }
-        int lastBin = bins - 1;
-        for (; i < values.Length; i++)
-        {
-            float v = values[i];
-            if (!float.IsFinite(v)) continue;
-            int bin = (int)(Math.Abs(v) * binsPerUnit);
-            partial[bin > lastBin ? lastBin : bin]++;
-        }
-        for (int b = 0; b < bins; b++) counts[b] += partial[b] + partial[stride + b] + partial[2 * stride + b] + partial[3 * stride + b];
+        return i;
     }
 }

@@ -31,10 +31,13 @@ public sealed class ValueExtremesCollector
     private readonly ConcurrentDictionary<string, float[]> states = new(StringComparer.Ordinal);
 
     /// <summary>Adds one sample's values of <paramref name="tensor"/>.</summary>
-    public void Collect(string tensor, ReadOnlySpan<float> values)
+    public void Collect(string tensor, ReadOnlySpan<float> values) => Add(tensor, SpanStatistics.FiniteExtremes(values));
+
+    /// <summary>Adds one sample's extremes of <paramref name="tensor"/>, measured by the caller (<see cref="SpanStatistics.FiniteExtremes"/>).</summary>
+    internal void Add(string tensor, (float Min, float Max, float SmallestNonZero) sample)
     {
         var s = states.GetOrAdd(tensor, _ => [float.PositiveInfinity, float.NegativeInfinity, float.PositiveInfinity]);
-        var (min, max, tiny) = SpanStatistics.FiniteExtremes(values);
+        var (min, max, tiny) = sample;
         s[0] = Math.Min(s[0], min);
         s[1] = Math.Max(s[1], max);
         s[2] = Math.Min(s[2], tiny);
