@@ -73,9 +73,11 @@ public static partial class AutoPrecisionSearch
         var searchStarted = DateTime.UtcNow;
         DateTime ProbeDeadline(TimeSpan time) => DateTime.UtcNow + time < searchDeadline ? DateTime.UtcNow + time : searchDeadline;
         // Whether the search may judge one more candidate; once not, why, for the summary.
+        string? cut = null;
         bool InTime(ref string? why)
         {
             if (DateTime.UtcNow <= searchDeadline) return true;
+            cut ??= string.Create(CultureInfo.InvariantCulture, $"the search's {Math.Max(0, (searchDeadline - searchStarted).TotalSeconds):F0} s budget ran out before every branch was judged");
             why = string.Create(CultureInfo.InvariantCulture, $"the search's time was spent ({(DateTime.UtcNow - searchStarted).TotalSeconds:F0} s of a {Math.Max(0, (searchDeadline - searchStarted).TotalSeconds):F0} s budget)");
             return false;
         }
@@ -296,7 +298,8 @@ public static partial class AutoPrecisionSearch
                 : isDynamic ? dynamicReasons.GetValueOrDefault(n) ?? "no dynamic INT8 rule covers this op (MatMul, Gemm, Conv weights only)" : reasons.GetValueOrDefault(n) ?? "no INT8 rule covers this op here");
         int int8 = chosenLayers.Count(l => l.Precision == "Int8");
         string summary = string.Create(CultureInfo.InvariantCulture,
-            $"Auto: {chosen.Name} with {int8} of {chosenLayers.Count} layers in INT8, {winner.Result.Ratio:F2}x FP32 [{winner.Result.RatioLow:F2}, {winner.Result.RatioHigh:F2}] ({race.Conditions})");
+            $"Auto: {chosen.Name} with {int8} of {chosenLayers.Count} layers in INT8, {winner.Result.Ratio:F2}x FP32 [{winner.Result.RatioLow:F2}, {winner.Result.RatioHigh:F2}] ({race.Conditions})")
+            + (cut is null ? "" : $"; {cut}");
         return new AutoPrecisionResult(chosen.Model, isDynamic ? "Int8Dynamic" : int8 == chosenLayers.Count ? "Int8" : "Mixed", chosen.Report, chosen.Accuracy, chosen.Judgement,
             race, chosenLayers, keptForAccuracy, quantizations, summary);
     }
