@@ -110,26 +110,6 @@ internal static class Glob
     public static bool IsMatch(string pattern, string path) =>
         ToRegex(pattern).IsMatch(path.Replace('\\', '/'));
 
-    public static Regex ToRegex(string pattern)
-    {
-        var sb = new StringBuilder("^");
-        string p = pattern.Replace('\\', '/');
-        for (int i = 0; i < p.Length; i++)
-        {
-            char c = p[i];
-            if (c == '*' && i + 1 < p.Length && p[i + 1] == '*')
-            {
-                // "**/" matches zero or more whole folders; a trailing "**" matches everything below.
-                bool slash = i + 2 < p.Length && p[i + 2] == '/';
-                sb.Append(slash ? "(?:[^/]*/)*" : ".*");
-                i += slash ? 2 : 1;
-            }
-            else if (c == '*') sb.Append("[^/]*");
-            else if (c == '?') sb.Append("[^/]");
-            else sb.Append(Regex.Escape(c.ToString()));
-        }
-        sb.Append('$');
-        // File systems on Windows and macOS ignore case by default; MSBuild's globbing does too.
-        return new Regex(sb.ToString(), RegexOptions.CultureInvariant | RegexOptions.IgnoreCase);
-    }
+    /// <summary>File systems on Windows and macOS ignore case by default; MSBuild's globbing does too.</summary>
+    public static Regex ToRegex(string pattern) => GlobPattern.ToRegex(pattern.Replace('\\', '/'), ignoreCase: true);
 }

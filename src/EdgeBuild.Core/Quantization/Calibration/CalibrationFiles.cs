@@ -1,3 +1,4 @@
+using EdgeBuild.Onnx;
 using System.Text;
 using System.Text.RegularExpressions;
 using EdgeBuild.Diagnostics;
@@ -69,7 +70,7 @@ public static class CalibrationFiles
             // A folder below the root that cannot be listed (no permission, removed while walking): one line, not a stack trace.
             throw new EdgeBuildException(DiagnosticCodes.CalibrationNoMatch, argument, $"a folder it walks cannot be read ({e.Message})");
         }
-        var exact = pattern.Contains('?') ? ToRegex(pattern, comparison) : null;
+        var exact = pattern.Contains('?') ? GlobPattern.ToRegex(pattern, comparison == StringComparison.OrdinalIgnoreCase) : null;
         return result.Files.Select(f => f.Path)
             .Where(p => exact is null || exact.IsMatch(p))
             .Select(p => Path.Combine(root, p.Replace('/', Path.DirectorySeparatorChar)))
@@ -78,26 +79,4 @@ public static class CalibrationFiles
 
     private static readonly char[] Wildcards = ['*', '?'];
     private static readonly char[] Separators = Path.DirectorySeparatorChar == '/' ? ['/'] : [Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar];
-
-    /// <summary>A '/' pattern as a regular expression over '/' relative paths: <c>**/</c> any folders, <c>*</c> and <c>?</c> within one name.</summary>
-    private static Regex ToRegex(string pattern, StringComparison comparison)
-    {
-        var sb = new StringBuilder("^");
-        for (int i = 0; i < pattern.Length; i++)
-        {
-            char c = pattern[i];
-            if (c == '*' && i + 1 < pattern.Length && pattern[i + 1] == '*')
-            {
-                bool slash = i + 2 < pattern.Length && pattern[i + 2] == '/';
-                sb.Append(slash ? "(?:[^/]*/)*" : ".*");
-                i += slash ? 2 : 1;
-            }
-            else if (c == '*') sb.Append("[^/]*");
-            else if (c == '?') sb.Append("[^/]");
-            else sb.Append(Regex.Escape(c.ToString()));
-        }
-        sb.Append('$');
-        var options = RegexOptions.CultureInvariant | (comparison == StringComparison.OrdinalIgnoreCase ? RegexOptions.IgnoreCase : RegexOptions.None);
-        return new Regex(sb.ToString(), options);
-    }
 }
