@@ -294,7 +294,12 @@ public static class MeasureStep
         var onnx = context.Artifacts.FirstOrDefault(a => a.Runtime == ArtifactRuntime.OnnxRuntime && a.Target == nameof(TargetKind.Onnx));
         if (onnx is null) return null;
         var floatModel = context.CloneFloatModel();
-        if (Feed(context, floatModel) is not { } feed) return null;
+        if (Feed(context, floatModel) is not { } feed)
+        {
+            // Said, not skipped silently: the comparison needs one input it can make.
+            progress?.Invoke("not raced against the optimized FP32 model: no held-out or calibration sample, and an input of this model cannot be generated (not float32 or int64, or a free dim past the batch)");
+            return null;
+        }
         byte[] reference = OnnxExporter.ToBytes(floatModel);
         string key = MeasurementCache.RaceKey(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(reference)), onnx.Sha256, machine, EdgeBuildVersion.Current);
         var race = read?.GetRace(key);
@@ -334,7 +339,7 @@ public static class MeasureStep
             for (int i = 0; i < shape.Rank; i++)
             {
                 if (shape[i].Value is long v) dims[i] = v;
-                else if (i == 0) dims[i] = 1;
+                else if (ModelBenchmark.IsBatchDim(i, shape.Rank)) dims[i] = 1;
                 else return null;
             }
             long count = Tensor.CountElements(dims);

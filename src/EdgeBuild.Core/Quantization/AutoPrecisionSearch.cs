@@ -71,14 +71,15 @@ public static partial class AutoPrecisionSearch
         probeTime ??= DefaultProbeTime;
         var searchDeadline = deadline ?? DateTime.UtcNow + DefaultSearchTime;
         var searchStarted = DateTime.UtcNow;
+        double budgetSeconds = Math.Max(0, (searchDeadline - searchStarted).TotalSeconds);
         DateTime ProbeDeadline(TimeSpan time) => DateTime.UtcNow + time < searchDeadline ? DateTime.UtcNow + time : searchDeadline;
         // Whether the search may judge one more candidate; once not, why, for the summary.
         string? cut = null;
         bool InTime(ref string? why)
         {
             if (DateTime.UtcNow <= searchDeadline) return true;
-            cut ??= string.Create(CultureInfo.InvariantCulture, $"the search's {Math.Max(0, (searchDeadline - searchStarted).TotalSeconds):F0} s budget ran out before every branch was judged");
-            why = string.Create(CultureInfo.InvariantCulture, $"the search's time was spent ({(DateTime.UtcNow - searchStarted).TotalSeconds:F0} s of a {Math.Max(0, (searchDeadline - searchStarted).TotalSeconds):F0} s budget)");
+            cut ??= string.Create(CultureInfo.InvariantCulture, $"the search's {budgetSeconds:F0} s budget ran out before every branch was judged");
+            why = string.Create(CultureInfo.InvariantCulture, $"the search's time was spent ({(DateTime.UtcNow - searchStarted).TotalSeconds:F0} s of a {budgetSeconds:F0} s budget)");
             return false;
         }
         var floatModel = OnnxImporter.Parse(fp32);

@@ -240,7 +240,7 @@ public static class QuantizeStep
         // Dynamic INT8 runs in ONNX Runtime only: it is a candidate when every target is an ONNX artifact.
         bool onnxOnly = options.Targets.All(t => t == TargetKind.Onnx);
         var auto = AutoPrecisionSearch.Run(fp32, quantizeOptions, data, evaluation, task, options.MaxAccuracyLoss ?? AutoDefaultMaxAccuracyLoss, judge, progress,
-            dynamicCandidate: onnxOnly, deadline: started + AutoSearchTime > DateTime.UtcNow + AutoMinSearchTime ? started + AutoSearchTime : DateTime.UtcNow + AutoMinSearchTime);
+            dynamicCandidate: onnxOnly, deadline: new DateTime(Math.Max((started + AutoSearchTime).Ticks, (DateTime.UtcNow + AutoMinSearchTime).Ticks), DateTimeKind.Utc));
         progress?.Invoke(auto.Summary);
         var chosen = auto.Choice switch { "Int8" => Precision.Int8, "Mixed" => Precision.Mixed, "Int8Dynamic" => Precision.Int8Dynamic, _ => Precision.Fp32 };
         // The float layers for every target: those the speed rule and the accuracy search left in FP32.

@@ -409,10 +409,12 @@ public static class AccuracyEvaluator
     {
         var dims = reference[0].Dims;
         if (dims.Length == 0) return 0;
+        // Copied out once: a search scores many candidates against the same reference, each time through here.
+        var values = reference.Select(t => t.ToFloats()).ToList();
         for (int axis = 0; axis < dims.Length; axis++)
         {
             if (dims[axis] < 2) continue;
-            if (reference.All(t => SumsToOne(t.ToFloats(), dims, axis, log: false)) || reference.All(t => SumsToOne(t.ToFloats(), dims, axis, log: true))) return axis;
+            if (values.All(v => SumsToOne(v, dims, axis, log: false)) || values.All(v => SumsToOne(v, dims, axis, log: true))) return axis;
         }
         return dims.Length - 1;
     }

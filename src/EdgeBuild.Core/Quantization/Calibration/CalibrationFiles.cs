@@ -1,7 +1,5 @@
-using EdgeBuild.Onnx;
-using System.Text;
-using System.Text.RegularExpressions;
 using EdgeBuild.Diagnostics;
+using EdgeBuild.Onnx;
 using Microsoft.Extensions.FileSystemGlobbing;
 using Microsoft.Extensions.FileSystemGlobbing.Abstractions;
 
